@@ -1,0 +1,120 @@
+package org.servicefarm.controller;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionService;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.util.List;
+import org.servicefarm.controller.api.FarmAdminService;
+import org.servicefarm.controller.api.ServiceBrokerService;
+import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.broker.Broker;
+import org.servicefarm.controller.broker.VmActions;
+import org.servicefarm.controller.broker.VmWaiter;
+import org.servicefarm.controller.db.CatalogRepository;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.OperationRepository;
+import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.hosts.AgentControlService;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.HostTracker;
+import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.reconcile.CommandFactory;
+import org.servicefarm.controller.reconcile.InventoryReconciler;
+import org.servicefarm.controller.reconcile.OfferRecorder;
+import org.servicefarm.controller.reconcile.ReconcileSteps;
+import org.servicefarm.controller.reconcile.Reconciler;
+import org.servicefarm.controller.reconcile.VmStateWatcher;
+import org.servicefarm.controller.scheduler.PlacementScheduler;
+
+/**
+ * The controller's parts wired together on a migrated database, served on a gRPC server built
+ * from the caller's {@link ServerBuilder} (a Netty port in production, in-process in tests).
+ */
+public final class Controller implements AutoCloseable {
+  private final Reconciler reconciler;
+  private final HostTracker hostTracker;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final List<BindableService> services;
+  private final ImageCatalog catalog;
+  private Server server;
+
+  public Controller(Database db, ControllerConfig config) {
+    EventRepository events = new EventRepository();
+    VmRepository vms = new VmRepository(events);
+    CatalogRepository catalogRepo = new CatalogRepository();
+    ImageRepository images = new ImageRepository();
+    HostRepository hosts = new HostRepository();
+    VmQueries queries = new VmQueries();
+    AgentRegistry agents = new AgentRegistry();
+    VmStateWatcher watcher = new VmStateWatcher();
+    Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
+    OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
+    ReconcileSteps steps = new ReconcileSteps(db, vms, new CommandFactory(db, catalogRepo, images),
+        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout());
+    this.reconciler = new Reconciler(db, vms, steps, watcher, config.reconcileThreads());
+    InventoryReconciler inventory = new InventoryReconciler(db, vms, events, offers, watcher);
+    this.hostTracker = new HostTracker(db, hosts, vms, events, inventory, agents, reconciler,
+        watcher, config.livenessTimeout(), config.loadPersistInterval());
+    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
+    this.catalog = new ImageCatalog(db, images, catalogRepo);
+    Broker broker = new Broker(db, catalogRepo, vms, queries, new OperationRepository(), placer,
+        reconciler, waiter);
+    this.services = List.of(
+        new ServiceBrokerService(broker, db, vms, queries, catalog, config.requestWait()),
+        new FarmAdminService(db, catalog, queries, hosts, agents,
+            new VmActions(db, vms, reconciler, waiter), config.actionWait()),
+        new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
+    reconciler.start(config.reconcileSweepMillis());
+    hostTracker.start();
+  }
+
+  /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
+  public ImageCatalog catalog() {
+    return catalog;
+  }
+
+  /** Registers every service (with health and reflection) on the builder and starts serving. */
+  public Server serve(ServerBuilder<?> builder) throws IOException {
+    StatusMapper mapper = new StatusMapper();
+    for (BindableService s : services) {
+      builder.addService(ServerInterceptors.intercept(s, mapper));
+    }
+    builder.addService(health.getHealthService());
+    builder.addService(ProtoReflectionServiceV1.newInstance());
+    builder.addService(legacyReflection());
+    server = builder.build().start();
+    health.setStatus("", ServingStatus.SERVING);
+    for (String name : List.of("servicefarm.v1.ServiceBroker", "servicefarm.v1.FarmAdmin",
+        "servicefarm.v1.AgentControl")) {
+      health.setStatus(name, ServingStatus.SERVING);
+    }
+    return server;
+  }
+
+  // grpcurl before 1.9 asks only v1alpha reflection; serve both so any grpcurl works.
+  @SuppressWarnings("deprecation")
+  private static BindableService legacyReflection() {
+    return ProtoReflectionService.newInstance();
+  }
+
+  @Override
+  public void close() {
+    health.enterTerminalState();
+    if (server != null) {
+      server.shutdown();
+    }
+    hostTracker.close();
+    reconciler.close();
+  }
+}

@@ -1,0 +1,112 @@
+package org.servicefarm.controller;
+
+import io.grpc.Server;
+import io.grpc.netty.NettyServerBuilder;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.logging.Logger;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.Migrations;
+import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Starts a controller: database (embedded unless a URL is given), migrations, gRPC server. */
+@Command(name = "servicefarm-controller", mixinStandardHelpOptions = true,
+    description = "Runs the Service Farm controller.",
+    footer = {"", "Examples:",
+        "  servicefarm-controller --data-dir /var/lib/servicefarm/controller",
+        "  servicefarm-controller --database-url jdbc:postgresql://db:5432/servicefarm \\",
+        "      --database-user farm   (password from SERVICEFARM_DB_PASSWORD)"})
+public final class ControllerMain implements Callable<Integer> {
+  private static final Logger LOG = Logger.getLogger(ControllerMain.class.getName());
+
+  @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
+      description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
+  String listen;
+
+  @Option(names = "--database-url", description = "JDBC URL of a PostgreSQL database; "
+      + "without it the controller runs its own embedded PostgreSQL in --data-dir")
+  String databaseUrl;
+
+  @Option(names = "--database-user", defaultValue = "postgres")
+  String databaseUser;
+
+  @Option(names = "--data-dir", description = "where the embedded database keeps its data "
+      + "(default: ~/.servicefarm/controller)")
+  Path dataDir;
+
+  @Option(names = "--liveness-timeout", defaultValue = "10",
+      description = "seconds without a report before a host is DOWN (default: ${DEFAULT-VALUE})")
+  int livenessTimeoutSeconds;
+
+  @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
+  boolean insecure;
+
+  @Override
+  public Integer call() throws Exception {
+    InetSocketAddress address = parseListen(listen);
+    if (!address.getAddress().isLoopbackAddress() && !insecure) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--listen " + listen
+          + " is not a loopback address; plaintext there needs --insecure");
+    }
+    EmbeddedPostgres embedded = null;
+    String url = databaseUrl;
+    String user = databaseUser;
+    if (url == null) {
+      Path dir = dataDir != null ? dataDir
+          : Path.of(System.getProperty("user.home"), ".servicefarm", "controller");
+      embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
+      url = embedded.jdbcUrl();
+      user = embedded.user();
+      LOG.info("embedded PostgreSQL in " + dir.resolve("pgdata") + " on port " + embedded.port());
+    }
+    String password = System.getenv().getOrDefault("SERVICEFARM_DB_PASSWORD", "");
+    Database db = new Database(url, user, password, 32);
+    var migrated = Migrations.migrate(db.dataSource());
+    LOG.info("schema at version " + migrated.targetSchemaVersion + " ("
+        + migrated.migrationsExecuted + " migrations applied now)");
+    ControllerConfig config = ControllerConfig.defaults()
+        .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds));
+    Controller controller = new Controller(db, config);
+    Server server = controller.serve(NettyServerBuilder.forAddress(address)
+        .maxInboundMessageSize(4 * 1024 * 1024));
+    System.out.println("servicefarm controller serving on " + listen);
+    EmbeddedPostgres pg = embedded;
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      controller.close();
+      db.close();
+      if (pg != null) {
+        try {
+          pg.close();
+        } catch (java.io.IOException e) {
+          System.err.println("stopping embedded PostgreSQL: " + e.getMessage());
+        }
+      }
+    }, "shutdown"));
+    server.awaitTermination();
+    return 0;
+  }
+
+  static InetSocketAddress parseListen(String value) throws java.net.UnknownHostException {
+    int colon = value.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("--listen: '" + value + "' is not host:port");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(value.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--listen: '" + value + "' has no numeric port");
+    }
+    return new InetSocketAddress(InetAddress.getByName(value.substring(0, colon)), port);
+  }
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new ControllerMain()).execute(args));
+  }
+}

@@ -1,0 +1,218 @@
+package org.servicefarm.controller.api;
+
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.function.BiFunction;
+import org.servicefarm.api.v1.BundledService;
+import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.FarmAdminGrpc;
+import org.servicefarm.api.v1.Image;
+import org.servicefarm.api.v1.ListHostsRequest;
+import org.servicefarm.api.v1.ListHostsResponse;
+import org.servicefarm.api.v1.ListImagesRequest;
+import org.servicefarm.api.v1.ListImagesResponse;
+import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
+import org.servicefarm.api.v1.ListServiceDefinitionsResponse;
+import org.servicefarm.api.v1.ListVmsRequest;
+import org.servicefarm.api.v1.ListVmsResponse;
+import org.servicefarm.api.v1.RegisterImageRequest;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmActionRequest;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.broker.VmActions;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.model.VmState;
+
+/** The admins' API: the catalog, images, and the VM and host tables. */
+public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
+  private static final int DEFAULT_PAGE = 100;
+  private static final int MAX_PAGE = 1000;
+
+  private final Database db;
+  private final ImageCatalog catalog;
+  private final VmQueries queries;
+  private final HostRepository hosts;
+  private final AgentRegistry agents;
+  private final VmActions actions;
+  private final Duration actionWait;
+
+  public FarmAdminService(Database db, ImageCatalog catalog, VmQueries queries, HostRepository hosts,
+      AgentRegistry agents, VmActions actions, Duration actionWait) {
+    this.db = db;
+    this.catalog = catalog;
+    this.queries = queries;
+    this.hosts = hosts;
+    this.agents = agents;
+    this.actions = actions;
+    this.actionWait = actionWait;
+  }
+
+  @Override
+  public void defineService(DefineServiceRequest req, StreamObserver<ServiceDefinition> out) {
+    ServiceDefinition d = req.getDefinition();
+    String name = Validation.serviceName("definition.name", d.getName());
+    List<String> packages = Validation.packages(d.getPackagesList());
+    String image = d.getImage();
+    if (packages.isEmpty() == image.isEmpty()) {
+      throw new FarmException.InvalidInput("definition " + name
+          + ": give either packages or image, not " + (image.isEmpty() ? "neither" : "both"));
+    }
+    if (!image.isEmpty()) {
+      Validation.imageName("definition.image", image);
+    }
+    if (d.getCommand().length() > 4096) {
+      throw new FarmException.InvalidInput("definition.command: " + d.getCommand().length()
+          + " characters, at most 4096");
+    }
+    List<ServicePort> services = new ArrayList<>();
+    services.add(new ServicePort(name, Validation.port("definition.port", d.getPort())));
+    Set<String> names = new HashSet<>(Set.of(name));
+    Set<Integer> ports = new HashSet<>(Set.of(d.getPort()));
+    for (BundledService b : d.getBundledList()) {
+      String bundled = Validation.serviceName("definition.bundled.name", b.getName());
+      int port = Validation.port("definition.bundled.port", b.getPort());
+      if (!names.add(bundled) || !ports.add(port)) {
+        throw new FarmException.InvalidInput("definition.bundled: '" + bundled + "' on port " + port
+            + " repeats a service name or port of the definition");
+      }
+      services.add(new ServicePort(bundled, port));
+    }
+    int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
+    long memory = Validation.range("definition.memory_mb",
+        d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
+        name, packages, image, d.getCommand(), vcpus, memory, services));
+    out.onNext(ProtoMapping.definition(saved, image));
+    out.onCompleted();
+  }
+
+  @Override
+  public void listServiceDefinitions(ListServiceDefinitionsRequest req,
+      StreamObserver<ListServiceDefinitionsResponse> out) {
+    Map<UUID, String> imageNames = new HashMap<>();
+    catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
+    ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
+    for (ServiceDefinitionRecord d : catalog.definitions()) {
+      resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+    }
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void registerImage(RegisterImageRequest req, StreamObserver<Image> out) {
+    String name = Validation.imageName("name", req.getName());
+    String sha = Validation.sha256("sha256", req.getSha256());
+    long size = Validation.range("size_bytes", req.getSizeBytes(), 0, Long.MAX_VALUE);
+    String format = req.getFormat().isEmpty() ? "qcow2" : req.getFormat();
+    if (!format.equals("qcow2") && !format.equals("raw")) {
+      throw new FarmException.InvalidInput("format: '" + Validation.shown(format)
+          + "' is not an image format (qcow2 or raw)");
+    }
+    if (req.getSourcePath().length() > 4096) {
+      throw new FarmException.InvalidInput("source_path: longer than 4096 characters");
+    }
+    ImageRecord image = catalog.register(name, sha, size, format,
+        req.getSourcePath().isEmpty() ? null : req.getSourcePath());
+    out.onNext(ProtoMapping.image(image));
+    out.onCompleted();
+  }
+
+  @Override
+  public void listImages(ListImagesRequest req, StreamObserver<ListImagesResponse> out) {
+    ListImagesResponse.Builder resp = ListImagesResponse.newBuilder();
+    catalog.list().forEach(i -> resp.addImages(ProtoMapping.image(i)));
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void listVms(ListVmsRequest req, StreamObserver<ListVmsResponse> out) {
+    VmState state = null;
+    if (req.getState() != org.servicefarm.api.v1.VmState.VM_STATE_UNSPECIFIED) {
+      if (req.getState() == org.servicefarm.api.v1.VmState.UNRECOGNIZED) {
+        throw new FarmException.InvalidInput("state: unknown value " + req.getStateValue());
+      }
+      state = VmState.valueOf(req.getState().name().substring("VM_STATE_".length()));
+    }
+    String host = req.getHostId().isEmpty() ? null : Validation.hostId(req.getHostId());
+    String service = req.getService().isEmpty() ? null
+        : Validation.serviceName("service", req.getService());
+    int size = req.getPageSize() == 0 ? DEFAULT_PAGE
+        : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
+    UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
+    VmQueries.Page page = queries.list(db, state, host, service, size, after);
+    ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
+    page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
+    if (page.nextPageToken() != null) {
+      resp.setNextPageToken(page.nextPageToken());
+    }
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void listHosts(ListHostsRequest req, StreamObserver<ListHostsResponse> out) {
+    ListHostsResponse.Builder resp = ListHostsResponse.newBuilder();
+    hosts.list(db).forEach(h -> resp.addHosts(ProtoMapping.host(h, agents.isConnected(h.id()))));
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void suspendVm(VmActionRequest req, StreamObserver<Vm> out) {
+    act(req, out, actions::suspend);
+  }
+
+  @Override
+  public void resumeVm(VmActionRequest req, StreamObserver<Vm> out) {
+    act(req, out, actions::resume);
+  }
+
+  @Override
+  public void archiveVm(VmActionRequest req, StreamObserver<Vm> out) {
+    act(req, out, actions::archive);
+  }
+
+  @Override
+  public void restoreVm(VmActionRequest req, StreamObserver<Vm> out) {
+    act(req, out, actions::restore);
+  }
+
+  @Override
+  public void deleteVm(VmActionRequest req, StreamObserver<Vm> out) {
+    act(req, out, actions::delete);
+  }
+
+  private void act(VmActionRequest req, StreamObserver<Vm> out,
+      BiFunction<UUID, Duration, VmRecord> action) {
+    VmRecord vm = action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait));
+    out.onNext(db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
+    out.onCompleted();
+  }
+
+  private static UUID pageToken(String token) {
+    try {
+      return UUID.fromString(token);
+    } catch (IllegalArgumentException e) {
+      throw new FarmException.InvalidInput("page_token: '" + Validation.shown(token)
+          + "' is not a token this server gave out");
+    }
+  }
+}

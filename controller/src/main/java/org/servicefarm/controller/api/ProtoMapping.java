@@ -1,0 +1,120 @@
+package org.servicefarm.controller.api;
+
+import com.google.protobuf.Timestamp;
+import java.time.Instant;
+import org.servicefarm.api.v1.Access;
+import org.servicefarm.api.v1.BundledService;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.HostCapacity;
+import org.servicefarm.api.v1.HostLoad;
+import org.servicefarm.api.v1.HostStatus;
+import org.servicefarm.api.v1.Image;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmState;
+import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.model.HostRecord;
+import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.model.VmServiceRecord;
+
+/** Domain records to API messages. */
+final class ProtoMapping {
+  private ProtoMapping() {}
+
+  static VmState state(org.servicefarm.controller.model.VmState s) {
+    return VmState.valueOf("VM_STATE_" + s.name());
+  }
+
+  static VmState state(org.servicefarm.controller.model.DesiredState s) {
+    return VmState.valueOf("VM_STATE_" + s.name());
+  }
+
+  static Vm vm(VmQueries.VmView view) {
+    VmRecord vm = view.vm();
+    Vm.Builder b = Vm.newBuilder()
+        .setId(vm.id().toString())
+        .setDefinition(vm.definition())
+        .setState(state(vm.state()))
+        .setDesiredState(state(vm.desiredState()))
+        .setHostId(nullToEmpty(vm.hostId()))
+        .setImageId(vm.imageId().toString())
+        .setGeneration(vm.generation())
+        .setVcpus(vm.vcpus())
+        .setMemoryMb(vm.memoryMb())
+        .setFailureReason(nullToEmpty(vm.failureReason()))
+        .setCreatedAt(timestamp(vm.createdAt()))
+        .setUpdatedAt(timestamp(vm.updatedAt()));
+    for (VmServiceRecord offer : view.offers()) {
+      b.addServices(offer.service());
+      if (offer.hostPort() != null && view.hostAddress() != null) {
+        b.addAccess(Access.newBuilder().setService(offer.service()).setHost(view.hostAddress())
+            .setPort(offer.hostPort()));
+      }
+    }
+    return b.build();
+  }
+
+  static Host host(HostRecord h, boolean connected) {
+    Host.Builder b = Host.newBuilder()
+        .setId(h.id())
+        .setStatus(HostStatus.valueOf("HOST_STATUS_" + h.status().name()))
+        .setAddress(h.address())
+        .setHypervisor(h.hypervisor())
+        .setCapacity(HostCapacity.newBuilder().setVcpus(h.capacityVcpus())
+            .setMemoryMb(h.capacityMemoryMb()).setDiskMb(h.capacityDiskMb()))
+        .setLoad(HostLoad.newBuilder().setCpuPercent(h.load().cpuPercent())
+            .setMemoryUsedMb(h.load().memoryUsedMb()).setMemoryTotalMb(h.load().memoryTotalMb())
+            .setVmCount(h.load().vmCount()).setDiskFreeMb(h.load().diskFreeMb()))
+        .setAllocatedVcpus(h.allocatedVcpus())
+        .setAllocatedMemoryMb(h.allocatedMemoryMb())
+        .setConnected(connected);
+    if (h.lastReportAt() != null) {
+      b.setLastReportAt(timestamp(h.lastReportAt()));
+    }
+    return b.build();
+  }
+
+  static Image image(ImageRecord i) {
+    return Image.newBuilder()
+        .setId(i.id().toString())
+        .setName(i.name())
+        .setSha256(nullToEmpty(i.sha256()))
+        .setSizeBytes(i.sizeBytes())
+        .setFormat(i.format())
+        .setSourcePath(nullToEmpty(i.sourcePath()))
+        .setCreatedAt(timestamp(i.createdAt()))
+        .build();
+  }
+
+  static ServiceDefinition definition(ServiceDefinitionRecord d, String imageName) {
+    ServiceDefinition.Builder b = ServiceDefinition.newBuilder()
+        .setName(d.name())
+        .addAllPackages(d.packages())
+        .setImage(d.packages().isEmpty() ? nullToEmpty(imageName) : "")
+        .setVcpus(d.vcpus())
+        .setMemoryMb(d.memoryMb())
+        .setCommand(d.command())
+        .setCreatedAt(timestamp(d.createdAt()));
+    for (ServiceDefinitionRecord.ServicePort port : d.services()) {
+      if (port.name().equals(d.name())) {
+        b.setPort(port.guestPort());
+      } else {
+        b.addBundled(BundledService.newBuilder().setName(port.name()).setPort(port.guestPort()));
+      }
+    }
+    return b.build();
+  }
+
+  static Timestamp timestamp(Instant t) {
+    if (t == null) {
+      return Timestamp.getDefaultInstance();
+    }
+    return Timestamp.newBuilder().setSeconds(t.getEpochSecond()).setNanos(t.getNano()).build();
+  }
+
+  private static String nullToEmpty(String s) {
+    return s == null ? "" : s;
+  }
+}

@@ -1,0 +1,108 @@
+package org.servicefarm.controller.api;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.servicefarm.controller.FarmException;
+
+/** Input checks shared by every API; each failure names the field and the offending value. */
+public final class Validation {
+  private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+  private static final Pattern IMAGE_NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,127}");
+  private static final Pattern PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]{0,127}");
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+  private static final int MAX_SHOWN = 80;
+  public static final int MAX_PACKAGES = 256;
+  public static final int MAX_KEY_LENGTH = 128;
+
+  private Validation() {}
+
+  public static String serviceName(String field, String value) {
+    return matches(field, value, NAME, "lowercase letters, digits and '-', 1 to 63 characters, "
+        + "starting with a letter or digit");
+  }
+
+  public static String hostId(String value) {
+    return matches("host_id", value, NAME, "lowercase letters, digits and '-', 1 to 63 characters");
+  }
+
+  public static String imageName(String field, String value) {
+    return matches(field, value, IMAGE_NAME, "lowercase letters, digits, '.', '_' and '-', "
+        + "1 to 128 characters");
+  }
+
+  public static String sha256(String field, String value) {
+    return matches(field, value, SHA256, "64 lowercase hex digits");
+  }
+
+  public static List<String> packages(List<String> packages) {
+    if (packages.size() > MAX_PACKAGES) {
+      throw invalid("packages: " + packages.size() + " packages given, at most " + MAX_PACKAGES);
+    }
+    for (String p : packages) {
+      matches("packages", p, PACKAGE, "a Debian package name");
+    }
+    return packages;
+  }
+
+  public static UUID vmId(String value) {
+    try {
+      if (value.length() == 36) {
+        return UUID.fromString(value);
+      }
+    } catch (IllegalArgumentException e) {
+      // falls through to the error below, which names the value
+    }
+    throw invalid("vm_id: '" + shown(value) + "' is not a VM id (a UUID such as "
+        + "123e4567-e89b-12d3-a456-426614174000)");
+  }
+
+  public static int port(String field, int value) {
+    if (value < 1 || value > 65535) {
+      throw invalid(field + ": " + value + " is not a TCP port (1 to 65535)");
+    }
+    return value;
+  }
+
+  public static long range(String field, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw invalid(field + ": " + value + " is out of range (" + min + " to " + max + ")");
+    }
+    return value;
+  }
+
+  public static String idempotencyKey(String value) {
+    if (value.isEmpty()) {
+      return null;
+    }
+    if (value.length() > MAX_KEY_LENGTH || value.chars().anyMatch(c -> c < 0x20 || c > 0x7e)) {
+      throw invalid("idempotency_key: '" + shown(value) + "' must be 1 to " + MAX_KEY_LENGTH
+          + " printable ASCII characters");
+    }
+    return value;
+  }
+
+  private static String matches(String field, String value, Pattern pattern, String expected) {
+    if (value == null || value.isEmpty()) {
+      throw invalid(field + " is required (" + expected + ")");
+    }
+    if (!pattern.matcher(value).matches()) {
+      throw invalid(field + ": '" + shown(value) + "' is not valid (" + expected + ")");
+    }
+    return value;
+  }
+
+  /** The value as it can be shown back: bounded, control characters escaped. */
+  static String shown(String value) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < value.length() && out.length() < MAX_SHOWN; i++) {
+      char c = value.charAt(i);
+      out.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+    }
+    return value.length() > MAX_SHOWN ? out + "…(" + value.length() + " characters)" : out.toString();
+  }
+
+  private static FarmException.InvalidInput invalid(String message) {
+    return new FarmException.InvalidInput(message);
+  }
+}

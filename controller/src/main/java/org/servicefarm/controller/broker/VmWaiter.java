@@ -1,0 +1,85 @@
+package org.servicefarm.controller.broker;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.model.VmServiceRecord;
+import org.servicefarm.controller.model.VmState;
+import org.servicefarm.controller.reconcile.VmStateWatcher;
+
+/** Waits for a VM to settle, then reads where its service is reached. */
+public final class VmWaiter {
+  private final Database db;
+  private final VmRepository vms;
+  private final VmQueries queries;
+  private final VmStateWatcher watcher;
+
+  public VmWaiter(Database db, VmRepository vms, VmQueries queries, VmStateWatcher watcher) {
+    this.db = db;
+    this.vms = vms;
+    this.queries = queries;
+    this.watcher = watcher;
+  }
+
+  /** Waits until the VM is ACTIVE and answers the service's access on it. */
+  public Broker.Granted awaitActive(UUID vmId, String service, boolean created, Duration wait) {
+    VmRecord vm = awaitSettled(vmId, wait);
+    if (vm.state() != VmState.ACTIVE) {
+      throw new FarmException.Unavailable("VM " + vmId + " for service '" + service + "' is "
+          + vm.state() + (vm.failureReason() == null ? "" : ": " + vm.failureReason())
+          + " (wanted " + vm.desiredState() + ")");
+    }
+    return db.inTransaction(tx -> {
+      VmQueries.VmView view = queries.views(tx, java.util.List.of(vm)).get(0);
+      Optional<VmServiceRecord> offer =
+          view.offers().stream().filter(o -> o.service().equals(service)).findFirst();
+      if (offer.isEmpty() || offer.get().hostPort() == null || view.hostAddress() == null) {
+        throw new FarmException.Unavailable("VM " + vmId + " is ACTIVE but its host forwards no port"
+            + " for service '" + service + "'");
+      }
+      return new Broker.Granted(vmId, service, view.hostAddress(), offer.get().hostPort(),
+          vm.state(), created);
+    });
+  }
+
+  /**
+   * Waits until the VM's observed state matches its desired one or can no longer change (FAILED,
+   * DELETED), and returns it; a VM that is not there in time is a timeout naming its state.
+   */
+  public VmRecord awaitSettled(UUID vmId, Duration wait) {
+    CompletableFuture<VmRecord> done =
+        watcher.await(vmId, vm -> vm.settled() || vm.state().isFinal());
+    try {
+      // Read after registering: a change committed before the registration is seen here.
+      VmRecord now = db.inTransaction(tx -> vms.find(tx, vmId))
+          .orElseThrow(() -> new FarmException.NotFound("no VM with id " + vmId));
+      if (now.settled() || now.state().isFinal()) {
+        return now;
+      }
+      return done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      VmRecord last = db.inTransaction(tx -> vms.find(tx, vmId)).orElseThrow();
+      throw new FarmException.TimedOut("VM " + vmId + " did not reach " + last.desiredState()
+          + " within " + wait.toSeconds() + " s; it is " + last.state() + " and the farm keeps going");
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof FarmException farm) {
+        throw farm;
+      }
+      throw new IllegalStateException("waiting for VM " + vmId, e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FarmException.Unavailable("interrupted while waiting for VM " + vmId);
+    } finally {
+      done.cancel(false);
+    }
+  }
+}

@@ -1,0 +1,137 @@
+package org.servicefarm.controller.db;
+
+import java.sql.Array;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+
+/** Service definitions and the named services they offer ({@code service_definitions}, {@code services}). */
+public final class CatalogRepository {
+
+  /** Where a named service comes from. */
+  public record ServiceRoute(String service, String definition, int guestPort) {}
+
+  private static final String DEFINITION_COLUMNS =
+      "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at";
+
+  /**
+   * Creates or replaces a definition and its services. The definition's own service comes first
+   * in {@code services}. Returns the name of another definition that already offers one of the
+   * services, if any; then nothing is written.
+   */
+  public Optional<String> define(
+      Database.Tx tx,
+      String name,
+      UUID imageId,
+      List<String> packages,
+      String command,
+      int vcpus,
+      long memoryMb,
+      List<ServicePort> services)
+      throws SQLException {
+    for (ServicePort port : services) {
+      Optional<String> owner =
+          tx.queryOne(
+              "SELECT definition FROM services WHERE name = ? AND definition <> ?",
+              rs -> rs.getString(1),
+              port.name(),
+              name);
+      if (owner.isPresent()) {
+        return Optional.of(port.name() + " is offered by definition " + owner.get());
+      }
+    }
+    tx.update(
+        "INSERT INTO service_definitions (name, image_id, packages, command, vcpus, memory_mb)"
+            + " VALUES (?, ?, ?, ?, ?, ?)"
+            + " ON CONFLICT (name) DO UPDATE SET image_id = EXCLUDED.image_id,"
+            + " packages = EXCLUDED.packages, command = EXCLUDED.command, vcpus = EXCLUDED.vcpus,"
+            + " memory_mb = EXCLUDED.memory_mb, updated_at = now()",
+        name,
+        imageId,
+        packages.toArray(String[]::new),
+        command,
+        vcpus,
+        memoryMb);
+    tx.update("DELETE FROM services WHERE definition = ?", name);
+    for (ServicePort port : services) {
+      tx.update(
+          "INSERT INTO services (name, definition, guest_port) VALUES (?, ?, ?)",
+          port.name(),
+          name,
+          port.guestPort());
+    }
+    return Optional.empty();
+  }
+
+  public Optional<ServiceRoute> route(Database.Tx tx, String service) throws SQLException {
+    return tx.queryOne(
+        "SELECT name, definition, guest_port FROM services WHERE name = ?",
+        rs -> new ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3)),
+        service);
+  }
+
+  public Optional<ServiceDefinitionRecord> find(Database.Tx tx, String name) throws SQLException {
+    return list(tx, "WHERE d.name = ?", name).stream().findFirst();
+  }
+
+  public List<ServiceDefinitionRecord> list(Database db) {
+    return db.inTransaction(tx -> list(tx, ""));
+  }
+
+  private List<ServiceDefinitionRecord> list(Database.Tx tx, String where, Object... args)
+      throws SQLException {
+    // One query for definitions and their services together: no query per definition.
+    List<Object[]> rows =
+        tx.query(
+            "SELECT " + DEFINITION_COLUMNS + ", s.name AS service, s.guest_port"
+                + " FROM service_definitions d JOIN services s ON s.definition = d.name "
+                + where
+                + " ORDER BY d.name, (s.name = d.name) DESC, s.name",
+            rs ->
+                new Object[] {
+                  new ServiceDefinitionRecord(
+                      rs.getString("name"),
+                      Rows.uuid(rs, "image_id"),
+                      textArray(rs.getArray("packages")),
+                      rs.getString("command"),
+                      rs.getInt("vcpus"),
+                      rs.getLong("memory_mb"),
+                      List.of(),
+                      Rows.instant(rs, "created_at")),
+                  new ServicePort(rs.getString("service"), rs.getInt("guest_port"))
+                },
+            args);
+    Map<String, ServiceDefinitionRecord> byName = new LinkedHashMap<>();
+    Map<String, List<ServicePort>> ports = new LinkedHashMap<>();
+    for (Object[] row : rows) {
+      ServiceDefinitionRecord d = (ServiceDefinitionRecord) row[0];
+      byName.putIfAbsent(d.name(), d);
+      ports.computeIfAbsent(d.name(), k -> new ArrayList<>()).add((ServicePort) row[1]);
+    }
+    List<ServiceDefinitionRecord> result = new ArrayList<>();
+    for (ServiceDefinitionRecord d : byName.values()) {
+      result.add(
+          new ServiceDefinitionRecord(
+              d.name(),
+              d.imageId(),
+              d.packages(),
+              d.command(),
+              d.vcpus(),
+              d.memoryMb(),
+              List.copyOf(ports.get(d.name())),
+              d.createdAt()));
+    }
+    return result;
+  }
+
+  private static List<String> textArray(Array array) throws SQLException {
+    return array == null ? List.of() : Arrays.asList((String[]) array.getArray());
+  }
+}

@@ -1,0 +1,49 @@
+package org.servicefarm.controller.db;
+
+import java.sql.SQLException;
+
+/**
+ * A database failure, classified so the API can answer the right code: the database being
+ * unreachable is UNAVAILABLE for the caller, a violated constraint is a conflict, anything else
+ * is a defect.
+ */
+public class DatabaseException extends RuntimeException {
+
+  public enum Kind {
+    UNAVAILABLE,
+    CONSTRAINT,
+    OTHER
+  }
+
+  private final Kind kind;
+  private final String sqlState;
+
+  private DatabaseException(Kind kind, String sqlState, String message, Throwable cause) {
+    super(message, cause);
+    this.kind = kind;
+    this.sqlState = sqlState;
+  }
+
+  public static DatabaseException from(SQLException e) {
+    String state = e.getSQLState() == null ? "" : e.getSQLState();
+    Kind kind;
+    if (state.startsWith("08") || state.startsWith("57P") || state.equals("53300")) {
+      kind = Kind.UNAVAILABLE; // connection failures, admin shutdown, too many connections
+    } else if (state.startsWith("23")) {
+      kind = Kind.CONSTRAINT;
+    } else if (e instanceof java.sql.SQLTransientConnectionException) {
+      kind = Kind.UNAVAILABLE; // the pool timed out waiting for a connection
+    } else {
+      kind = Kind.OTHER;
+    }
+    return new DatabaseException(kind, state, "database: " + e.getMessage(), e);
+  }
+
+  public Kind kind() {
+    return kind;
+  }
+
+  public String sqlState() {
+    return sqlState;
+  }
+}

@@ -1,0 +1,135 @@
+package org.servicefarm.controller.db;
+
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import org.servicefarm.controller.model.HostRecord;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
+import org.servicefarm.controller.model.HostRecord.HostStatus;
+
+/** Farm hosts ({@code hosts}) and the resources their VMs hold. */
+public final class HostRepository {
+
+  // Allocations count every VM that holds resources on the host (see VmState.ON_HOST).
+  private static final String SELECT =
+      "SELECT h.id, h.address, h.hypervisor, h.status, h.capacity_vcpus, h.capacity_memory_mb,"
+          + " h.capacity_disk_mb, h.load_cpu_percent, h.load_memory_used_mb,"
+          + " h.load_memory_total_mb, h.load_vm_count, h.load_disk_free_mb, h.last_report_at,"
+          + " COALESCE(a.vcpus, 0) AS allocated_vcpus, COALESCE(a.memory_mb, 0) AS allocated_memory_mb"
+          + " FROM hosts h LEFT JOIN ("
+          + "   SELECT host_id, sum(vcpus) AS vcpus, sum(memory_mb) AS memory_mb FROM vms"
+          + "   WHERE host_id IS NOT NULL AND state NOT IN ('ARCHIVED', 'DELETED', 'FAILED')"
+          + "   GROUP BY host_id) a ON a.host_id = h.id ";
+
+  private static final Database.RowMapper<HostRecord> MAPPER =
+      rs ->
+          new HostRecord(
+              rs.getString("id"),
+              rs.getString("address"),
+              rs.getString("hypervisor"),
+              HostStatus.valueOf(rs.getString("status")),
+              rs.getInt("capacity_vcpus"),
+              rs.getLong("capacity_memory_mb"),
+              rs.getLong("capacity_disk_mb"),
+              new HostLoad(
+                  rs.getDouble("load_cpu_percent"),
+                  rs.getLong("load_memory_used_mb"),
+                  rs.getLong("load_memory_total_mb"),
+                  rs.getInt("load_vm_count"),
+                  rs.getLong("load_disk_free_mb")),
+              Rows.instant(rs, "last_report_at"),
+              rs.getInt("allocated_vcpus"),
+              rs.getLong("allocated_memory_mb"));
+
+  /** Records a registration; returns the status the host had before (empty for a new host). */
+  public Optional<HostStatus> register(
+      Database.Tx tx,
+      String id,
+      String address,
+      String hypervisor,
+      int vcpus,
+      long memoryMb,
+      long diskMb,
+      HostLoad load)
+      throws SQLException {
+    Optional<HostStatus> before =
+        tx.queryOne(
+            "SELECT status FROM hosts WHERE id = ? FOR UPDATE",
+            rs -> HostStatus.valueOf(rs.getString(1)),
+            id);
+    // A draining host stays draining across reconnects; anything else comes back UP.
+    tx.update(
+        "INSERT INTO hosts (id, address, hypervisor, status, capacity_vcpus, capacity_memory_mb,"
+            + " capacity_disk_mb, last_report_at) VALUES (?, ?, ?, 'UP', ?, ?, ?, now())"
+            + " ON CONFLICT (id) DO UPDATE SET address = EXCLUDED.address,"
+            + " hypervisor = EXCLUDED.hypervisor, capacity_vcpus = EXCLUDED.capacity_vcpus,"
+            + " capacity_memory_mb = EXCLUDED.capacity_memory_mb,"
+            + " capacity_disk_mb = EXCLUDED.capacity_disk_mb, last_report_at = now(),"
+            + " status = CASE WHEN hosts.status = 'DRAINING' THEN 'DRAINING' ELSE 'UP' END",
+        id,
+        address,
+        hypervisor,
+        vcpus,
+        memoryMb,
+        diskMb);
+    saveLoad(tx, id, load, Instant.now());
+    return before;
+  }
+
+  public void saveLoad(Database.Tx tx, String id, HostLoad load, Instant reportedAt)
+      throws SQLException {
+    tx.update(
+        "UPDATE hosts SET load_cpu_percent = ?, load_memory_used_mb = ?, load_memory_total_mb = ?,"
+            + " load_vm_count = ?, load_disk_free_mb = ?, last_report_at = ? WHERE id = ?",
+        Math.max(0, Math.min(100, load.cpuPercent())),
+        Math.max(0, load.memoryUsedMb()),
+        Math.max(0, load.memoryTotalMb()),
+        Math.max(0, load.vmCount()),
+        Math.max(0, load.diskFreeMb()),
+        reportedAt,
+        id);
+  }
+
+  /** Sets the status; returns the previous one, or empty when the host is unknown or unchanged. */
+  public Optional<HostStatus> setStatus(Database.Tx tx, String id, HostStatus status)
+      throws SQLException {
+    Optional<HostStatus> before =
+        tx.queryOne(
+            "SELECT status FROM hosts WHERE id = ? FOR UPDATE",
+            rs -> HostStatus.valueOf(rs.getString(1)),
+            id);
+    if (before.isEmpty() || before.get() == status) {
+      return Optional.empty();
+    }
+    tx.update("UPDATE hosts SET status = ? WHERE id = ?", status.name(), id);
+    return before;
+  }
+
+  /** A host we had given up on reports again; a draining host stays draining. */
+  public boolean markUpIfDown(Database.Tx tx, String id) throws SQLException {
+    return tx.update("UPDATE hosts SET status = 'UP' WHERE id = ? AND status = 'DOWN'", id) == 1;
+  }
+
+  public List<HostRecord> list(Database db) {
+    return db.query(SELECT + "ORDER BY h.id", MAPPER);
+  }
+
+  public List<HostRecord> list(Database.Tx tx) throws SQLException {
+    return tx.query(SELECT + "ORDER BY h.id", MAPPER);
+  }
+
+  public Optional<HostRecord> find(Database.Tx tx, String id) throws SQLException {
+    return tx.queryOne(SELECT + "WHERE h.id = ?", MAPPER, id);
+  }
+
+  /**
+   * Locks the host's row for the rest of the transaction and reads its allocations afresh, so a
+   * placement can verify capacity at commit: two placements on one host serialise on this lock,
+   * and READ COMMITTED lets the second see the first's VM once it has committed.
+   */
+  public Optional<HostRecord> lockForPlacement(Database.Tx tx, String id) throws SQLException {
+    tx.query("SELECT id FROM hosts WHERE id = ? FOR UPDATE", rs -> 0, id);
+    return find(tx, id);
+  }
+}

@@ -1,0 +1,140 @@
+package org.servicefarm.controller.hosts;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.servicefarm.api.v1.AgentControlGrpc;
+import org.servicefarm.api.v1.AgentMessage;
+import org.servicefarm.api.v1.ControllerMessage;
+import org.servicefarm.api.v1.LoadReport;
+import org.servicefarm.api.v1.Register;
+import org.servicefarm.api.v1.Registered;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.api.Validation;
+import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
+
+/**
+ * The agents' side of the API: one bidirectional stream per host. The first message registers
+ * the host; after that the stream carries load reports and command results up, commands down.
+ * A stream may speak only of the host it registered.
+ */
+public final class AgentControlService extends AgentControlGrpc.AgentControlImplBase {
+  private static final Logger LOG = Logger.getLogger(AgentControlService.class.getName());
+
+  /** What the controller does when hosts come, report and go. */
+  public interface HostEvents {
+    /** Records the registration and reconciles the inventory; returns VMs to drive. */
+    List<UUID> registered(Register register);
+
+    /** Records a load report; returns VMs whose state changed. */
+    List<UUID> reported(String hostId, LoadReport report);
+
+    void vmsChanged(List<UUID> vmIds);
+  }
+
+  private final AgentRegistry registry;
+  private final HostEvents events;
+  private final int reportIntervalSeconds;
+
+  public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
+    this.registry = registry;
+    this.events = events;
+    this.reportIntervalSeconds = reportIntervalSeconds;
+  }
+
+  @Override
+  public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
+    return new StreamObserver<>() {
+      private AgentSession session;
+
+      @Override
+      public void onNext(AgentMessage message) {
+        try {
+          handle(message);
+        } catch (FarmException.InvalidInput e) {
+          fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+        } catch (DatabaseException e) {
+          LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
+          fail(Status.UNAVAILABLE.withDescription("controller database unavailable; reconnect later"));
+        }
+      }
+
+      private void handle(AgentMessage message) {
+        switch (message.getKindCase()) {
+          case REGISTER -> register(message.getRegister());
+          case LOAD -> {
+            requireSession("a load report");
+            session.reported(load(message.getLoad().getLoad()));
+            events.vmsChanged(events.reported(session.hostId(), message.getLoad()));
+          }
+          case RESULT -> {
+            requireSession("a command result");
+            session.complete(message.getResult());
+          }
+          default -> throw new FarmException.InvalidInput("empty agent message");
+        }
+      }
+
+      private void register(Register register) {
+        if (session != null) {
+          if (!session.hostId().equals(register.getHostId())) {
+            throw new FarmException.InvalidInput("this stream registered host " + session.hostId()
+                + " and cannot speak for host " + register.getHostId());
+          }
+        }
+        Validation.hostId(register.getHostId());
+        List<UUID> toDrive = events.registered(register);
+        session = new AgentSession(register.getHostId(), register.getAddress(), out,
+            load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
+        registry.attach(session);
+        session.write(ControllerMessage.newBuilder()
+            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds))
+            .build());
+        LOG.info("host " + register.getHostId() + " registered (" + register.getHypervisor() + ", "
+            + register.getInventoryCount() + " domains)");
+        events.vmsChanged(toDrive);
+      }
+
+      private void requireSession(String what) {
+        if (session == null) {
+          throw new FarmException.InvalidInput(what + " arrived before Register");
+        }
+      }
+
+      private void fail(Status status) {
+        if (session != null) {
+          registry.detach(session, status.getDescription());
+        }
+        try {
+          out.onError(status.asRuntimeException());
+        } catch (IllegalStateException alreadyClosed) {
+          // The call ended while we were failing it; nothing more to say to the agent.
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        if (session != null) {
+          registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        if (session != null) {
+          registry.detach(session, "agent closed the stream");
+        }
+        out.onCompleted();
+      }
+    };
+  }
+
+  static HostLoad load(org.servicefarm.api.v1.HostLoad l) {
+    return new HostLoad(l.getCpuPercent(), l.getMemoryUsedMb(), l.getMemoryTotalMb(),
+        l.getVmCount(), l.getDiskFreeMb());
+  }
+}

@@ -1,0 +1,39 @@
+package org.servicefarm.controller.hosts;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The agents connected to this controller now, one session per host. */
+public final class AgentRegistry {
+  private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
+
+  /** Attaches a new session; an older one for the same host (a stale stream) is closed. */
+  void attach(AgentSession session) {
+    AgentSession previous = sessions.put(session.hostId(), session);
+    if (previous != null && previous != session) {
+      previous.close("replaced by a newer stream");
+      previous.endStream();
+    }
+  }
+
+  /** Detaches the session if it is still the host's current one. */
+  void detach(AgentSession session, String why) {
+    sessions.remove(session.hostId(), session);
+    session.close(why);
+  }
+
+  public Optional<AgentSession> session(String hostId) {
+    AgentSession s = sessions.get(hostId);
+    return s == null || s.isClosed() ? Optional.empty() : Optional.of(s);
+  }
+
+  public boolean isConnected(String hostId) {
+    return session(hostId).isPresent();
+  }
+
+  public Collection<AgentSession> all() {
+    return sessions.values();
+  }
+}

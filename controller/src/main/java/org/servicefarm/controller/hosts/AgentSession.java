@@ -1,0 +1,129 @@
+package org.servicefarm.controller.hosts;
+
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandResult;
+import org.servicefarm.api.v1.ControllerMessage;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
+
+/**
+ * One agent's open stream: sends commands down it and matches the results that come back.
+ * Stream writes are serialised because gRPC's StreamObserver is not thread-safe.
+ */
+public final class AgentSession {
+  private final String hostId;
+  private final String address;
+  private final StreamObserver<ControllerMessage> out;
+  private final Map<String, CompletableFuture<CommandResult>> pending = new ConcurrentHashMap<>();
+  private volatile Instant lastReport = Instant.now();
+  private volatile HostLoad load;
+  private volatile Set<String> cachedImages;
+  private volatile boolean closed;
+
+  AgentSession(
+      String hostId, String address, StreamObserver<ControllerMessage> out, HostLoad load,
+      Set<String> cachedImages) {
+    this.hostId = hostId;
+    this.address = address;
+    this.out = out;
+    this.load = load;
+    this.cachedImages = Set.copyOf(cachedImages);
+  }
+
+  public String hostId() {
+    return hostId;
+  }
+
+  public String address() {
+    return address;
+  }
+
+  public Instant lastReport() {
+    return lastReport;
+  }
+
+  public HostLoad load() {
+    return load;
+  }
+
+  public Set<String> cachedImages() {
+    return cachedImages;
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  void reported(HostLoad load) {
+    this.load = load;
+    this.lastReport = Instant.now();
+  }
+
+  /** Sends a command; the future completes with the agent's result or fails after timeout. */
+  public CompletableFuture<CommandResult> send(Command command, Duration timeout) {
+    String id = command.getCommandId().isEmpty() ? UUID.randomUUID().toString() : command.getCommandId();
+    Command withId = command.toBuilder().setCommandId(id).build();
+    CompletableFuture<CommandResult> result = new CompletableFuture<>();
+    if (closed) {
+      result.completeExceptionally(new FarmException.Unavailable("agent of host " + hostId + " disconnected"));
+      return result;
+    }
+    pending.put(id, result);
+    result.whenComplete((r, e) -> pending.remove(id));
+    try {
+      write(ControllerMessage.newBuilder().setCommand(withId).build());
+    } catch (RuntimeException e) {
+      result.completeExceptionally(
+          new FarmException.Unavailable("cannot reach the agent of host " + hostId + ": " + e.getMessage()));
+      return result;
+    }
+    return result
+        .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        .exceptionallyCompose(
+            e ->
+                CompletableFuture.failedFuture(
+                    e instanceof TimeoutException
+                        ? new FarmException.Unavailable(
+                            "host " + hostId + " did not answer command " + id + " within " + timeout)
+                        : e));
+  }
+
+  void complete(CommandResult result) {
+    CompletableFuture<CommandResult> future = pending.get(result.getCommandId());
+    if (future != null) {
+      future.complete(result);
+    }
+  }
+
+  synchronized void write(ControllerMessage message) {
+    out.onNext(message);
+  }
+
+  /** Fails every command still waiting; the agent will report their effects when it returns. */
+  void close(String why) {
+    closed = true;
+    FarmException.Unavailable failure =
+        new FarmException.Unavailable("agent of host " + hostId + " disconnected: " + why);
+    pending.values().forEach(f -> f.completeExceptionally(failure));
+    pending.clear();
+  }
+
+  /** Ends the stream from the controller's side (a newer stream for the host replaced it). */
+  synchronized void endStream() {
+    try {
+      out.onCompleted();
+    } catch (IllegalStateException alreadyClosed) {
+      // The call was already closed by the agent; nothing left to end.
+    }
+  }
+}

@@ -1,0 +1,85 @@
+package org.servicefarm.controller.hosts;
+
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.model.HostRecord;
+import org.servicefarm.controller.scheduler.HostSnapshot;
+import org.servicefarm.controller.scheduler.Placement;
+import org.servicefarm.controller.scheduler.PlacementRequest;
+import org.servicefarm.controller.scheduler.PlacementScheduler;
+
+/**
+ * Optimistic placement, verified at commit: rank hosts on a snapshot, then, inside the caller's
+ * transaction, lock the best host's row, re-check its room with fresh allocations, and record the
+ * VM there. A host that filled up meanwhile is skipped for the next one.
+ */
+public final class Placer {
+
+  /** Records the VM on the chosen host inside the placing transaction. */
+  @FunctionalInterface
+  public interface Commit<T> {
+    T onHost(Database.Tx tx, String hostId) throws SQLException;
+  }
+
+  private final HostRepository hosts;
+  private final AgentRegistry agents;
+  private final PlacementScheduler scheduler;
+
+  public Placer(HostRepository hosts, AgentRegistry agents, PlacementScheduler scheduler) {
+    this.hosts = hosts;
+    this.agents = agents;
+    this.scheduler = scheduler;
+  }
+
+  public <T> T place(Database.Tx tx, PlacementRequest request, Commit<T> commit)
+      throws SQLException {
+    List<HostSnapshot> snapshot = snapshot(hosts.list(tx));
+    Placement placement = scheduler.place(request, snapshot);
+    if (placement instanceof Placement.NoHost none) {
+      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(Placer::isCapacity)
+          ? new FarmException.Unavailable(none.message())
+          : new FarmException.NoCapacity(none.message());
+    }
+    for (Placement.RankedHost candidate : ((Placement.Ranked) placement).hosts()) {
+      HostRecord fresh = hosts.lockForPlacement(tx, candidate.hostId()).orElse(null);
+      if (fresh != null
+          && scheduler.place(request, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
+        return commit.onHost(tx, fresh.id());
+      }
+    }
+    throw new FarmException.NoCapacity(
+        "every host that had room for a VM with "
+            + request.vcpus()
+            + " vCPU and "
+            + request.memoryMb()
+            + " MB filled up while placing it; try again");
+  }
+
+  private static boolean isCapacity(String reason) {
+    return reason.startsWith("not enough");
+  }
+
+  private List<HostSnapshot> snapshot(List<HostRecord> rows) {
+    List<HostSnapshot> out = new ArrayList<>(rows.size());
+    for (HostRecord h : rows) {
+      AgentSession session = agents.session(h.id()).orElse(null);
+      out.add(
+          new HostSnapshot(
+              h.id(),
+              h.status().name(),
+              session != null,
+              h.capacityVcpus(),
+              h.capacityMemoryMb(),
+              h.allocatedVcpus(),
+              h.allocatedMemoryMb(),
+              session != null ? session.load().cpuPercent() : h.load().cpuPercent(),
+              session != null ? session.cachedImages() : Set.of()));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,96 @@
+package org.servicefarm.controller.images;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.TreeSet;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.CatalogRepository;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+
+/**
+ * The catalog of what the farm can construct: registered images, and service definitions with
+ * the image each builds from. A package combination is recorded once, keyed by the hash of its
+ * inputs, so definitions with the same packages and command share one image.
+ */
+public final class ImageCatalog {
+  private final Database db;
+  private final ImageRepository images;
+  private final CatalogRepository catalog;
+
+  public ImageCatalog(Database db, ImageRepository images, CatalogRepository catalog) {
+    this.db = db;
+    this.images = images;
+    this.catalog = catalog;
+  }
+
+  public ImageRecord register(String name, String sha256, long sizeBytes, String format, String path) {
+    try {
+      return db.inTransaction(tx -> {
+        if (images.findByName(tx, name).isPresent()) {
+          throw new FarmException.Conflict("an image named '" + name + "' is already registered");
+        }
+        return images.register(tx, name, sha256, sizeBytes, format, path);
+      });
+    } catch (DatabaseException e) {
+      if (e.kind() == DatabaseException.Kind.CONSTRAINT) {
+        throw new FarmException.Conflict("an image named '" + name + "' is already registered");
+      }
+      throw e;
+    }
+  }
+
+  /** What a definition asks for; exactly one of packages and imageName is given. */
+  public record DefinitionInput(String name, List<String> packages, String imageName,
+      String command, int vcpus, long memoryMb, List<ServicePort> services) {}
+
+  public ServiceDefinitionRecord define(DefinitionInput in) {
+    return db.inTransaction(tx -> {
+      ImageRecord image = in.imageName().isEmpty()
+          ? images.findOrRecordComposed(tx, inputHash(in.packages(), in.command()))
+          : images.findByName(tx, in.imageName()).orElseThrow(() -> new FarmException.NotFound(
+              "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
+      Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
+          in.vcpus(), in.memoryMb(), in.services());
+      if (clash.isPresent()) {
+        throw new FarmException.Conflict("cannot define '" + in.name() + "': service " + clash.get());
+      }
+      return catalog.find(tx, in.name()).orElseThrow();
+    });
+  }
+
+  public List<ImageRecord> list() {
+    return images.list(db);
+  }
+
+  public List<ServiceDefinitionRecord> definitions() {
+    return catalog.list(db);
+  }
+
+  public Optional<ImageRecord> find(java.util.UUID id) {
+    return db.inTransaction(tx -> images.find(tx, id));
+  }
+
+  /** The hash that names a composed image: its sorted package set and the command it starts. */
+  static String inputHash(List<String> packages, String command) {
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      for (String p : new TreeSet<>(packages)) {
+        sha.update(("package " + p + "\n").getBytes(StandardCharsets.UTF_8));
+      }
+      sha.update(("command " + command + "\n").getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(sha.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("the JDK always has SHA-256", e);
+    }
+  }
+
+}

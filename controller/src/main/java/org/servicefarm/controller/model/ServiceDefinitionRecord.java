@@ -1,0 +1,20 @@
+package org.servicefarm.controller.model;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.UUID;
+
+/** A definition with the services it offers; the first service carries the definition's name. */
+public record ServiceDefinitionRecord(
+    String name,
+    UUID imageId,
+    List<String> packages,
+    String command,
+    int vcpus,
+    long memoryMb,
+    List<ServicePort> services,
+    Instant createdAt) {
+
+  /** A named service of a definition and the guest port it listens on. */
+  public record ServicePort(String name, int guestPort) {}
+}

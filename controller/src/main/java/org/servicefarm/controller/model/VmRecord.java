@@ -1,0 +1,25 @@
+package org.servicefarm.controller.model;
+
+import java.time.Instant;
+import java.util.UUID;
+
+/** One row of {@code vms}. */
+public record VmRecord(
+    UUID id,
+    String definition,
+    UUID imageId,
+    String hostId,
+    VmState state,
+    DesiredState desiredState,
+    long generation,
+    int vcpus,
+    long memoryMb,
+    String archiveRef,
+    String failureReason,
+    Instant createdAt,
+    Instant updatedAt) {
+
+  public boolean settled() {
+    return state == desiredState.settled();
+  }
+}

@@ -1,0 +1,115 @@
+package org.servicefarm.controller.reconcile;
+
+import java.util.List;
+import org.servicefarm.api.v1.ArchiveVm;
+import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.DeleteVm;
+import org.servicefarm.api.v1.ImageRef;
+import org.servicefarm.api.v1.InstallVm;
+import org.servicefarm.api.v1.RestoreVm;
+import org.servicefarm.api.v1.ResumeVm;
+import org.servicefarm.api.v1.StartVm;
+import org.servicefarm.api.v1.SuspendVm;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.CatalogRepository;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.VmRecord;
+
+/**
+ * Builds agent commands. Each is keyed by (vm id, generation) and its id names the step, so a
+ * command resent after a lost answer is recognisably the same command.
+ */
+public final class CommandFactory {
+  private final Database db;
+  private final CatalogRepository catalog;
+  private final ImageRepository images;
+
+  public CommandFactory(Database db, CatalogRepository catalog, ImageRepository images) {
+    this.db = db;
+    this.catalog = catalog;
+    this.images = images;
+  }
+
+  Command install(VmRecord vm) {
+    Spec spec = spec(vm);
+    return base(vm, "install")
+        .setInstall(
+            InstallVm.newBuilder()
+                .setImage(spec.image())
+                .setVcpus(vm.vcpus())
+                .setMemoryMb(vm.memoryMb())
+                .addAllGuestPorts(spec.guestPorts()))
+        .build();
+  }
+
+  Command restore(VmRecord vm) {
+    Spec spec = spec(vm);
+    return base(vm, "restore")
+        .setRestore(
+            RestoreVm.newBuilder()
+                .setArchiveRef(vm.archiveRef() == null ? "" : vm.archiveRef())
+                .setImage(spec.image())
+                .setVcpus(vm.vcpus())
+                .setMemoryMb(vm.memoryMb())
+                .addAllGuestPorts(spec.guestPorts()))
+        .build();
+  }
+
+  Command start(VmRecord vm) {
+    return base(vm, "start").setStart(StartVm.getDefaultInstance()).build();
+  }
+
+  Command suspend(VmRecord vm) {
+    return base(vm, "suspend").setSuspend(SuspendVm.getDefaultInstance()).build();
+  }
+
+  Command resume(VmRecord vm) {
+    return base(vm, "resume").setResume(ResumeVm.getDefaultInstance()).build();
+  }
+
+  Command archive(VmRecord vm) {
+    return base(vm, "archive").setArchive(ArchiveVm.getDefaultInstance()).build();
+  }
+
+  Command delete(VmRecord vm) {
+    return base(vm, "delete").setDelete(DeleteVm.getDefaultInstance()).build();
+  }
+
+  private static Command.Builder base(VmRecord vm, String step) {
+    return Command.newBuilder()
+        .setCommandId(vm.id() + ":" + vm.generation() + ":" + step)
+        .setVmId(vm.id().toString())
+        .setGeneration(vm.generation());
+  }
+
+  private record Spec(ImageRef image, List<Integer> guestPorts) {}
+
+  private Spec spec(VmRecord vm) {
+    return db.inTransaction(
+        tx -> {
+          ServiceDefinitionRecord def =
+              catalog.find(tx, vm.definition())
+                  .orElseThrow(() -> new FarmException.NotFound(
+                      "definition " + vm.definition() + " of VM " + vm.id() + " is gone"));
+          ImageRecord image =
+              images.find(tx, vm.imageId())
+                  .orElseThrow(() -> new FarmException.NotFound(
+                      "image " + vm.imageId() + " of VM " + vm.id() + " is gone"));
+          ImageRef ref =
+              ImageRef.newBuilder()
+                  .setImageId(image.id().toString())
+                  .setName(image.name())
+                  .setSha256(image.sha256() == null ? "" : image.sha256())
+                  .setFormat(image.format())
+                  .setSizeBytes(image.sizeBytes())
+                  .setSourcePath(image.sourcePath() == null ? "" : image.sourcePath())
+                  .build();
+          List<Integer> ports =
+              def.services().stream().map(ServiceDefinitionRecord.ServicePort::guestPort).toList();
+          return new Spec(ref, ports);
+        });
+  }
+}

@@ -1,0 +1,118 @@
+package org.servicefarm.controller.reconcile;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.logging.Logger;
+import org.servicefarm.api.v1.DomainStatus;
+import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.model.VmState;
+
+/**
+ * Squares the VM table with what a host reports it runs. On registration the report is the
+ * host's whole inventory; in load reports it is the power state of each farm domain. Nothing is
+ * duplicated and nothing is deleted: a domain the table does not know is reported as an orphan.
+ */
+public final class InventoryReconciler {
+  private static final Logger LOG = Logger.getLogger(InventoryReconciler.class.getName());
+  // States whose domain should exist on the host, running or saved.
+  private static final Set<VmState> EXPECT_DOMAIN =
+      EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING, VmState.UNKNOWN);
+
+  private final Database db;
+  private final VmRepository vms;
+  private final EventRepository events;
+  private final OfferRecorder offers;
+  private final VmStateWatcher watcher;
+
+  public InventoryReconciler(
+      Database db, VmRepository vms, EventRepository events, OfferRecorder offers,
+      VmStateWatcher watcher) {
+    this.db = db;
+    this.vms = vms;
+    this.events = events;
+    this.offers = offers;
+    this.watcher = watcher;
+  }
+
+  /**
+   * Applies a report from the host; returns the VMs whose state changed, for the reconciler.
+   *
+   * @param wholeInventory true when the report lists every farm domain on the host, so a VM
+   *     missing from it has lost its domain
+   */
+  public List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory) {
+    Map<String, DomainStatus> byVm = new HashMap<>();
+    domains.forEach(d -> byVm.put(d.getVmId(), d));
+    List<VmRecord> changed = new ArrayList<>();
+    db.inTransaction(
+        tx -> {
+          for (VmRecord vm : vms.onHost(tx, hostId)) {
+            DomainStatus domain = byVm.remove(vm.id().toString());
+            Optional<VmRecord> after = Optional.empty();
+            if (domain != null) {
+              after = follow(tx, vm, domain);
+            } else if (wholeInventory && EXPECT_DOMAIN.contains(vm.state())) {
+              after = vms.transition(tx, vm.id(), Set.of(vm.state()), VmState.PROVISIONING,
+                  "domain missing from host " + hostId + "'s inventory; installing it again");
+            }
+            after.ifPresent(changed::add);
+          }
+          if (wholeInventory) {
+            for (DomainStatus orphan : byVm.values()) {
+              events.append(tx, "ORPHAN", parseOrNull(orphan.getVmId()), hostId, null, null,
+                  orphan.getPower().name(),
+                  "host " + hostId + " runs a farm domain for VM " + orphan.getVmId()
+                      + " that the VM table does not place there; left untouched");
+              LOG.warning("orphan domain for VM " + orphan.getVmId() + " on host " + hostId);
+            }
+          }
+          return null;
+        });
+    changed.forEach(watcher::publish);
+    return changed.stream().map(VmRecord::id).toList();
+  }
+
+  /** Moves the VM to what its domain shows, where that differs from the table. */
+  private Optional<VmRecord> follow(Database.Tx tx, VmRecord vm, DomainStatus domain)
+      throws java.sql.SQLException {
+    PowerState power = domain.getPower();
+    VmState state = vm.state();
+    String cause = "host " + vm.hostId() + " reports the domain " + power.name();
+    if (power == PowerState.POWER_STATE_RUNNING || power == PowerState.POWER_STATE_PAUSED) {
+      if (state == VmState.UNKNOWN || state == VmState.STARTING || state == VmState.SLEEPING) {
+        Optional<VmRecord> moved = vms.transition(tx, vm.id(), Set.of(state), VmState.ACTIVE, cause);
+        if (moved.isPresent()) {
+          offers.record(tx, moved.get(), domain.getPortsList());
+        }
+        return moved;
+      }
+    } else if (power == PowerState.POWER_STATE_SAVED) {
+      if (state == VmState.UNKNOWN || state == VmState.ACTIVE) {
+        return vms.transition(tx, vm.id(), Set.of(state), VmState.SLEEPING, cause);
+      }
+    } else if (power == PowerState.POWER_STATE_SHUT_OFF || power == PowerState.POWER_STATE_CRASHED) {
+      if (state == VmState.UNKNOWN || state == VmState.ACTIVE) {
+        return vms.transition(tx, vm.id(), Set.of(state), VmState.STARTING, cause);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static UUID parseOrNull(String id) {
+    try {
+      return UUID.fromString(id);
+    } catch (IllegalArgumentException notAUuid) {
+      return null; // recorded without a VM id; the cause text names what the host sent
+    }
+  }
+}

@@ -1,0 +1,131 @@
+package org.servicefarm.controller.reconcile;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.VmRecord;
+
+/**
+ * Drives each VM from its observed state toward its desired one, one step at a time, with
+ * idempotent commands keyed by (vm id, generation). Level-triggered: a kick after any change, and
+ * a periodic sweep over every unsettled VM, so a lost kick or a failed step is retried.
+ *
+ * <p>Steps for one VM never run concurrently; different VMs proceed in parallel on a bounded pool.
+ */
+public final class Reconciler implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
+  private static final int MAX_STEPS_PER_RUN = 12;
+
+  private final Database db;
+  private final VmRepository vms;
+  private final ReconcileSteps steps;
+  private final VmStateWatcher watcher;
+  private final ExecutorService workers;
+  private final ScheduledExecutorService sweeper;
+  // VM id → whether another run was asked for while one is under way.
+  private final ConcurrentHashMap<UUID, Boolean> running = new ConcurrentHashMap<>();
+
+  public Reconciler(
+      Database db, VmRepository vms, ReconcileSteps steps, VmStateWatcher watcher, int workerThreads) {
+    this.db = db;
+    this.vms = vms;
+    this.steps = steps;
+    this.watcher = watcher;
+    this.workers = Executors.newFixedThreadPool(workerThreads, daemon("reconcile"));
+    this.sweeper = Executors.newSingleThreadScheduledExecutor(daemon("reconcile-sweep"));
+  }
+
+  public void start(long sweepMillis) {
+    sweeper.scheduleWithFixedDelay(this::sweep, sweepMillis, sweepMillis, TimeUnit.MILLISECONDS);
+  }
+
+  /** Asks for the VM to be driven now. */
+  public void kick(UUID vmId) {
+    if (running.putIfAbsent(vmId, Boolean.FALSE) == null) {
+      workers.execute(() -> drive(vmId));
+    } else {
+      running.put(vmId, Boolean.TRUE);
+    }
+  }
+
+  public void kickAll(List<UUID> vmIds) {
+    vmIds.forEach(this::kick);
+  }
+
+  private void sweep() {
+    try {
+      kickAll(vms.unsettled(db));
+    } catch (DatabaseException e) {
+      LOG.log(Level.WARNING, "reconcile sweep skipped: {0}", e.getMessage());
+    }
+  }
+
+  private void drive(UUID vmId) {
+    do {
+      running.put(vmId, Boolean.FALSE);
+      runSteps(vmId);
+    } while (!running.remove(vmId, Boolean.FALSE));
+  }
+
+  private void runSteps(UUID vmId) {
+    for (int i = 0; i < MAX_STEPS_PER_RUN; i++) {
+      Optional<VmRecord> vm;
+      try {
+        vm = db.inTransaction(tx -> vms.find(tx, vmId));
+      } catch (DatabaseException e) {
+        LOG.log(Level.WARNING, "cannot read VM {0}: {1}", new Object[] {vmId, e.getMessage()});
+        return;
+      }
+      if (vm.isEmpty()) {
+        return;
+      }
+      watcher.publish(vm.get());
+      ReconcilePlan.Step step = ReconcilePlan.next(vm.get());
+      if (step == ReconcilePlan.Step.NONE) {
+        return;
+      }
+      boolean progressed;
+      try {
+        progressed = steps.run(step, vm.get());
+      } catch (FarmException e) {
+        // The VM cannot move now (no room, host gone); whoever waits on it hears why, and the
+        // sweep tries again later.
+        LOG.log(Level.INFO, "VM {0}: {1} waits: {2}", new Object[] {vmId, step, e.getMessage()});
+        watcher.fail(vmId, e);
+        return;
+      } catch (DatabaseException e) {
+        LOG.log(Level.WARNING, "VM {0}: {1} interrupted by the database: {2}",
+            new Object[] {vmId, step, e.getMessage()});
+        return;
+      }
+      if (!progressed) {
+        return;
+      }
+    }
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    return r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  @Override
+  public void close() {
+    sweeper.shutdownNow();
+    workers.shutdownNow();
+  }
+}
