@@ -1,0 +1,93 @@
+package org.servicefarm.controller.db;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
+import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.model.VmState;
+
+/** The schema on a real PostgreSQL: migrates from empty, and its constraints refuse bad states. */
+class MigrationsTest {
+  private Database db;
+
+  @BeforeEach
+  void freshDatabase() {
+    db = new Database(EmbeddedPostgresForTests.freshDatabase(), EmbeddedPostgresForTests.user(), "", 4);
+  }
+
+  @AfterEach
+  void close() {
+    db.close();
+  }
+
+  @Test
+  void migratesAnEmptyDatabaseAndASecondStartIsANoOp() {
+    MigrateResult first = Migrations.migrate(db.dataSource());
+    assertTrue(first.migrationsExecuted >= 1);
+    List<String> tables = db.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
+        rs -> rs.getString(1));
+    assertEquals(List.of("events", "hosts", "images", "operations", "service_definitions",
+        "services", "vm_services", "vms"), tables);
+    MigrateResult second = Migrations.migrate(db.dataSource());
+    assertEquals(0, second.migrationsExecuted);
+  }
+
+  @Test
+  void constraintsRefuseStatesTheCodeMustNeverStore() {
+    Migrations.migrate(db.dataSource());
+    UUID image = db.inTransaction(tx -> new ImageRepository()
+        .register(tx, "base", "a".repeat(64), 1, "qcow2", null).id());
+    db.update("INSERT INTO service_definitions (name, image_id, vcpus, memory_mb) VALUES ('web', ?, 1, 256)", image);
+    // An ACTIVE VM must be on a host.
+    DatabaseException noHost = assertThrows(DatabaseException.class, () -> db.update(
+        "INSERT INTO vms (id, definition, image_id, state, desired_state, vcpus, memory_mb)"
+            + " VALUES (?, 'web', ?, 'ACTIVE', 'ACTIVE', 1, 256)", UUID.randomUUID(), image));
+    assertEquals(DatabaseException.Kind.CONSTRAINT, noHost.kind());
+    // A FAILED VM must say why.
+    assertThrows(DatabaseException.class, () -> db.update(
+        "INSERT INTO vms (id, definition, image_id, state, desired_state, vcpus, memory_mb)"
+            + " VALUES (?, 'web', ?, 'FAILED', 'ACTIVE', 1, 256)", UUID.randomUUID(), image));
+    // States outside the state machine do not exist.
+    assertThrows(DatabaseException.class, () -> db.update(
+        "INSERT INTO vms (id, definition, image_id, state, desired_state, vcpus, memory_mb)"
+            + " VALUES (?, 'web', ?, 'RUNNING', 'ACTIVE', 1, 256)", UUID.randomUUID(), image));
+  }
+
+  @Test
+  void transitionsAreGuardedByTheExpectedStateAndRecordedAsEvents() {
+    Migrations.migrate(db.dataSource());
+    EventRepository events = new EventRepository();
+    VmRepository vms = new VmRepository(events);
+    UUID image = db.inTransaction(tx -> new ImageRepository()
+        .register(tx, "base", "b".repeat(64), 1, "qcow2", null).id());
+    db.update("INSERT INTO service_definitions (name, image_id, vcpus, memory_mb) VALUES ('web', ?, 1, 256)", image);
+    db.update("INSERT INTO hosts (id, address, hypervisor, status, capacity_vcpus, capacity_memory_mb)"
+        + " VALUES ('h1', '127.0.0.1', 'test', 'UP', 4, 4096)");
+    VmRecord vm = db.inTransaction(tx -> vms.insertProvisioning(tx, "web", image, "h1", 1, 256, "test"));
+
+    assertTrue(db.inTransaction(tx -> vms.transition(tx, vm.id(), Set.of(VmState.PROVISIONING),
+        VmState.STARTING, "installed")).isPresent());
+    // A late or repeated report that expects the old state changes nothing.
+    assertTrue(db.inTransaction(tx -> vms.transition(tx, vm.id(), Set.of(VmState.PROVISIONING),
+        VmState.STARTING, "installed again")).isEmpty());
+    VmRecord wanted = db.inTransaction(tx -> vms.setDesired(tx, vm, DesiredState.SLEEPING, "admin"));
+    assertEquals(vm.generation() + 1, wanted.generation());
+
+    List<String> history = events.forVm(db, vm.id()).stream()
+        .map(e -> e.kind() + ":" + e.fromState() + "->" + e.toState()).toList();
+    assertEquals(List.of("VM_STATE:null->PROVISIONING", "VM_STATE:PROVISIONING->STARTING",
+        "VM_DESIRED:ACTIVE->SLEEPING"), history);
+  }
+}
