@@ -1,0 +1,318 @@
+package org.servicefarm.client;
+
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.FarmAdminGrpc;
+import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
+import org.servicefarm.api.v1.GetVmRequest;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.Image;
+import org.servicefarm.api.v1.ListHostsRequest;
+import org.servicefarm.api.v1.ListImagesRequest;
+import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
+import org.servicefarm.api.v1.ListServicesRequest;
+import org.servicefarm.api.v1.ListServicesResponse;
+import org.servicefarm.api.v1.ListVmsRequest;
+import org.servicefarm.api.v1.ListVmsResponse;
+import org.servicefarm.api.v1.RegisterImageRequest;
+import org.servicefarm.api.v1.RequestServiceRequest;
+import org.servicefarm.api.v1.ServiceBrokerGrpc;
+import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
+import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmActionRequest;
+
+/**
+ * The friendly way to talk to a Service Farm: blocking and async methods over the generated stubs,
+ * with the options' deadlines, token and retries applied, and failures thrown as typed
+ * {@link FarmException}s.
+ *
+ * <pre>{@code
+ * try (FarmClient farm = FarmClient.connect(FarmClientOptions.defaults())) {
+ *   ServiceAccess redis = farm.requestService("redis");
+ *   connectTo(redis.endpoint());
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe; share one client per farm.
+ */
+public final class FarmClient implements AutoCloseable {
+
+  private final FarmClientOptions options;
+  /** The channel this client opened and must close; null when the caller owns the channel. */
+  private final ManagedChannel ownedChannel;
+  private final ServiceBrokerBlockingStub broker;
+  private final ServiceBrokerFutureStub brokerAsync;
+  private final FarmAdminBlockingStub admin;
+  private final UnaryCaller caller;
+
+  /** Calls the farm over a channel the caller built and will close, with default options. */
+  public FarmClient(Channel channel) {
+    this(channel, FarmClientOptions.defaults());
+  }
+
+  /**
+   * Calls the farm over a channel the caller built and will close (an in-process channel in tests,
+   * for one). The options' deadlines, token and retries apply; their target and TLS settings do
+   * not, since the channel already decides those.
+   */
+  public FarmClient(Channel channel, FarmClientOptions options) {
+    this(channel, options, null);
+  }
+
+  private FarmClient(Channel channel, FarmClientOptions options, ManagedChannel ownedChannel) {
+    this.options = Objects.requireNonNull(options, "options");
+    this.ownedChannel = ownedChannel;
+    Channel authorized = options.bearerToken()
+        .map(token -> ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token)))
+        .orElse(channel);
+    this.broker = ServiceBrokerGrpc.newBlockingStub(authorized);
+    this.brokerAsync = ServiceBrokerGrpc.newFutureStub(authorized);
+    this.admin = FarmAdminGrpc.newBlockingStub(authorized);
+    this.caller = new UnaryCaller(options, new StatusMapper(channel.authority()));
+  }
+
+  /**
+   * Opens a channel to {@link FarmClientOptions#target()}. Connecting is lazy: an unreachable farm
+   * shows up on the first call as {@link FarmUnavailableException}.
+   *
+   * @throws IllegalArgumentException when the trust certificate cannot be used
+   */
+  public static FarmClient connect(FarmClientOptions options) {
+    ManagedChannel channel = NettyChannels.open(options);
+    return new FarmClient(channel, options, channel);
+  }
+
+  public FarmClientOptions options() {
+    return options;
+  }
+
+  // ---- ServiceBroker ----
+
+  /**
+   * Access to a VM offering the service: a running one, a woken one, or one built for this call.
+   * A fresh idempotency key is sent, so a retry after UNAVAILABLE joins the first attempt's work
+   * instead of building a second VM.
+   *
+   * @throws ServiceNotFoundException when the farm neither offers nor can build the service
+   * @throws NoCapacityException when no host has room for a new VM
+   */
+  public ServiceAccess requestService(String service) {
+    return requestService(service, UUID.randomUUID().toString());
+  }
+
+  /**
+   * Like {@link #requestService(String)}, with the caller's idempotency key: requests with the same
+   * key answer the same VM, also across processes and restarts of the caller.
+   */
+  public ServiceAccess requestService(String service, String idempotencyKey) {
+    RequestServiceRequest request = serviceRequest(service, idempotencyKey);
+    return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
+        broker.withDeadline(deadline).requestService(request), service));
+  }
+
+  /** {@link #requestService(String)} without blocking; fails with the same exceptions. */
+  public CompletableFuture<ServiceAccess> requestServiceAsync(String service) {
+    return requestServiceAsync(service, UUID.randomUUID().toString());
+  }
+
+  /** {@link #requestService(String, String)} without blocking; fails with the same exceptions. */
+  public CompletableFuture<ServiceAccess> requestServiceAsync(
+      String service, String idempotencyKey) {
+    RequestServiceRequest request = serviceRequest(service, idempotencyKey);
+    return caller.async(requestPlan(service),
+            deadline -> brokerAsync.withDeadline(deadline).requestService(request))
+        .thenApply(response -> ServiceAccess.fromProto(response, service));
+  }
+
+  /** The services VMs offer now, and the defined ones a request would construct. */
+  public ListServicesResponse listServices() {
+    return caller.blocking(idempotent(ServiceBrokerGrpc.getListServicesMethod(), ""),
+        deadline -> broker.withDeadline(deadline)
+            .listServices(ListServicesRequest.getDefaultInstance()));
+  }
+
+  /** @throws NotFoundException when there is no VM with that id */
+  public Vm getVm(String vmId) {
+    GetVmRequest request = GetVmRequest.newBuilder().setVmId(requireId(vmId)).build();
+    return caller.blocking(idempotent(ServiceBrokerGrpc.getGetVmMethod(), vmId),
+        deadline -> broker.withDeadline(deadline).getVm(request));
+  }
+
+  // ---- FarmAdmin: catalog and images ----
+
+  /** Adds or replaces a service definition. Not retried: the server decides what a repeat means. */
+  public ServiceDefinition defineService(ServiceDefinition definition) {
+    DefineServiceRequest request =
+        DefineServiceRequest.newBuilder().setDefinition(definition).build();
+    String name = definition.getName();
+    return caller.blocking(notRetried(FarmAdminGrpc.getDefineServiceMethod(), name),
+        deadline -> admin.withDeadline(deadline).defineService(request));
+  }
+
+  public List<ServiceDefinition> listServiceDefinitions() {
+    return caller.blocking(idempotent(FarmAdminGrpc.getListServiceDefinitionsMethod(), ""),
+        deadline -> admin.withDeadline(deadline)
+            .listServiceDefinitions(ListServiceDefinitionsRequest.getDefaultInstance())
+            .getDefinitionsList());
+  }
+
+  /** Records a pre-constructed image in the catalog. Not retried, like {@link #defineService}. */
+  public Image registerImage(RegisterImageRequest request) {
+    String name = request.getName();
+    return caller.blocking(notRetried(FarmAdminGrpc.getRegisterImageMethod(), name),
+        deadline -> admin.withDeadline(deadline).registerImage(request));
+  }
+
+  public List<Image> listImages() {
+    return caller.blocking(idempotent(FarmAdminGrpc.getListImagesMethod(), ""),
+        deadline -> admin.withDeadline(deadline)
+            .listImages(ListImagesRequest.getDefaultInstance()).getImagesList());
+  }
+
+  // ---- FarmAdmin: VMs and hosts ----
+
+  /** Every VM, in the server's order. */
+  public List<Vm> listVms() {
+    return listVms(VmFilter.any());
+  }
+
+  /**
+   * Every VM the filter matches, fetching page after page until the server says there are no more.
+   * Each page is one call with its own deadline and retries.
+   */
+  public List<Vm> listVms(VmFilter filter) {
+    List<Vm> vms = new ArrayList<>();
+    String pageToken = "";
+    do {
+      ListVmsRequest request = filter.toRequest().setPageToken(pageToken).build();
+      ListVmsResponse page = caller.blocking(idempotent(FarmAdminGrpc.getListVmsMethod(), ""),
+          deadline -> admin.withDeadline(deadline).listVms(request));
+      vms.addAll(page.getVmsList());
+      if (!page.getNextPageToken().isEmpty() && page.getNextPageToken().equals(pageToken)) {
+        // A server handing back the token it was given would keep us here forever.
+        throw new FarmException(Status.Code.INTERNAL, "",
+            "ListVms returned the same page token twice: \"" + pageToken + "\"", null);
+      }
+      pageToken = page.getNextPageToken();
+    } while (!pageToken.isEmpty());
+    return vms;
+  }
+
+  public List<Host> listHosts() {
+    return caller.blocking(idempotent(FarmAdminGrpc.getListHostsMethod(), ""),
+        deadline -> admin.withDeadline(deadline)
+            .listHosts(ListHostsRequest.getDefaultInstance()).getHostsList());
+  }
+
+  // VM actions set the VM's desired state; asking twice for the same state changes nothing more,
+  // so they are retried like reads.
+
+  /** Puts the VM to sleep (managed save): its memory goes to disk and leaves the host. */
+  public Vm suspendVm(String vmId) {
+    return vmAction(FarmAdminGrpc.getSuspendVmMethod(), vmId,
+        (stub, request) -> stub.suspendVm(request));
+  }
+
+  /** Wakes a sleeping VM. */
+  public Vm resumeVm(String vmId) {
+    return vmAction(FarmAdminGrpc.getResumeVmMethod(), vmId,
+        (stub, request) -> stub.resumeVm(request));
+  }
+
+  /** Moves the VM's disk to the archive store and releases its host's resources. */
+  public Vm archiveVm(String vmId) {
+    return vmAction(FarmAdminGrpc.getArchiveVmMethod(), vmId,
+        (stub, request) -> stub.archiveVm(request));
+  }
+
+  /** Brings an archived VM back, possibly on another host. */
+  public Vm restoreVm(String vmId) {
+    return vmAction(FarmAdminGrpc.getRestoreVmMethod(), vmId,
+        (stub, request) -> stub.restoreVm(request));
+  }
+
+  /** Removes the VM's domain and disks; the VM's record stays, in state DELETED. */
+  public Vm deleteVm(String vmId) {
+    return vmAction(FarmAdminGrpc.getDeleteVmMethod(), vmId,
+        (stub, request) -> stub.deleteVm(request));
+  }
+
+  /**
+   * Closes the channel if {@link #connect} opened it, waiting briefly for calls in flight. A
+   * channel passed to a constructor is left to its owner.
+   */
+  @Override
+  public void close() {
+    if (ownedChannel == null) {
+      return;
+    }
+    ownedChannel.shutdown();
+    try {
+      if (!ownedChannel.awaitTermination(5, TimeUnit.SECONDS)) {
+        ownedChannel.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      ownedChannel.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  // ---- helpers ----
+
+  private interface VmActionCall {
+    Vm call(FarmAdminBlockingStub stub, VmActionRequest request);
+  }
+
+  private Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId,
+      VmActionCall action) {
+    VmActionRequest request = VmActionRequest.newBuilder().setVmId(requireId(vmId)).build();
+    return caller.blocking(idempotent(method, vmId),
+        deadline -> action.call(admin.withDeadline(deadline), request));
+  }
+
+  private static RequestServiceRequest serviceRequest(String service, String idempotencyKey) {
+    Objects.requireNonNull(service, "service");
+    if (idempotencyKey == null || idempotencyKey.isBlank()) {
+      throw new IllegalArgumentException("idempotency key must not be blank;"
+          + " call requestService(service) to have one generated");
+    }
+    return RequestServiceRequest.newBuilder()
+        .setService(service).setIdempotencyKey(idempotencyKey).build();
+  }
+
+  /** Every RequestService carries an idempotency key, so it is always safe to retry. */
+  private CallPlan requestPlan(String service) {
+    return new CallPlan(ServiceBrokerGrpc.getRequestServiceMethod(), service, true,
+        options.requestServiceDeadline());
+  }
+
+  /** A call that may be repeated: it reads, or sets state that repeating leaves as it is. */
+  private CallPlan idempotent(MethodDescriptor<?, ?> method, String subject) {
+    return new CallPlan(method, subject, true, options.callDeadline());
+  }
+
+  /** A call whose repeat the server may treat as a second request. */
+  private CallPlan notRetried(MethodDescriptor<?, ?> method, String subject) {
+    return new CallPlan(method, subject, false, options.callDeadline());
+  }
+
+  private static String requireId(String vmId) {
+    Objects.requireNonNull(vmId, "vmId");
+    if (vmId.isBlank()) {
+      throw new IllegalArgumentException("VM id must not be blank");
+    }
+    return vmId;
+  }
+}

@@ -1,0 +1,14 @@
+package org.servicefarm.client;
+
+import io.grpc.Status;
+
+/**
+ * The call's deadline passed before the farm answered. For RequestService the farm may still be
+ * building the VM: asking again with the same idempotency key joins that work.
+ */
+public class FarmTimeoutException extends FarmException {
+
+  public FarmTimeoutException(String serverMessage, String message, Throwable cause) {
+    super(Status.Code.DEADLINE_EXCEEDED, serverMessage, message, cause);
+  }
+}

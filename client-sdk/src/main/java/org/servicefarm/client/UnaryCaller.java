@@ -1,0 +1,134 @@
+package org.servicefarm.client;
+
+import com.google.common.util.concurrent.ListenableFuture;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * Runs unary calls with the client's deadline, retry and error mapping, so each {@link FarmClient}
+ * method states only what it calls.
+ *
+ * <p>One deadline covers the whole call, retries and pauses included: a caller who gave
+ * RequestService two minutes gets an answer or an error within two minutes. Only UNAVAILABLE is
+ * retried, and only for idempotent calls: it usually means the request never reached the
+ * controller, while any other failure would just repeat.
+ */
+final class UnaryCaller {
+
+  private final int maxAttempts;
+  private final Duration initialBackoff;
+  private final Duration maxBackoff;
+  private final StatusMapper mapper;
+
+  UnaryCaller(FarmClientOptions options, StatusMapper mapper) {
+    this.maxAttempts = options.maxAttempts();
+    this.initialBackoff = options.initialBackoff();
+    this.maxBackoff = options.maxBackoff();
+    this.mapper = mapper;
+  }
+
+  /**
+   * @param attempt makes one call on a stub bound to the given deadline
+   * @throws FarmException when the last attempt failed
+   */
+  <T> T blocking(CallPlan plan, Function<Deadline, T> attempt) {
+    Deadline deadline = deadlineFor(plan);
+    for (int attempts = 1; ; attempts++) {
+      try {
+        return attempt.apply(deadline);
+      } catch (StatusRuntimeException e) {
+        Duration pause = pauseBeforeRetry(e.getStatus(), plan, attempts, deadline);
+        if (pause == null) {
+          throw mapper.map(e, plan, attempts);
+        }
+        sleep(pause, plan);
+      }
+    }
+  }
+
+  /**
+   * @param attempt starts one call on a future stub bound to the given deadline
+   * @return completes with the answer, or exceptionally with a {@link FarmException}; cancelling
+   *     it cancels the call in flight
+   */
+  <T> CompletableFuture<T> async(CallPlan plan, Function<Deadline, ListenableFuture<T>> attempt) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    startAttempt(plan, attempt, deadlineFor(plan), 1, result);
+    return result;
+  }
+
+  private <T> void startAttempt(CallPlan plan, Function<Deadline, ListenableFuture<T>> attempt,
+      Deadline deadline, int attempts, CompletableFuture<T> result) {
+    if (result.isDone()) {
+      return; // the caller cancelled while we paused between attempts
+    }
+    ListenableFuture<T> call = attempt.apply(deadline);
+    result.whenComplete((value, error) -> {
+      if (result.isCancelled()) {
+        call.cancel(true);
+      }
+    });
+    call.addListener(() -> {
+      try {
+        result.complete(call.get()); // done already: get() does not block
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        Duration pause = pauseBeforeRetry(Status.fromThrowable(cause), plan, attempts, deadline);
+        if (pause == null) {
+          result.completeExceptionally(mapper.map(cause, plan, attempts));
+        } else {
+          CompletableFuture.delayedExecutor(pause.toNanos(), TimeUnit.NANOSECONDS).execute(
+              () -> startAttempt(plan, attempt, deadline, attempts + 1, result));
+        }
+      } catch (CancellationException e) {
+        result.cancel(false);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        result.completeExceptionally(e);
+      }
+    }, Runnable::run);
+  }
+
+  private static Deadline deadlineFor(CallPlan plan) {
+    return Deadline.after(plan.timeout().toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /** The pause before the next attempt, or null when the call must not be tried again. */
+  private Duration pauseBeforeRetry(Status status, CallPlan plan, int attempts, Deadline deadline) {
+    if (status.getCode() != Status.Code.UNAVAILABLE || !plan.idempotent()
+        || attempts >= maxAttempts) {
+      return null;
+    }
+    Duration pause = backoff(attempts);
+    // Pausing past the deadline would only trade a clear UNAVAILABLE for a vague timeout.
+    return deadline.timeRemaining(TimeUnit.NANOSECONDS) > pause.toNanos() ? pause : null;
+  }
+
+  /** Exponential, capped, with jitter so many clients cut off together do not return together. */
+  private Duration backoff(int attemptsSoFar) {
+    long initial = initialBackoff.toNanos();
+    long ceiling = maxBackoff.toNanos();
+    long exponential = initial << Math.min(attemptsSoFar - 1, 20);
+    long capped = exponential <= 0 || exponential > ceiling ? ceiling : exponential;
+    double jitter = 0.5 + 0.5 * ThreadLocalRandom.current().nextDouble();
+    return Duration.ofNanos(Math.max(1, (long) (capped * jitter)));
+  }
+
+  private static void sleep(Duration pause, CallPlan plan) {
+    try {
+      Thread.sleep(pause.toMillis(), (int) (pause.toNanos() % 1_000_000));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FarmException(Status.Code.CANCELLED, "",
+          plan.methodName() + " was interrupted while waiting to retry", e);
+    }
+  }
+}

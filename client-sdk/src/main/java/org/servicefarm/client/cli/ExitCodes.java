@@ -1,0 +1,59 @@
+package org.servicefarm.client.cli;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.servicefarm.client.FarmTimeoutException;
+import org.servicefarm.client.FarmUnavailableException;
+import org.servicefarm.client.InvalidRequestException;
+import org.servicefarm.client.NoCapacityException;
+import org.servicefarm.client.NotFoundException;
+import org.servicefarm.client.PermissionDeniedException;
+
+/** farmctl's exit codes, so scripts can tell "no such service" from "farm down". */
+final class ExitCodes {
+
+  static final int OK = 0;
+  static final int FAILURE = 1;
+  /** picocli's own code for a bad command line. */
+  static final int USAGE = 2;
+  static final int NOT_FOUND = 3;
+  static final int UNAVAILABLE = 4;
+  static final int NO_CAPACITY = 5;
+  static final int PERMISSION_DENIED = 6;
+  static final int INVALID_REQUEST = 7;
+
+  /** What --help lists under "Exit codes". */
+  static Map<String, String> descriptions() {
+    Map<String, String> descriptions = new LinkedHashMap<>();
+    descriptions.put(Integer.toString(OK), "Success.");
+    descriptions.put(Integer.toString(FAILURE), "Any other failure.");
+    descriptions.put(Integer.toString(USAGE), "Bad command line.");
+    descriptions.put(Integer.toString(NOT_FOUND), "Not found: service, VM, image, ...");
+    descriptions.put(Integer.toString(UNAVAILABLE), "Farm unavailable, or the call timed out.");
+    descriptions.put(Integer.toString(NO_CAPACITY), "No farm host has room for a new VM.");
+    descriptions.put(Integer.toString(PERMISSION_DENIED), "Permission denied, or no valid token.");
+    descriptions.put(Integer.toString(INVALID_REQUEST), "The farm refused the request as invalid.");
+    return descriptions;
+  }
+
+  private ExitCodes() {}
+
+  static int of(Throwable error) {
+    if (error instanceof NotFoundException) {
+      return NOT_FOUND;
+    }
+    if (error instanceof FarmUnavailableException || error instanceof FarmTimeoutException) {
+      return UNAVAILABLE;
+    }
+    if (error instanceof NoCapacityException) {
+      return NO_CAPACITY;
+    }
+    if (error instanceof PermissionDeniedException) {
+      return PERMISSION_DENIED;
+    }
+    if (error instanceof InvalidRequestException) {
+      return INVALID_REQUEST;
+    }
+    return FAILURE;
+  }
+}

@@ -1,0 +1,166 @@
+package org.servicefarm.client.cli;
+
+import java.util.List;
+import org.servicefarm.api.v1.BundledService;
+import org.servicefarm.api.v1.ListServiceDefinitionsResponse;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.client.FarmClient;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
+
+/** farmctl service: the catalog of service definitions the farm builds VMs from. */
+@Command(
+    name = "service",
+   
+    description = "Define services in the catalog, or list the definitions.",
+    subcommands = {ServiceCommand.Define.class, ServiceCommand.ListDefinitions.class},
+    footer = {
+      "%nExample:",
+      "  farmctl service define redis --packages redis-server --port 6379 --command redis-server",
+    })
+final class ServiceCommand {
+
+  private ServiceCommand() {}
+
+  @Command(
+      name = "define",
+     
+      description = "Add or replace a service definition: what its VMs are built from and run.",
+      footer = {
+        "%nExamples:",
+        "  farmctl service define static-web --packages nginx-light --port 80 \\",
+        "      --command 'nginx -g \"daemon off;\"' --bundle metrics:9100",
+        "  farmctl service define pg --image debian-pg16 --port 5432 --memory-mb 1024",
+      })
+  static final class Define implements Runnable {
+
+    @Parameters(paramLabel = "<name>", description = "The service's name.")
+    private String name;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    private Source source;
+
+    @Option(names = "--port", required = true, paramLabel = "N",
+        description = "TCP port the service listens on inside the VM.")
+    private int port;
+
+    @Option(names = "--vcpus", defaultValue = "1", paramLabel = "N",
+        description = "Virtual CPUs per VM (default ${DEFAULT-VALUE}).")
+    private int vcpus;
+
+    @Option(names = "--memory-mb", defaultValue = "256", paramLabel = "MB",
+        description = "Memory per VM in MiB (default ${DEFAULT-VALUE}).")
+    private long memoryMb;
+
+    @Option(names = "--command", paramLabel = "CMD",
+        description = "What the guest's init starts (package-composed images).")
+    private String command;
+
+    @Option(names = "--bundle", paramLabel = "NAME:PORT", converter = BundleConverter.class,
+        description = "A further service the same VM offers on its own port; repeatable.")
+    private List<BundledService> bundled = List.of();
+
+    @Spec
+    private CommandSpec spec;
+
+    /** Exactly one of packages or image, as the API requires. */
+    static final class Source {
+      @Option(names = "--packages", split = ",", paramLabel = "PKG",
+          description = "Debian packages to compose the image from, comma-separated.")
+      private List<String> packages;
+
+      @Option(names = "--image", paramLabel = "NAME", description = "A registered image's name.")
+      private String image;
+    }
+
+    @Override
+    public void run() {
+      ServiceDefinition.Builder definition = ServiceDefinition.newBuilder()
+          .setName(name)
+          .setPort(port)
+          .setVcpus(vcpus)
+          .setMemoryMb(memoryMb)
+          .addAllBundled(bundled);
+      if (source.packages != null) {
+        definition.addAllPackages(source.packages);
+      } else {
+        definition.setImage(source.image);
+      }
+      if (command != null) {
+        definition.setCommand(command);
+      }
+      FarmCtl farmCtl = FarmCtl.of(spec);
+      try (FarmClient client = farmCtl.openClient()) {
+        ServiceDefinition defined = client.defineService(definition.build());
+        farmCtl.output().print(defined, table(List.of(defined)));
+      }
+    }
+  }
+
+  @Command(
+      name = "list",
+     
+      description = "List the service definitions in the catalog.",
+      footer = {"%nExample:", "  farmctl service list -o json"})
+  static final class ListDefinitions implements Runnable {
+
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public void run() {
+      FarmCtl farmCtl = FarmCtl.of(spec);
+      try (FarmClient client = farmCtl.openClient()) {
+        List<ServiceDefinition> definitions = client.listServiceDefinitions();
+        farmCtl.output().print(
+            ListServiceDefinitionsResponse.newBuilder().addAllDefinitions(definitions),
+            table(definitions));
+      }
+    }
+  }
+
+  static Table table(List<ServiceDefinition> definitions) {
+    Table table = new Table(
+        "SERVICE", "SOURCE", "PORT", "VCPUS", "MEMORY_MB", "BUNDLED", "CREATED", "COMMAND");
+    for (ServiceDefinition definition : definitions) {
+      String source = definition.getImage().isEmpty()
+          ? "packages:" + Cells.list(definition.getPackagesList())
+          : "image:" + definition.getImage();
+      List<String> bundled = definition.getBundledList().stream()
+          .map(bundle -> bundle.getName() + ":" + bundle.getPort())
+          .toList();
+      table.row(definition.getName(), source, definition.getPort(), definition.getVcpus(),
+          definition.getMemoryMb(), Cells.list(bundled), Cells.time(definition.getCreatedAt()),
+          Cells.text(definition.getCommand()));
+    }
+    return table;
+  }
+
+  /** Reads --bundle name:port. */
+  static final class BundleConverter implements ITypeConverter<BundledService> {
+    @Override
+    public BundledService convert(String value) {
+      int colon = value.lastIndexOf(':');
+      String bad = "'" + value + "' is not name:port (e.g. metrics:9100)";
+      if (colon <= 0 || colon == value.length() - 1) {
+        throw new TypeConversionException(bad);
+      }
+      int port;
+      try {
+        port = Integer.parseInt(value.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new TypeConversionException(bad);
+      }
+      if (port < 1 || port > 65535) {
+        throw new TypeConversionException("'" + value + "' has port " + port + ", outside 1-65535");
+      }
+      return BundledService.newBuilder().setName(value.substring(0, colon)).setPort(port).build();
+    }
+  }
+}
