@@ -170,7 +170,9 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void listHosts(ListHostsRequest req, StreamObserver<ListHostsResponse> out) {
     ListHostsResponse.Builder resp = ListHostsResponse.newBuilder();
-    hosts.list(db).forEach(h -> resp.addHosts(ProtoMapping.host(h, agents.isConnected(h.id()))));
+    // Load comes from the live stream when the agent is connected: the table's copy may lag.
+    hosts.list(db).forEach(h -> resp.addHosts(ProtoMapping.host(h,
+        agents.session(h.id()).map(org.servicefarm.controller.hosts.AgentSession::load).orElse(null))));
     out.onNext(resp.build());
     out.onCompleted();
   }

@@ -56,7 +56,9 @@ final class ProtoMapping {
     return b.build();
   }
 
-  static Host host(HostRecord h, boolean connected) {
+  /** The host row, with the live load of its connected agent (null when not connected). */
+  static Host host(HostRecord h, HostRecord.HostLoad liveLoad) {
+    HostRecord.HostLoad load = liveLoad != null ? liveLoad : h.load();
     Host.Builder b = Host.newBuilder()
         .setId(h.id())
         .setStatus(HostStatus.valueOf("HOST_STATUS_" + h.status().name()))
@@ -64,12 +66,12 @@ final class ProtoMapping {
         .setHypervisor(h.hypervisor())
         .setCapacity(HostCapacity.newBuilder().setVcpus(h.capacityVcpus())
             .setMemoryMb(h.capacityMemoryMb()).setDiskMb(h.capacityDiskMb()))
-        .setLoad(HostLoad.newBuilder().setCpuPercent(h.load().cpuPercent())
-            .setMemoryUsedMb(h.load().memoryUsedMb()).setMemoryTotalMb(h.load().memoryTotalMb())
-            .setVmCount(h.load().vmCount()).setDiskFreeMb(h.load().diskFreeMb()))
+        .setLoad(HostLoad.newBuilder().setCpuPercent(load.cpuPercent())
+            .setMemoryUsedMb(load.memoryUsedMb()).setMemoryTotalMb(load.memoryTotalMb())
+            .setVmCount(load.vmCount()).setDiskFreeMb(load.diskFreeMb()))
         .setAllocatedVcpus(h.allocatedVcpus())
         .setAllocatedMemoryMb(h.allocatedMemoryMb())
-        .setConnected(connected);
+        .setConnected(liveLoad != null);
     if (h.lastReportAt() != null) {
       b.setLastReportAt(timestamp(h.lastReportAt()));
     }

@@ -1,0 +1,142 @@
+package org.servicefarm.e2e;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.FarmClientOptions;
+
+/**
+ * A whole farm of real processes on this machine: one controller with its embedded PostgreSQL
+ * and any number of agents, each on its own libvirt connection (the test driver's state lives in
+ * the agent process, so every agent is a separate simulated host).
+ */
+final class ProcessFarm implements AutoCloseable {
+  private final Path dir;
+  private final int port;
+  private final String libvirtUri;
+  private FarmProcess controller;
+  private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
+  private FarmClient client;
+
+  ProcessFarm(String libvirtUri) throws IOException {
+    this.dir = Files.createTempDirectory("servicefarm-e2e");
+    this.port = freePort();
+    this.libvirtUri = libvirtUri;
+  }
+
+  String target() {
+    return "127.0.0.1:" + port;
+  }
+
+  Path dir() {
+    return dir;
+  }
+
+  void startController() throws IOException {
+    controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
+        List.of("--listen", target(), "--data-dir", dir.resolve("controller").toString(),
+            "--liveness-timeout", "6"));
+    awaitTrue("the controller serves on " + target(), Duration.ofSeconds(90), () -> {
+      try {
+        client().listHosts();
+        return true;
+      } catch (RuntimeException notYet) {
+        return false;
+      }
+    });
+  }
+
+  void stopController() throws InterruptedException {
+    controller.stop();
+  }
+
+  void killController() throws InterruptedException {
+    controller.kill();
+  }
+
+  void startAgent(String hostId) throws IOException {
+    // Each simulated host forwards from its own port range: they all share this machine's ports.
+    int first = 20000 + 500 * (Math.abs(hostId.hashCode()) % 20);
+    agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
+        List.of("--controller", target(), "--host-id", hostId, "--libvirt-uri", libvirtUri,
+            "--state-dir", dir.resolve("agent-" + hostId).toString(),
+            "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
+            "--port-range", first + "-" + (first + 499))));
+  }
+
+  void stopAgent(String hostId) throws InterruptedException {
+    agents.remove(hostId).stop();
+  }
+
+  /** Waits until every named host is connected to the controller. */
+  void awaitConnected(List<String> hostIds) {
+    awaitTrue("hosts " + hostIds + " connected", Duration.ofSeconds(60), () -> {
+      List<Host> hosts = client().listHosts();
+      return hostIds.stream().allMatch(id ->
+          hosts.stream().anyMatch(h -> h.getId().equals(id) && h.getConnected()));
+    });
+  }
+
+  FarmClient client() {
+    if (client == null) {
+      client = FarmClient.connect(FarmClientOptions.builder().target(target())
+          .callDeadline(Duration.ofSeconds(90)).build());
+    }
+    return client;
+  }
+
+  /** Polls until the condition holds; fails with the processes' logs when it never does. */
+  void awaitTrue(String what, Duration timeout, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (condition.getAsBoolean()) {
+        return;
+      }
+      try {
+        Thread.sleep(200);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError("interrupted waiting for " + what, e);
+      }
+    }
+    throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what
+        + "\n--- controller log ---\n" + (controller == null ? "" : controller.logTail()));
+  }
+
+  String logs() {
+    StringBuilder out = new StringBuilder();
+    if (controller != null) {
+      out.append("--- controller ---\n").append(controller.logTail()).append('\n');
+    }
+    agents.values().forEach(a -> out.append("--- ").append(a.name()).append(" ---\n")
+        .append(a.logTail()).append('\n'));
+    return out.toString();
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (client != null) {
+      client.close();
+    }
+    for (FarmProcess agent : agents.values()) {
+      agent.close();
+    }
+    if (controller != null) {
+      controller.close();
+    }
+  }
+}
