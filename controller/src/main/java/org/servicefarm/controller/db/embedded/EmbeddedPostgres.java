@@ -154,7 +154,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
     /**
      * Stops the server with a fast shutdown (open sessions are ended, committed data is safe),
-     * kills it if that takes longer than 30 s, and removes its socket directory.
+     * kills it if that takes longer than 30 s, removes its socket directory and releases the data
+     * directory for the next start. Also runs at JVM exit if not called before.
      */
     @Override
     public synchronized void close() throws IOException {

@@ -67,7 +67,7 @@ final class PostgresBinaries {
         } catch (IOException e) {
             Path fallback = Path.of(System.getProperty("java.io.tmpdir"),
                     "servicefarm-cache-" + System.getProperty("user.name"));
-            LOG.warning(() -> "cannot create " + preferred + " for the PostgreSQL binaries (" + e
+            LOG.info(() -> "cannot create " + preferred + " for the PostgreSQL binaries (" + e
                     + "); using " + fallback);
             Files.createDirectories(fallback);
             requireOwnedByUs(fallback);
