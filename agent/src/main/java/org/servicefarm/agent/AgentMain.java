@@ -1,0 +1,172 @@
+package org.servicefarm.agent;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.servicefarm.agent.hypervisor.HypervisorKind;
+import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
+import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.link.ControllerChannels;
+import org.servicefarm.agent.link.ControllerLink;
+import org.servicefarm.agent.link.LinkSettings;
+import org.servicefarm.agent.load.HostCapacityProbe;
+import org.servicefarm.agent.load.HostLoadProbe;
+import org.servicefarm.api.v1.HostCapacity;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * The agent process of one farm host: wires libvirt to the controller link and runs until
+ * SIGTERM.
+ */
+@Command(name = "servicefarm-agent", mixinStandardHelpOptions = true,
+    versionProvider = AgentMain.Version.class,
+    description = "Runs a farm host's VMs for the Service Farm controller.")
+public final class AgentMain implements Callable<Integer> {
+
+  static {
+    // Both must be set before the first logger exists, hence before `log` below.
+    if (System.getProperty("java.util.logging.manager") == null) {
+      System.setProperty("java.util.logging.manager", AgentLogManager.class.getName());
+    }
+    if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+      System.setProperty("java.util.logging.SimpleFormatter.format",
+          "%1$tF %1$tT.%1$tL %4$s %3$s: %5$s%6$s%n"); // one line a record
+    }
+  }
+
+  private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
+  private static final Pattern HOST_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+  private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
+
+  @Spec
+  private CommandSpec spec;
+
+  @Option(names = "--controller", defaultValue = "127.0.0.1:50051", paramLabel = "HOST:PORT[,...]",
+      description = "Controller address; a comma list is tried in turn on each reconnect.")
+  private String controllers;
+
+  @Option(names = "--host-id", required = true,
+      description = "This host's id: [a-z0-9][a-z0-9-]{0,62}.")
+  private String hostId;
+
+  @Option(names = "--libvirt-uri", defaultValue = "qemu:///system",
+      description = "libvirt connection URI; test:///default simulates VMs.")
+  private String libvirtUri;
+
+  @Option(names = "--address", defaultValue = "127.0.0.1",
+      description = "Address clients use to reach this host's forwarded ports.")
+  private String address;
+
+  @Option(names = "--state-dir", defaultValue = "/var/lib/servicefarm/agent",
+      description = "Holds VM disks (disks/) and, by default, the archive store (archive/).")
+  private Path stateDir;
+
+  @Option(names = "--archive-dir", description = "Archive store; default <state-dir>/archive.")
+  private Path archiveDir;
+
+  @Option(names = "--capacity-vcpus", description = "vCPUs to offer; default what libvirt reports.")
+  private Integer capacityVcpus;
+
+  @Option(names = "--capacity-memory-mb",
+      description = "Memory to offer in MiB; default what libvirt reports.")
+  private Long capacityMemoryMb;
+
+  @Option(names = "--port-range", defaultValue = "20000-29999", paramLabel = "FIRST-LAST",
+      description = "Host ports to choose from for VM port forwards.")
+  private String portRange;
+
+  private int firstPort; // parsed from portRange by validate()
+  private int lastPort;
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new AgentMain()).execute(args));
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
+    List<String> controllerList = Arrays.stream(controllers.split(","))
+        .map(String::trim).filter(s -> !s.isEmpty()).toList();
+    Path archive = archiveDir != null ? archiveDir : stateDir.resolve("archive");
+    Files.createDirectories(stateDir.resolve("disks"));
+    Files.createDirectories(archive);
+
+    HypervisorKind kind = HypervisorKind.forLibvirtUri(libvirtUri);
+    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection(libvirtUri), kind,
+        new PathOnlyDiskStore(stateDir), new ArchiveStore(archive),
+        new HostPortAllocator(firstPort, lastPort));
+    HostLoadProbe load = HostLoadProbe.forThisHost(stateDir);
+    HostCapacity capacity = HostCapacityProbe.capacity(hypervisor, load,
+        Optional.ofNullable(capacityVcpus), Optional.ofNullable(capacityMemoryMb));
+    log.info("agent {} for host {}: {} via {}, {} vCPUs, {} MiB, controllers {}",
+        AgentVersion.current(), hostId, kind.wireName(), libvirtUri, capacity.getVcpus(),
+        capacity.getMemoryMb(), controllerList);
+
+    ControllerLink link = new ControllerLink(
+        new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current()),
+        ControllerChannels.plaintext(), hypervisor, load);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        log.info("stopping: letting running commands finish, then closing the stream");
+        link.close();
+        hypervisor.close();
+        log.info("stopped");
+      } finally {
+        AgentLogManager.agentStopped();
+        stopped.countDown();
+      }
+    }, "agent-shutdown"));
+    AgentLogManager.holdResetsUntilAgentStopped();
+    link.start();
+    stopped.await();
+    return 0;
+  }
+
+  private void validate() {
+    if (!HOST_ID.matcher(hostId).matches()) {
+      throw new ParameterException(spec.commandLine(),
+          "--host-id '" + hostId + "' must match [a-z0-9][a-z0-9-]{0,62}");
+    }
+    if (Arrays.stream(controllers.split(",")).allMatch(s -> s.isBlank())) {
+      throw new ParameterException(spec.commandLine(), "--controller needs at least one address");
+    }
+    Matcher range = PORT_RANGE.matcher(portRange);
+    firstPort = range.matches() ? Integer.parseInt(range.group(1)) : 0;
+    lastPort = range.matches() ? Integer.parseInt(range.group(2)) : 0;
+    if (firstPort < 1 || lastPort > 65535 || firstPort > lastPort) {
+      throw new ParameterException(spec.commandLine(),
+          "--port-range '" + portRange + "' must be FIRST-LAST within 1-65535");
+    }
+    if (capacityVcpus != null && capacityVcpus < 1) {
+      throw new ParameterException(spec.commandLine(), "--capacity-vcpus must be at least 1");
+    }
+    if (capacityMemoryMb != null && capacityMemoryMb < 1) {
+      throw new ParameterException(spec.commandLine(), "--capacity-memory-mb must be at least 1");
+    }
+  }
+
+  /** Reports the jar's version for --version. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"servicefarm-agent " + AgentVersion.current()};
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package org.servicefarm.agent.hypervisor;
+
+import java.util.HashSet;
+import java.util.List;
+import org.servicefarm.api.v1.ImageRef;
+
+/**
+ * What a VM needs to be defined on a host: the controller's install or restore request.
+ *
+ * @param guestPorts guest ports to forward to host ports the hypervisor chooses
+ */
+public record DomainSpec(
+    String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
+    List<Integer> guestPorts) {
+
+  public DomainSpec {
+    VmIds.requireValid(vmId);
+    if (vcpus < 1) {
+      throw new IllegalArgumentException("vm " + vmId + ": vcpus must be at least 1, got " + vcpus);
+    }
+    if (memoryMb < 1) {
+      throw new IllegalArgumentException(
+          "vm " + vmId + ": memory_mb must be at least 1, got " + memoryMb);
+    }
+    guestPorts = List.copyOf(guestPorts);
+    var seen = new HashSet<Integer>();
+    for (int port : guestPorts) {
+      if (port < 1 || port > 65535) {
+        throw new IllegalArgumentException(
+            "vm " + vmId + ": guest port " + port + " is not 1-65535");
+      }
+      if (!seen.add(port)) {
+        throw new IllegalArgumentException("vm " + vmId + ": guest port " + port + " listed twice");
+      }
+    }
+  }
+}

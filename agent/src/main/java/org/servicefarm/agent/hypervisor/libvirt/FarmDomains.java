@@ -1,0 +1,131 @@
+package org.servicefarm.agent.hypervisor.libvirt;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.libvirt.Connect;
+import org.libvirt.Domain;
+import org.libvirt.DomainInfo.DomainState;
+import org.libvirt.LibvirtException;
+import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.VmIds;
+import org.servicefarm.api.v1.DomainStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds farm domains: those whose persistent (inactive) definition carries farm metadata. The
+ * persistent definition is what {@code setMetadata(CONFIG)} updates and what survives managed
+ * save and agent restarts. Every other domain on the host is foreign and left alone.
+ */
+final class FarmDomains {
+
+  private static final Logger log = LoggerFactory.getLogger(FarmDomains.class);
+
+  private final LibvirtConnection connection;
+
+  FarmDomains(LibvirtConnection connection) {
+    this.connection = connection;
+  }
+
+  /** The VM's farm domain; a domain of that name without its farm metadata is refused. */
+  Optional<FarmDomain> find(String vmId) throws HypervisorException {
+    VmIds.requireValid(vmId);
+    String name = DomainDefinition.domainName(vmId);
+    try {
+      Domain domain = connection.get().domainLookupByName(name);
+      Optional<DomainMetadata> metadata = DomainMetadataXml.fromDomainXml(
+          domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
+      if (metadata.isEmpty() || !metadata.get().vmId().equals(vmId)) {
+        throw new HypervisorException("domain " + name + " exists on this host but does not carry"
+            + " the farm metadata of vm " + vmId + "; the agent leaves it alone");
+      }
+      return Optional.of(new FarmDomain(domain, metadata.get()));
+    } catch (LibvirtException e) {
+      if (LibvirtErrors.isNoDomain(e)) {
+        return Optional.empty();
+      }
+      throw new HypervisorException(
+          "lookup of vm " + vmId + " failed: " + LibvirtErrors.describe(e), e);
+    } catch (MalformedMetadataException e) {
+      throw new HypervisorException(
+          "domain " + name + " carries unreadable farm metadata: " + e.getMessage(), e);
+    }
+  }
+
+  /** Every farm domain, running or defined; domains that vanish while listing are skipped. */
+  List<FarmDomain> all() throws LibvirtException {
+    Connect connect = connection.get();
+    List<Domain> domains = new ArrayList<>();
+    for (int id : connect.listDomains()) {
+      ifStillThere(() -> connect.domainLookupByID(id)).ifPresent(domains::add);
+    }
+    for (String name : connect.listDefinedDomains()) {
+      ifStillThere(() -> connect.domainLookupByName(name)).ifPresent(domains::add);
+    }
+    List<FarmDomain> farmDomains = new ArrayList<>();
+    for (Domain domain : domains) {
+      Optional<String> xml = ifStillThere(() -> domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
+      if (xml.isEmpty()) {
+        continue;
+      }
+      try {
+        DomainMetadataXml.fromDomainXml(xml.get())
+            .ifPresent(metadata -> farmDomains.add(new FarmDomain(domain, metadata)));
+      } catch (MalformedMetadataException e) {
+        log.warn("skipping domain {}: its farm metadata is unreadable: {}",
+            domain.getName(), e.getMessage());
+      }
+    }
+    return farmDomains;
+  }
+
+  /** Host ports promised to farm domains by their metadata. */
+  Set<Integer> hostPortsInUse() throws HypervisorException {
+    try {
+      Set<Integer> inUse = new HashSet<>();
+      for (FarmDomain farmDomain : all()) {
+        farmDomain.metadata().ports().forEach(forward -> inUse.add(forward.getHostPort()));
+      }
+      return inUse;
+    } catch (LibvirtException e) {
+      throw new HypervisorException(
+          "listing host ports of farm domains failed: " + LibvirtErrors.describe(e), e);
+    }
+  }
+
+  /** The domain's status, or empty when it was undefined meanwhile. */
+  static Optional<DomainStatus> statusIfStillThere(FarmDomain farmDomain) throws LibvirtException {
+    return ifStillThere(() -> status(farmDomain));
+  }
+
+  static DomainStatus status(FarmDomain farmDomain) throws LibvirtException {
+    Domain domain = farmDomain.domain();
+    DomainState state = domain.getInfo().state;
+    boolean saved = state == DomainState.VIR_DOMAIN_SHUTOFF && domain.hasManagedSaveImage() == 1;
+    return DomainStatus.newBuilder()
+        .setVmId(farmDomain.vmId())
+        .setGeneration(farmDomain.metadata().generation())
+        .setPower(DomainPowerStates.powerState(state, saved))
+        .addAllPorts(farmDomain.metadata().ports())
+        .build();
+  }
+
+  @FunctionalInterface
+  private interface LibvirtCall<T> {
+    T call() throws LibvirtException;
+  }
+
+  private static <T> Optional<T> ifStillThere(LibvirtCall<T> call) throws LibvirtException {
+    try {
+      return Optional.of(call.call());
+    } catch (LibvirtException e) {
+      if (LibvirtErrors.isNoDomain(e)) {
+        return Optional.empty();
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,112 @@
+package org.servicefarm.agent.link;
+
+import java.util.Locale;
+import java.util.OptionalLong;
+import org.servicefarm.agent.hypervisor.DomainSpec;
+import org.servicefarm.agent.hypervisor.Hypervisor;
+import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandResult;
+import org.servicefarm.api.v1.DomainStatus;
+import org.servicefarm.api.v1.InstallVm;
+import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.api.v1.RestoreVm;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one controller command on the hypervisor and says how it went. Commands older than the
+ * newest generation seen for their VM are refused without touching the VM. Logs one line per
+ * command.
+ */
+public final class CommandHandler {
+
+  private static final Logger log = LoggerFactory.getLogger(CommandHandler.class);
+
+  private final Hypervisor hypervisor;
+  private final GenerationTracker generations;
+
+  public CommandHandler(Hypervisor hypervisor, GenerationTracker generations) {
+    this.hypervisor = hypervisor;
+    this.generations = generations;
+  }
+
+  public CommandResult execute(Command command) {
+    long startedNanos = System.nanoTime();
+    String vmId = command.getVmId();
+    long generation = command.getGeneration();
+    String action = command.getActionCase().name().toLowerCase(Locale.ROOT);
+    CommandResult.Builder result = CommandResult.newBuilder()
+        .setCommandId(command.getCommandId())
+        .setVmId(vmId)
+        .setGeneration(generation);
+    OptionalLong newer = generations.admit(vmId, generation);
+    if (newer.isPresent()) {
+      result.setOk(false).setError("stale generation " + generation + " < " + newer.getAsLong());
+    } else {
+      try {
+        run(command, result);
+        result.setOk(true);
+      } catch (HypervisorException e) {
+        result.setOk(false).setError(e.getMessage());
+      } catch (IllegalArgumentException e) {
+        result.setOk(false).setError(action + " refused: " + e.getMessage());
+      } catch (RuntimeException e) {
+        // A bug or a native-library surprise: the controller still gets an answer it can act on.
+        log.error("command {} ({} of vm {}) failed unexpectedly", command.getCommandId(), action,
+            vmId, e);
+        result.setOk(false).setError(action + " of vm " + vmId + " failed unexpectedly: " + e);
+      }
+    }
+    long millis = (System.nanoTime() - startedNanos) / 1_000_000;
+    log.info("command {}: {} vm {} generation {}: {} ({} ms)", command.getCommandId(), action,
+        vmId, generation,
+        result.getOk() ? "ok, " + describe(result.getStatus().getPower()) : result.getError(),
+        millis);
+    return result.build();
+  }
+
+  private void run(Command command, CommandResult.Builder result) throws HypervisorException {
+    String vmId = command.getVmId();
+    long generation = command.getGeneration();
+    switch (command.getActionCase()) {
+      case INSTALL -> {
+        InstallVm install = command.getInstall();
+        result.setStatus(hypervisor.install(new DomainSpec(vmId, generation, install.getImage(),
+            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList())));
+      }
+      case START -> result.setStatus(hypervisor.start(vmId, generation));
+      case SUSPEND -> result.setStatus(hypervisor.suspend(vmId, generation));
+      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation));
+      case ARCHIVE -> result.setArchiveRef(hypervisor.archive(vmId, generation))
+          .setStatus(gone(vmId, generation));
+      case RESTORE -> {
+        RestoreVm restore = command.getRestore();
+        result.setStatus(hypervisor.restore(restore.getArchiveRef(), new DomainSpec(vmId,
+            generation, restore.getImage(), restore.getVcpus(), restore.getMemoryMb(),
+            restore.getGuestPortsList())));
+      }
+      case DELETE -> {
+        hypervisor.delete(vmId);
+        result.setStatus(gone(vmId, generation));
+      }
+      case ACTION_NOT_SET -> throw new HypervisorException(
+          "command " + command.getCommandId() + " for vm " + vmId + " names no action");
+    }
+  }
+
+  /** The status of a VM whose domain no longer exists on this host. */
+  private static DomainStatus gone(String vmId, long generation) {
+    return DomainStatus.newBuilder()
+        .setVmId(vmId)
+        .setGeneration(generation)
+        .setPower(PowerState.POWER_STATE_UNSPECIFIED)
+        .build();
+  }
+
+  private static String describe(PowerState power) {
+    return power == PowerState.POWER_STATE_UNSPECIFIED
+        ? "no domain"
+        : power.name().substring("POWER_STATE_".length());
+  }
+}

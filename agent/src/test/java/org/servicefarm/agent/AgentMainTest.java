@@ -1,0 +1,42 @@
+package org.servicefarm.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class AgentMainTest {
+
+  private record Outcome(int exitCode, String stderr) {}
+
+  private static Outcome run(String... args) {
+    StringWriter err = new StringWriter();
+    CommandLine commandLine = new CommandLine(new AgentMain());
+    commandLine.setErr(new PrintWriter(err));
+    return new Outcome(commandLine.execute(args), err.toString());
+  }
+
+  @Test
+  void hostIdThatIsNotADnsLabelIsRefusedBeforeAnythingStarts() {
+    Outcome outcome = run("--host-id", "Host_1", "--libvirt-uri", "test:///default");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--host-id 'Host_1'"), outcome.stderr());
+  }
+
+  @Test
+  void hostIdIsRequired() {
+    Outcome outcome = run("--libvirt-uri", "test:///default");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--host-id"), outcome.stderr());
+  }
+
+  @Test
+  void upsideDownPortRangeIsRefused() {
+    Outcome outcome = run("--host-id", "h1", "--port-range", "30000-20000");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--port-range"), outcome.stderr());
+  }
+}

@@ -1,0 +1,197 @@
+package org.servicefarm.agent.link;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.servicefarm.agent.hypervisor.DomainSpec;
+import org.servicefarm.agent.hypervisor.HypervisorKind;
+import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
+import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.load.HostLoadProbe;
+import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandResult;
+import org.servicefarm.api.v1.DomainStatus;
+import org.servicefarm.api.v1.HostCapacity;
+import org.servicefarm.api.v1.ImageRef;
+import org.servicefarm.api.v1.InstallVm;
+import org.servicefarm.api.v1.LoadReport;
+import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.api.v1.Register;
+import org.servicefarm.api.v1.StartVm;
+
+/** The agent's link against an in-process controller, with libvirt's test driver below it. */
+class ControllerLinkTest {
+
+  private static final long WAIT_SECONDS = 10;
+
+  @TempDir
+  Path stateDir;
+
+  private final String serverName = "controller-" + UUID.randomUUID();
+  private FakeControllerForTest controller;
+  private Server server;
+  private LibvirtHypervisor hypervisor;
+  private ControllerLink link;
+
+  @BeforeEach
+  void startControllerAndAgent() throws Exception {
+    controller = new FakeControllerForTest(1);
+    server = startServer(controller);
+    hypervisor = new LibvirtHypervisor(new LibvirtConnection("test:///default"),
+        HypervisorKind.TEST, new PathOnlyDiskStore(stateDir),
+        new ArchiveStore(stateDir.resolve("archive")), new HostPortAllocator(20000, 29999));
+    link = new ControllerLink(
+        new LinkSettings("host-1", "192.0.2.10", List.of(serverName),
+            HostCapacity.newBuilder().setVcpus(4).setMemoryMb(8192).build(), "test-version"),
+        target -> InProcessChannelBuilder.forName(target).build(),
+        hypervisor, new HostLoadProbe(Path.of("/proc"), stateDir));
+  }
+
+  @AfterEach
+  void stopEverything() throws Exception {
+    link.close();
+    hypervisor.close();
+    server.shutdownNow().awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS);
+  }
+
+  private Server startServer(FakeControllerForTest service) throws Exception {
+    return InProcessServerBuilder.forName(serverName).addService(service).build().start();
+  }
+
+  private static <T> T next(BlockingQueue<T> queue, String what) throws InterruptedException {
+    T item = queue.poll(WAIT_SECONDS, TimeUnit.SECONDS);
+    assertNotNull(item, "no " + what + " within " + WAIT_SECONDS + " s");
+    return item;
+  }
+
+  private static String vmId(String label) {
+    return label + "-" + UUID.randomUUID();
+  }
+
+  private static Command install(String vmId, long generation, int guestPort) {
+    return Command.newBuilder().setCommandId("install-" + generation).setVmId(vmId)
+        .setGeneration(generation)
+        .setInstall(InstallVm.newBuilder().setImage(ImageRef.newBuilder().setName("redis"))
+            .setVcpus(1).setMemoryMb(256).addGuestPorts(guestPort))
+        .build();
+  }
+
+  private static Command start(String vmId, long generation) {
+    return Command.newBuilder().setCommandId("start-" + generation).setVmId(vmId)
+        .setGeneration(generation).setStart(StartVm.getDefaultInstance()).build();
+  }
+
+  private static boolean holds(List<DomainStatus> domains, String vmId) {
+    return domains.stream().anyMatch(domain -> domain.getVmId().equals(vmId));
+  }
+
+  @Test
+  void registersWithItsInventoryAndThenReportsLoad() throws Exception {
+    String vmId = vmId("known");
+    hypervisor.install(new DomainSpec(vmId, 4, ImageRef.getDefaultInstance(), 1, 64, List.of(22)));
+    link.start();
+
+    Register register = next(controller.registrations, "registration");
+    assertEquals("host-1", register.getHostId());
+    assertEquals("192.0.2.10", register.getAddress());
+    assertEquals("test", register.getHypervisor());
+    assertEquals(4, register.getCapacity().getVcpus());
+    assertEquals("test-version", register.getAgentVersion());
+    assertTrue(holds(register.getInventoryList(), vmId), "inventory lacks " + vmId);
+    assertFalse(holds(register.getInventoryList(), "test"), "foreign domain reported");
+
+    for (int i = 0; i < 2; i++) {
+      LoadReport report = next(controller.loadReports, "load report");
+      assertTrue(report.getLoad().getMemoryTotalMb() > 0, "memory total missing: " + report);
+      assertTrue(holds(report.getDomainsList(), vmId), "report lacks " + vmId);
+    }
+  }
+
+  @Test
+  void installAndStartAnswerRunningWithAHostPort() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    String vmId = vmId("web");
+
+    controller.send(install(vmId, 1, 8080));
+    controller.send(start(vmId, 1));
+
+    CommandResult installed = next(controller.results, "install result");
+    assertEquals("install-1", installed.getCommandId());
+    assertTrue(installed.getOk(), installed.getError());
+    CommandResult started = next(controller.results, "start result");
+    assertEquals("start-1", started.getCommandId());
+    assertTrue(started.getOk(), started.getError());
+    assertEquals(PowerState.POWER_STATE_RUNNING, started.getStatus().getPower());
+    assertEquals(8080, started.getStatus().getPorts(0).getGuestPort());
+    int hostPort = started.getStatus().getPorts(0).getHostPort();
+    assertTrue(hostPort >= 20000 && hostPort <= 29999, "host port " + hostPort);
+  }
+
+  @Test
+  void commandOlderThanTheVmsGenerationIsRefused() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    String vmId = vmId("stale");
+    controller.send(install(vmId, 5, 80));
+    assertTrue(next(controller.results, "install result").getOk());
+
+    controller.send(start(vmId, 3));
+
+    CommandResult refused = next(controller.results, "stale start result");
+    assertFalse(refused.getOk());
+    assertEquals("stale generation 3 < 5", refused.getError());
+    assertEquals(PowerState.POWER_STATE_SHUT_OFF,
+        hypervisor.status(vmId).orElseThrow().getPower(), "stale start touched the VM");
+  }
+
+  @Test
+  void registersAgainWithItsInventoryAfterTheControllerRestarts() throws Exception {
+    link.start();
+    next(controller.registrations, "first registration");
+    String vmId = vmId("survivor");
+    controller.send(install(vmId, 1, 80));
+    controller.send(start(vmId, 1));
+    next(controller.results, "install result");
+    next(controller.results, "start result");
+
+    server.shutdownNow().awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS);
+    Thread.sleep(500); // let a dial or two fail against the stopped controller
+    FakeControllerForTest restarted = new FakeControllerForTest(1);
+    server = startServer(restarted);
+
+    Register again = next(restarted.registrations, "registration after restart");
+    DomainStatus survivor = again.getInventoryList().stream()
+        .filter(domain -> domain.getVmId().equals(vmId)).findFirst().orElseThrow();
+    assertEquals(PowerState.POWER_STATE_RUNNING, survivor.getPower());
+    next(restarted.loadReports, "load report after restart");
+  }
+
+  @Test
+  void closingTheLinkEndsTheStreamCleanly() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+
+    link.close();
+
+    assertTrue(controller.agentHalfClosed.await(WAIT_SECONDS, TimeUnit.SECONDS),
+        "controller never saw the agent finish its stream");
+  }
+}
