@@ -37,7 +37,7 @@ public final class ControllerMain implements Callable<Integer> {
   String databaseUser;
 
   @Option(names = "--data-dir", description = "where the embedded database keeps its data "
-      + "(default: ~/.servicefarm/controller)")
+      + "(default: ~/.servicefarm/controller, or /var/lib/servicefarm/controller for root)")
   Path dataDir;
 
   @Option(names = "--liveness-timeout", defaultValue = "10",
@@ -58,8 +58,7 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     if (url == null) {
-      Path dir = dataDir != null ? dataDir
-          : Path.of(System.getProperty("user.home"), ".servicefarm", "controller");
+      Path dir = dataDir != null ? dataDir : defaultDataDir();
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
       url = embedded.jdbcUrl();
       user = embedded.user();
@@ -92,6 +91,13 @@ public final class ControllerMain implements Callable<Integer> {
     return 0;
   }
 
+  // Root's home is closed to the unprivileged user the embedded PostgreSQL runs as.
+  private static Path defaultDataDir() {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    return root ? Path.of("/var/lib/servicefarm/controller")
+        : Path.of(System.getProperty("user.home"), ".servicefarm", "controller");
+  }
+
   static InetSocketAddress parseListen(String value) throws java.net.UnknownHostException {
     int colon = value.lastIndexOf(':');
     if (colon <= 0) {
@@ -107,6 +113,12 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new ControllerMain()).execute(args));
+    CommandLine cli = new CommandLine(new ControllerMain());
+    // A failure to start is told in one line; the stack trace helps nobody running the daemon.
+    cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {
+      commandLine.getErr().println("servicefarm-controller: " + e.getMessage());
+      return 1;
+    });
+    System.exit(cli.execute(args));
   }
 }

@@ -28,6 +28,8 @@ final class ProcessFarm implements AutoCloseable {
 
   ProcessFarm(String libvirtUri) throws IOException {
     this.dir = Files.createTempDirectory("servicefarm-e2e");
+    // A controller running as root runs PostgreSQL as an unprivileged user, who must enter here.
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     this.port = freePort();
     this.libvirtUri = libvirtUri;
   }
@@ -68,6 +70,9 @@ final class ProcessFarm implements AutoCloseable {
     agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
         List.of("--controller", target(), "--host-id", hostId, "--libvirt-uri", libvirtUri,
             "--state-dir", dir.resolve("agent-" + hostId).toString(),
+            // One archive store for all hosts, as a shared file system gives a real farm, so an
+            // archived VM can come back on any host.
+            "--archive-dir", dir.resolve("archive").toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
             "--port-range", first + "-" + (first + 499))));
   }
@@ -97,6 +102,10 @@ final class ProcessFarm implements AutoCloseable {
   void awaitTrue(String what, Duration timeout, BooleanSupplier condition) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
+      if (controller != null && !controller.isAlive()) {
+        throw new AssertionError("the controller exited while waiting for " + what
+            + "\n--- controller log ---\n" + controller.logTail());
+      }
       if (condition.getAsBoolean()) {
         return;
       }
@@ -128,7 +137,7 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   @Override
-  public void close() throws InterruptedException {
+  public void close() {
     if (client != null) {
       client.close();
     }
