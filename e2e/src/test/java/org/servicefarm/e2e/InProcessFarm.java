@@ -1,0 +1,142 @@
+package org.servicefarm.e2e;
+
+import io.grpc.Server;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.servicefarm.agent.hypervisor.HypervisorKind;
+import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
+import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
+import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.link.ControllerLink;
+import org.servicefarm.agent.link.LinkSettings;
+import org.servicefarm.agent.load.HostLoadProbe;
+import org.servicefarm.api.v1.HostCapacity;
+import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.FarmClientOptions;
+import org.servicefarm.controller.Controller;
+import org.servicefarm.controller.ControllerConfig;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.Migrations;
+import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
+
+/**
+ * A farm inside one JVM for integration tests: a real PostgreSQL, the controller on an in-process
+ * gRPC server, and agents whose libvirt test-driver connections each simulate one host (a
+ * {@code test:///file} connection has private state, unlike {@code test:///default}).
+ */
+final class InProcessFarm implements AutoCloseable {
+  private final Path dir;
+  private final EmbeddedPostgres postgres;
+  private final Database db;
+  private final Controller controller;
+  private final Server server;
+  private final String serverName = "farm-" + UUID.randomUUID();
+  private final Map<String, SimulatedHost> hosts = new LinkedHashMap<>();
+  private final FarmClient client;
+
+  /** One agent and its libvirt connection, which outlives agent restarts like a real host's. */
+  static final class SimulatedHost {
+    final LibvirtHypervisor hypervisor;
+    final LinkSettings settings;
+    final HostLoadProbe load;
+    ControllerLink link;
+
+    SimulatedHost(LibvirtHypervisor hypervisor, LinkSettings settings, HostLoadProbe load) {
+      this.hypervisor = hypervisor;
+      this.settings = settings;
+      this.load = load;
+    }
+  }
+
+  InProcessFarm(ControllerConfig config) throws IOException {
+    dir = Files.createTempDirectory("servicefarm-it");
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+    postgres = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
+    db = new Database(postgres.jdbcUrl(), postgres.user(), "", 16);
+    Migrations.migrate(db.dataSource());
+    controller = new Controller(db, config);
+    server = controller.serve(InProcessServerBuilder.forName(serverName));
+    client = new FarmClient(InProcessChannelBuilder.forName(serverName).build(),
+        FarmClientOptions.builder().callDeadline(Duration.ofSeconds(30))
+            .requestServiceDeadline(Duration.ofSeconds(30)).build());
+  }
+
+  /** Fast timers so host liveness and retries show within a test's patience. */
+  static ControllerConfig fastConfig() {
+    return new ControllerConfig(1, Duration.ofSeconds(3), Duration.ofSeconds(1),
+        Duration.ofSeconds(30), Duration.ofSeconds(30), Duration.ofSeconds(10),
+        Duration.ofSeconds(30), 300, 4.0, 16);
+  }
+
+  Database db() {
+    return db;
+  }
+
+  FarmClient client() {
+    return client;
+  }
+
+  /** Adds a simulated host with the given capacity and starts its agent. */
+  void addHost(String hostId, int vcpus, long memoryMb) throws IOException {
+    Path hostDir = dir.resolve(hostId);
+    Files.createDirectories(hostDir);
+    Path node = hostDir.resolve("node.xml");
+    Files.writeString(node, "<node/>");
+    int first = 30000 + 200 * hosts.size();
+    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
+        HypervisorKind.forLibvirtUri("test:///"), new PathOnlyDiskStore(hostDir),
+        new ArchiveStore(dir.resolve("archive")), new HostPortAllocator(first, first + 199));
+    LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(serverName),
+        HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(10_000).build(),
+        "it");
+    SimulatedHost host = new SimulatedHost(hypervisor, settings, HostLoadProbe.forThisHost(hostDir));
+    hosts.put(hostId, host);
+    startAgent(hostId);
+  }
+
+  void startAgent(String hostId) {
+    SimulatedHost host = hosts.get(hostId);
+    host.link = new ControllerLink(host.settings,
+        target -> InProcessChannelBuilder.forName(target).build(), host.hypervisor, host.load);
+    host.link.start();
+  }
+
+  /** Stops the agent; its host keeps its domains, as a real host does when its agent dies. */
+  void stopAgent(String hostId) {
+    hosts.get(hostId).link.close();
+  }
+
+  SimulatedHost host(String hostId) {
+    return hosts.get(hostId);
+  }
+
+  void awaitConnected(List<String> hostIds) {
+    Await.until("hosts " + hostIds + " connected", Duration.ofSeconds(30), () ->
+        client.listHosts().stream().filter(h -> hostIds.contains(h.getId()) && h.getConnected())
+            .count() == hostIds.size());
+  }
+
+  @Override
+  public void close() throws IOException {
+    for (SimulatedHost h : hosts.values()) {
+      h.link.close();
+      h.hypervisor.close();
+    }
+    client.close();
+    controller.close();
+    server.shutdownNow();
+    db.close();
+    postgres.close();
+  }
+}
