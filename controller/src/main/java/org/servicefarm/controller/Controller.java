@@ -55,7 +55,7 @@ public final class Controller implements AutoCloseable {
     CatalogRepository catalogRepo = new CatalogRepository();
     ImageRepository images = new ImageRepository();
     HostRepository hosts = new HostRepository();
-    VmQueries queries = new VmQueries();
+    VmQueries queries = new VmQueries(vms);
     AgentRegistry agents = new AgentRegistry();
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));

@@ -12,6 +12,11 @@ import org.servicefarm.controller.model.VmState;
 
 /** Read-only views over the VM table for the request path and the admin API. */
 public final class VmQueries {
+  private final VmRepository vmRepository;
+
+  public VmQueries(VmRepository vmRepository) {
+    this.vmRepository = vmRepository;
+  }
 
   /** An ACTIVE VM offering a service, with where to reach it and how loaded its host is. */
   public record Offer(
@@ -82,20 +87,9 @@ public final class VmQueries {
     if (vms.isEmpty()) {
       return List.of();
     }
-    UUID[] ids = vms.stream().map(VmRecord::id).toArray(UUID[]::new);
     // Offers and host addresses for the whole page in two queries, not two per VM.
     Map<UUID, List<VmServiceRecord>> offers = new HashMap<>();
-    for (VmServiceRecord o :
-        tx.query(
-            "SELECT vm_id, service, guest_port, host_port FROM vm_services WHERE vm_id = ANY(?)"
-                + " ORDER BY service",
-            rs ->
-                new VmServiceRecord(
-                    Rows.uuid(rs, "vm_id"),
-                    rs.getString("service"),
-                    rs.getInt("guest_port"),
-                    Rows.nullableInt(rs, "host_port")),
-            (Object) tx.connection().createArrayOf("uuid", ids))) {
+    for (VmServiceRecord o : vmRepository.offers(tx, vms.stream().map(VmRecord::id).toList())) {
       offers.computeIfAbsent(o.vmId(), k -> new ArrayList<>()).add(o);
     }
     Map<String, String> addresses = new HashMap<>();

@@ -180,9 +180,10 @@ public final class VmRepository {
     }
   }
 
-  public List<VmServiceRecord> offers(Database.Tx tx, UUID vmId) throws SQLException {
+  /** What the given VMs offer, in one query. */
+  public List<VmServiceRecord> offers(Database.Tx tx, List<UUID> vmIds) throws SQLException {
     return tx.query(
-        "SELECT vm_id, service, guest_port, host_port FROM vm_services WHERE vm_id = ?"
+        "SELECT vm_id, service, guest_port, host_port FROM vm_services WHERE vm_id = ANY(?)"
             + " ORDER BY service",
         rs ->
             new VmServiceRecord(
@@ -190,7 +191,7 @@ public final class VmRepository {
                 rs.getString("service"),
                 rs.getInt("guest_port"),
                 Rows.nullableInt(rs, "host_port")),
-        vmId);
+        (Object) tx.connection().createArrayOf("uuid", vmIds.toArray()));
   }
 
   public void clearHostPorts(Database.Tx tx, UUID vmId) throws SQLException {
