@@ -29,6 +29,7 @@ import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.HostTracker;
 import org.servicefarm.controller.hosts.Placer;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
 import org.servicefarm.controller.reconcile.OfferRecorder;
@@ -60,8 +61,11 @@ public final class Controller implements AutoCloseable {
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
+    Placer.ImageDigests digests =
+        (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
     ReconcileSteps steps = new ReconcileSteps(db, vms, new CommandFactory(db, catalogRepo, images),
-        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout());
+        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
+        digests);
     this.reconciler = new Reconciler(db, vms, steps, watcher, config.reconcileThreads());
     InventoryReconciler inventory = new InventoryReconciler(db, vms, events, offers, watcher);
     this.hostTracker = new HostTracker(db, hosts, vms, events, inventory, agents, reconciler,
@@ -69,7 +73,7 @@ public final class Controller implements AutoCloseable {
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     Broker broker = new Broker(db, catalogRepo, vms, queries, new OperationRepository(), placer,
-        reconciler, waiter);
+        reconciler, waiter, digests);
     this.services = List.of(
         new ServiceBrokerService(broker, db, vms, queries, catalog, config.requestWait()),
         new FarmAdminService(db, catalog, queries, hosts, agents,

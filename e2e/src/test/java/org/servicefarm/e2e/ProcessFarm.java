@@ -91,9 +91,14 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   FarmClient client() {
+    return client(Duration.ofSeconds(90));
+  }
+
+  /** The farm's client; requests wait up to requestDeadline (a first build takes minutes). */
+  FarmClient client(Duration requestDeadline) {
     if (client == null) {
       client = FarmClient.connect(FarmClientOptions.builder().target(target())
-          .callDeadline(Duration.ofSeconds(90)).build());
+          .callDeadline(Duration.ofSeconds(90)).requestServiceDeadline(requestDeadline).build());
     }
     return client;
   }

@@ -36,9 +36,12 @@ public final class Broker {
   private final Placer placer;
   private final Reconciler reconciler;
   private final VmWaiter waiter;
+  private final Placer.ImageDigests imageDigest;
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
-      OperationRepository operations, Placer placer, Reconciler reconciler, VmWaiter waiter) {
+      OperationRepository operations, Placer placer, Reconciler reconciler, VmWaiter waiter,
+      Placer.ImageDigests imageDigest) {
+    this.imageDigest = imageDigest;
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
@@ -131,7 +134,7 @@ public final class Broker {
     ServiceDefinitionRecord def = catalog.find(tx, route.definition())
         .orElseThrow(() -> new FarmException.ServiceNotFound(route.service()));
     VmRecord created = placer.place(tx,
-        new PlacementRequest(def.vcpus(), def.memoryMb(), def.imageId().toString()),
+        new PlacementRequest(def.vcpus(), def.memoryMb(), imageDigest.apply(tx, def.imageId())),
         (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
             def.memoryMb(), "requested: " + route.service() + "; placed on host " + hostId));
     return new Decision(created, true);

@@ -68,7 +68,8 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           case REGISTER -> register(message.getRegister());
           case LOAD -> {
             requireSession("a load report");
-            session.reported(load(message.getLoad().getLoad()));
+            session.reported(load(message.getLoad().getLoad()),
+                message.getLoad().getCachedImagesList());
             events.vmsChanged(events.reported(session.hostId(), message.getLoad()));
           }
           case RESULT -> {

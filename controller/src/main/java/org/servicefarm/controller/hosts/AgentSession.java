@@ -64,8 +64,9 @@ public final class AgentSession {
     return closed;
   }
 
-  void reported(HostLoad load) {
+  void reported(HostLoad load, java.util.List<String> cachedImages) {
     this.load = load;
+    this.cachedImages = Set.copyOf(cachedImages);
     this.lastReport = Instant.now();
   }
 

@@ -26,6 +26,12 @@ public final class Placer {
     T onHost(Database.Tx tx, String hostId) throws SQLException;
   }
 
+  /** The digest of an image's disk (null before it is built), for cache-aware placement. */
+  @FunctionalInterface
+  public interface ImageDigests {
+    String apply(Database.Tx tx, java.util.UUID imageId) throws SQLException;
+  }
+
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final PlacementScheduler scheduler;

@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
 import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandError;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
@@ -34,6 +35,7 @@ public final class ReconcileSteps {
   private final VmStateWatcher watcher;
   private final Duration shortTimeout;
   private final Duration longTimeout;
+  private final Placer.ImageDigests imageDigest;
 
   public ReconcileSteps(
       Database db,
@@ -44,7 +46,9 @@ public final class ReconcileSteps {
       Placer placer,
       VmStateWatcher watcher,
       Duration shortTimeout,
-      Duration longTimeout) {
+      Duration longTimeout,
+      Placer.ImageDigests imageDigest) {
+    this.imageDigest = imageDigest;
     this.db = db;
     this.vms = vms;
     this.commands = commands;
@@ -141,7 +145,7 @@ public final class ReconcileSteps {
             tx ->
                 placer.place(
                     tx,
-                    new PlacementRequest(vm.vcpus(), vm.memoryMb(), vm.imageId().toString()),
+                    new PlacementRequest(vm.vcpus(), vm.memoryMb(), imageDigest.apply(tx, vm.imageId())),
                     (t, hostId) ->
                         vms.transition(t, vm.id(), EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
                             "restoring on host " + hostId, VmRepository.Change.host(hostId))));
@@ -191,6 +195,10 @@ public final class ReconcileSteps {
   }
 
   private boolean fail(VmRecord vm, VmState from, CommandResult result) {
+    if (result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION) {
+      // A newer desire overtook this command; the next step is planned from the fresh row.
+      return false;
+    }
     String reason = result.getError().isEmpty()
         ? "agent reported failure without a reason" : result.getError();
     return record(vm, EnumSet.of(from), VmState.FAILED, "command failed: " + reason,

@@ -89,7 +89,7 @@ public final class PlacementScheduler {
         (host.allocatedVcpus() + request.vcpus()) / (host.capacityVcpus() * cpuOvercommit);
     double use = Math.max(0, Math.min(100, host.cpuPercent())) / 100.0;
     double score = MEMORY_WEIGHT * memory + CPU_ALLOCATION_WEIGHT * cpu + CPU_USE_WEIGHT * use;
-    if (request.imageId() != null && host.cachedImages().contains(request.imageId())) {
+    if (request.imageDigest() != null && host.cachedImages().contains(request.imageDigest())) {
       score -= CACHED_IMAGE_BONUS;
     }
     return score;

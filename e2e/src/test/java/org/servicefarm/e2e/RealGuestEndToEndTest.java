@@ -1,0 +1,125 @@
+package org.servicefarm.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmState;
+import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.ServiceAccess;
+
+/**
+ * A service composed from Debian packages, booted by QEMU through libvirtd, reached over TCP:
+ * one controller and two agents (two simulated hosts sharing this machine's libvirtd).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class RealGuestEndToEndTest {
+  private static final List<String> HOSTS = List.of("qemu-a", "qemu-b");
+  private static final Duration PAGE_PATIENCE = Duration.ofSeconds(90);
+  private static ProcessFarm farm;
+  private static FarmClient client;
+  private static String vmId;
+
+  @BeforeAll
+  static void startFarm() throws Exception {
+    RealGuests.requireLibvirtd();
+    farm = new ProcessFarm("qemu:///system");
+    farm.startController();
+    for (String host : HOSTS) {
+      farm.startAgent(host);
+    }
+    farm.awaitConnected(HOSTS);
+    client = farm.client(Duration.ofMinutes(15));
+    client.defineService(ServiceDefinition.newBuilder().setName("static-web")
+        .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
+        .setVcpus(1).setMemoryMb(256).build());
+  }
+
+  @AfterAll
+  static void stopFarm() {
+    if (farm != null) {
+      farm.close();
+    }
+  }
+
+  @Test
+  @Order(1)
+  void aServiceComposedFromPackagesServesItsPageFromInsideTheGuest() throws Exception {
+    ServiceAccess access = client.requestService("static-web");
+    vmId = access.vmId();
+    assertTrue(access.created());
+    String page = RealGuests.httpGet(access.endpoint(), PAGE_PATIENCE);
+    assertTrue(page.contains(vmId), "the page names the guest that served it: " + page);
+    assertTrue(RealGuests.domainExists("sf-" + vmId));
+  }
+
+  @Test
+  @Order(2)
+  void aSecondServiceWithTheSamePackagesReusesTheImage() {
+    client.defineService(ServiceDefinition.newBuilder().setName("static-web-2")
+        .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
+        .setMemoryMb(256).build());
+    long composed = client.listImages().stream().filter(i -> i.getName().startsWith("composed-")).count();
+    assertEquals(1, composed, "one image for one package combination");
+  }
+
+  @Test
+  @Order(3)
+  void aSleepingGuestIsWokenByARequestAndServesAgain() throws Exception {
+    Vm slept = client.suspendVm(vmId);
+    assertEquals(VmState.VM_STATE_SLEEPING, slept.getState());
+    ServiceAccess woken = client.requestService("static-web");
+    assertEquals(vmId, woken.vmId());
+    assertTrue(RealGuests.httpGet(woken.endpoint(), PAGE_PATIENCE).contains(vmId));
+  }
+
+  @Test
+  @Order(4)
+  void anArchivedGuestIsRestoredByARequestWithItsDisk() throws Exception {
+    Vm archived = client.archiveVm(vmId);
+    assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState());
+    assertFalse(RealGuests.domainExists("sf-" + vmId), "archived: undefined from libvirt");
+    ServiceAccess restored = client.requestService("static-web");
+    assertEquals(vmId, restored.vmId());
+    // The page was written on first boot; serving it again proves the disk came back.
+    assertTrue(RealGuests.httpGet(restored.endpoint(), PAGE_PATIENCE).contains(vmId));
+  }
+
+  @Test
+  @Order(5)
+  void deleteLeavesNothingOfTheGuestBehind() throws Exception {
+    Vm deleted = client.deleteVm(vmId);
+    assertEquals(VmState.VM_STATE_DELETED, deleted.getState());
+    assertFalse(RealGuests.domainExists("sf-" + vmId), "no domain left in libvirt");
+    assertFalse(Files.exists(Path.of("/var/lib/libvirt/qemu/save/sf-" + vmId + ".save")),
+        "no managed save image left");
+    for (String host : HOSTS) {
+      Path state = farm.dir().resolve("agent-" + host);
+      assertTrue(filesNaming(state, vmId).isEmpty(),
+          "host " + host + " still holds " + filesNaming(state, vmId));
+    }
+  }
+
+  private static List<Path> filesNaming(Path dir, String vmId) throws IOException {
+    if (!Files.exists(dir)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.walk(dir)) {
+      return files.filter(p -> p.getFileName().toString().contains(vmId)).toList();
+    }
+  }
+}

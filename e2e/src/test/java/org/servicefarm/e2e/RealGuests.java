@@ -1,0 +1,70 @@
+package org.servicefarm.e2e;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+
+/** What tests of real QEMU guests need: libvirtd present, and HTTP into a guest. */
+final class RealGuests {
+  private RealGuests() {}
+
+  /**
+   * Skips the calling test, loudly, when libvirtd does not answer; in CI (CI=true) a missing
+   * libvirtd fails instead, because CI must run the real-guest tests.
+   */
+  static void requireLibvirtd() throws IOException, InterruptedException {
+    boolean reachable = run("virsh", "-q", "-c", "qemu:///system", "version") == 0;
+    String why = "libvirtd is not reachable at qemu:///system: real QEMU guest tests SKIPPED "
+        + "(./farm test starts it when run as root)";
+    if (!reachable && "true".equals(System.getenv("CI"))) {
+      throw new AssertionError(why.replace("SKIPPED", "cannot run, and CI must run them"));
+    }
+    if (!reachable) {
+      System.err.println("WARNING: " + why);
+    }
+    Assumptions.assumeTrue(reachable, why);
+  }
+
+  /** GETs the page, retrying while the guest's server comes up. */
+  static String httpGet(String endpoint, Duration patience) throws InterruptedException {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + endpoint + "/"))
+        .timeout(Duration.ofSeconds(5)).build();
+    long deadline = System.nanoTime() + patience.toNanos();
+    String last = "no attempt";
+    while (System.nanoTime() < deadline) {
+      try {
+        HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() == 200) {
+          return response.body();
+        }
+        last = "HTTP " + response.statusCode();
+      } catch (IOException e) {
+        last = e.toString();
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("GET http://" + endpoint + "/ failed for " + patience.toSeconds()
+        + " s; last: " + last);
+  }
+
+  /** Whether libvirt knows a domain of this name. */
+  static boolean domainExists(String name) throws IOException, InterruptedException {
+    return run("virsh", "-q", "-c", "qemu:///system", "dominfo", name) == 0;
+  }
+
+  static int run(String... command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(command).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    if (!p.waitFor(30, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return -1;
+    }
+    return p.exitValue();
+  }
+}
