@@ -9,14 +9,24 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.servicefarm.agent.hypervisor.AcceleratorProbe;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.HostSettings;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.libvirt.QemuDomainXmlBuilder;
+import org.servicefarm.agent.hypervisor.storage.DiskStore;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuImg;
+import org.servicefarm.agent.hypervisor.storage.VmArchives;
+import org.servicefarm.agent.images.BlobTransfers;
+import org.servicefarm.agent.images.ImageCache;
+import org.servicefarm.agent.images.ImageStoreClient;
 import org.servicefarm.agent.link.ControllerChannels;
 import org.servicefarm.agent.link.ControllerLink;
+import org.servicefarm.agent.link.FailoverChannel;
 import org.servicefarm.agent.link.LinkSettings;
 import org.servicefarm.agent.load.HostCapacityProbe;
 import org.servicefarm.agent.load.HostLoadProbe;
@@ -53,6 +63,7 @@ public final class AgentMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
   private static final Pattern HOST_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
+  private static final long MIB = 1024 * 1024;
 
   @Spec
   private CommandSpec spec;
@@ -74,11 +85,30 @@ public final class AgentMain implements Callable<Integer> {
   private String address;
 
   @Option(names = "--state-dir", defaultValue = "/var/lib/servicefarm/agent",
-      description = "Holds VM disks (disks/) and, by default, the archive store (archive/).")
+      description = "Holds VM disks (disks/), console logs (console/), the image cache (cache/)"
+          + " and archive transfers (archives/).")
   private Path stateDir;
 
-  @Option(names = "--archive-dir", description = "Archive store; default <state-dir>/archive.")
+  /** Archives now live in the controller's image store; kept so old launch scripts still run. */
+  @Option(names = "--archive-dir", hidden = true)
   private Path archiveDir;
+
+  @Option(names = "--accel", defaultValue = "auto", paramLabel = "auto|kvm|tcg",
+      description = "QEMU accelerator; auto uses KVM only when /dev/kvm opens and a probe boot"
+          + " under KVM ends in time.")
+  private String accel;
+
+  @Option(names = "--kvm-probe-kernel", paramLabel = "FILE",
+      description = "Kernel for the KVM probe boot; default the newest /boot/vmlinuz-*.")
+  private Path kvmProbeKernel;
+
+  @Option(names = "--forward-bind", paramLabel = "IPV4",
+      description = "Address forwarded VM ports listen on; default the --address value.")
+  private String forwardBind;
+
+  @Option(names = "--cache-max-mb", defaultValue = "20480",
+      description = "Bound of the image cache in MiB; blobs in use by this host's VMs stay.")
+  private long cacheMaxMb;
 
   @Option(names = "--capacity-vcpus", description = "vCPUs to offer; default what libvirt reports.")
   private Integer capacityVcpus;
@@ -93,6 +123,7 @@ public final class AgentMain implements Callable<Integer> {
 
   private int firstPort; // parsed from portRange by validate()
   private int lastPort;
+  private AcceleratorProbe.Mode accelMode; // parsed from accel by validate()
 
   public static void main(String[] args) {
     System.exit(new CommandLine(new AgentMain()).execute(args));
@@ -103,14 +134,25 @@ public final class AgentMain implements Callable<Integer> {
     validate();
     List<String> controllerList = Arrays.stream(controllers.split(","))
         .map(String::trim).filter(s -> !s.isEmpty()).toList();
-    Path archive = archiveDir != null ? archiveDir : stateDir.resolve("archive");
-    Files.createDirectories(stateDir.resolve("disks"));
-    Files.createDirectories(archive);
+    if (archiveDir != null) {
+      log.warn("--archive-dir {} is ignored: archives go to the controller's image store",
+          archiveDir);
+    }
+    Files.createDirectories(stateDir);
 
-    HypervisorKind kind = HypervisorKind.forLibvirtUri(libvirtUri);
-    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection(libvirtUri), kind,
-        new PathOnlyDiskStore(stateDir), new ArchiveStore(archive),
-        new HostPortAllocator(firstPort, lastPort));
+    HypervisorKind kind = HypervisorKind.isTestDriverUri(libvirtUri)
+        ? HypervisorKind.TEST
+        : new AcceleratorProbe().choose(accelMode, Optional.ofNullable(kvmProbeKernel)).kind();
+    FailoverChannel storeChannel =
+        new FailoverChannel(controllerList, ControllerChannels.plaintext());
+    BlobTransfers transfers = new BlobTransfers(new ImageStoreClient(storeChannel));
+    DiskStore disks = kind.runsQemu()
+        ? new QemuDiskStore(stateDir, new ImageCache(stateDir.resolve("cache"),
+            cacheMaxMb * MIB, transfers), new QemuImg())
+        : new PathOnlyDiskStore(stateDir);
+    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection(libvirtUri),
+        new HostSettings(hostId, kind, forwardBind()), disks,
+        new VmArchives(stateDir, transfers), new HostPortAllocator(firstPort, lastPort));
     HostLoadProbe load = HostLoadProbe.forThisHost(stateDir);
     HostCapacity capacity = HostCapacityProbe.capacity(hypervisor, load,
         Optional.ofNullable(capacityVcpus), Optional.ofNullable(capacityMemoryMb));
@@ -126,6 +168,7 @@ public final class AgentMain implements Callable<Integer> {
       try {
         log.info("stopping: letting running commands finish, then closing the stream");
         link.close();
+        storeChannel.close();
         hypervisor.close();
         log.info("stopped");
       } finally {
@@ -154,12 +197,31 @@ public final class AgentMain implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "--port-range '" + portRange + "' must be FIRST-LAST within 1-65535");
     }
+    accelMode = AcceleratorProbe.Mode.parse(accel).orElseThrow(() -> new ParameterException(
+        spec.commandLine(), "--accel '" + accel + "' must be auto, kvm or tcg"));
+    if (forwardBind != null && !QemuDomainXmlBuilder.isIpv4Literal(forwardBind)) {
+      throw new ParameterException(spec.commandLine(),
+          "--forward-bind '" + forwardBind + "' must be an IPv4 address such as 0.0.0.0");
+    }
+    if (!HypervisorKind.isTestDriverUri(libvirtUri)
+        && !QemuDomainXmlBuilder.isIpv4Literal(forwardBind())) {
+      throw new ParameterException(spec.commandLine(), "--address '" + address + "' is not an"
+          + " IPv4 address, which QEMU's port forwards need to listen on: pass --forward-bind");
+    }
+    if (cacheMaxMb < 1 || cacheMaxMb > Long.MAX_VALUE / MIB) {
+      throw new ParameterException(spec.commandLine(),
+          "--cache-max-mb must be at least 1 and fit in bytes, got " + cacheMaxMb);
+    }
     if (capacityVcpus != null && capacityVcpus < 1) {
       throw new ParameterException(spec.commandLine(), "--capacity-vcpus must be at least 1");
     }
     if (capacityMemoryMb != null && capacityMemoryMb < 1) {
       throw new ParameterException(spec.commandLine(), "--capacity-memory-mb must be at least 1");
     }
+  }
+
+  private String forwardBind() {
+    return forwardBind != null ? forwardBind : address;
   }
 
   /** Reports the jar's version for --version. */

@@ -39,4 +39,26 @@ class AgentMainTest {
     assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
     assertTrue(outcome.stderr().contains("--port-range"), outcome.stderr());
   }
+
+  @Test
+  void unknownAcceleratorIsRefused() {
+    Outcome outcome = run("--host-id", "h1", "--accel", "hvf");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--accel 'hvf' must be auto, kvm or tcg"),
+        outcome.stderr());
+  }
+
+  @Test
+  void forwardBindThatIsNotAnIpv4AddressIsRefused() {
+    Outcome outcome = run("--host-id", "h1", "--forward-bind", "127.0.0.1,smb=/");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--forward-bind"), outcome.stderr());
+  }
+
+  @Test
+  void hostnameAddressNeedsAForwardBindOnQemuHosts() {
+    Outcome outcome = run("--host-id", "h1", "--address", "farm1.example.org");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("pass --forward-bind"), outcome.stderr());
+  }
 }

@@ -23,7 +23,10 @@ public interface Hypervisor extends AutoCloseable {
   /** CPUs and memory the host offers, as the hypervisor sees them. */
   NodeResources nodeResources() throws HypervisorException;
 
-  /** Every farm domain on this host, whatever its power state. Foreign domains are left out. */
+  /**
+   * Every farm domain of this host, whatever its power state. Foreign domains, and farm domains
+   * of other hosts sharing the same libvirtd, are left out.
+   */
   List<DomainStatus> inventory() throws HypervisorException;
 
   /** The farm domain of the VM, or empty when it is not defined on this host. */
@@ -42,18 +45,26 @@ public interface Hypervisor extends AutoCloseable {
   DomainStatus resume(String vmId, long generation) throws HypervisorException;
 
   /**
-   * Stops the domain, moves its disk (when one exists) into the archive store with its metadata,
-   * and undefines it.
+   * Stops the domain (dropping any managed save image), uploads it compressed to the controller's
+   * image store, undefines it and removes its files from this host. Repeating it after the domain
+   * is gone answers the same reference.
    *
-   * @return the archive reference to hand to {@link #restore} later
+   * @return the archive reference ({@code sha256:<hex>}) to hand to {@link #restore} later, on
+   *     this host or any other
    */
   String archive(String vmId, long generation) throws HypervisorException;
 
-  /** Defines the VM again on this host from an archive made by {@link #archive}. */
+  /** Defines the VM on this host from an archive made by {@link #archive} on any host. */
   DomainStatus restore(String archiveRef, DomainSpec spec) throws HypervisorException;
 
-  /** Removes the domain, its managed save image, its disk and any archive of it. */
+  /**
+   * Removes the domain, its managed save image, its disk, console log and any archive leftovers
+   * on this host; cached base images stay for other VMs.
+   */
   void delete(String vmId) throws HypervisorException;
+
+  /** Digests of the image blobs cached on this host, so placement can prefer a warm host. */
+  List<String> cachedImages() throws HypervisorException;
 
   @Override
   void close();

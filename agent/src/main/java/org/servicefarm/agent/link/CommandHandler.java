@@ -6,6 +6,7 @@ import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandError;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.InstallVm;
@@ -42,20 +43,23 @@ public final class CommandHandler {
         .setGeneration(generation);
     OptionalLong newer = generations.admit(vmId, generation);
     if (newer.isPresent()) {
-      result.setOk(false).setError("stale generation " + generation + " < " + newer.getAsLong());
+      fail(result, CommandError.COMMAND_ERROR_STALE_GENERATION,
+          "stale generation " + generation + " < " + newer.getAsLong());
     } else {
       try {
         run(command, result);
         result.setOk(true);
       } catch (HypervisorException e) {
-        result.setOk(false).setError(e.getMessage());
+        fail(result, errorKind(e.kind()), e.getMessage());
       } catch (IllegalArgumentException e) {
-        result.setOk(false).setError(action + " refused: " + e.getMessage());
+        fail(result, CommandError.COMMAND_ERROR_INVALID, action + " refused: " + e.getMessage());
       } catch (RuntimeException e) {
-        // A bug or a native-library surprise: the controller still gets an answer it can act on.
+        // A bug or a native-library surprise: the controller still gets an answer it can act on,
+        // and treats it as a failure of the host, which is what it is from over there.
         log.error("command {} ({} of vm {}) failed unexpectedly", command.getCommandId(), action,
             vmId, e);
-        result.setOk(false).setError(action + " of vm " + vmId + " failed unexpectedly: " + e);
+        fail(result, CommandError.COMMAND_ERROR_HYPERVISOR,
+            action + " of vm " + vmId + " failed unexpectedly: " + e);
       }
     }
     long millis = (System.nanoTime() - startedNanos) / 1_000_000;
@@ -90,9 +94,23 @@ public final class CommandHandler {
         hypervisor.delete(vmId);
         result.setStatus(gone(vmId, generation));
       }
-      case ACTION_NOT_SET -> throw new HypervisorException(
+      case ACTION_NOT_SET -> throw new HypervisorException(HypervisorException.Kind.INVALID,
           "command " + command.getCommandId() + " for vm " + vmId + " names no action");
     }
+  }
+
+  private static void fail(CommandResult.Builder result, CommandError kind, String error) {
+    result.setOk(false).setErrorKind(kind).setError(error);
+  }
+
+  /** The one place hypervisor failure kinds become the API's error kinds. */
+  static CommandError errorKind(HypervisorException.Kind kind) {
+    return switch (kind) {
+      case NOT_FOUND -> CommandError.COMMAND_ERROR_NOT_FOUND;
+      case INVALID -> CommandError.COMMAND_ERROR_INVALID;
+      case HYPERVISOR -> CommandError.COMMAND_ERROR_HYPERVISOR;
+      case IMAGE -> CommandError.COMMAND_ERROR_IMAGE;
+    };
   }
 
   /** The status of a VM whose domain no longer exists on this host. */

@@ -143,6 +143,7 @@ public final class ControllerLink implements AutoCloseable {
         .setCapacity(settings.capacity())
         .setLoad(loadProbe.sample(inventory.size()))
         .addAllInventory(inventory)
+        .addAllCachedImages(hypervisor.cachedImages())
         .setAgentVersion(settings.agentVersion())
         .build();
   }
@@ -239,7 +240,8 @@ public final class ControllerLink implements AutoCloseable {
         writer.send(AgentMessage.newBuilder()
             .setLoad(LoadReport.newBuilder()
                 .setLoad(loadProbe.sample(domains.size()))
-                .addAllDomains(domains))
+                .addAllDomains(domains)
+                .addAllCachedImages(hypervisor.cachedImages()))
             .build());
       } catch (HypervisorException | IOException e) {
         // An empty report would tell the controller the VMs are gone; skipping it is honest.

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -20,12 +21,20 @@ import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.HostSettings;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.storage.DiskStore;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuImg;
+import org.servicefarm.agent.hypervisor.storage.VmArchives;
+import org.servicefarm.agent.images.BlobDigest;
+import org.servicefarm.agent.images.FakeImageStoreForTest;
+import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandError;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.HostCapacity;
@@ -46,6 +55,7 @@ class ControllerLinkTest {
 
   private final String serverName = "controller-" + UUID.randomUUID();
   private FakeControllerForTest controller;
+  private FakeImageStoreForTest imageStore;
   private Server server;
   private LibvirtHypervisor hypervisor;
   private ControllerLink link;
@@ -54,9 +64,14 @@ class ControllerLinkTest {
   void startControllerAndAgent() throws Exception {
     controller = new FakeControllerForTest(1);
     server = startServer(controller);
+    imageStore = FakeImageStoreForTest.started();
+    startAgent(new PathOnlyDiskStore(stateDir));
+  }
+
+  private void startAgent(DiskStore disks) {
     hypervisor = new LibvirtHypervisor(new LibvirtConnection("test:///default"),
-        HypervisorKind.TEST, new PathOnlyDiskStore(stateDir),
-        new ArchiveStore(stateDir.resolve("archive")), new HostPortAllocator(20000, 29999));
+        new HostSettings("host-1", HypervisorKind.TEST, "127.0.0.1"), disks,
+        new VmArchives(stateDir, imageStore.transfers()), new HostPortAllocator(20000, 29999));
     link = new ControllerLink(
         new LinkSettings("host-1", "192.0.2.10", List.of(serverName),
             HostCapacity.newBuilder().setVcpus(4).setMemoryMb(8192).build(), "test-version"),
@@ -68,6 +83,7 @@ class ControllerLinkTest {
   void stopEverything() throws Exception {
     link.close();
     hypervisor.close();
+    imageStore.close();
     server.shutdownNow().awaitTermination(WAIT_SECONDS, TimeUnit.SECONDS);
   }
 
@@ -158,8 +174,40 @@ class ControllerLinkTest {
     CommandResult refused = next(controller.results, "stale start result");
     assertFalse(refused.getOk());
     assertEquals("stale generation 3 < 5", refused.getError());
+    assertEquals(CommandError.COMMAND_ERROR_STALE_GENERATION, refused.getErrorKind());
     assertEquals(PowerState.POWER_STATE_SHUT_OFF,
         hypervisor.status(vmId).orElseThrow().getPower(), "stale start touched the VM");
+  }
+
+  @Test
+  void commandForAVmThisHostDoesNotHaveFailsAsNotFound() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    String vmId = vmId("nowhere");
+
+    controller.send(start(vmId, 1));
+
+    CommandResult result = next(controller.results, "start result");
+    assertFalse(result.getOk());
+    assertEquals(CommandError.COMMAND_ERROR_NOT_FOUND, result.getErrorKind());
+    assertTrue(result.getError().contains(vmId), result.getError());
+  }
+
+  @Test
+  void registrationAndLoadReportsListTheCachedImages() throws Exception {
+    link.close();
+    hypervisor.close();
+    ImageCache cache = new ImageCache(stateDir.resolve("cache"), Long.MAX_VALUE,
+        imageStore.transfers());
+    BlobDigest cached = imageStore.add("a base image".getBytes(StandardCharsets.UTF_8));
+    cache.ensure(cached, 0, "image base (disk)").close();
+    startAgent(new QemuDiskStore(stateDir, cache, new QemuImg()));
+    link.start();
+
+    assertEquals(List.of(cached.hex()),
+        next(controller.registrations, "registration").getCachedImagesList());
+    assertEquals(List.of(cached.hex()),
+        next(controller.loadReports, "load report").getCachedImagesList());
   }
 
   @Test

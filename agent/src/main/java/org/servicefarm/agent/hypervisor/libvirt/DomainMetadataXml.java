@@ -17,8 +17,10 @@ import org.xml.sax.SAXException;
  * <pre>{@code
  * <sf:vm xmlns:sf="https://servicefarm.org/xmlns/domain/1">
  *   <sf:id>vm-1</sf:id>
+ *   <sf:host>host-1</sf:host>
  *   <sf:generation>3</sf:generation>
  *   <sf:ports><sf:forward guest="80" host="20000"/></sf:ports>
+ *   <sf:blobs><sf:blob>9f86d0…</sf:blob></sf:blobs>
  * </sf:vm>
  * }</pre>
  */
@@ -85,6 +87,9 @@ public final class DomainMetadataXml {
     Element id = element(doc, "id", qualified);
     id.setTextContent(XmlSupport.requireXmlText("vm id", metadata.vmId()));
     vm.appendChild(id);
+    Element host = element(doc, "host", qualified);
+    host.setTextContent(XmlSupport.requireXmlText("host id", metadata.hostId()));
+    vm.appendChild(host);
     Element generation = element(doc, "generation", qualified);
     generation.setTextContent(Long.toString(metadata.generation()));
     vm.appendChild(generation);
@@ -96,11 +101,19 @@ public final class DomainMetadataXml {
       ports.appendChild(element);
     }
     vm.appendChild(ports);
+    Element blobs = element(doc, "blobs", qualified);
+    for (String digest : metadata.blobs()) {
+      Element blob = element(doc, "blob", qualified);
+      blob.setTextContent(XmlSupport.requireXmlText("blob digest", digest));
+      blobs.appendChild(blob);
+    }
+    vm.appendChild(blobs);
     return vm;
   }
 
   private static DomainMetadata read(Element vm) throws MalformedMetadataException {
     String vmId = requiredText(vm, "id");
+    String hostId = requiredText(vm, "host");
     long generation = parseNumber(requiredText(vm, "generation"), "generation", vmId);
     List<PortForward> forwards = new ArrayList<>();
     for (Element ports : children(vm, NAMESPACE, "ports")) {
@@ -111,7 +124,13 @@ public final class DomainMetadataXml {
             .build());
       }
     }
-    return new DomainMetadata(vmId, generation, forwards);
+    List<String> blobs = new ArrayList<>();
+    for (Element list : children(vm, NAMESPACE, "blobs")) {
+      for (Element blob : children(list, NAMESPACE, "blob")) {
+        blobs.add(blob.getTextContent().trim());
+      }
+    }
+    return new DomainMetadata(vmId, hostId, generation, forwards, blobs);
   }
 
   private static String requiredText(Element parent, String name)

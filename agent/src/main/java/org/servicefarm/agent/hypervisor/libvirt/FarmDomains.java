@@ -10,27 +10,35 @@ import org.libvirt.Domain;
 import org.libvirt.DomainInfo.DomainState;
 import org.libvirt.LibvirtException;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.VmIds;
 import org.servicefarm.api.v1.DomainStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Finds farm domains: those whose persistent (inactive) definition carries farm metadata. The
- * persistent definition is what {@code setMetadata(CONFIG)} updates and what survives managed
- * save and agent restarts. Every other domain on the host is foreign and left alone.
+ * Finds this host's farm domains: those whose persistent (inactive) definition carries farm
+ * metadata naming this host. The persistent definition is what {@code setMetadata(CONFIG)}
+ * updates and what survives managed save and agent restarts. Every other domain on the libvirtd
+ * is foreign and left alone, including the farm domains of other (simulated) hosts sharing it.
  */
 final class FarmDomains {
 
   private static final Logger log = LoggerFactory.getLogger(FarmDomains.class);
 
   private final LibvirtConnection connection;
+  private final String hostId;
 
-  FarmDomains(LibvirtConnection connection) {
+  FarmDomains(LibvirtConnection connection, String hostId) {
     this.connection = connection;
+    this.hostId = hostId;
   }
 
-  /** The VM's farm domain; a domain of that name without its farm metadata is refused. */
+  /**
+   * The VM's farm domain on this host. A domain of that name owned by another host sharing the
+   * libvirtd is not this host's: empty, as when there is none. A domain of that name without the
+   * VM's farm metadata is refused, so the agent never touches it.
+   */
   Optional<FarmDomain> find(String vmId) throws HypervisorException {
     VmIds.requireValid(vmId);
     String name = DomainDefinition.domainName(vmId);
@@ -39,23 +47,32 @@ final class FarmDomains {
       Optional<DomainMetadata> metadata = DomainMetadataXml.fromDomainXml(
           domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
       if (metadata.isEmpty() || !metadata.get().vmId().equals(vmId)) {
-        throw new HypervisorException("domain " + name + " exists on this host but does not carry"
-            + " the farm metadata of vm " + vmId + "; the agent leaves it alone");
+        throw new HypervisorException(Kind.HYPERVISOR, "domain " + name + " exists on this"
+            + " libvirtd but does not carry the farm metadata of vm " + vmId
+            + "; the agent leaves it alone");
+      }
+      if (!metadata.get().hostId().equals(hostId)) {
+        log.debug("domain {} belongs to host {}, not to {}", name, metadata.get().hostId(),
+            hostId);
+        return Optional.empty();
       }
       return Optional.of(new FarmDomain(domain, metadata.get()));
     } catch (LibvirtException e) {
       if (LibvirtErrors.isNoDomain(e)) {
         return Optional.empty();
       }
-      throw new HypervisorException(
+      throw new HypervisorException(Kind.HYPERVISOR,
           "lookup of vm " + vmId + " failed: " + LibvirtErrors.describe(e), e);
     } catch (MalformedMetadataException e) {
-      throw new HypervisorException(
+      throw new HypervisorException(Kind.HYPERVISOR,
           "domain " + name + " carries unreadable farm metadata: " + e.getMessage(), e);
     }
   }
 
-  /** Every farm domain, running or defined; domains that vanish while listing are skipped. */
+  /**
+   * Every farm domain of this host, running or defined; domains that vanish while listing are
+   * skipped.
+   */
   List<FarmDomain> all() throws LibvirtException {
     Connect connect = connection.get();
     List<Domain> domains = new ArrayList<>();
@@ -73,6 +90,7 @@ final class FarmDomains {
       }
       try {
         DomainMetadataXml.fromDomainXml(xml.get())
+            .filter(metadata -> metadata.hostId().equals(hostId))
             .ifPresent(metadata -> farmDomains.add(new FarmDomain(domain, metadata)));
       } catch (MalformedMetadataException e) {
         log.warn("skipping domain {}: its farm metadata is unreadable: {}",
@@ -82,17 +100,30 @@ final class FarmDomains {
     return farmDomains;
   }
 
-  /** Host ports promised to farm domains by their metadata. */
+  /** Host ports promised to this host's farm domains by their metadata. */
   Set<Integer> hostPortsInUse() throws HypervisorException {
+    Set<Integer> inUse = new HashSet<>();
+    for (FarmDomain farmDomain : allOrFail("host ports")) {
+      farmDomain.metadata().ports().forEach(forward -> inUse.add(forward.getHostPort()));
+    }
+    return inUse;
+  }
+
+  /** Digests of the cached blobs this host's farm domains depend on. */
+  Set<String> blobsInUse() throws HypervisorException {
+    Set<String> inUse = new HashSet<>();
+    for (FarmDomain farmDomain : allOrFail("cached images")) {
+      inUse.addAll(farmDomain.metadata().blobs());
+    }
+    return inUse;
+  }
+
+  private List<FarmDomain> allOrFail(String what) throws HypervisorException {
     try {
-      Set<Integer> inUse = new HashSet<>();
-      for (FarmDomain farmDomain : all()) {
-        farmDomain.metadata().ports().forEach(forward -> inUse.add(forward.getHostPort()));
-      }
-      return inUse;
+      return all();
     } catch (LibvirtException e) {
-      throw new HypervisorException(
-          "listing host ports of farm domains failed: " + LibvirtErrors.describe(e), e);
+      throw new HypervisorException(Kind.HYPERVISOR,
+          "listing " + what + " of farm domains failed: " + LibvirtErrors.describe(e), e);
     }
   }
 

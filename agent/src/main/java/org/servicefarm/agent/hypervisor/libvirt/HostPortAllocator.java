@@ -70,8 +70,10 @@ public final class HostPortAllocator {
         return port;
       }
     }
-    throw new HypervisorException("no free host port in " + firstPort + "-" + lastPort
-        + " to forward guest port " + guestPort + " of vm " + vmId);
+    // The host ran out of something the VM needs: worth retrying later or elsewhere, unlike a
+    // malformed command.
+    throw new HypervisorException(HypervisorException.Kind.HYPERVISOR, "no free host port in "
+        + firstPort + "-" + lastPort + " to forward guest port " + guestPort + " of vm " + vmId);
   }
 
   private boolean isFree(int port, Set<Integer> unavailable) {

@@ -1,9 +1,7 @@
 package org.servicefarm.agent.hypervisor.libvirt;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,53 +12,61 @@ import org.libvirt.NodeInfo;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.NodeResources;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore.ArchivedVm;
+import org.servicefarm.agent.hypervisor.libvirt.QemuDomainDefinition.KernelBoot;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
+import org.servicefarm.agent.hypervisor.storage.PreparedDisk;
+import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PortForward;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * VM lifecycle on libvirt, over the farm domains {@link FarmDomains} finds. Each operation first
- * looks at the domain's state and only asks libvirt for a change when one is needed, which is
- * what makes repeated commands harmless.
+ * VM lifecycle on libvirt, over this host's farm domains as {@link FarmDomains} finds them. Each
+ * operation first looks at the domain's state and only asks libvirt for a change when one is
+ * needed, which is what makes repeated commands harmless. Archiving and restoring live in
+ * {@link DomainArchiving}.
+ *
+ * <p>Slow work (fetching images, creating overlays) happens before the placement lock is taken;
+ * the lock only covers choosing host ports and defining the domain that records them, and
+ * trimming the image cache, which must see either a blob's lease or the domain using it.
  */
 public final class LibvirtHypervisor implements Hypervisor {
 
   private static final Logger log = LoggerFactory.getLogger(LibvirtHypervisor.class);
 
   private final LibvirtConnection connection;
-  private final HypervisorKind kind;
+  private final HostSettings host;
   private final DiskStore disks;
-  private final ArchiveStore archives;
   private final HostPortAllocator ports;
   private final FarmDomains farmDomains;
-  /** Held from choosing host ports until the domain recording them is defined. */
+  private final DomainArchiving archiving;
   private final Object placementLock = new Object();
+  // TCG boots a composed guest in about 8 s on an idle 2-core host; allow for a loaded one.
+  private static final java.time.Duration GUEST_READY_TIMEOUT = java.time.Duration.ofSeconds(180);
 
   /** Takes ownership of {@code connection}: closing the hypervisor closes it. */
-  public LibvirtHypervisor(LibvirtConnection connection, HypervisorKind kind, DiskStore disks,
-      ArchiveStore archives, HostPortAllocator ports) {
+  public LibvirtHypervisor(LibvirtConnection connection, HostSettings host, DiskStore disks,
+      VmArchives archives, HostPortAllocator ports) {
     this.connection = connection;
-    this.kind = kind;
+    this.host = host;
     this.disks = disks;
-    this.archives = archives;
     this.ports = ports;
-    this.farmDomains = new FarmDomains(connection);
+    this.farmDomains = new FarmDomains(connection, host.hostId());
+    this.archiving = new DomainArchiving(host.kind(), disks, archives);
   }
 
   @FunctionalInterface
-  private interface DomainAction {
-    void apply(FarmDomain domain) throws LibvirtException;
+  interface DomainAction {
+    void apply(FarmDomain domain) throws LibvirtException, HypervisorException;
   }
 
   @Override
   public HypervisorKind kind() {
-    return kind;
+    return host.kind();
   }
 
   @Override
@@ -69,8 +75,8 @@ public final class LibvirtHypervisor implements Hypervisor {
       NodeInfo node = connection.get().nodeInfo();
       return new NodeResources(node.cpus, node.memory / 1024); // libvirt reports KiB
     } catch (LibvirtException e) {
-      throw new HypervisorException("reading node info from " + connection.uri() + " failed: "
-          + LibvirtErrors.describe(e), e);
+      throw new HypervisorException(Kind.HYPERVISOR, "reading node info from " + connection.uri()
+          + " failed: " + LibvirtErrors.describe(e), e);
     }
   }
 
@@ -83,8 +89,8 @@ public final class LibvirtHypervisor implements Hypervisor {
       }
       return inventory;
     } catch (LibvirtException e) {
-      throw new HypervisorException("listing farm domains on " + connection.uri() + " failed: "
-          + LibvirtErrors.describe(e), e);
+      throw new HypervisorException(Kind.HYPERVISOR, "listing farm domains on "
+          + connection.uri() + " failed: " + LibvirtErrors.describe(e), e);
     }
   }
 
@@ -99,19 +105,32 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public List<String> cachedImages() throws HypervisorException {
+    try {
+      return disks.cachedImages();
+    } catch (IOException e) {
+      throw new HypervisorException(Kind.HYPERVISOR, "listing the image cache failed: " + e, e);
+    }
+  }
+
+  @Override
   public DomainStatus install(DomainSpec spec) throws HypervisorException {
     String vmId = spec.vmId();
-    synchronized (placementLock) {
-      Optional<FarmDomain> existing = farmDomains.find(vmId);
-      if (existing.isPresent()) {
-        // Installed before (a repeated command): report it as it is.
-        return withGeneration("install", existing.get(), spec.generation(), domain -> {});
-      }
-      List<PortForward> forwards =
-          ports.choose(vmId, spec.guestPorts(), farmDomains.hostPortsInUse(), Map.of());
-      prepareDisk(spec, "install");
-      return define(spec, spec.generation(), forwards, "install");
+    Optional<FarmDomain> existing = farmDomains.find(vmId);
+    if (existing.isPresent()) {
+      // Installed before (a repeated command): report it as it is.
+      return withGeneration("install", existing.get(), spec.generation(), domain -> {});
     }
+    DomainStatus status;
+    try (PreparedDisk disk = storage("install", vmId, () -> disks.prepare(vmId, spec.image()))) {
+      synchronized (placementLock) {
+        List<PortForward> forwards =
+            ports.choose(vmId, spec.guestPorts(), farmDomains.hostPortsInUse(), Map.of());
+        status = define(spec, spec.generation(), forwards, disk, "install");
+      }
+    }
+    trimImageCache();
+    return status;
   }
 
   @Override
@@ -146,78 +165,52 @@ public final class LibvirtHypervisor implements Hypervisor {
   public String archive(String vmId, long generation) throws HypervisorException {
     Optional<FarmDomain> found = farmDomains.find(vmId);
     if (found.isEmpty()) {
-      // Archived before (a repeated command) or never here.
-      return archives.find(vmId).map(Path::toString).orElseThrow(() -> new HypervisorException(
-          "cannot archive vm " + vmId + ": it is neither defined on this host nor in its archive"));
+      // Archived before (a repeated command), or never here.
+      return archiving.uploadedRef(vmId).orElseThrow(() -> new HypervisorException(
+          Kind.NOT_FOUND, "cannot archive vm " + vmId
+              + ": it is neither defined on this host nor archived from it"));
     }
     FarmDomain farmDomain = found.get();
-    DomainMetadata metadata = farmDomain.metadata().atGeneration(generation);
     try {
       stopIfActive(farmDomain.domain());
-      Path archiveDir = archives.store(
-          vmId, disks.diskPath(vmId), DomainMetadataXml.toElementXml(metadata));
+      if (farmDomain.domain().hasManagedSaveImage() == 1) {
+        // The archive keeps the disk only; a saved memory image would not match it after restore.
+        farmDomain.domain().managedSaveRemove();
+      }
+      String archiveRef =
+          archiving.upload(farmDomain.metadata().atGeneration(generation));
       undefine(farmDomain.domain());
-      return archiveDir.toString();
+      archiving.removeLocalFiles(vmId);
+      trimImageCache();
+      return archiveRef;
     } catch (LibvirtException e) {
       throw failure("archive", vmId, e);
-    } catch (IOException e) {
-      throw new HypervisorException("archive of vm " + vmId + " failed: writing to "
-          + archives.root() + ": " + e, e);
     }
   }
 
   @Override
   public DomainStatus restore(String archiveRef, DomainSpec spec) throws HypervisorException {
     String vmId = spec.vmId();
-    synchronized (placementLock) {
-      Optional<FarmDomain> existing = farmDomains.find(vmId);
-      if (existing.isPresent()) {
-        return withGeneration("restore", existing.get(), spec.generation(), domain -> {});
-      }
-      ArchivedVm archived;
-      DomainMetadata archivedMetadata;
-      try {
-        archived = archives.open(archiveRef);
-        archivedMetadata = DomainMetadataXml.fromElementXml(archived.metadataXml());
-      } catch (IOException | MalformedMetadataException e) {
-        throw new HypervisorException("restore of vm " + vmId + " failed: cannot read archive '"
-            + archiveRef + "': " + e.getMessage(), e);
-      }
-      if (!archivedMetadata.vmId().equals(vmId)) {
-        throw new HypervisorException("restore of vm " + vmId + " failed: archive '" + archiveRef
-            + "' holds vm " + archivedMetadata.vmId());
-      }
-      Map<Integer, Integer> previousHostPorts = new HashMap<>();
-      List<Integer> archivedGuestPorts = new ArrayList<>();
-      for (PortForward forward : archivedMetadata.ports()) {
-        previousHostPorts.put(forward.getGuestPort(), forward.getHostPort());
-        archivedGuestPorts.add(forward.getGuestPort());
-      }
-      List<Integer> guestPorts =
-          spec.guestPorts().isEmpty() ? archivedGuestPorts : spec.guestPorts();
-      List<PortForward> forwards =
-          ports.choose(vmId, guestPorts, farmDomains.hostPortsInUse(), previousHostPorts);
-      if (archived.compressedDisk().isPresent()) {
-        try {
-          archives.restoreDisk(archived, disks.diskPath(vmId));
-        } catch (IOException e) {
-          throw new HypervisorException("restore of vm " + vmId + " failed: unpacking its disk to "
-              + disks.diskPath(vmId) + ": " + e, e);
-        }
-      } else {
-        prepareDisk(spec, "restore");
-      }
-      long generation = Math.max(spec.generation(), archivedMetadata.generation());
-      DomainStatus status = define(spec, generation, forwards, "restore");
-      try {
-        archives.remove(archived.directory());
-      } catch (IOException e) {
-        // The VM is back and works; the leftover archive only costs space until the VM is deleted.
-        log.warn("vm {} is restored but its archive {} could not be removed: {}",
-            vmId, archived.directory(), e.toString());
-      }
-      return status;
+    Optional<FarmDomain> existing = farmDomains.find(vmId);
+    if (existing.isPresent()) {
+      return withGeneration("restore", existing.get(), spec.generation(), domain -> {});
     }
+    DomainStatus status;
+    try (DomainArchiving.Restored restored = archiving.restore(archiveRef, spec)) {
+      synchronized (placementLock) {
+        List<PortForward> forwards = ports.choose(vmId, restored.guestPorts(),
+            farmDomains.hostPortsInUse(), restored.previousHostPorts());
+        status = define(spec, restored.generation(), forwards, restored.disk(), "restore");
+      }
+    }
+    try {
+      archiving.forget(vmId);
+    } catch (HypervisorException e) {
+      // The VM is back and works; the leftovers only cost space until the VM is deleted.
+      log.warn("vm {} is restored, but: {}", vmId, e.getMessage());
+    }
+    trimImageCache();
+    return status;
   }
 
   @Override
@@ -231,16 +224,9 @@ public final class LibvirtHypervisor implements Hypervisor {
         throw failure("delete", vmId, e);
       }
     }
-    try {
-      disks.remove(vmId);
-      Optional<Path> archive = archives.find(vmId);
-      if (archive.isPresent()) {
-        archives.remove(archive.get());
-      }
-    } catch (IOException e) {
-      throw new HypervisorException(
-          "delete of vm " + vmId + " failed: removing its disk or archive: " + e, e);
-    }
+    archiving.removeLocalFiles(vmId);
+    archiving.forget(vmId);
+    trimImageCache();
   }
 
   @Override
@@ -248,7 +234,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     connection.close();
   }
 
-  private void bootOrWake(FarmDomain farmDomain) throws LibvirtException {
+  private void bootOrWake(FarmDomain farmDomain) throws LibvirtException, HypervisorException {
     Domain domain = farmDomain.domain();
     DomainState state = domain.getInfo().state;
     switch (state) {
@@ -259,8 +245,21 @@ public final class LibvirtHypervisor implements Hypervisor {
         domain.create();
       }
       // create() boots from the managed save image when there is one.
-      case VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_NOSTATE -> domain.create();
+      case VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_NOSTATE -> {
+        boolean cold = domain.hasManagedSaveImage() == 0;
+        domain.create();
+        if (cold && bootsComposedImage(farmDomain)) {
+          GuestReadiness.await(farmDomain.vmId(), disks.consoleLogPath(farmDomain.vmId()),
+              GUEST_READY_TIMEOUT);
+        }
+      }
     }
+  }
+
+  // A composed image brings a disk, a kernel and an initrd, and its init reports readiness; a
+  // registered image boots from its disk alone and says nothing.
+  private boolean bootsComposedImage(FarmDomain farmDomain) {
+    return host.kind().runsQemu() && farmDomain.metadata().blobs().size() == 3;
   }
 
   private static void stopIfActive(Domain domain) throws LibvirtException {
@@ -287,25 +286,54 @@ public final class LibvirtHypervisor implements Hypervisor {
     }
   }
 
-  private void prepareDisk(DomainSpec spec, String action) throws HypervisorException {
+  /** Evicts cached blobs beyond the bound; a failure costs disk space, not the command. */
+  private void trimImageCache() {
     try {
-      disks.prepare(spec.vmId(), spec.image());
-    } catch (IOException e) {
-      throw new HypervisorException(action + " of vm " + spec.vmId() + " failed: preparing disk "
-          + disks.diskPath(spec.vmId()) + ": " + e, e);
+      synchronized (placementLock) {
+        disks.trimCache(farmDomains.blobsInUse());
+      }
+    } catch (HypervisorException | IOException e) {
+      log.warn("image cache not trimmed: {}", e.getMessage());
+    }
+  }
+
+  @FunctionalInterface
+  interface StorageStep<T> {
+    T run() throws HypervisorException;
+  }
+
+  /** Runs a disk store step, naming the command and VM in its failure. */
+  static <T> T storage(String action, String vmId, StorageStep<T> step)
+      throws HypervisorException {
+    try {
+      return step.run();
+    } catch (HypervisorException e) {
+      throw new HypervisorException(e.kind(),
+          action + " of vm " + vmId + " failed: " + e.getMessage(), e);
     }
   }
 
   private DomainStatus define(DomainSpec spec, long generation, List<PortForward> forwards,
-      String action) throws HypervisorException {
-    DomainMetadata metadata = new DomainMetadata(spec.vmId(), generation, forwards);
-    String xml = DomainXmlBuilder.domainXml(new DomainDefinition(kind.domainType(), metadata,
-        spec.vcpus(), spec.memoryMb(), disks.diskPath(spec.vmId())));
+      PreparedDisk disk, String action) throws HypervisorException {
+    String vmId = spec.vmId();
+    DomainMetadata metadata =
+        new DomainMetadata(vmId, host.hostId(), generation, forwards, disk.blobs());
+    String xml;
+    if (host.kind().runsQemu()) {
+      Optional<KernelBoot> kernelBoot = disk.kernel().map(kernel ->
+          new KernelBoot(kernel, disk.initrd(), spec.image().getKernelCmdline()));
+      xml = QemuDomainXmlBuilder.domainXml(new QemuDomainDefinition(host.kind(), metadata,
+          spec.vcpus(), spec.memoryMb(), disk.disk(), kernelBoot, disks.consoleLogPath(vmId),
+          host.forwardBind()));
+    } else {
+      xml = DomainXmlBuilder.domainXml(new DomainDefinition(
+          host.kind().domainType(), metadata, spec.vcpus(), spec.memoryMb(), disk.disk()));
+    }
     try {
       Domain domain = connection.get().domainDefineXML(xml);
       return FarmDomains.status(new FarmDomain(domain, metadata));
     } catch (LibvirtException e) {
-      throw failure(action, spec.vmId(), e);
+      throw failure(action, vmId, e);
     }
   }
 
@@ -329,12 +357,12 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   private FarmDomain require(String action, String vmId) throws HypervisorException {
-    return farmDomains.find(vmId).orElseThrow(() -> new HypervisorException(
+    return farmDomains.find(vmId).orElseThrow(() -> new HypervisorException(Kind.NOT_FOUND,
         "cannot " + action + " vm " + vmId + ": it is not defined on this host"));
   }
 
   private static HypervisorException failure(String action, String vmId, LibvirtException e) {
-    return new HypervisorException(
+    return new HypervisorException(Kind.HYPERVISOR,
         action + " of vm " + vmId + " failed: " + LibvirtErrors.describe(e), e);
   }
 }

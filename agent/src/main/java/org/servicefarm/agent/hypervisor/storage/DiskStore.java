@@ -2,20 +2,41 @@ package org.servicefarm.agent.hypervisor.storage;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.api.v1.ImageRef;
 
 /**
- * Where VM disks live on this host and how they come to exist. The seam for the image cache:
- * a later variant creates qcow2 overlays on cached base images.
+ * Where a host's VM disks (and console logs) live and how they come to exist: named paths only
+ * for libvirt's test driver ({@link PathOnlyDiskStore}), qcow2 overlays on cached base images for
+ * QEMU ({@link QemuDiskStore}).
+ *
+ * <p>Failures name what failed but not the VM or the command; the caller adds those.
  */
 public interface DiskStore {
 
   /** The VM's disk file, whether or not it exists yet. */
   Path diskPath(String vmId);
 
-  /** Makes the VM's disk ready to be used by a new domain built from the image. */
-  void prepare(String vmId, ImageRef image) throws IOException;
+  /** Where the VM's serial console is written. */
+  Path consoleLogPath(String vmId);
 
-  /** Removes the VM's disk; a disk that does not exist is fine. */
+  /** Makes the VM's disk ready for a new domain built from the image. */
+  PreparedDisk prepare(String vmId, ImageRef image) throws HypervisorException;
+
+  /**
+   * Makes a disk brought back from an archive the VM's disk, pointing it at this host's copy of
+   * the base image it was made from.
+   */
+  PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk) throws HypervisorException;
+
+  /** Removes the VM's disk and console log; files that do not exist are fine. */
   void remove(String vmId) throws IOException;
+
+  /** Digests of the blobs this host has cached. */
+  List<String> cachedImages() throws IOException;
+
+  /** Evicts cached blobs beyond the cache's bound, keeping those in {@code inUse}. */
+  void trimCache(Set<String> inUse) throws IOException;
 }

@@ -3,20 +3,25 @@ package org.servicefarm.agent.hypervisor.storage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Set;
+import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.api.v1.ImageRef;
 
 /**
- * Names each VM's disk ({@code <state-dir>/disks/<vmId>.qcow2}) without creating it. Enough for
- * libvirt's test driver, which never opens disks; real hypervisors need the image-cache variant
- * that creates overlays. Disks that do exist there (say, brought back from the archive) are still
- * removed on delete.
+ * Names each VM's disk ({@code <state-dir>/disks/<vmId>.qcow2}) without creating it: enough for
+ * libvirt's test driver, which never opens disks, and so it needs no image cache either. Disks
+ * that do exist there are still removed on delete.
  */
 public final class PathOnlyDiskStore implements DiskStore {
 
   private final Path disksDir;
+  private final Path consoleDir;
 
   public PathOnlyDiskStore(Path stateDir) {
     this.disksDir = stateDir.resolve("disks");
+    this.consoleDir = stateDir.resolve("console");
   }
 
   @Override
@@ -25,12 +30,41 @@ public final class PathOnlyDiskStore implements DiskStore {
   }
 
   @Override
-  public void prepare(String vmId, ImageRef image) {
-    // Nothing to create: see the class comment.
+  public Path consoleLogPath(String vmId) {
+    return consoleDir.resolve(vmId + ".log");
+  }
+
+  @Override
+  public PreparedDisk prepare(String vmId, ImageRef image) {
+    return PreparedDisk.standalone(diskPath(vmId)); // nothing to create: see the class comment
+  }
+
+  @Override
+  public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk)
+      throws HypervisorException {
+    try {
+      Files.createDirectories(disksDir);
+      Files.move(restoredDisk, diskPath(vmId), StandardCopyOption.REPLACE_EXISTING);
+      return PreparedDisk.standalone(diskPath(vmId));
+    } catch (IOException e) {
+      throw new HypervisorException(HypervisorException.Kind.HYPERVISOR,
+          "moving the restored disk to " + diskPath(vmId) + ": " + e, e);
+    }
   }
 
   @Override
   public void remove(String vmId) throws IOException {
     Files.deleteIfExists(diskPath(vmId));
+    Files.deleteIfExists(consoleLogPath(vmId));
+  }
+
+  @Override
+  public List<String> cachedImages() {
+    return List.of();
+  }
+
+  @Override
+  public void trimCache(Set<String> inUse) {
+    // No cache to trim.
   }
 }

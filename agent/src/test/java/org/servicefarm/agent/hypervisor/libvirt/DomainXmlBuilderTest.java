@@ -22,7 +22,8 @@ class DomainXmlBuilderTest {
   private static final Path HOSTILE_DISK = Path.of("/var/lib/x<&'\"/disk ]]>.qcow2");
 
   private static DomainMetadata metadata(String vmId) {
-    return new DomainMetadata(vmId, 7, List.of(forward(80, 20001), forward(443, 20002)));
+    return new DomainMetadata(vmId, "host-1", 7, List.of(forward(80, 20001), forward(443, 20002)),
+        List.of());
   }
 
   private static PortForward forward(int guest, int host) {
@@ -57,8 +58,26 @@ class DomainXmlBuilderTest {
   }
 
   @Test
+  void metadataKeepsTheOwningHostAndTheBlobsTheDomainNeeds() throws Exception {
+    DomainMetadata original = new DomainMetadata("vm-7", "host-b", 2, List.of(),
+        List.of("a".repeat(64), "b".repeat(64)));
+    DomainMetadata read = DomainMetadataXml.fromElementXml(DomainMetadataXml.toElementXml(original));
+    assertEquals("host-b", read.hostId());
+    assertEquals(original.blobs(), read.blobs());
+  }
+
+  @Test
+  void metadataWithoutAHostBelongsToNoAgent() {
+    String ownerless = "<sf:vm xmlns:sf='" + DomainMetadataXml.NAMESPACE + "'><sf:id>vm-1</sf:id>"
+        + "<sf:generation>1</sf:generation></sf:vm>";
+    var e = assertThrows(MalformedMetadataException.class,
+        () -> DomainMetadataXml.fromElementXml(ownerless));
+    assertTrue(e.getMessage().contains("<host>"), e.getMessage());
+  }
+
+  @Test
   void metadataRoundTripsWithoutPorts() throws Exception {
-    DomainMetadata original = new DomainMetadata("vm-1", 0, List.of());
+    DomainMetadata original = new DomainMetadata("vm-1", "host-1", 0, List.of(), List.of());
     String element = DomainMetadataXml.toElementXml(original);
     assertEquals(original, DomainMetadataXml.fromElementXml(element));
   }
@@ -73,7 +92,7 @@ class DomainXmlBuilderTest {
   @Test
   void metadataWithBrokenPortIsReportedNotGuessed() {
     String broken = "<sf:vm xmlns:sf='" + DomainMetadataXml.NAMESPACE + "'><sf:id>vm-1</sf:id>"
-        + "<sf:generation>1</sf:generation><sf:ports><sf:forward guest='80' host='99999'/>"
+        + "<sf:host>host-1</sf:host><sf:generation>1</sf:generation><sf:ports><sf:forward guest='80' host='99999'/>"
         + "</sf:ports></sf:vm>";
     var e = assertThrows(MalformedMetadataException.class,
         () -> DomainMetadataXml.fromElementXml(broken));

@@ -1,15 +1,14 @@
 package org.servicefarm.agent.hypervisor.libvirt;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -21,16 +20,19 @@ import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.hypervisor.storage.VmArchives;
+import org.servicefarm.agent.images.BlobDigest;
+import org.servicefarm.agent.images.FakeImageStoreForTest;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.ImageRef;
 import org.servicefarm.api.v1.PortForward;
 import org.servicefarm.api.v1.PowerState;
 
 /**
- * Runs against libvirt's test driver. Every test:///default connection in this JVM shares one
- * simulated host, so each test uses VM ids of its own.
+ * Runs against libvirt's test driver, with archives going to an in-process image store. Every
+ * test:///default connection in this JVM shares one simulated libvirtd, so each test uses VM ids
+ * of its own; tests of several hosts on one libvirtd share one connection to a private node.
  */
 class LibvirtHypervisorTest {
 
@@ -40,27 +42,37 @@ class LibvirtHypervisorTest {
   Path stateDir;
 
   private final List<LibvirtHypervisor> opened = new ArrayList<>();
+  private FakeImageStoreForTest store;
   private LibvirtHypervisor hypervisor;
 
   @BeforeEach
-  void openHypervisor() {
-    hypervisor = newHypervisor();
+  void openHypervisor() throws Exception {
+    store = FakeImageStoreForTest.started();
+    hypervisor = newHypervisor("host-1", new LibvirtConnection("test:///default"), stateDir);
   }
 
   @AfterEach
-  void closeHypervisors() {
+  void closeHypervisors() throws Exception {
     opened.forEach(LibvirtHypervisor::close);
+    store.close();
   }
 
-  /** A fresh agent's view of the host: new connection, same state dir. */
-  private LibvirtHypervisor newHypervisor() {
-    var created = new LibvirtHypervisor(new LibvirtConnection("test:///default"),
-        HypervisorKind.TEST, new PathOnlyDiskStore(stateDir),
-        new ArchiveStore(stateDir.resolve("archive")),
+  /** An agent's view of a host: its host id, a connection and a state dir. */
+  private LibvirtHypervisor newHypervisor(String hostId, LibvirtConnection connection, Path state) {
+    var created = new LibvirtHypervisor(connection,
+        new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(state),
+        new VmArchives(state, store.transfers()),
         new HostPortAllocator(HostPortAllocator.DEFAULT_FIRST_PORT,
             HostPortAllocator.DEFAULT_LAST_PORT));
     opened.add(created);
     return created;
+  }
+
+  /** A libvirt test driver node of its own, empty, not shared with test:///default. */
+  private LibvirtConnection privateNode() throws Exception {
+    Path node = stateDir.resolve("node-" + UUID.randomUUID() + ".xml");
+    Files.writeString(node, "<node/>");
+    return new LibvirtConnection("test://" + node.toAbsolutePath());
   }
 
   private static String uniqueVmId(String label) {
@@ -97,8 +109,10 @@ class LibvirtHypervisorTest {
     }
 
     String archiveRef = hypervisor.archive(vmId, 4);
-    assertTrue(archiveRef.startsWith(stateDir.resolve("archive").toString()), archiveRef);
-    assertEquals(archiveRef, hypervisor.archive(vmId, 4));
+    assertTrue(archiveRef.startsWith("sha256:"), archiveRef);
+    assertTrue(store.holds(BlobDigest.fromArchiveRef(archiveRef).hex()),
+        "the archive never reached the image store");
+    assertEquals(archiveRef, hypervisor.archive(vmId, 4), "repeated archive answered another ref");
     assertTrue(hypervisor.status(vmId).isEmpty(), "archived VM still has a domain");
     assertFalse(byVmId(hypervisor.inventory()).containsKey(vmId));
 
@@ -126,7 +140,8 @@ class LibvirtHypervisorTest {
     hypervisor.suspend(sleeping, 2);
     Map<String, DomainStatus> before = byVmId(hypervisor.inventory());
 
-    Map<String, DomainStatus> after = byVmId(newHypervisor().inventory());
+    Map<String, DomainStatus> after = byVmId(
+        newHypervisor("host-1", new LibvirtConnection("test:///default"), stateDir).inventory());
 
     assertEquals(before.get(running), after.get(running));
     assertEquals(before.get(sleeping), after.get(sleeping));
@@ -140,13 +155,56 @@ class LibvirtHypervisorTest {
   }
 
   @Test
+  void hostsSharingOneLibvirtdEachSeeAndTouchOnlyTheirOwnVms() throws Exception {
+    LibvirtConnection shared = privateNode();
+    LibvirtHypervisor hostA = newHypervisor("host-a", shared, stateDir.resolve("a"));
+    LibvirtHypervisor hostB = newHypervisor("host-b", shared, stateDir.resolve("b"));
+    String onA = uniqueVmId("on-a");
+    String onB = uniqueVmId("on-b");
+    int portOnA = hostA.install(spec(onA, 1, 80)).getPorts(0).getHostPort();
+    int portOnB = hostB.install(spec(onB, 1, 80)).getPorts(0).getHostPort();
+    hostB.start(onB, 1);
+
+    assertEquals(List.of(onA), hostA.inventory().stream().map(DomainStatus::getVmId).toList());
+    assertEquals(List.of(onB), hostB.inventory().stream().map(DomainStatus::getVmId).toList());
+    assertTrue(hostA.status(onB).isEmpty(), "host-a reports a VM of host-b");
+    assertEquals(portOnA, portOnB, "host ports of another host's VMs were held against this one");
+    var e = assertThrows(HypervisorException.class, () -> hostA.start(onB, 2));
+    assertEquals(HypervisorException.Kind.NOT_FOUND, e.kind());
+
+    hostA.delete(onB); // not host-a's VM: nothing of host-b's may go
+    assertEquals(PowerState.POWER_STATE_RUNNING, hostB.status(onB).orElseThrow().getPower());
+  }
+
+  @Test
+  void vmArchivedOnOneHostIsRestoredOnAnotherThroughTheImageStore() throws Exception {
+    LibvirtConnection shared = privateNode();
+    LibvirtHypervisor hostA = newHypervisor("host-a", shared, stateDir.resolve("a"));
+    LibvirtHypervisor hostB = newHypervisor("host-b", shared, stateDir.resolve("b"));
+    String vmId = uniqueVmId("travels");
+    hostA.install(spec(vmId, 1, 80, 443));
+    hostA.start(vmId, 1);
+
+    String archiveRef = hostA.archive(vmId, 2);
+    DomainStatus restored = hostB.restore(archiveRef, spec(vmId, 3));
+
+    assertEquals(3, restored.getGeneration());
+    assertEquals(List.of(80, 443),
+        restored.getPortsList().stream().map(PortForward::getGuestPort).toList(),
+        "restore without guest ports did not take them from the archive");
+    assertEquals(List.of(vmId), hostB.inventory().stream().map(DomainStatus::getVmId).toList());
+    assertTrue(hostA.inventory().isEmpty(), "host-a still reports the VM it archived");
+    assertEquals(PowerState.POWER_STATE_RUNNING, hostB.start(vmId, 4).getPower());
+  }
+
+  @Test
   void vmsInstalledSideBySideGetDifferentHostPorts() throws Exception {
     String first = uniqueVmId("ports-a");
     String second = uniqueVmId("ports-b");
     List<PortForward> a = hypervisor.install(spec(first, 1, 80, 443)).getPortsList();
     List<PortForward> b = hypervisor.install(spec(second, 1, 80, 443)).getPortsList();
 
-    var hostPorts = new java.util.HashSet<Integer>();
+    var hostPorts = new HashSet<Integer>();
     a.forEach(forward -> hostPorts.add(forward.getHostPort()));
     b.forEach(forward -> hostPorts.add(forward.getHostPort()));
     assertEquals(4, hostPorts.size(), "host ports shared between VMs: " + a + " " + b);
@@ -155,35 +213,28 @@ class LibvirtHypervisorTest {
   }
 
   @Test
-  void archiveCompressesAnExistingDiskAndRestoreBringsItBack() throws Exception {
-    String vmId = uniqueVmId("disk");
-    hypervisor.install(spec(vmId, 1));
-    Path disk = new PathOnlyDiskStore(stateDir).diskPath(vmId);
-    Files.createDirectories(disk.getParent());
-    byte[] content = "qcow2 bytes of the guest".repeat(1000).getBytes();
-    Files.write(disk, content);
-
-    Path archive = Path.of(hypervisor.archive(vmId, 1));
-    assertFalse(Files.exists(disk), "disk left behind after archiving");
-    assertTrue(Files.size(archive.resolve("disk.qcow2.gz")) < content.length,
-        "disk not compressed");
-    assertTrue(Files.readString(archive.resolve("metadata.xml")).contains(vmId));
-
-    hypervisor.restore(archive.toString(), spec(vmId, 2));
-    assertArrayEquals(content, Files.readAllBytes(disk));
-    assertFalse(Files.exists(archive), "archive kept after restore");
-
-    hypervisor.delete(vmId);
-    assertFalse(Files.exists(disk), "disk left behind after delete");
-  }
-
-  @Test
-  void commandsForVmsThatAreNotHereNameTheVm() {
+  void commandsForVmsThatAreNotHereNameTheVmAndSayNotFound() {
     String vmId = uniqueVmId("absent");
     var start = assertThrows(HypervisorException.class, () -> hypervisor.start(vmId, 1));
     assertTrue(start.getMessage().contains(vmId), start.getMessage());
+    assertEquals(HypervisorException.Kind.NOT_FOUND, start.kind());
     var archive = assertThrows(HypervisorException.class, () -> hypervisor.archive(vmId, 1));
     assertTrue(archive.getMessage().contains(vmId), archive.getMessage());
+    assertEquals(HypervisorException.Kind.NOT_FOUND, archive.kind());
+  }
+
+  @Test
+  void restoreFromAnArchiveTheStoreDoesNotHoldIsAnImageFailure() {
+    String vmId = uniqueVmId("lost");
+    String missing = new BlobDigest("0".repeat(64)).archiveRef();
+    var e = assertThrows(HypervisorException.class,
+        () -> hypervisor.restore(missing, spec(vmId, 1, 80)));
+    assertEquals(HypervisorException.Kind.IMAGE, e.kind());
+    assertTrue(e.getMessage().contains(vmId) && e.getMessage().contains(missing), e.getMessage());
+
+    var malformed = assertThrows(HypervisorException.class,
+        () -> hypervisor.restore("/var/lib/archive/" + vmId, spec(vmId, 1, 80)));
+    assertEquals(HypervisorException.Kind.INVALID, malformed.kind());
   }
 
   @Test
@@ -203,7 +254,7 @@ class LibvirtHypervisorTest {
   }
 
   @Test
-  void restoreRefusesAnArchiveOfAnotherVm() throws Exception {
+  void restoreRefusesAnArchiveOfAnotherVmAndDeleteForgetsTheArchive() throws Exception {
     String archived = uniqueVmId("arch-a");
     hypervisor.install(spec(archived, 1, 80));
     String archiveRef = hypervisor.archive(archived, 1);
@@ -212,8 +263,13 @@ class LibvirtHypervisorTest {
     var e = assertThrows(HypervisorException.class,
         () -> hypervisor.restore(archiveRef, spec(other, 1, 80)));
     assertTrue(e.getMessage().contains(archived) && e.getMessage().contains(other), e.getMessage());
-    assertNotEquals(true, hypervisor.status(other).isPresent());
+    assertEquals(HypervisorException.Kind.INVALID, e.kind());
+    assertTrue(hypervisor.status(other).isEmpty(), "a refused restore defined a domain");
+
     hypervisor.delete(archived);
-    assertFalse(Files.exists(Path.of(archiveRef)), "delete left the archive behind");
+    var gone = assertThrows(HypervisorException.class, () -> hypervisor.archive(archived, 2));
+    assertEquals(HypervisorException.Kind.NOT_FOUND, gone.kind(), "delete kept the archive ref");
+    assertFalse(Files.exists(stateDir.resolve("archives").resolve(archived)),
+        "delete left archive files behind");
   }
 }

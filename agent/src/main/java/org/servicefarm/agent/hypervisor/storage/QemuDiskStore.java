@@ -1,0 +1,186 @@
+package org.servicefarm.agent.hypervisor.storage;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
+import org.servicefarm.agent.images.BlobDigest;
+import org.servicefarm.agent.images.ImageCache;
+import org.servicefarm.agent.images.ImageException;
+import org.servicefarm.agent.images.QemuReadable;
+import org.servicefarm.api.v1.ImageRef;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * VM disks for QEMU: each VM's disk is a qcow2 overlay ({@code <state-dir>/disks/<vmId>.qcow2})
+ * on the image's base in the {@link ImageCache}, so a VM costs only the blocks it writes and a
+ * base image is fetched once per host. Images with their own kernel and initrd have those cached
+ * the same way.
+ */
+public final class QemuDiskStore implements DiskStore {
+
+  private static final Logger log = LoggerFactory.getLogger(QemuDiskStore.class);
+
+  private static final Set<String> BASE_FORMATS = Set.of("qcow2", "raw");
+  private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
+
+  private final Path disksDir;
+  private final Path consoleDir;
+  private final ImageCache cache;
+  private final QemuImg qemuImg;
+
+  public QemuDiskStore(Path stateDir, ImageCache cache, QemuImg qemuImg) throws IOException {
+    Path state = stateDir.toAbsolutePath().normalize();
+    QemuReadable.directory(state);
+    this.disksDir = QemuReadable.directory(state.resolve("disks"));
+    this.consoleDir = QemuReadable.directory(state.resolve("console"));
+    Optional<Path> closed = QemuReadable.untraversableAncestor(state);
+    if (closed.isPresent()) {
+      // Not fatal: QEMU may be configured to run as root. Otherwise every VM start fails with
+      // libvirt's "Permission denied", and this line says why.
+      log.warn("{} is not traversable by other users, so QEMU running as its own user cannot"
+          + " reach the disks under {}: chmod o+x {} or choose another --state-dir",
+          closed.get(), state, closed.get());
+    }
+    this.cache = cache;
+    this.qemuImg = qemuImg;
+  }
+
+  @Override
+  public Path diskPath(String vmId) {
+    return disksDir.resolve(vmId + ".qcow2");
+  }
+
+  @Override
+  public Path consoleLogPath(String vmId) {
+    return consoleDir.resolve(vmId + ".log");
+  }
+
+  @Override
+  public PreparedDisk prepare(String vmId, ImageRef image) throws HypervisorException {
+    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId));
+    Path partial = disksDir.resolve("." + vmId + ".qcow2.partial");
+    try {
+      Files.deleteIfExists(partial);
+      qemuImg.createOverlay(prepared.leases().get(0).path(), image.getFormat(), partial);
+      Files.move(partial, diskPath(vmId),
+          StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return prepared;
+    } catch (IOException e) {
+      prepared.close();
+      throw new HypervisorException(Kind.HYPERVISOR,
+          "creating the overlay " + diskPath(vmId) + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk)
+      throws HypervisorException {
+    requireQcow2(restoredDisk);
+    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId));
+    try {
+      qemuImg.rebaseUnsafe(restoredDisk, prepared.leases().get(0).path(), image.getFormat());
+      Files.move(restoredDisk, diskPath(vmId),
+          StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      return prepared;
+    } catch (IOException e) {
+      prepared.close();
+      throw new HypervisorException(Kind.HYPERVISOR, "pointing the restored overlay at "
+          + prepared.leases().get(0).path() + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void remove(String vmId) throws IOException {
+    Files.deleteIfExists(diskPath(vmId));
+    Files.deleteIfExists(disksDir.resolve("." + vmId + ".qcow2.partial"));
+    Files.deleteIfExists(consoleLogPath(vmId));
+  }
+
+  @Override
+  public List<String> cachedImages() throws IOException {
+    return cache.cachedDigests();
+  }
+
+  @Override
+  public void trimCache(Set<String> inUse) throws IOException {
+    cache.trim(inUse);
+  }
+
+  /** Leases the image's base (first), kernel and initrd from the cache, fetching what is missing. */
+  private PreparedDisk cacheBlobs(ImageRef image, Path disk) throws HypervisorException {
+    String name = image.getName().isEmpty() ? image.getImageId() : image.getName();
+    BlobDigest base = digest(image.getSha256(), "sha256", name);
+    if (!BASE_FORMATS.contains(image.getFormat())) {
+      throw new HypervisorException(Kind.INVALID, "image " + name + " has format '"
+          + image.getFormat() + "'; QEMU hosts take " + BASE_FORMATS);
+    }
+    Optional<BlobDigest> kernel = optionalDigest(image.getKernelSha256(), "kernel_sha256", name);
+    Optional<BlobDigest> initrd = optionalDigest(image.getInitrdSha256(), "initrd_sha256", name);
+    if (kernel.isEmpty() && initrd.isPresent()) {
+      throw new HypervisorException(Kind.INVALID,
+          "image " + name + " has an initrd but no kernel to boot with it");
+    }
+    List<ImageCache.Lease> leases = new ArrayList<>();
+    try {
+      leases.add(cache.ensure(base, image.getSizeBytes(), "image " + name + " (disk)"));
+      Optional<Path> kernelPath = Optional.empty();
+      Optional<Path> initrdPath = Optional.empty();
+      if (kernel.isPresent()) {
+        leases.add(cache.ensure(kernel.get(), 0, "image " + name + " (kernel)"));
+        kernelPath = Optional.of(leases.get(leases.size() - 1).path());
+      }
+      if (initrd.isPresent()) {
+        leases.add(cache.ensure(initrd.get(), 0, "image " + name + " (initrd)"));
+        initrdPath = Optional.of(leases.get(leases.size() - 1).path());
+      }
+      List<String> blobs = leases.stream().map(lease -> lease.digest().hex()).toList();
+      return new PreparedDisk(disk, kernelPath, initrdPath, blobs, leases);
+    } catch (ImageException e) {
+      leases.forEach(ImageCache.Lease::close);
+      throw new HypervisorException(Kind.IMAGE, e.getMessage(), e);
+    } catch (IOException e) {
+      leases.forEach(ImageCache.Lease::close);
+      throw new HypervisorException(Kind.HYPERVISOR,
+          "caching image " + name + " on this host: " + e, e);
+    }
+  }
+
+  private static BlobDigest digest(String value, String field, String image)
+      throws HypervisorException {
+    if (!BlobDigest.isDigest(value)) {
+      throw new HypervisorException(Kind.INVALID, "image " + image + " has " + field + " '"
+          + value + "', not a sha256 digest; QEMU hosts fetch images by digest");
+    }
+    return new BlobDigest(value);
+  }
+
+  private static Optional<BlobDigest> optionalDigest(String value, String field, String image)
+      throws HypervisorException {
+    return value.isEmpty() ? Optional.empty() : Optional.of(digest(value, field, image));
+  }
+
+  /** An archive whose bytes are not a qcow2 image would make libvirt fail later and less clearly. */
+  private static void requireQcow2(Path restoredDisk) throws HypervisorException {
+    byte[] magic;
+    try (InputStream in = Files.newInputStream(restoredDisk)) {
+      magic = in.readNBytes(QCOW2_MAGIC.length);
+    } catch (IOException e) {
+      throw new HypervisorException(Kind.HYPERVISOR,
+          "reading the restored disk " + restoredDisk + ": " + e, e);
+    }
+    if (!Arrays.equals(magic, QCOW2_MAGIC)) {
+      throw new HypervisorException(Kind.IMAGE,
+          "the archive does not hold a qcow2 overlay (its first bytes are not QFI\\xfb)");
+    }
+  }
+}

@@ -1,0 +1,121 @@
+package org.servicefarm.agent.hypervisor.storage;
+
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.Optional;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
+import java.util.zip.ZipException;
+import org.servicefarm.agent.images.BlobDigest;
+import org.servicefarm.agent.images.BlobTransfers;
+import org.servicefarm.agent.images.ImageException;
+
+/**
+ * Archived VMs live in the controller's image store, so any host can restore them: an archive is
+ * one gzip-compressed blob, and its reference is the blob's digest ({@code sha256:<hex>}). This
+ * class does the host's side: compress and upload, download and decompress, and remember each
+ * uploaded reference until the VM is restored or deleted, so a repeated archive command whose
+ * domain is already gone still answers the same reference.
+ *
+ * <p>Per VM it keeps a directory {@code <state-dir>/archives/<vmId>/}: {@code ref} (the
+ * reference), {@code upload.gz} (while uploading), {@code <sha256>.gz} (a download, resumable)
+ * and {@code restored} (the decompressed archive until it is used).
+ */
+public final class VmArchives {
+
+  private static final int BUFFER_BYTES = 1 << 16;
+  private static final String REF_FILE = "ref";
+
+  private final Path root;
+  private final BlobTransfers transfers;
+
+  public VmArchives(Path stateDir, BlobTransfers transfers) {
+    this.root = stateDir.toAbsolutePath().normalize().resolve("archives");
+    this.transfers = transfers;
+  }
+
+  /** Compresses the file (a VM's overlay) and uploads it; returns the archive reference. */
+  public String upload(String vmId, Path payload) throws ImageException, IOException {
+    try (InputStream in = Files.newInputStream(payload)) {
+      return upload(vmId, in);
+    }
+  }
+
+  /** Compresses the bytes (a simulated VM's metadata) and uploads them; returns the reference. */
+  public String upload(String vmId, String payload) throws ImageException, IOException {
+    return upload(vmId, new ByteArrayInputStream(payload.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  /** The reference an earlier archive of the VM uploaded, if it is not restored or deleted. */
+  public Optional<String> uploadedRef(String vmId) throws IOException {
+    Path ref = vmDir(vmId).resolve(REF_FILE);
+    return Files.isRegularFile(ref) ? Optional.of(Files.readString(ref).trim()) : Optional.empty();
+  }
+
+  /**
+   * Downloads the archive (resuming a download an earlier attempt began), verifies its digest and
+   * decompresses it. The caller moves or deletes the returned file.
+   */
+  public Path download(String vmId, BlobDigest archive) throws ImageException, IOException {
+    Path dir = Files.createDirectories(vmDir(vmId));
+    Path compressed = dir.resolve(archive.hex() + ".gz");
+    transfers.download(archive, 0, compressed,
+        "archive " + archive.archiveRef() + " of vm " + vmId);
+    Path restored = dir.resolve("restored");
+    try (InputStream in = new GZIPInputStream(Files.newInputStream(compressed), BUFFER_BYTES);
+        OutputStream out = Files.newOutputStream(restored)) {
+      in.transferTo(out);
+    } catch (ZipException e) {
+      Files.deleteIfExists(restored);
+      throw new ImageException("archive " + archive.archiveRef() + " of vm " + vmId
+          + " is not gzip data: " + e.getMessage(), e);
+    }
+    Files.delete(compressed);
+    return restored;
+  }
+
+  /** Forgets the VM's archive and removes whatever of it is still on this host. */
+  public void forget(String vmId) throws IOException {
+    Path dir = vmDir(vmId);
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(path);
+      }
+    }
+  }
+
+  private String upload(String vmId, InputStream payload) throws ImageException, IOException {
+    Path dir = Files.createDirectories(vmDir(vmId));
+    Path compressed = dir.resolve("upload.gz");
+    // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
+    // repeated archive) gives the same digest and the store already holds it.
+    try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
+        Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
+      payload.transferTo(out);
+    }
+    BlobDigest digest = transfers.upload(compressed, "archive of vm " + vmId);
+    Path ref = dir.resolve(REF_FILE);
+    Path partialRef = dir.resolve(REF_FILE + ".partial");
+    Files.writeString(partialRef, digest.archiveRef() + "\n");
+    Files.move(partialRef, ref,
+        StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    Files.delete(compressed);
+    return digest.archiveRef();
+  }
+
+  private Path vmDir(String vmId) {
+    return root.resolve(vmId);
+  }
+}

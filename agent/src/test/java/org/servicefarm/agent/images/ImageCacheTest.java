@@ -1,0 +1,170 @@
+package org.servicefarm.agent.images;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.servicefarm.api.v1.FetchBlobRequest;
+
+/** The image cache against an in-process image store. */
+class ImageCacheTest {
+
+  private static final long UNBOUNDED = Long.MAX_VALUE;
+
+  @TempDir
+  Path dir;
+
+  private FakeImageStoreForTest store;
+
+  @BeforeEach
+  void startStore() throws Exception {
+    store = FakeImageStoreForTest.started();
+  }
+
+  @AfterEach
+  void stopStore() throws Exception {
+    store.close();
+  }
+
+  private ImageCache cache(long maxBytes) throws Exception {
+    return new ImageCache(dir.resolve("cache"), maxBytes, store.transfers());
+  }
+
+  private static byte[] randomBytes(int size, long seed) {
+    byte[] bytes = new byte[size];
+    new Random(seed).nextBytes(bytes);
+    return bytes;
+  }
+
+  private List<String> filesInCache() throws Exception {
+    try (Stream<Path> files = Files.list(dir.resolve("cache"))) {
+      return files.map(path -> path.getFileName().toString()).sorted().toList();
+    }
+  }
+
+  @Test
+  void fetchCutHalfwayResumesFromWhereItStoppedAndEndsWithTheRightBytes() throws Exception {
+    byte[] image = randomBytes(1 << 20, 1);
+    BlobDigest digest = store.add(image);
+    int cutAt = (1 << 19) + 100;
+    store.cutNextFetches(1, cutAt);
+    ImageCache cache = cache(UNBOUNDED);
+
+    try (ImageCache.Lease lease = cache.ensure(digest, image.length, "image web (disk)")) {
+      assertArrayEquals(image, Files.readAllBytes(lease.path()));
+    }
+
+    List<FetchBlobRequest> requests = store.fetchRequests;
+    assertEquals(2, requests.size(), "one cut fetch and one resumed fetch: " + requests);
+    assertEquals(0, requests.get(0).getOffset());
+    assertTrue(requests.get(1).getOffset() > 0, "the second fetch started over at 0");
+    assertEquals(cutAt, requests.get(1).getOffset(), "resumed elsewhere than where it was cut");
+    assertEquals(List.of(digest.hex()), filesInCache(), "partial file left behind");
+    assertEquals(List.of(digest.hex()), cache.cachedDigests());
+  }
+
+  @Test
+  void blobWhoseBytesDoNotMatchItsDigestIsRefusedAndNothingIsLeftInTheCache() throws Exception {
+    BlobDigest claimed =
+        FakeImageStoreForTest.digestOf("the image as built".getBytes(StandardCharsets.UTF_8));
+    byte[] tampered = "the image as tampered with".getBytes(StandardCharsets.UTF_8);
+    store.addUnderWrongDigest(claimed, tampered);
+    ImageCache cache = cache(UNBOUNDED);
+
+    var e = assertThrows(ImageException.class, () -> cache.ensure(claimed, 0, "image web (disk)"));
+
+    String actual = FakeImageStoreForTest.digestOf(tampered).hex();
+    assertTrue(e.getMessage().contains("image web (disk)"), e.getMessage());
+    assertTrue(e.getMessage().contains(claimed.hex()), "expected digest missing: " + e.getMessage());
+    assertTrue(e.getMessage().contains(actual), "actual digest missing: " + e.getMessage());
+    assertEquals(List.of(), filesInCache());
+    assertEquals(List.of(), cache.cachedDigests());
+  }
+
+  @Test
+  void blobMissingFromTheStoreNamesTheImage() throws Exception {
+    BlobDigest absent = FakeImageStoreForTest.digestOf(new byte[] {1, 2, 3});
+    var e = assertThrows(ImageException.class,
+        () -> cache(UNBOUNDED).ensure(absent, 3, "image redis (disk)"));
+    assertTrue(e.getMessage().contains("image redis (disk)")
+        && e.getMessage().contains(absent.hex()), e.getMessage());
+  }
+
+  @Test
+  void trimEvictsLeastRecentlyUsedBlobsButKeepsThoseInUseAndThoseLeased() throws Exception {
+    ImageCache cache = cache(300_000);
+    List<BlobDigest> digests = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      digests.add(store.add(randomBytes(100_000, 10 + i)));
+    }
+    BlobDigest inUseButOldest = digests.get(0);
+    BlobDigest leastRecent = digests.get(1);
+    BlobDigest moreRecent = digests.get(2);
+    BlobDigest leased = digests.get(3);
+    for (BlobDigest digest : List.of(inUseButOldest, leastRecent, moreRecent)) {
+      cache.ensure(digest, 100_000, "image " + digest).close();
+    }
+    ImageCache.Lease held = cache.ensure(leased, 100_000, "image held");
+    for (int i = 0; i < 4; i++) {
+      Files.setLastModifiedTime(cache.blobPath(digests.get(i)), FileTime.fromMillis(1000L * i));
+    }
+
+    cache.trim(Set.of(inUseButOldest.hex()));
+
+    assertEquals(Set.of(inUseButOldest.hex(), moreRecent.hex(), leased.hex()),
+        Set.copyOf(cache.cachedDigests()), "evicted the wrong blobs");
+    assertFalse(Files.exists(cache.blobPath(leastRecent)));
+    held.close();
+  }
+
+  @Test
+  void concurrentAsksForOneImageWaitForOneFetch() throws Exception {
+    byte[] image = randomBytes(300_000, 7);
+    BlobDigest digest = store.add(image);
+    CountDownLatch gate = new CountDownLatch(1);
+    store.holdFetchesUntil(gate);
+    ImageCache cache = cache(UNBOUNDED);
+    ExecutorService installs = Executors.newFixedThreadPool(3);
+    try {
+      List<Future<byte[]>> results = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        results.add(installs.submit(() -> {
+          try (ImageCache.Lease lease = cache.ensure(digest, image.length, "image web (disk)")) {
+            return Files.readAllBytes(lease.path());
+          }
+        }));
+      }
+      while (store.fetchRequests.isEmpty()) {
+        Thread.sleep(10);
+      }
+      Thread.sleep(200); // the other two are now waiting, not fetching
+      gate.countDown();
+      for (Future<byte[]> result : results) {
+        assertArrayEquals(image, result.get(30, TimeUnit.SECONDS));
+      }
+    } finally {
+      installs.shutdownNow();
+    }
+    assertEquals(1, store.fetchRequests.size(), "the image was fetched more than once");
+  }
+}
