@@ -28,7 +28,11 @@ import org.servicefarm.controller.hosts.AgentControlService;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.HostTracker;
 import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.images.ImageConstructor;
+import org.servicefarm.controller.images.ImageIntake;
+import org.servicefarm.controller.images.ImageStoreService;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
@@ -50,7 +54,10 @@ public final class Controller implements AutoCloseable {
   private final ImageCatalog catalog;
   private Server server;
 
-  public Controller(Database db, ControllerConfig config) {
+  /**
+   * @param dataDir where the controller keeps its image store and image builds
+   */
+  public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir) {
     EventRepository events = new EventRepository();
     VmRepository vms = new VmRepository(events);
     CatalogRepository catalogRepo = new CatalogRepository();
@@ -63,9 +70,12 @@ public final class Controller implements AutoCloseable {
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
     Placer.ImageDigests digests =
         (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
+    BlobStore blobs = new BlobStore(dataDir);
+    ImageConstructor constructor = new ImageConstructor(db, images, blobs, dataDir);
     ReconcileSteps steps = new ReconcileSteps(db, vms, new CommandFactory(db, catalogRepo, images),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
-        digests);
+        digests, imageId -> constructor.ensureBuilt(
+            db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()));
     this.reconciler = new Reconciler(db, vms, steps, watcher, config.reconcileThreads());
     InventoryReconciler inventory = new InventoryReconciler(db, vms, events, offers, watcher);
     this.hostTracker = new HostTracker(db, hosts, vms, events, inventory, agents, reconciler,
@@ -76,8 +86,9 @@ public final class Controller implements AutoCloseable {
         reconciler, waiter, digests);
     this.services = List.of(
         new ServiceBrokerService(broker, db, vms, queries, catalog, config.requestWait()),
-        new FarmAdminService(db, catalog, queries, hosts, agents,
+        new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait()),
+        new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     reconciler.start(config.reconcileSweepMillis());
     hostTracker.start();
@@ -100,7 +111,7 @@ public final class Controller implements AutoCloseable {
     server = builder.build().start();
     health.setStatus("", ServingStatus.SERVING);
     for (String name : List.of("servicefarm.v1.ServiceBroker", "servicefarm.v1.FarmAdmin",
-        "servicefarm.v1.AgentControl")) {
+        "servicefarm.v1.AgentControl", "servicefarm.v1.ImageStore")) {
       health.setStatus(name, ServingStatus.SERVING);
     }
     return server;

@@ -36,7 +36,8 @@ public final class ControllerMain implements Callable<Integer> {
   @Option(names = "--database-user", defaultValue = "postgres")
   String databaseUser;
 
-  @Option(names = "--data-dir", description = "where the embedded database keeps its data "
+  @Option(names = "--data-dir", description = "where the controller keeps its image store, image "
+      + "builds and (without --database-url) its embedded database "
       + "(default: ~/.servicefarm/controller, or /var/lib/servicefarm/controller for root)")
   Path dataDir;
 
@@ -57,8 +58,8 @@ public final class ControllerMain implements Callable<Integer> {
     EmbeddedPostgres embedded = null;
     String url = databaseUrl;
     String user = databaseUser;
+    Path dir = dataDir != null ? dataDir : defaultDataDir();
     if (url == null) {
-      Path dir = dataDir != null ? dataDir : defaultDataDir();
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
       url = embedded.jdbcUrl();
       user = embedded.user();
@@ -71,7 +72,7 @@ public final class ControllerMain implements Callable<Integer> {
         + migrated.migrationsExecuted + " migrations applied now)");
     ControllerConfig config = ControllerConfig.defaults()
         .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds));
-    Controller controller = new Controller(db, config);
+    Controller controller = new Controller(db, config, dir);
     Server server = controller.serve(NettyServerBuilder.forAddress(address)
         .maxInboundMessageSize(4 * 1024 * 1024));
     System.out.println("servicefarm controller serving on " + listen);

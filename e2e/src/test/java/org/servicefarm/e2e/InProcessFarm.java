@@ -14,9 +14,14 @@ import java.util.Map;
 import java.util.UUID;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
+import org.servicefarm.agent.hypervisor.libvirt.HostSettings;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
-import org.servicefarm.agent.hypervisor.storage.ArchiveStore;
+import org.servicefarm.agent.hypervisor.storage.VmArchives;
+import org.servicefarm.agent.images.BlobTransfers;
+import org.servicefarm.agent.images.ImageStoreClient;
+import org.servicefarm.agent.link.ChannelOpener;
+import org.servicefarm.agent.link.FailoverChannel;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
 import org.servicefarm.agent.link.ControllerLink;
 import org.servicefarm.agent.link.LinkSettings;
@@ -65,7 +70,7 @@ final class InProcessFarm implements AutoCloseable {
     postgres = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
     db = new Database(postgres.jdbcUrl(), postgres.user(), "", 16);
     Migrations.migrate(db.dataSource());
-    controller = new Controller(db, config);
+    controller = new Controller(db, config, dir.resolve("controller"));
     server = controller.serve(InProcessServerBuilder.forName(serverName));
     client = new FarmClient(InProcessChannelBuilder.forName(serverName).build(),
         FarmClientOptions.builder().callDeadline(Duration.ofSeconds(30))
@@ -94,9 +99,13 @@ final class InProcessFarm implements AutoCloseable {
     Path node = hostDir.resolve("node.xml");
     Files.writeString(node, "<node/>");
     int first = 30000 + 200 * hosts.size();
+    ChannelOpener inProcess = target -> InProcessChannelBuilder.forName(target).build();
+    // Archives go to the controller's image store, so a VM archived here restores anywhere.
+    VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
+        new FailoverChannel(List.of(serverName), inProcess))));
     LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
-        HypervisorKind.forLibvirtUri("test:///"), new PathOnlyDiskStore(hostDir),
-        new ArchiveStore(dir.resolve("archive")), new HostPortAllocator(first, first + 199));
+        new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(hostDir),
+        archives, new HostPortAllocator(first, first + 199));
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(serverName),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(10_000).build(),
         "it");

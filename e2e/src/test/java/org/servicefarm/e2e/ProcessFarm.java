@@ -70,9 +70,6 @@ final class ProcessFarm implements AutoCloseable {
     agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
         List.of("--controller", target(), "--host-id", hostId, "--libvirt-uri", libvirtUri,
             "--state-dir", dir.resolve("agent-" + hostId).toString(),
-            // One archive store for all hosts, as a shared file system gives a real farm, so an
-            // archived VM can come back on any host.
-            "--archive-dir", dir.resolve("archive").toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
             "--port-range", first + "-" + (first + 499))));
   }

@@ -1,6 +1,8 @@
 package org.servicefarm.controller.api;
 
 import io.grpc.stub.StreamObserver;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -24,6 +26,8 @@ import org.servicefarm.api.v1.ListVmsRequest;
 import org.servicefarm.api.v1.ListVmsResponse;
 import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.UploadImageChunk;
+import org.servicefarm.api.v1.UploadImageHeader;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.controller.FarmException;
@@ -33,7 +37,7 @@ import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.ImageCatalog;
-import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 import org.servicefarm.controller.model.VmRecord;
@@ -46,16 +50,22 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   private final Database db;
   private final ImageCatalog catalog;
+  private final ImageIntake intake;
   private final VmQueries queries;
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final VmActions actions;
   private final Duration actionWait;
 
-  public FarmAdminService(Database db, ImageCatalog catalog, VmQueries queries, HostRepository hosts,
-      AgentRegistry agents, VmActions actions, Duration actionWait) {
+  /**
+   * Without an image store: registering and uploading images answer UNAVAILABLE. Kept so the
+   * controller builds until it wires an {@link ImageIntake}; then this constructor goes.
+   */
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+      HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
     this.db = db;
     this.catalog = catalog;
+    this.intake = intake;
     this.queries = queries;
     this.hosts = hosts;
     this.agents = agents;
@@ -118,20 +128,140 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void registerImage(RegisterImageRequest req, StreamObserver<Image> out) {
     String name = Validation.imageName("name", req.getName());
-    String sha = Validation.sha256("sha256", req.getSha256());
-    long size = Validation.range("size_bytes", req.getSizeBytes(), 0, Long.MAX_VALUE);
-    String format = req.getFormat().isEmpty() ? "qcow2" : req.getFormat();
+    String format = imageFormat(req.getFormat());
+    String sha = req.getSha256().isEmpty() ? null : Validation.sha256("sha256", req.getSha256());
+    // Optional fields are proto3 zeros when not given.
+    long size = req.getSizeBytes() == 0 ? -1
+        : Validation.range("size_bytes", req.getSizeBytes(), 1, intake().maxImageBytes());
+    String path = req.getSourcePath();
+    if (path.isEmpty()) {
+      throw new FarmException.InvalidInput("source_path is required (the image file on the"
+          + " controller's host; UploadImage sends a file from elsewhere)");
+    }
+    if (path.length() > 4096) {
+      throw new FarmException.InvalidInput("source_path: longer than 4096 characters");
+    }
+    Path source;
+    try {
+      source = Path.of(path);
+    } catch (InvalidPathException e) {
+      throw new FarmException.InvalidInput("source_path: '" + Validation.shown(path)
+          + "' is not a path (" + e.getReason() + ")");
+    }
+    out.onNext(ProtoMapping.image(intake().registerFile(name, format, source, sha, size)));
+    out.onCompleted();
+  }
+
+  @Override
+  public StreamObserver<UploadImageChunk> uploadImage(StreamObserver<Image> out) {
+    return new UploadReceiver(intake(), out);
+  }
+
+  private ImageIntake intake() {
+    if (intake == null) {
+      throw new FarmException.Unavailable("this controller was started without an image store;"
+          + " images cannot be registered");
+    }
+    return intake;
+  }
+
+  private static String imageFormat(String format) {
+    if (format.isEmpty()) {
+      return "qcow2";
+    }
     if (!format.equals("qcow2") && !format.equals("raw")) {
       throw new FarmException.InvalidInput("format: '" + Validation.shown(format)
           + "' is not an image format (qcow2 or raw)");
     }
-    if (req.getSourcePath().length() > 4096) {
-      throw new FarmException.InvalidInput("source_path: longer than 4096 characters");
+    return format;
+  }
+
+  /**
+   * One UploadImage call: a header, then the file's bytes in order. The interceptor cannot answer
+   * for a stream, so a refusal ends the call here with its status and discards the bytes so far.
+   */
+  private static final class UploadReceiver implements StreamObserver<UploadImageChunk> {
+    private final ImageIntake intake;
+    private final StreamObserver<Image> out;
+    private ImageIntake.Upload upload;
+    private boolean ended;
+
+    UploadReceiver(ImageIntake intake, StreamObserver<Image> out) {
+      this.intake = intake;
+      this.out = out;
     }
-    ImageRecord image = catalog.register(name, sha, size, format,
-        req.getSourcePath().isEmpty() ? null : req.getSourcePath());
-    out.onNext(ProtoMapping.image(image));
-    out.onCompleted();
+
+    @Override
+    public void onNext(UploadImageChunk chunk) {
+      if (ended) {
+        return;
+      }
+      try {
+        switch (chunk.getKindCase()) {
+          case HEADER -> {
+            if (upload != null) {
+              throw new FarmException.InvalidInput("header: sent twice; send it once, first");
+            }
+            UploadImageHeader h = chunk.getHeader();
+            upload = intake.beginUpload(Validation.imageName("name", h.getName()),
+                imageFormat(h.getFormat()),
+                Validation.range("size_bytes", h.getSizeBytes(), 1, intake.maxImageBytes()),
+                h.getSha256().isEmpty() ? null : Validation.sha256("sha256", h.getSha256()));
+          }
+          case DATA -> {
+            if (upload == null) {
+              throw new FarmException.InvalidInput(
+                  "the first message must be the header (name, format, size_bytes), not data");
+            }
+            upload.write(chunk.getData().asReadOnlyByteBuffer());
+          }
+          default -> throw new FarmException.InvalidInput(
+              "a message carries neither header nor data");
+        }
+      } catch (RuntimeException e) {
+        fail(e);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      // The client went away: nothing to answer, only the bytes so far to discard.
+      ended = true;
+      if (upload != null) {
+        upload.close();
+      }
+    }
+
+    @Override
+    public void onCompleted() {
+      if (ended) {
+        return;
+      }
+      try {
+        if (upload == null) {
+          throw new FarmException.InvalidInput("no header arrived (name, format, size_bytes)");
+        }
+        Image image = ProtoMapping.image(upload.finish());
+        ended = true;
+        out.onNext(image);
+        out.onCompleted();
+      } catch (RuntimeException e) {
+        fail(e);
+      }
+    }
+
+    private void fail(RuntimeException e) {
+      ended = true;
+      if (upload != null) {
+        try {
+          upload.close();
+        } catch (RuntimeException closeFailure) {
+          // The caller needs the refusal; why the partial file could not go is logged already.
+          e.addSuppressed(closeFailure);
+        }
+      }
+      out.onError(StatusMapper.toStatus(e).asRuntimeException());
+    }
   }
 
   @Override

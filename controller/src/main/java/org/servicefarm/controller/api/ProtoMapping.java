@@ -87,6 +87,10 @@ final class ProtoMapping {
         .setFormat(i.format())
         .setSourcePath(nullToEmpty(i.sourcePath()))
         .setCreatedAt(timestamp(i.createdAt()))
+        .setBuildState(i.buildState())
+        .setKernelSha256(nullToEmpty(i.kernelSha256()))
+        .setInitrdSha256(nullToEmpty(i.initrdSha256()))
+        .setBuildError(nullToEmpty(i.buildError()))
         .build();
   }
 

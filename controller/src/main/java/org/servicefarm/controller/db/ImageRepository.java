@@ -1,6 +1,10 @@
 package org.servicefarm.controller.db;
 
+import java.sql.Array;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -9,7 +13,8 @@ import org.servicefarm.controller.model.ImageRecord;
 /** The image catalog ({@code images}). */
 public final class ImageRepository {
   private static final String COLUMNS =
-      "id, name, sha256, size_bytes, format, source_path, input_hash, build_state, created_at";
+      "id, name, sha256, size_bytes, format, source_path, input_hash, build_state, created_at,"
+          + " kernel_sha256, initrd_sha256, kernel_cmdline, build_error, build_started_at";
 
   private static final Database.RowMapper<ImageRecord> MAPPER =
       rs ->
@@ -22,7 +27,19 @@ public final class ImageRepository {
               rs.getString("source_path"),
               rs.getString("input_hash"),
               rs.getString("build_state"),
-              Rows.instant(rs, "created_at"));
+              Rows.instant(rs, "created_at"),
+              rs.getString("kernel_sha256"),
+              rs.getString("initrd_sha256"),
+              rs.getString("kernel_cmdline"),
+              rs.getString("build_error"),
+              Rows.instant(rs, "build_started_at"));
+
+  /** What a composed image is made of, as a service definition that uses it says. */
+  public record Composition(String definition, List<String> packages, String command) {}
+
+  /** What a finished build produced: the disk, and the kernel and initrd it boots with. */
+  public record BuiltImage(String sha256, long sizeBytes, String kernelSha256, String initrdSha256,
+      String kernelCmdline) {}
 
   /** Records a pre-constructed image; a name already taken is a constraint failure. */
   public ImageRecord register(
@@ -66,5 +83,75 @@ public final class ImageRepository {
 
   public List<ImageRecord> list(Database db) {
     return db.query("SELECT " + COLUMNS + " FROM images ORDER BY name", MAPPER);
+  }
+
+  /**
+   * Claims the build of a composed image for the caller: PENDING or FAILED rows, and BUILDING rows
+   * whose claim is older than {@code staleAfter} (their builder is presumed dead). The row guard
+   * makes one of several concurrent claimants win; the others get empty. The returned row's
+   * {@code buildStartedAt} is the claim's token for {@link #markReady} and {@link #markFailed}.
+   */
+  public Optional<ImageRecord> claimBuild(Database.Tx tx, UUID id, Duration staleAfter)
+      throws SQLException {
+    return tx.queryOne(
+        "UPDATE images SET build_state = 'BUILDING', build_started_at = clock_timestamp()"
+            + " WHERE id = ? AND input_hash IS NOT NULL AND (build_state IN ('PENDING', 'FAILED')"
+            + " OR (build_state = 'BUILDING'"
+            + " AND build_started_at < clock_timestamp() - make_interval(secs => ?)))"
+            + " RETURNING " + COLUMNS,
+        MAPPER,
+        id,
+        (double) staleAfter.toSeconds());
+  }
+
+  /**
+   * Records a finished build, if the caller's claim still holds (a builder presumed dead and
+   * overtaken finds its claim gone and changes nothing).
+   */
+  public Optional<ImageRecord> markReady(
+      Database.Tx tx, UUID id, Instant claimedAt, BuiltImage built) throws SQLException {
+    return tx.queryOne(
+        "UPDATE images SET build_state = 'READY', sha256 = ?, size_bytes = ?, kernel_sha256 = ?,"
+            + " initrd_sha256 = ?, kernel_cmdline = ?, build_error = NULL"
+            + " WHERE id = ? AND build_state = 'BUILDING' AND build_started_at = ?"
+            + " RETURNING " + COLUMNS,
+        MAPPER,
+        built.sha256(),
+        built.sizeBytes(),
+        built.kernelSha256(),
+        built.initrdSha256(),
+        built.kernelCmdline(),
+        id,
+        claimedAt);
+  }
+
+  /** Records a failed build with its reason, if the caller's claim still holds. */
+  public Optional<ImageRecord> markFailed(Database.Tx tx, UUID id, Instant claimedAt, String error)
+      throws SQLException {
+    return tx.queryOne(
+        "UPDATE images SET build_state = 'FAILED', build_error = ?"
+            + " WHERE id = ? AND build_state = 'BUILDING' AND build_started_at = ?"
+            + " RETURNING " + COLUMNS,
+        MAPPER,
+        error,
+        id,
+        claimedAt);
+  }
+
+  /**
+   * The packages and command of a composed image, from a definition that uses it. Every such
+   * definition has the same ones (the image is keyed by their hash); the first by name is taken.
+   */
+  public Optional<Composition> composition(Database.Tx tx, UUID imageId) throws SQLException {
+    return tx.queryOne(
+        "SELECT name, packages, command FROM service_definitions WHERE image_id = ?"
+            + " ORDER BY name LIMIT 1",
+        rs -> new Composition(rs.getString("name"), textArray(rs.getArray("packages")),
+            rs.getString("command")),
+        imageId);
+  }
+
+  private static List<String> textArray(Array array) throws SQLException {
+    return array == null ? List.of() : Arrays.asList((String[]) array.getArray());
   }
 }

@@ -89,7 +89,8 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
         }
         Validation.hostId(register.getHostId());
         List<UUID> toDrive = events.registered(register);
-        session = new AgentSession(register.getHostId(), register.getAddress(), out,
+        session = new AgentSession(register.getHostId(), register.getAddress(),
+            register.getHypervisor(), out,
             load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
         registry.attach(session);
         session.write(ControllerMessage.newBuilder()

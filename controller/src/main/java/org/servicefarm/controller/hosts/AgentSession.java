@@ -23,6 +23,7 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
 public final class AgentSession {
   private final String hostId;
   private final String address;
+  private final String hypervisor;
   private final StreamObserver<ControllerMessage> out;
   private final Map<String, CompletableFuture<CommandResult>> pending = new ConcurrentHashMap<>();
   private volatile Instant lastReport = Instant.now();
@@ -31,10 +32,11 @@ public final class AgentSession {
   private volatile boolean closed;
 
   AgentSession(
-      String hostId, String address, StreamObserver<ControllerMessage> out, HostLoad load,
-      Set<String> cachedImages) {
+      String hostId, String address, String hypervisor, StreamObserver<ControllerMessage> out,
+      HostLoad load, Set<String> cachedImages) {
     this.hostId = hostId;
     this.address = address;
+    this.hypervisor = hypervisor;
     this.out = out;
     this.load = load;
     this.cachedImages = Set.copyOf(cachedImages);
@@ -46,6 +48,11 @@ public final class AgentSession {
 
   public String address() {
     return address;
+  }
+
+  /** Whether the host simulates its VMs (libvirt's test driver): nothing there boots an image. */
+  public boolean simulatesVms() {
+    return "test".equals(hypervisor);
   }
 
   public Instant lastReport() {

@@ -7,6 +7,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
+import java.util.UUID;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
@@ -75,8 +76,26 @@ public final class ImageCatalog {
     return catalog.list(db);
   }
 
-  public Optional<ImageRecord> find(java.util.UUID id) {
+  public Optional<ImageRecord> find(UUID id) {
     return db.inTransaction(tx -> images.find(tx, id));
+  }
+
+  /** The image with that id; NotFound when there is none. */
+  public ImageRecord image(UUID id) {
+    return find(id).orElseThrow(() -> new FarmException.NotFound("image " + id
+        + " is not in the catalog"));
+  }
+
+  /** Whether a VM of this image must wait for the image constructor (composed, not READY). */
+  public boolean needsBuild(UUID id) {
+    return image(id).needsBuild();
+  }
+
+  /** Refuses a name already registered, before an upload spends time on the bytes. */
+  public void checkNameFree(String name) {
+    if (db.inTransaction(tx -> images.findByName(tx, name)).isPresent()) {
+      throw new FarmException.Conflict("an image named '" + name + "' is already registered");
+    }
   }
 
   /** The hash that names a composed image: its sorted package set and the command it starts. */

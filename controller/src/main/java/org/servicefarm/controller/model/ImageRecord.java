@@ -3,7 +3,11 @@ package org.servicefarm.controller.model;
 import java.time.Instant;
 import java.util.UUID;
 
-/** One row of {@code images}. */
+/**
+ * One row of {@code images}. A registered image has no {@code inputHash} and is READY from the
+ * start; a composed one has an {@code inputHash} and, once READY, a kernel, initrd and command
+ * line of its own. {@code buildStartedAt} is when its current or last build was claimed.
+ */
 public record ImageRecord(
     UUID id,
     String name,
@@ -13,4 +17,25 @@ public record ImageRecord(
     String sourcePath,
     String inputHash,
     String buildState,
-    Instant createdAt) {}
+    Instant createdAt,
+    String kernelSha256,
+    String initrdSha256,
+    String kernelCmdline,
+    String buildError,
+    Instant buildStartedAt) {
+
+  /** Composed from packages (and so built by the image constructor), rather than registered. */
+  public boolean composed() {
+    return inputHash != null;
+  }
+
+  /** Whether a VM can boot this image now; otherwise a composed image must be built first. */
+  public boolean ready() {
+    return "READY".equals(buildState);
+  }
+
+  /** A composed image that is not READY: someone has to build it before a VM can use it. */
+  public boolean needsBuild() {
+    return composed() && !ready();
+  }
+}

@@ -106,6 +106,9 @@ public final class CommandFactory {
                   .setFormat(image.format())
                   .setSizeBytes(image.sizeBytes())
                   .setSourcePath(image.sourcePath() == null ? "" : image.sourcePath())
+                  .setKernelSha256(image.kernelSha256() == null ? "" : image.kernelSha256())
+                  .setInitrdSha256(image.initrdSha256() == null ? "" : image.initrdSha256())
+                  .setKernelCmdline(image.kernelCmdline() == null ? "" : image.kernelCmdline())
                   .build();
           List<Integer> ports =
               def.services().stream().map(ServiceDefinitionRecord.ServicePort::guestPort).toList();

@@ -36,6 +36,13 @@ public final class ReconcileSteps {
   private final Duration shortTimeout;
   private final Duration longTimeout;
   private final Placer.ImageDigests imageDigest;
+  private final ImageBuilds builds;
+
+  /** Makes a VM's image bootable before its first install (composed images are built then). */
+  @FunctionalInterface
+  public interface ImageBuilds {
+    void ensureReady(java.util.UUID imageId);
+  }
 
   public ReconcileSteps(
       Database db,
@@ -47,8 +54,10 @@ public final class ReconcileSteps {
       VmStateWatcher watcher,
       Duration shortTimeout,
       Duration longTimeout,
-      Placer.ImageDigests imageDigest) {
+      Placer.ImageDigests imageDigest,
+      ImageBuilds builds) {
     this.imageDigest = imageDigest;
+    this.builds = builds;
     this.db = db;
     this.vms = vms;
     this.commands = commands;
@@ -64,8 +73,7 @@ public final class ReconcileSteps {
   boolean run(ReconcilePlan.Step step, VmRecord vm) {
     return switch (step) {
       case NONE -> false;
-      case INSTALL -> command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
-          VmState.STARTING, "installed on host " + vm.hostId());
+      case INSTALL -> install(vm);
       case START -> activate(vm, commands.start(vm), VmState.STARTING, "started");
       case RESUME -> activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
       case SUSPEND -> command(vm, commands.suspend(vm), shortTimeout, VmState.ACTIVE,
@@ -78,6 +86,22 @@ public final class ReconcileSteps {
       case FORGET_ARCHIVED -> record(vm, EnumSet.of(VmState.ARCHIVED), VmState.DELETED,
           "deleted while archived", VmRepository.Change.NONE, true);
     };
+  }
+
+  private boolean install(VmRecord vm) {
+    boolean simulated = agents.session(vm.hostId()).map(AgentSession::simulatesVms).orElse(false);
+    try {
+      // A simulated host boots nothing, so a composed image need not exist for it.
+      if (!simulated) {
+        builds.ensureReady(vm.imageId());
+      }
+    } catch (FarmException.Unavailable buildFailed) {
+      // A build that failed fails this VM with the reason; the next request builds anew.
+      return record(vm, EnumSet.of(VmState.PROVISIONING), VmState.FAILED, buildFailed.getMessage(),
+          VmRepository.Change.failed(buildFailed.getMessage()), false);
+    }
+    return command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
+        VmState.STARTING, "installed on host " + vm.hostId());
   }
 
   private boolean command(

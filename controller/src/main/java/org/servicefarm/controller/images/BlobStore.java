@@ -1,0 +1,246 @@
+package org.servicefarm.controller.images;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import org.servicefarm.controller.FarmException;
+
+/**
+ * The controller's content-addressed store: each blob (base image, kernel, initrd, archived disk)
+ * is the file {@code <dataDir>/blobs/<sha256>}. A blob is written to a temporary file while its
+ * bytes are hashed, checked against what the writer declared, flushed to disk, and only then
+ * renamed into place, so a blob that exists is always complete and matches its name.
+ */
+public final class BlobStore {
+  private static final Logger LOG = Logger.getLogger(BlobStore.class.getName());
+  public static final long DEFAULT_MAX_BLOB_BYTES = 16L << 30;
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+  private static final String PART_SUFFIX = ".part";
+  // Older partial files are left over from a controller that died mid-write.
+  private static final Duration ABANDONED_AFTER = Duration.ofHours(1);
+  private static final int COPY_BUFFER = 1 << 20;
+
+  /** A stored blob: its name and length. */
+  public record BlobInfo(String sha256, long sizeBytes) {}
+
+  private final Path root;
+  private final Path incoming;
+  private final long maxBlobBytes;
+
+  public BlobStore(Path dataDir) {
+    this(dataDir, DEFAULT_MAX_BLOB_BYTES);
+  }
+
+  public BlobStore(Path dataDir, long maxBlobBytes) {
+    if (maxBlobBytes <= 0) {
+      throw new IllegalArgumentException("maxBlobBytes must be positive, not " + maxBlobBytes);
+    }
+    this.root = dataDir.resolve("blobs");
+    this.incoming = root.resolve(".incoming");
+    this.maxBlobBytes = maxBlobBytes;
+    try {
+      Files.createDirectories(incoming);
+      removeAbandonedParts();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot prepare the blob store in " + root, e);
+    }
+  }
+
+  public long maxBlobBytes() {
+    return maxBlobBytes;
+  }
+
+  /** The blob's name and length, or empty when the store does not hold it. */
+  public Optional<BlobInfo> stat(String sha256) {
+    Path file = pathOf(sha256);
+    try {
+      return Optional.of(new BlobInfo(sha256, Files.size(file)));
+    } catch (NoSuchFileException e) {
+      return Optional.empty();
+    } catch (IOException e) {
+      throw ioFailure("cannot read blob " + sha256, e);
+    }
+  }
+
+  /**
+   * Opens the blob for reading from {@code offset}; the caller closes the channel. An unknown
+   * digest is NotFound; an offset past the end is InvalidInput.
+   */
+  public FileChannel openAt(String sha256, long offset) {
+    Path file = pathOf(sha256);
+    try {
+      FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+      long size = channel.size();
+      if (offset < 0 || offset > size) {
+        channel.close();
+        throw new FarmException.InvalidInput("offset: " + offset + " is outside blob " + sha256
+            + " of " + size + " bytes");
+      }
+      return channel.position(offset);
+    } catch (NoSuchFileException e) {
+      throw new FarmException.NotFound("blob " + sha256 + " is not in the image store");
+    } catch (IOException e) {
+      throw ioFailure("cannot read blob " + sha256, e);
+    }
+  }
+
+  /** Removes the blob; false when it was not there. */
+  public boolean delete(String sha256) {
+    try {
+      return Files.deleteIfExists(pathOf(sha256));
+    } catch (IOException e) {
+      throw ioFailure("cannot delete blob " + sha256, e);
+    }
+  }
+
+  /**
+   * Starts writing a blob whose bytes arrive piece by piece. {@code expectedSha256} may be null
+   * (the bytes name the blob) and {@code expectedSize} negative (any length up to the maximum).
+   */
+  public BlobWriter writer(String expectedSha256, long expectedSize) {
+    if (expectedSha256 != null) {
+      pathOf(expectedSha256);
+    }
+    if (expectedSize > maxBlobBytes) {
+      throw new FarmException.InvalidInput("size_bytes: " + expectedSize
+          + " is more than the image store takes (" + maxBlobBytes + " bytes)");
+    }
+    Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);
+    try {
+      return new BlobWriter(this, part, expectedSha256, expectedSize);
+    } catch (IOException e) {
+      throw ioFailure("cannot create a blob in " + incoming, e);
+    }
+  }
+
+  /** Stores everything {@code in} yields; a mismatch with what was declared stores nothing. */
+  public BlobInfo put(InputStream in, String expectedSha256, long expectedSize) {
+    try (BlobWriter writer = writer(expectedSha256, expectedSize)) {
+      byte[] buffer = new byte[COPY_BUFFER];
+      for (int n; (n = in.read(buffer)) >= 0; ) {
+        writer.write(ByteBuffer.wrap(buffer, 0, n));
+      }
+      return writer.finish();
+    } catch (IOException e) {
+      throw ioFailure("cannot read the bytes for a blob", e);
+    }
+  }
+
+  /**
+   * Copies a file into the store, hashing it on the way. A copy rather than a hard link: the
+   * source stays the owner's to edit in place, and an edit must not change a stored blob.
+   */
+  public BlobInfo copyIn(Path source, String expectedSha256, long expectedSize) {
+    try (InputStream in = Files.newInputStream(source)) {
+      return put(in, expectedSha256, expectedSize);
+    } catch (NoSuchFileException e) {
+      throw new FarmException.NotFound("file " + source + " does not exist");
+    } catch (IOException e) {
+      throw ioFailure("cannot read " + source, e);
+    }
+  }
+
+  /**
+   * Moves a file the caller owns and will not touch again (a build's output) into the store:
+   * hashed once, then renamed when it lies on the store's file system, copied otherwise.
+   */
+  public BlobInfo adopt(Path file) {
+    String sha256;
+    long size;
+    try {
+      size = Files.size(file);
+      if (size > maxBlobBytes) {
+        throw new FarmException.InvalidInput(file + " has " + size
+            + " bytes, more than the image store takes (" + maxBlobBytes + " bytes)");
+      }
+      sha256 = Sha256.ofFile(file);
+    } catch (IOException e) {
+      throw ioFailure("cannot read " + file, e);
+    }
+    try {
+      Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);
+      Files.move(file, part, StandardCopyOption.ATOMIC_MOVE);
+      try (FileChannel channel = FileChannel.open(part, StandardOpenOption.WRITE)) {
+        channel.force(true);
+      }
+      publish(part, sha256);
+      return new BlobInfo(sha256, size);
+    } catch (AtomicMoveNotSupportedException e) {
+      // Another file system: copying verifies the digest again as it goes.
+      return copyIn(file, sha256, size);
+    } catch (IOException e) {
+      throw ioFailure("cannot move " + file + " into the image store", e);
+    }
+  }
+
+  /** Renames a complete, flushed file into place; an existing blob of that name is identical. */
+  void publish(Path part, String sha256) throws IOException {
+    // Blobs are public content (named by their digest); a kernel adopted from a root file system
+    // would otherwise keep its 0600.
+    Files.setPosixFilePermissions(part, PosixFilePermissions.fromString("rw-r--r--"));
+    Files.move(part, pathOf(sha256), StandardCopyOption.ATOMIC_MOVE,
+        StandardCopyOption.REPLACE_EXISTING);
+    // The rename itself must survive a crash too.
+    try (FileChannel dir = FileChannel.open(root, StandardOpenOption.READ)) {
+      dir.force(true);
+    }
+  }
+
+  /** The file of a blob, after checking that the name is a digest (so never a path). */
+  Path pathOf(String sha256) {
+    if (sha256 == null || !SHA256.matcher(sha256).matches()) {
+      throw new FarmException.InvalidInput("sha256: '" + shorten(sha256)
+          + "' is not a digest (64 lowercase hex digits)");
+    }
+    return root.resolve(sha256);
+  }
+
+  static FarmException ioFailure(String what, IOException e) {
+    LOG.log(Level.WARNING, what, e);
+    FarmException failure = new FarmException.Unavailable(what + ": " + e.getMessage());
+    failure.initCause(e);
+    return failure;
+  }
+
+  private void removeAbandonedParts() throws IOException {
+    Instant cutoff = Instant.now().minus(ABANDONED_AFTER);
+    try (DirectoryStream<Path> parts = Files.newDirectoryStream(incoming, "*" + PART_SUFFIX)) {
+      for (Path part : parts) {
+        if (Files.getLastModifiedTime(part).toInstant().isBefore(cutoff)) {
+          LOG.info("removing the abandoned partial blob " + part);
+          Files.deleteIfExists(part);
+        }
+      }
+    }
+  }
+
+  /** The value as it can be shown back: bounded, control characters escaped. */
+  static String shorten(String value) {
+    if (value == null) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < Math.min(value.length(), 80); i++) {
+      char c = value.charAt(i);
+      out.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+    }
+    return value.length() > 80 ? out + "…(" + value.length() + " characters)" : out.toString();
+  }
+}

@@ -1,0 +1,62 @@
+package org.servicefarm.controller.images;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+import org.servicefarm.controller.FarmException;
+
+/**
+ * The mmdebstrap command that composes a root file system from Debian packages, as an argument
+ * list (no shell ever sees a package name).
+ *
+ * <p>Mirrors: with none given, mmdebstrap uses http://deb.debian.org/debian and, for a stable
+ * suite, adds its updates and security archives; it does not read the host's apt sources. A
+ * mirror may be a URI, a one-line "deb ..." entry, or the path of a sources file (deb822 files
+ * such as /etc/apt/sources.list.d/debian.sources work), which is copied into the image.
+ *
+ * @param suite the Debian release, e.g. bookworm
+ * @param mirrors where packages come from; empty for mmdebstrap's default (see above)
+ */
+public record ComposeCommand(String suite, List<String> mirrors) {
+  /** Every composed image boots its own kernel and runs its init with busybox. */
+  public static final List<String> BASE_PACKAGES = List.of("busybox", "linux-image-cloud-amd64");
+  private static final Pattern PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]{0,127}");
+  // Documentation, manuals and translations are never read in a guest; leaving them out saves
+  // space and time in every later step.
+  private static final List<String> EXCLUDED = List.of(
+      "/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*");
+
+  public ComposeCommand {
+    mirrors = List.copyOf(mirrors);
+  }
+
+  /** Debian 12 from mmdebstrap's default mirrors. */
+  public static ComposeCommand bookworm() {
+    return new ComposeCommand("bookworm", List.of());
+  }
+
+  /** The argv that composes {@code packages} (plus the base packages) into {@code rootfs}. */
+  public List<String> argv(List<String> packages, Path rootfs) {
+    TreeSet<String> include = new TreeSet<>(BASE_PACKAGES);
+    for (String p : packages) {
+      // Validated at DefineService already; checked again because a name here becomes an argument.
+      if (!PACKAGE.matcher(p).matches()) {
+        throw new FarmException.InvalidInput("package '" + BlobStore.shorten(p)
+            + "' is not a Debian package name");
+      }
+      include.add(p);
+    }
+    List<String> argv = new ArrayList<>(List.of(
+        "mmdebstrap", "--variant=minbase", "--include=" + String.join(",", include),
+        "--aptopt=Acquire::Retries \"3\""));
+    for (String pattern : EXCLUDED) {
+      argv.add("--dpkgopt=path-exclude=" + pattern);
+    }
+    argv.add(suite);
+    argv.add(rootfs.toString());
+    argv.addAll(mirrors);
+    return argv;
+  }
+}

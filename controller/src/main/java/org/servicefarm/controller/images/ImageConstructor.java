@@ -1,0 +1,260 @@
+package org.servicefarm.controller.images;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.ImageRepository.Composition;
+import org.servicefarm.controller.model.ImageRecord;
+
+/**
+ * Builds composed images on first use. One build per image at a time: inside this controller,
+ * callers asking for an image being built wait for that build; across controllers, the one whose
+ * {@code UPDATE ... WHERE build_state IN ('PENDING', 'FAILED')} claims the row builds, and the
+ * others poll the row until it is READY or FAILED. A BUILDING row whose claim is older than
+ * {@link Settings#staleClaimAfter} belongs to a builder presumed dead, and may be claimed again.
+ *
+ * <p>A build runs in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools'
+ * output to {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image). It
+ * needs root: mmdebstrap writes a root file system with its owners, which mkfs.ext4 copies.
+ */
+public final class ImageConstructor {
+  private static final Logger LOG = Logger.getLogger(ImageConstructor.class.getName());
+  private static final int MAX_ERROR_CHARS = 8000;
+
+  /**
+   * @param dataDir the controller's data directory; builds go to {@code build/} in it
+   * @param compose how root file systems are composed (suite, mirrors)
+   * @param toolTimeout the longest one tool may run
+   * @param buildTimeout the longest a whole build may run; less than staleClaimAfter, so a live
+   *     build is never taken over
+   * @param staleClaimAfter a BUILDING claim older than this is presumed dead
+   * @param pollInterval how often a controller waiting for another's build looks at the row
+   */
+  public record Settings(Path dataDir, ComposeCommand compose, Duration toolTimeout,
+      Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval) {
+    public Settings {
+      if (buildTimeout.compareTo(staleClaimAfter) >= 0) {
+        throw new IllegalArgumentException("buildTimeout " + buildTimeout
+            + " must be shorter than staleClaimAfter " + staleClaimAfter);
+      }
+    }
+
+    public static Settings defaults(Path dataDir) {
+      return new Settings(dataDir, ComposeCommand.bookworm(), Duration.ofMinutes(20),
+          Duration.ofMinutes(40), Duration.ofMinutes(45), Duration.ofSeconds(2));
+    }
+  }
+
+  /** How long each phase of a build took. */
+  public record BuildPhases(Duration compose, Duration filesystem, Duration convert,
+      Duration store) {
+    public Duration total() {
+      return compose.plus(filesystem).plus(convert).plus(store);
+    }
+  }
+
+  private final Database db;
+  private final ImageRepository images;
+  private final BlobStore blobs;
+  private final Settings settings;
+  private final Map<UUID, CompletableFuture<ImageRecord>> inFlight = new ConcurrentHashMap<>();
+  private final Map<UUID, BuildPhases> lastPhases = new ConcurrentHashMap<>();
+
+  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Path dataDir) {
+    this(db, images, blobs, Settings.defaults(dataDir));
+  }
+
+  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Settings settings) {
+    this.db = db;
+    this.images = images;
+    this.blobs = blobs;
+    this.settings = settings;
+  }
+
+  /**
+   * The image, READY: as it is when it needs no build, otherwise once this controller or another
+   * has built it. A failed build is recorded FAILED with its reason and answered Unavailable
+   * naming the image; the next call tries again. Blocks for the build (about a minute).
+   */
+  public ImageRecord ensureBuilt(ImageRecord image) {
+    if (!image.needsBuild()) {
+      return image;
+    }
+    CompletableFuture<ImageRecord> mine = new CompletableFuture<>();
+    CompletableFuture<ImageRecord> running = inFlight.putIfAbsent(image.id(), mine);
+    if (running != null) {
+      return await(running, image);
+    }
+    try {
+      ImageRecord ready = claimOrWait(image);
+      mine.complete(ready);
+      return ready;
+    } catch (RuntimeException e) {
+      mine.completeExceptionally(e);
+      throw e;
+    } finally {
+      inFlight.remove(image.id(), mine);
+    }
+  }
+
+  /** The phases of the last build of the image by this controller, if it built it. */
+  public Optional<BuildPhases> lastPhases(UUID imageId) {
+    return Optional.ofNullable(lastPhases.get(imageId));
+  }
+
+  private ImageRecord claimOrWait(ImageRecord image) {
+    boolean anotherBuilds = false;
+    while (true) {
+      ImageRecord current = reload(image);
+      if (current.ready()) {
+        return current;
+      }
+      if (anotherBuilds && current.buildState().equals("FAILED")) {
+        throw new FarmException.Unavailable("image " + image.name()
+            + " could not be built (by another controller): " + current.buildError());
+      }
+      Optional<ImageRecord> claimed =
+          db.inTransaction(tx -> images.claimBuild(tx, image.id(), settings.staleClaimAfter()));
+      if (claimed.isPresent()) {
+        return build(claimed.get());
+      }
+      anotherBuilds = true;
+      sleep(settings.pollInterval(), image);
+    }
+  }
+
+  private ImageRecord build(ImageRecord claimed) {
+    Instant claimedAt = claimed.buildStartedAt();
+    Path buildRoot = settings.dataDir().resolve("build");
+    Path dir = buildRoot.resolve(claimed.inputHash());
+    Path log = buildRoot.resolve(claimed.inputHash() + ".log");
+    LOG.info("building image " + claimed.name() + " in " + dir + " (log " + log + ")");
+    try {
+      Composition composition = composition(claimed);
+      BuildDirectory.remove(dir); // what a crashed build left
+      Files.createDirectories(dir);
+      Files.deleteIfExists(log);
+      ImageBuild.Result result = new ImageBuild(dir, log, settings.compose(),
+          settings.toolTimeout(), Instant.now().plus(settings.buildTimeout()), blobs)
+          .run(composition);
+      BuildPhases p = result.phases();
+      lastPhases.put(claimed.id(), p);
+      LOG.info(String.format("built image %s in %.1f s: compose %.1f s, filesystem %.1f s,"
+              + " convert %.1f s, store %.1f s; disk %s (%d bytes)", claimed.name(),
+          seconds(p.total()), seconds(p.compose()), seconds(p.filesystem()),
+          seconds(p.convert()), seconds(p.store()), result.built().sha256(),
+          result.built().sizeBytes()));
+      return db.inTransaction(tx -> images.markReady(tx, claimed.id(), claimedAt, result.built()))
+          .orElseGet(() -> overtaken(claimed));
+    } catch (ToolRunner.ToolFailure | IOException | RuntimeException e) {
+      throw failed(claimed, claimedAt, e.getMessage(), e);
+    } catch (InterruptedException e) {
+      // Recorded before the interrupt is restored: the pool refuses an interrupted thread.
+      FarmException stopped = failed(claimed, claimedAt, "the controller stopped the build", e);
+      Thread.currentThread().interrupt();
+      throw stopped;
+    } finally {
+      removeQuietly(dir);
+    }
+  }
+
+  /** The packages and command to compose, checked against the hash that names the image. */
+  private Composition composition(ImageRecord image) throws ToolRunner.ToolFailure {
+    Composition c = db.inTransaction(tx -> images.composition(tx, image.id())).orElseThrow(
+        () -> new ToolRunner.ToolFailure("no service definition uses image " + image.name()
+            + ", so nothing says what to compose"));
+    if (!ImageCatalog.inputHash(c.packages(), c.command()).equals(image.inputHash())) {
+      throw new ToolRunner.ToolFailure("definition " + c.definition()
+          + " asks for other packages or another command than image " + image.name()
+          + " was recorded for");
+    }
+    return c;
+  }
+
+  /** Records the failure (if the claim still holds) and returns what to throw. */
+  private FarmException failed(ImageRecord image, Instant claimedAt, String reason, Exception e) {
+    String error = reason == null ? e.getClass().getSimpleName() : reason;
+    if (error.length() > MAX_ERROR_CHARS) {
+      error = "…" + error.substring(error.length() - MAX_ERROR_CHARS);
+    }
+    LOG.log(Level.WARNING, "build of image " + image.name() + " failed", e);
+    FarmException thrown = new FarmException.Unavailable("image " + image.name()
+        + " could not be built: " + error);
+    thrown.initCause(e);
+    String recorded = error;
+    try {
+      db.inTransaction(tx -> images.markFailed(tx, image.id(), claimedAt, recorded));
+    } catch (RuntimeException recordFailure) {
+      // The row stays BUILDING until its claim goes stale; the caller still learns why.
+      thrown.addSuppressed(recordFailure);
+    }
+    return thrown;
+  }
+
+  private ImageRecord overtaken(ImageRecord claimed) {
+    ImageRecord now = reload(claimed);
+    if (now.ready()) {
+      return now;
+    }
+    throw new FarmException.Unavailable("image " + claimed.name() + ": this controller's build"
+        + " was presumed dead and taken over by another; try again");
+  }
+
+  private ImageRecord reload(ImageRecord image) {
+    return db.inTransaction(tx -> images.find(tx, image.id())).orElseThrow(
+        () -> new FarmException.NotFound("image " + image.name() + " (" + image.id()
+            + ") is no longer in the catalog"));
+  }
+
+  private static ImageRecord await(CompletableFuture<ImageRecord> running, ImageRecord image) {
+    try {
+      return running.get();
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException failure) {
+        throw failure;
+      }
+      throw new IllegalStateException("build of " + image.name() + " failed", e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FarmException.Unavailable("stopped waiting for image " + image.name()
+          + " to be built: the controller is stopping");
+    }
+  }
+
+  private static void sleep(Duration d, ImageRecord image) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new FarmException.Unavailable("stopped waiting for image " + image.name()
+          + " to be built: the controller is stopping");
+    }
+  }
+
+  private static void removeQuietly(Path dir) {
+    try {
+      BuildDirectory.remove(dir);
+    } catch (IOException e) {
+      // The build's outcome is recorded already; a leftover directory only costs disk space and
+      // is removed before the image is next built.
+      LOG.log(Level.WARNING, "could not remove build directory " + dir, e);
+    }
+  }
+
+  private static double seconds(Duration d) {
+    return d.toMillis() / 1000.0;
+  }
+}
