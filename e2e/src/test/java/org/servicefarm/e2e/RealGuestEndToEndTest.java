@@ -95,8 +95,10 @@ class RealGuestEndToEndTest {
     assertFalse(RealGuests.domainExists("sf-" + vmId), "archived: undefined from libvirt");
     ServiceAccess restored = client.requestService("static-web");
     assertEquals(vmId, restored.vmId());
-    // The page was written on first boot; serving it again proves the disk came back.
     assertTrue(RealGuests.httpGet(restored.endpoint(), PAGE_PATIENCE).contains(vmId));
+    // Each boot appends a line on the guest's disk: two lines prove the disk came back.
+    String boots = RealGuests.httpGet(restored.endpoint(), "/boots.txt", PAGE_PATIENCE);
+    assertEquals(2, boots.lines().filter(l -> l.startsWith("boot ")).count(), boots);
   }
 
   @Test

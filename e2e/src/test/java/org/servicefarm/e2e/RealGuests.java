@@ -30,10 +30,14 @@ final class RealGuests {
     Assumptions.assumeTrue(reachable, why);
   }
 
-  /** GETs the page, retrying while the guest's server comes up. */
+  /** GETs the front page, retrying while the guest's server comes up. */
   static String httpGet(String endpoint, Duration patience) throws InterruptedException {
+    return httpGet(endpoint, "/", patience);
+  }
+
+  static String httpGet(String endpoint, String path, Duration patience) throws InterruptedException {
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + endpoint + "/"))
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + endpoint + path))
         .timeout(Duration.ofSeconds(5)).build();
     long deadline = System.nanoTime() + patience.toNanos();
     String last = "no attempt";
@@ -49,7 +53,7 @@ final class RealGuests {
       }
       Thread.sleep(250);
     }
-    throw new AssertionError("GET http://" + endpoint + "/ failed for " + patience.toSeconds()
+    throw new AssertionError("GET http://" + endpoint + path + " failed for " + patience.toSeconds()
         + " s; last: " + last);
   }
 
