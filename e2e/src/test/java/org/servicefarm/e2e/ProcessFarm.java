@@ -140,7 +140,13 @@ final class ProcessFarm implements AutoCloseable {
 
   @Override
   public void close() {
-    if (client != null) {
+    List<String> vmIds = List.of();
+    if (client != null && controller != null && controller.isAlive()) {
+      try {
+        vmIds = client.listVms().stream().map(org.servicefarm.api.v1.Vm::getId).toList();
+      } catch (RuntimeException e) {
+        System.err.println("cannot list the farm's VMs for clean-up: " + e.getMessage());
+      }
       client.close();
     }
     for (FarmProcess agent : agents.values()) {
@@ -148,6 +154,35 @@ final class ProcessFarm implements AutoCloseable {
     }
     if (controller != null) {
       controller.close();
+    }
+    if (libvirtUri.startsWith("qemu")) {
+      removeDomains(vmIds);
+    }
+    deleteTree(dir);
+  }
+
+  // Guests of a real hypervisor outlive the farm's processes; a test leaves none behind.
+  private void removeDomains(List<String> vmIds) {
+    for (String id : vmIds) {
+      try {
+        RealGuests.run("virsh", "-q", "-c", libvirtUri, "destroy", "sf-" + id);
+        RealGuests.run("virsh", "-q", "-c", libvirtUri, "undefine", "--managed-save", "sf-" + id);
+      } catch (IOException e) {
+        System.err.println("cannot remove domain sf-" + id + ": " + e.getMessage());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  private static void deleteTree(Path root) {
+    try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      System.err.println("cannot delete " + root + ": " + e.getMessage());
     }
   }
 }

@@ -75,7 +75,7 @@ class QemuDomainXmlBuilderTest {
     assertEquals("2", only(domain, "vcpu").getTextContent());
     assertEquals("/cache/aaa", only(domain, "kernel").getTextContent());
     assertEquals("/cache/bbb", only(domain, "initrd").getTextContent());
-    assertEquals("root=/dev/vda rw init=/sbin/servicefarm-init sf.vm=vm-1 sf.host=host-1",
+    assertEquals("root=/dev/vda rw init=/sbin/servicefarm-init sf.vm=vm-1 sf.host=host-1 sf.ports=80,443",
         only(domain, "cmdline").getTextContent());
     assertEquals(0, domain.getElementsByTagName("boot").getLength(), "kernel boot has no <boot>");
     assertEquals(0, domain.getElementsByTagName("cpu").getLength(), "TCG cannot pass a CPU on");
@@ -133,7 +133,7 @@ class QemuDomainXmlBuilderTest {
     Element domain = parse(xml);
     assertEquals(hostileDisk.toString(), only(only(domain, "disk"), "source").getAttribute("file"));
     assertEquals("/k<&>", only(domain, "kernel").getTextContent());
-    assertEquals("console=ttyS0 note=\"<&'>\" sf.vm=vm-1 sf.host=host-1",
+    assertEquals("console=ttyS0 note=\"<&'>\" sf.vm=vm-1 sf.host=host-1 sf.ports=80,443",
         only(domain, "cmdline").getTextContent());
     assertEquals(0, domain.getElementsByTagName("initrd").getLength());
   }
