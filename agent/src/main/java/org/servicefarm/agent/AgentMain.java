@@ -90,8 +90,6 @@ public final class AgentMain implements Callable<Integer> {
   private Path stateDir;
 
   /** Archives now live in the controller's image store; kept so old launch scripts still run. */
-  @Option(names = "--archive-dir", hidden = true)
-  private Path archiveDir;
 
   @Option(names = "--accel", defaultValue = "auto", paramLabel = "auto|kvm|tcg",
       description = "QEMU accelerator; auto uses KVM only when /dev/kvm opens and a probe boot"
@@ -134,10 +132,6 @@ public final class AgentMain implements Callable<Integer> {
     validate();
     List<String> controllerList = Arrays.stream(controllers.split(","))
         .map(String::trim).filter(s -> !s.isEmpty()).toList();
-    if (archiveDir != null) {
-      log.warn("--archive-dir {} is ignored: archives go to the controller's image store",
-          archiveDir);
-    }
     Files.createDirectories(stateDir);
 
     HypervisorKind kind = HypervisorKind.isTestDriverUri(libvirtUri)

@@ -56,6 +56,8 @@ public final class FarmClient implements AutoCloseable {
   private final ServiceBrokerFutureStub brokerAsync;
   private final FarmAdminBlockingStub admin;
   private final UnaryCaller caller;
+  private final Channel authorizedChannel;
+  private final StatusMapper statusMapper;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -80,7 +82,9 @@ public final class FarmClient implements AutoCloseable {
     this.broker = ServiceBrokerGrpc.newBlockingStub(authorized);
     this.brokerAsync = ServiceBrokerGrpc.newFutureStub(authorized);
     this.admin = FarmAdminGrpc.newBlockingStub(authorized);
-    this.caller = new UnaryCaller(options, new StatusMapper(channel.authority()));
+    this.statusMapper = new StatusMapper(channel.authority());
+    this.caller = new UnaryCaller(options, statusMapper);
+    this.authorizedChannel = authorized;
   }
 
   /**
@@ -173,6 +177,31 @@ public final class FarmClient implements AutoCloseable {
     String name = request.getName();
     return caller.blocking(notRetried(FarmAdminGrpc.getRegisterImageMethod(), name),
         deadline -> admin.withDeadline(deadline).registerImage(request));
+  }
+
+  /**
+   * Streams an image file to the controller, which stores it by digest and registers it under
+   * {@code name}. Not retried: a failed upload is started again by the caller.
+   *
+   * @param format "qcow2" or "raw"
+   * @param timeout how long the whole upload may take
+   */
+  public Image uploadImage(String name, String format, java.nio.file.Path file,
+      java.time.Duration timeout) throws java.io.IOException {
+    CallPlan plan = new CallPlan(FarmAdminGrpc.getUploadImageMethod(), name, false, timeout);
+    try {
+      return ImageUpload.send(authorizedChannel,
+          io.grpc.Deadline.after(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS),
+          name, format, file);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof java.io.UncheckedIOException io) {
+        throw io.getCause();
+      }
+      throw statusMapper.map(e.getCause(), plan, 1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("upload of " + file + " interrupted");
+    }
   }
 
   public List<Image> listImages() {

@@ -16,7 +16,8 @@ import picocli.CommandLine.Spec;
     name = "image",
    
     description = "Register pre-constructed images, or list the image catalog.",
-    subcommands = {ImageCommand.Register.class, ImageCommand.ListImages.class},
+    subcommands = {ImageCommand.Register.class, ImageCommand.Upload.class,
+        ImageCommand.ListImages.class},
     footer = {
       "%nExample:",
       "  farmctl image list",
@@ -28,30 +29,31 @@ final class ImageCommand {
   @Command(
       name = "register",
      
-      description = "Record a pre-constructed image in the catalog.",
+      description = "Register an image file that is on the controller's host; the controller "
+          + "hashes it into its image store.",
       footer = {
         "%nExample:",
-        "  farmctl image register pg16 --sha256 \"$(sha256sum pg.qcow2 | cut -c1-64)\" \\",
-        "      --size \"$(stat -c %%s pg.qcow2)\" --path /srv/images/pg.qcow2",
+        "  farmctl image register pg16 --path /srv/images/pg.qcow2 \\",
+        "      --sha256 \"$(sha256sum pg.qcow2 | cut -c1-64)\"",
       })
   static final class Register implements Runnable {
 
     @Parameters(paramLabel = "<name>", description = "The image's name.")
     private String name;
 
-    @Option(names = "--sha256", required = true, paramLabel = "HEX",
-        description = "SHA-256 of the image file, in hex.")
-    private String sha256;
+    @Option(names = "--sha256", paramLabel = "HEX",
+        description = "SHA-256 the file must have, in hex (checked when given).")
+    private String sha256 = "";
 
-    @Option(names = "--size", required = true, paramLabel = "BYTES",
-        description = "Size of the image file in bytes.")
+    @Option(names = "--size", paramLabel = "BYTES",
+        description = "Size the file must have, in bytes (checked when given).")
     private long sizeBytes;
 
     @Option(names = "--format", defaultValue = "qcow2", paramLabel = "FORMAT",
         description = "qcow2 or raw (default ${DEFAULT-VALUE}).")
     private String format;
 
-    @Option(names = "--path", paramLabel = "P",
+    @Option(names = "--path", required = true, paramLabel = "P",
         description = "Where the image file lives on the controller's host.")
     private String sourcePath;
 
@@ -72,6 +74,46 @@ final class ImageCommand {
       try (FarmClient client = farmCtl.openClient()) {
         Image image = client.registerImage(request.build());
         farmCtl.output().print(image, table(List.of(image)));
+      }
+    }
+  }
+
+  @Command(
+      name = "upload",
+      description = "Upload an image file from this machine and register it.",
+      footer = {"%nExample:", "  farmctl image upload pg16 ./pg.qcow2"})
+  static final class Upload implements Runnable {
+
+    @Parameters(index = "0", paramLabel = "<name>", description = "The image's name.")
+    private String name;
+
+    @Parameters(index = "1", paramLabel = "<file>", description = "The image file to send.")
+    private java.nio.file.Path file;
+
+    @Option(names = "--format", defaultValue = "qcow2", paramLabel = "FORMAT",
+        description = "qcow2 or raw (default ${DEFAULT-VALUE}).")
+    private String format;
+
+    @Option(names = "--timeout-minutes", defaultValue = "60", paramLabel = "M",
+        description = "How long the upload may take (default ${DEFAULT-VALUE}).")
+    private long timeoutMinutes;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public void run() {
+      FarmCtl farmCtl = FarmCtl.of(spec);
+      if (!java.nio.file.Files.isRegularFile(file)) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            "no such file: " + file);
+      }
+      try (FarmClient client = farmCtl.openClient()) {
+        Image image = client.uploadImage(name, format, file,
+            java.time.Duration.ofMinutes(timeoutMinutes));
+        farmCtl.output().print(image, table(List.of(image)));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException("reading " + file + ": " + e.getMessage(), e);
       }
     }
   }

@@ -246,11 +246,12 @@ class FarmCtlTest {
 
   @Test
   void imageRegisterAnswersTheCatalogEntry() {
-    Run run = farmctl("image", "register", "pg16", "--sha256", "ab12", "--size", "1048576",
-        "-o", "json");
+    Run run = farmctl("image", "register", "pg16", "--path", "/srv/images/pg16.qcow2",
+        "--size", "1048576", "-o", "json");
 
     assertEquals(0, run.exitCode(), run.err());
     assertEquals("qcow2", farm.admin.images.get(0).getFormat());
+    assertEquals("/srv/images/pg16.qcow2", farm.admin.images.get(0).getSourcePath());
     assertTrue(run.out().contains("\"sizeBytes\": \"1048576\""), run.out());
   }
 
@@ -259,7 +260,7 @@ class FarmCtlTest {
     List<List<String>> commands = List.of(List.of(), List.of("request"), List.of("services"),
         List.of("vms"), List.of("hosts"), List.of("vm", "get"), List.of("vm", "delete"),
         List.of("service", "define"), List.of("service", "list"), List.of("image", "register"),
-        List.of("image", "list"));
+        List.of("image", "upload"), List.of("image", "list"));
     for (List<String> command : commands) {
       String[] args =
           Stream.concat(command.stream(), Stream.of("--help")).toArray(String[]::new);
