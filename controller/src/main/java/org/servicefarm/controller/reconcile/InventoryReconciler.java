@@ -89,7 +89,9 @@ public final class InventoryReconciler {
     VmState state = vm.state();
     String cause = "host " + vm.hostId() + " reports the domain " + power.name();
     if (power == PowerState.POWER_STATE_RUNNING || power == PowerState.POWER_STATE_PAUSED) {
-      if (state == VmState.UNKNOWN || state == VmState.STARTING || state == VmState.SLEEPING) {
+      // Only a VM we had lost track of follows the report. A STARTING one is running in libvirt
+      // before its services listen; the start command's answer, not the report, makes it ACTIVE.
+      if (state == VmState.UNKNOWN) {
         Optional<VmRecord> moved = vms.transition(tx, vm.id(), Set.of(state), VmState.ACTIVE, cause);
         if (moved.isPresent()) {
           offers.record(tx, moved.get(), domain.getPortsList());
