@@ -5,17 +5,21 @@ import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
 import org.servicefarm.api.v1.GetVmRequest;
 import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListImagesRequest;
@@ -24,8 +28,10 @@ import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
 import org.servicefarm.api.v1.ListVmsRequest;
 import org.servicefarm.api.v1.ListVmsResponse;
+import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
+import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
@@ -58,6 +64,8 @@ public final class FarmClient implements AutoCloseable {
   private final UnaryCaller caller;
   private final Channel authorizedChannel;
   private final StatusMapper statusMapper;
+  private final WatchCalls watches;
+  private final LeaseCalls leases;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -85,6 +93,8 @@ public final class FarmClient implements AutoCloseable {
     this.statusMapper = new StatusMapper(channel.authority());
     this.caller = new UnaryCaller(options, statusMapper);
     this.authorizedChannel = authorized;
+    this.watches = new WatchCalls(authorized, options, caller, statusMapper);
+    this.leases = new LeaseCalls(broker, caller, options.callDeadline());
   }
 
   /**
@@ -124,6 +134,98 @@ public final class FarmClient implements AutoCloseable {
     RequestServiceRequest request = serviceRequest(service, idempotencyKey);
     return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
         broker.withDeadline(deadline).requestService(request), service));
+  }
+
+  /**
+   * Like {@link #requestService(String, String)}, with a lease that lasts {@code leaseTtl} (whole
+   * seconds, 1 s to 1 h; the farm's default is 60 s) before it must be renewed.
+   */
+  public ServiceAccess requestService(String service, String idempotencyKey, Duration leaseTtl) {
+    RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
+        .setLeaseTtlSeconds(ttlSeconds(leaseTtl)).build();
+    return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
+        broker.withDeadline(deadline).requestService(request), service));
+  }
+
+  /**
+   * Access to the service, held until the returned {@link HeldService} is closed: its lease is
+   * renewed in the background every third of its TTL, and released on close.
+   */
+  public HeldService hold(String service) {
+    return new HeldService(this, requestService(service));
+  }
+
+  /** Like {@link #hold(String)}, with a lease TTL of {@code leaseTtl} (whole seconds). */
+  public HeldService hold(String service, Duration leaseTtl) {
+    return new HeldService(this, requestService(service, UUID.randomUUID().toString(), leaseTtl));
+  }
+
+  /**
+   * Extends a live lease by its own TTL from now.
+   *
+   * @throws NotFoundException when the farm knows no such lease
+   * @throws FarmException with FAILED_PRECONDITION when the lease was released or has expired;
+   *     request the service again
+   */
+  public Lease renewLease(String leaseId) {
+    return leases.renew(leaseId, null);
+  }
+
+  /** Extends a live lease to {@code ttl} from now, which becomes its TTL. */
+  public Lease renewLease(String leaseId, Duration ttl) {
+    return leases.renew(leaseId, Objects.requireNonNull(ttl, "ttl"));
+  }
+
+  /**
+   * Ends a lease: the caller is done with the VM. Releasing a lease that has ended already
+   * succeeds, so it is safe to retry.
+   *
+   * @throws NotFoundException when the farm knows no such lease
+   */
+  public void releaseLease(String leaseId) {
+    leases.release(leaseId);
+  }
+
+  /**
+   * Asks for the service without waiting for it: the answer names the VM chosen and an operation
+   * to follow with {@link #watchOperation}. Fails at once, as {@link #requestService(String)}
+   * would, when the service is unknown or no host can take a new VM.
+   */
+  public RequestServiceResponse requestServiceNoWait(String service, String idempotencyKey) {
+    RequestServiceRequest request =
+        serviceRequest(service, idempotencyKey).toBuilder().setNoWait(true).build();
+    return caller.blocking(requestPlan(service),
+        deadline -> broker.withDeadline(deadline).requestService(request));
+  }
+
+  /**
+   * {@link #requestService(String, String)}, telling {@code progress} each phase the request
+   * passes through (placing, fetching the image with a percentage, booting, ...) as it happens.
+   * Answers the same access, or throws the same exceptions.
+   */
+  public ServiceAccess requestServiceWithProgress(String service, String idempotencyKey,
+      Consumer<OperationUpdate> progress) {
+    return watches.requestWithProgress(serviceRequest(service, idempotencyKey),
+        requestPlan(service), progress);
+  }
+
+  /** Like {@link #requestServiceWithProgress(String, String, Consumer)}, with a lease TTL. */
+  public ServiceAccess requestServiceWithProgress(String service, String idempotencyKey,
+      Duration leaseTtl, Consumer<OperationUpdate> progress) {
+    RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
+        .setLeaseTtlSeconds(ttlSeconds(leaseTtl)).build();
+    return watches.requestWithProgress(request, requestPlan(service), progress);
+  }
+
+  /**
+   * Follows an operation (from {@link #requestServiceNoWait}) until it is done: the current
+   * update first, then each change. Blocks; returns the last update, whose result or error says
+   * how the request ended.
+   *
+   * @throws NotFoundException when the farm knows no such operation
+   */
+  public OperationUpdate watchOperation(String operationId, Consumer<OperationUpdate> onUpdate) {
+    return watches.watchOperation(requireText(operationId, "operation id"), onUpdate);
   }
 
   /** {@link #requestService(String)} without blocking; fails with the same exceptions. */
@@ -239,6 +341,38 @@ public final class FarmClient implements AutoCloseable {
     return vms;
   }
 
+  /** One page of events matching the filter, oldest first; page on with the last id seen. */
+  public List<Event> listEvents(EventFilter filter) {
+    return watches.listEvents(filter);
+  }
+
+  /**
+   * Streams matching events to {@code onEvent} as the farm commits them (after the filter's
+   * afterId first, when set), in id order, until the returned subscription is cancelled.
+   */
+  public Subscription watchEvents(EventFilter filter, Consumer<Event> onEvent) {
+    return watches.watchEvents(filter, onEvent);
+  }
+
+  /**
+   * Stops placing VMs on the host and moves its VMs to other hosts (archive, then restore, each
+   * keeping its id). Returns once the move has started; {@link #watchEvents} shows it go.
+   */
+  public Host drainHost(String hostId) {
+    HostActionRequest request = HostActionRequest.newBuilder()
+        .setHostId(requireText(hostId, "host id")).build();
+    return caller.blocking(idempotent(FarmAdminGrpc.getDrainHostMethod(), hostId),
+        deadline -> admin.withDeadline(deadline).drainHost(request));
+  }
+
+  /** Lets a drained host take new VMs again. */
+  public Host uncordonHost(String hostId) {
+    HostActionRequest request = HostActionRequest.newBuilder()
+        .setHostId(requireText(hostId, "host id")).build();
+    return caller.blocking(idempotent(FarmAdminGrpc.getUncordonHostMethod(), hostId),
+        deadline -> admin.withDeadline(deadline).uncordonHost(request));
+  }
+
   public List<Host> listHosts() {
     return caller.blocking(idempotent(FarmAdminGrpc.getListHostsMethod(), ""),
         deadline -> admin.withDeadline(deadline)
@@ -300,6 +434,10 @@ public final class FarmClient implements AutoCloseable {
 
   // ---- helpers ----
 
+  private static int ttlSeconds(Duration ttl) {
+    return LeaseCalls.ttlSeconds(ttl);
+  }
+
   private interface VmActionCall {
     Vm call(FarmAdminBlockingStub stub, VmActionRequest request);
   }
@@ -335,6 +473,14 @@ public final class FarmClient implements AutoCloseable {
   /** A call whose repeat the server may treat as a second request. */
   private CallPlan notRetried(MethodDescriptor<?, ?> method, String subject) {
     return new CallPlan(method, subject, false, options.callDeadline());
+  }
+
+  private static String requireText(String value, String what) {
+    Objects.requireNonNull(value, what);
+    if (value.isBlank()) {
+      throw new IllegalArgumentException(what + " must not be blank");
+    }
+    return value;
   }
 
   private static String requireId(String vmId) {

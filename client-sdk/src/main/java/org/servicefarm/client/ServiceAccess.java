@@ -13,9 +13,18 @@ import org.servicefarm.api.v1.VmState;
  * @param port the port on that host
  * @param state the VM's state when the farm answered
  * @param created true when this request made the farm build the VM
+ * @param lease the hold this request got on the VM (null from a farm that grants none); renew it
+ *     or the VM may go to sleep once it expires, release it when done
  */
 public record ServiceAccess(
-    String vmId, String service, String host, int port, VmState state, boolean created) {
+    String vmId, String service, String host, int port, VmState state, boolean created,
+    Lease lease) {
+
+  /** Access without a lease. */
+  public ServiceAccess(
+      String vmId, String service, String host, int port, VmState state, boolean created) {
+    this(vmId, service, host, port, state, created, null);
+  }
 
   /** "host:port", with IPv6 hosts in brackets, ready for a socket or a URL authority. */
   public String endpoint() {
@@ -24,12 +33,15 @@ public record ServiceAccess(
 
   /** The same answer as the API message, for printing it as the API would. */
   public RequestServiceResponse toProto() {
-    return RequestServiceResponse.newBuilder()
+    RequestServiceResponse.Builder response = RequestServiceResponse.newBuilder()
         .setVmId(vmId)
         .setAccess(Access.newBuilder().setService(service).setHost(host).setPort(port))
         .setState(state)
-        .setCreated(created)
-        .build();
+        .setCreated(created);
+    if (lease != null) {
+      response.setLease(lease.toProto());
+    }
+    return response.build();
   }
 
   /**
@@ -39,6 +51,7 @@ public record ServiceAccess(
     Access access = response.getAccess();
     String service = access.getService().isEmpty() ? requested : access.getService();
     return new ServiceAccess(response.getVmId(), service, access.getHost(), access.getPort(),
-        response.getState(), response.getCreated());
+        response.getState(), response.getCreated(),
+        response.hasLease() ? Lease.fromProto(response.getLease()) : null);
   }
 }

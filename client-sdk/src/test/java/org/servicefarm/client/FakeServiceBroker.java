@@ -7,8 +7,12 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.servicefarm.api.v1.GetVmRequest;
+import org.servicefarm.api.v1.Lease;
 import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
+import org.servicefarm.api.v1.ReleaseLeaseRequest;
+import org.servicefarm.api.v1.ReleaseLeaseResponse;
+import org.servicefarm.api.v1.RenewLeaseRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
@@ -18,6 +22,11 @@ import org.servicefarm.api.v1.Vm;
 public final class FakeServiceBroker extends ServiceBrokerGrpc.ServiceBrokerImplBase {
 
   public final FakeFaults faults = new FakeFaults();
+  /** Failures of RenewLease and ReleaseLease only, so a test can fail renewals, not requests. */
+  public final FakeFaults leaseFaults = new FakeFaults();
+  private final List<RenewLeaseRequest> renewals = new CopyOnWriteArrayList<>();
+  private final List<String> releases = new CopyOnWriteArrayList<>();
+  private volatile boolean leasesEnded;
   private final Map<String, RequestServiceResponse> answers = new ConcurrentHashMap<>();
   private final Map<String, Status> refusals = new ConcurrentHashMap<>();
   private final Map<String, Vm> vms = new ConcurrentHashMap<>();
@@ -48,6 +57,21 @@ public final class FakeServiceBroker extends ServiceBrokerGrpc.ServiceBrokerImpl
     silent = true;
   }
 
+  /** From now on RenewLease answers that the lease expired, as after a long outage. */
+  public void endLeases() {
+    leasesEnded = true;
+  }
+
+  /** Every RenewLease that was answered, in order. */
+  public List<RenewLeaseRequest> renewals() {
+    return List.copyOf(renewals);
+  }
+
+  /** The ids of every ReleaseLease that was answered, in order. */
+  public List<String> releases() {
+    return List.copyOf(releases);
+  }
+
   /** Every RequestService that arrived, in order, failed ones included. */
   public List<RequestServiceRequest> requests() {
     return List.copyOf(requests);
@@ -72,6 +96,37 @@ public final class FakeServiceBroker extends ServiceBrokerGrpc.ServiceBrokerImpl
       observer.onNext(answer);
       observer.onCompleted();
     }
+  }
+
+  /** Renews any lease id for the TTL asked (default 1 s) from now. */
+  @Override
+  public void renewLease(RenewLeaseRequest request, StreamObserver<Lease> observer) {
+    if (leaseFaults.failedPending(observer)) {
+      return;
+    }
+    if (leasesEnded) {
+      observer.onError(Status.FAILED_PRECONDITION.withDescription("cannot renew lease "
+          + request.getLeaseId() + ": it expired").asRuntimeException());
+      return;
+    }
+    renewals.add(request);
+    int ttl = request.getTtlSeconds() == 0 ? 1 : request.getTtlSeconds();
+    long expires = System.currentTimeMillis() / 1000 + ttl;
+    observer.onNext(Lease.newBuilder().setId(request.getLeaseId()).setVmId("vm-7")
+        .setService("redis").setTtlSeconds(ttl)
+        .setExpiresAt(com.google.protobuf.Timestamp.newBuilder().setSeconds(expires)).build());
+    observer.onCompleted();
+  }
+
+  @Override
+  public void releaseLease(
+      ReleaseLeaseRequest request, StreamObserver<ReleaseLeaseResponse> observer) {
+    if (leaseFaults.failedPending(observer)) {
+      return;
+    }
+    releases.add(request.getLeaseId());
+    observer.onNext(ReleaseLeaseResponse.getDefaultInstance());
+    observer.onCompleted();
   }
 
   @Override

@@ -10,22 +10,29 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.util.List;
+import org.servicefarm.controller.api.EventAndDrainAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.broker.Broker;
+import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
+import org.servicefarm.controller.broker.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentControlService;
+import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.DrainReturns;
+import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
 import org.servicefarm.controller.hosts.Placer;
 import org.servicefarm.controller.images.BlobStore;
@@ -33,7 +40,9 @@ import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageConstructor;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.images.ImageStoreService;
+import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
 import org.servicefarm.controller.reconcile.OfferRecorder;
@@ -49,6 +58,10 @@ import org.servicefarm.controller.scheduler.PlacementScheduler;
 public final class Controller implements AutoCloseable {
   private final Reconciler reconciler;
   private final HostTracker hostTracker;
+  private final IdleLadder idleLadder;
+  private final HostDrainer drainer;
+  private final EventFeed eventFeed;
+  private final ServiceBrokerService brokerService;
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<BindableService> services;
   private final ImageCatalog catalog;
@@ -63,7 +76,8 @@ public final class Controller implements AutoCloseable {
     CatalogRepository catalogRepo = new CatalogRepository();
     ImageRepository images = new ImageRepository();
     HostRepository hosts = new HostRepository();
-    VmQueries queries = new VmQueries(vms);
+    LeaseRepository leaseRepo = new LeaseRepository();
+    VmQueries queries = new VmQueries(vms, leaseRepo);
     AgentRegistry agents = new AgentRegistry();
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
@@ -71,27 +85,42 @@ public final class Controller implements AutoCloseable {
     Placer.ImageDigests digests =
         (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
     BlobStore blobs = new BlobStore(dataDir);
+    OperationRepository operationRepo = new OperationRepository();
+    OperationTracker operationTracker =
+        new OperationTracker(db, operationRepo, StatusMapper::toStatus);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs, dataDir);
     ReconcileSteps steps = new ReconcileSteps(db, vms, new CommandFactory(db, catalogRepo, images),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
-            db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()));
+            db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
+        operationTracker, new DrainReturns(vms, events, placer, digests));
     this.reconciler = new Reconciler(db, vms, steps, watcher, config.reconcileThreads());
+    this.drainer = new HostDrainer(db, hosts, vms, events, reconciler);
+    this.eventFeed = new EventFeed(db, events);
     InventoryReconciler inventory = new InventoryReconciler(db, vms, events, offers, watcher);
     this.hostTracker = new HostTracker(db, hosts, vms, events, inventory, agents, reconciler,
         watcher, config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
-    Broker broker = new Broker(db, catalogRepo, vms, queries, new OperationRepository(), placer,
-        reconciler, waiter, digests);
+    VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
+    Leases leases = new Leases(db, leaseRepo, vms);
+    Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
+        provisioner, reconciler, waiter, leases, operationTracker);
+    this.idleLadder = new IdleLadder(db, catalogRepo, vms, leaseRepo, provisioner, reconciler);
+    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
+        config.requestWait(), operationTracker);
     this.services = List.of(
-        new ServiceBrokerService(broker, db, vms, queries, catalog, config.requestWait()),
+        brokerService,
         new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
-            new VmActions(db, vms, reconciler, waiter), config.actionWait()),
+            new VmActions(db, vms, reconciler, waiter), config.actionWait(),
+            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents)),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     reconciler.start(config.reconcileSweepMillis());
     hostTracker.start();
+    eventFeed.start();
+    drainer.start();
+    idleLadder.start(config.idleLadderTick());
   }
 
   /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
@@ -129,7 +158,11 @@ public final class Controller implements AutoCloseable {
     if (server != null) {
       server.shutdown();
     }
+    idleLadder.close();
     hostTracker.close();
+    drainer.close();
+    eventFeed.close();
+    brokerService.close();
     reconciler.close();
   }
 }

@@ -9,6 +9,7 @@ import java.time.Duration;
  * @param livenessTimeout a host silent this long is DOWN
  * @param requestWait how long RequestService waits for a VM when the client set no deadline
  * @param actionWait how long admin actions wait for the VM to settle
+ * @param idleLadderTick how often the idle ladder looks for idle VMs and fills warm pools
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -20,17 +21,37 @@ public record ControllerConfig(
     Duration longCommandTimeout,
     long reconcileSweepMillis,
     double cpuOvercommit,
-    int reconcileThreads) {
+    int reconcileThreads,
+    Duration idleLadderTick) {
+
+  /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
+  public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
+
+  /** Settings with the idle ladder at its default tick. */
+  public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
+      Duration loadPersistInterval, Duration requestWait, Duration actionWait,
+      Duration commandTimeout, Duration longCommandTimeout, long reconcileSweepMillis,
+      double cpuOvercommit, int reconcileThreads) {
+    this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
+        commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
+        DEFAULT_IDLE_LADDER_TICK);
+  }
 
   public static ControllerConfig defaults() {
     return new ControllerConfig(2, Duration.ofSeconds(10), Duration.ofSeconds(10),
         Duration.ofSeconds(120), Duration.ofSeconds(60), Duration.ofSeconds(60),
-        Duration.ofMinutes(10), 2000, 4.0, 16);
+        Duration.ofMinutes(10), 2000, 4.0, 16, DEFAULT_IDLE_LADDER_TICK);
+  }
+
+  public ControllerConfig withIdleLadderTick(Duration tick) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, tick);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads);
+        reconcileThreads, idleLadderTick);
   }
 }

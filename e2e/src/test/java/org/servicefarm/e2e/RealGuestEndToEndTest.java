@@ -2,6 +2,7 @@ package org.servicefarm.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -89,16 +90,27 @@ class RealGuestEndToEndTest {
 
   @Test
   @Order(4)
-  void anArchivedGuestIsRestoredByARequestWithItsDisk() throws Exception {
+  void anArchivedGuestIsRestoredOnAnotherHostWithItsDisk() throws Exception {
+    String firstHost = client.getVm(vmId).getHostId();
     Vm archived = client.archiveVm(vmId);
     assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState());
     assertFalse(RealGuests.domainExists("sf-" + vmId), "archived: undefined from libvirt");
+    // Load the archived VM's old host first (equal hosts rank by id) with a big guest, so its
+    // restore goes to the other host although the old one caches the image.
+    client.defineService(ServiceDefinition.newBuilder().setName("static-web-2")
+        .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
+        .setMemoryMb(4096).build());
+    ServiceAccess filler = client.requestService("static-web-2");
+    assertEquals(firstHost, client.getVm(filler.vmId()).getHostId());
     ServiceAccess restored = client.requestService("static-web");
     assertEquals(vmId, restored.vmId());
+    assertNotEquals(firstHost, client.getVm(vmId).getHostId(), "restored on the other host");
     assertTrue(RealGuests.httpGet(restored.endpoint(), PAGE_PATIENCE).contains(vmId));
     // Each boot appends a line on the guest's disk: two lines prove the disk came back.
     String boots = RealGuests.httpGet(restored.endpoint(), "/boots.txt", PAGE_PATIENCE);
     assertEquals(2, boots.lines().filter(l -> l.startsWith("boot ")).count(), boots);
+    assertTrue(boots.contains("on host " + firstHost), boots);
+    client.deleteVm(filler.vmId());
   }
 
   @Test

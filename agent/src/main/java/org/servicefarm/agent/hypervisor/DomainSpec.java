@@ -8,10 +8,17 @@ import org.servicefarm.api.v1.ImageRef;
  * What a VM needs to be defined on a host: the controller's install or restore request.
  *
  * @param guestPorts guest ports to forward to host ports the hypervisor chooses
+ * @param progress hears how fetching the images and defining the domain go
  */
 public record DomainSpec(
     String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
-    List<Integer> guestPorts) {
+    List<Integer> guestPorts, InstallProgress progress) {
+
+  /** A spec whose progress nobody follows. */
+  public DomainSpec(String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
+      List<Integer> guestPorts) {
+    this(vmId, generation, image, vcpus, memoryMb, guestPorts, InstallProgress.NONE);
+  }
 
   public DomainSpec {
     VmIds.requireValid(vmId);
@@ -23,6 +30,7 @@ public record DomainSpec(
           "vm " + vmId + ": memory_mb must be at least 1, got " + memoryMb);
     }
     guestPorts = List.copyOf(guestPorts);
+    progress = progress == null ? InstallProgress.NONE : progress;
     var seen = new HashSet<Integer>();
     for (int port : guestPorts) {
       if (port < 1 || port > 65535) {

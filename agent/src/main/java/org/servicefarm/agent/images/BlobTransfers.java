@@ -58,6 +58,12 @@ public final class BlobTransfers {
    */
   public void download(BlobDigest digest, long expectedSize, Path partial, String what)
       throws ImageException, IOException {
+    download(digest, expectedSize, partial, what, TransferProgress.NONE);
+  }
+
+  /** {@link #download(BlobDigest, long, Path, String)}, telling {@code listener} each chunk. */
+  public void download(BlobDigest digest, long expectedSize, Path partial, String what,
+      TransferProgress listener) throws ImageException, IOException {
     int fruitless = 0;
     while (true) {
       long offset = Files.exists(partial) ? Files.size(partial) : 0;
@@ -73,7 +79,10 @@ public final class BlobTransfers {
       String cut;
       try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE,
           StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
-        store.fetch(digest, offset, chunk -> progress.append(out, chunk));
+        store.fetch(digest, offset, chunk -> {
+          progress.append(out, chunk);
+          listener.transferred(progress.position, Math.max(progress.total, expectedSize));
+        });
         if (progress.complete()) {
           break;
         }

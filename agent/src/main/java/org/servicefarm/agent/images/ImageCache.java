@@ -92,6 +92,15 @@ public final class ImageCache {
    */
   public Lease ensure(BlobDigest digest, long expectedSize, String what)
       throws ImageException, IOException {
+    return ensure(digest, expectedSize, what, TransferProgress.NONE);
+  }
+
+  /**
+   * {@link #ensure(BlobDigest, long, String)}, telling {@code progress} how a fetch goes (a blob
+   * already cached, or fetched meanwhile by another caller, reports nothing).
+   */
+  public Lease ensure(BlobDigest digest, long expectedSize, String what, TransferProgress progress)
+      throws ImageException, IOException {
     Lease lease = lease(digest);
     try {
       ReentrantLock fetchLock = fetchLocks.computeIfAbsent(digest.hex(), d -> new ReentrantLock());
@@ -105,7 +114,7 @@ public final class ImageCache {
         }
         Path partial = dir.resolve(digest.hex() + PARTIAL_SUFFIX);
         long started = System.nanoTime();
-        transfers.download(digest, expectedSize, partial, what);
+        transfers.download(digest, expectedSize, partial, what, progress);
         Files.move(partial, blob, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         QemuReadable.file(blob);

@@ -4,6 +4,7 @@ import java.util.Locale;
 import java.util.OptionalLong;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
+import org.servicefarm.agent.hypervisor.InstallProgress;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandError;
@@ -33,6 +34,11 @@ public final class CommandHandler {
   }
 
   public CommandResult execute(Command command) {
+    return execute(command, InstallProgress.NONE);
+  }
+
+  /** Runs the command; an install or restore tells {@code progress} how it goes. */
+  public CommandResult execute(Command command, InstallProgress progress) {
     long startedNanos = System.nanoTime();
     String vmId = command.getVmId();
     long generation = command.getGeneration();
@@ -47,7 +53,7 @@ public final class CommandHandler {
           "stale generation " + generation + " < " + newer.getAsLong());
     } else {
       try {
-        run(command, result);
+        run(command, result, progress);
         result.setOk(true);
       } catch (HypervisorException e) {
         fail(result, errorKind(e.kind()), e.getMessage());
@@ -70,14 +76,15 @@ public final class CommandHandler {
     return result.build();
   }
 
-  private void run(Command command, CommandResult.Builder result) throws HypervisorException {
+  private void run(Command command, CommandResult.Builder result, InstallProgress progress)
+      throws HypervisorException {
     String vmId = command.getVmId();
     long generation = command.getGeneration();
     switch (command.getActionCase()) {
       case INSTALL -> {
         InstallVm install = command.getInstall();
         result.setStatus(hypervisor.install(new DomainSpec(vmId, generation, install.getImage(),
-            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList())));
+            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList(), progress)));
       }
       case START -> result.setStatus(hypervisor.start(vmId, generation));
       case SUSPEND -> result.setStatus(hypervisor.suspend(vmId, generation));
@@ -88,7 +95,7 @@ public final class CommandHandler {
         RestoreVm restore = command.getRestore();
         result.setStatus(hypervisor.restore(restore.getArchiveRef(), new DomainSpec(vmId,
             generation, restore.getImage(), restore.getVcpus(), restore.getMemoryMb(),
-            restore.getGuestPortsList())));
+            restore.getGuestPortsList(), progress)));
       }
       case DELETE -> {
         hypervisor.delete(vmId);

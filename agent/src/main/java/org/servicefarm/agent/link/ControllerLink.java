@@ -214,8 +214,12 @@ public final class ControllerLink implements AutoCloseable {
         return;
       }
       vmExecutor.submit(command.getVmId(), () -> {
+        // Progress that cannot be delivered is dropped: the result says how the command ended.
+        CommandProgressReporter progress = new CommandProgressReporter(command.getCommandId(),
+            command.getVmId(),
+            p -> writer.send(AgentMessage.newBuilder().setProgress(p).build()), System::nanoTime);
         AgentMessage result =
-            AgentMessage.newBuilder().setResult(commands.execute(command)).build();
+            AgentMessage.newBuilder().setResult(commands.execute(command, progress)).build();
         if (!writer.send(result)) {
           log.info("result of command {} not delivered: the stream to {} has ended; the next"
               + " registration reports vm {} as it is", command.getCommandId(), target,

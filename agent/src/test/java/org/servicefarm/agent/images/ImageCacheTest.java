@@ -84,6 +84,31 @@ class ImageCacheTest {
   }
 
   @Test
+  void aFetchReportsItsBytesRisingToTheWholeBlobAndACachedBlobReportsNothing() throws Exception {
+    byte[] image = randomBytes(1 << 20, 3);
+    BlobDigest digest = store.add(image);
+    int cutAt = 300_000;
+    store.cutNextFetches(1, cutAt);
+    ImageCache cache = cache(UNBOUNDED);
+    List<long[]> reports = new ArrayList<>();
+
+    cache.ensure(digest, image.length, "image web (disk)",
+        (done, total) -> reports.add(new long[] {done, total})).close();
+
+    assertFalse(reports.isEmpty());
+    for (int i = 1; i < reports.size(); i++) {
+      assertTrue(reports.get(i - 1)[0] <= reports.get(i)[0], "bytes went back, resumed or not");
+    }
+    long[] last = reports.get(reports.size() - 1);
+    assertEquals(image.length, last[0]);
+    assertEquals(image.length, last[1]);
+    int before = reports.size();
+    cache.ensure(digest, image.length, "image web (disk)",
+        (done, total) -> reports.add(new long[] {done, total})).close();
+    assertEquals(before, reports.size(), "a cached blob is not fetched, so nothing to report");
+  }
+
+  @Test
   void blobWhoseBytesDoNotMatchItsDigestIsRefusedAndNothingIsLeftInTheCache() throws Exception {
     BlobDigest claimed =
         FakeImageStoreForTest.digestOf("the image as built".getBytes(StandardCharsets.UTF_8));

@@ -31,6 +31,11 @@ final class Cells {
     return Instant.ofEpochSecond(timestamp.getSeconds()).toString();
   }
 
+  /** "300s" for a setting in seconds; 0 (never) is "-". */
+  static String seconds(int seconds) {
+    return seconds == 0 ? NONE : seconds + "s";
+  }
+
   static String text(String value) {
     return value == null || value.isEmpty() ? NONE : value;
   }

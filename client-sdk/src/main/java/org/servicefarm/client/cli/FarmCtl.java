@@ -33,6 +33,9 @@ import picocli.CommandLine.Spec;
       VmCommand.class,
       ServiceCommand.class,
       ImageCommand.class,
+      LeaseCommand.class,
+      EventsCommand.class,
+      HostCommand.class,
     },
     exitCodeListHeading = "%nExit codes:%n",
     footer = {

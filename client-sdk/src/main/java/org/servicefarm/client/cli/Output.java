@@ -33,6 +33,10 @@ final class Output {
     out.flush();
   }
 
+  boolean isJson() {
+    return format == OutputFormat.json;
+  }
+
   private static String toJson(MessageOrBuilder message) {
     try {
       return JSON.print(message);

@@ -1,6 +1,10 @@
 package org.servicefarm.client.cli;
 
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.UUID;
 import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.Lease;
 import org.servicefarm.client.ServiceAccess;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,6 +33,16 @@ final class RequestCommand implements Runnable {
       description = "Requests with the same key answer the same VM (default: a fresh key).")
   private String idempotencyKey;
 
+  @Option(names = "--lease-ttl", paramLabel = "SECONDS",
+      description = "How long the granted lease lasts unless renewed, 1 to 3600"
+          + " (default: the farm's, 60 s); see 'farmctl lease'.")
+  private Integer leaseTtl;
+
+  @Option(names = "--progress",
+      description = "Draw a progress bar on stderr while the farm works (default: when farmctl"
+          + " runs on a terminal).")
+  private boolean progress;
+
   @Spec
   private CommandSpec spec;
 
@@ -36,13 +50,38 @@ final class RequestCommand implements Runnable {
   public void run() {
     FarmCtl farmCtl = FarmCtl.of(spec);
     try (FarmClient client = farmCtl.openClient()) {
-      ServiceAccess access = idempotencyKey == null
-          ? client.requestService(service)
-          : client.requestService(service, idempotencyKey);
-      Table table = new Table("ENDPOINT", "VM", "STATE", "CREATED")
+      String key = idempotencyKey == null ? UUID.randomUUID().toString() : idempotencyKey;
+      ServiceAccess access = progress || onTerminal()
+          ? requestWithProgress(client, key)
+          : leaseTtl == null
+              ? client.requestService(service, key)
+              : client.requestService(service, key, Duration.ofSeconds(leaseTtl));
+      Lease lease = access.lease();
+      Table table = new Table("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES")
           .row(access.endpoint(), access.vmId(), Cells.state(access.state()),
-              Cells.yesNo(access.created()));
+              Cells.yesNo(access.created()), lease == null ? Cells.NONE : lease.id(),
+              lease == null ? Cells.NONE : lease.expiresAt().truncatedTo(ChronoUnit.SECONDS));
       farmCtl.output().print(access.toProto(), table);
     }
+  }
+
+  private ServiceAccess requestWithProgress(FarmClient client, String key) {
+    ProgressBar bar = new ProgressBar(spec.commandLine().getErr());
+    try {
+      return leaseTtl == null
+          ? client.requestServiceWithProgress(service, key, bar::draw)
+          : client.requestServiceWithProgress(service, key, Duration.ofSeconds(leaseTtl),
+              bar::draw);
+    } finally {
+      bar.finish();
+    }
+  }
+
+  /**
+   * Java 17 cannot ask whether stderr alone is a terminal; a console means farmctl runs
+   * interactively, where stderr is the terminal too unless redirected on purpose.
+   */
+  private static boolean onTerminal() {
+    return System.console() != null;
   }
 }

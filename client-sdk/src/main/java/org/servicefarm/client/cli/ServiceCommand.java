@@ -37,6 +37,8 @@ final class ServiceCommand {
         "  farmctl service define static-web --packages nginx-light --port 80 \\",
         "      --command 'nginx -g \"daemon off;\"' --bundle metrics:9100",
         "  farmctl service define pg --image debian-pg16 --port 5432 --memory-mb 1024",
+        "  farmctl service define api --image api-v3 --port 8080 --sleep-after 300 \\",
+        "      --archive-after 86400 --min-active 1 --max-leases-per-vm 20 --max-instances 4",
       })
   static final class Define implements Runnable {
 
@@ -66,6 +68,30 @@ final class ServiceCommand {
         description = "A further service the same VM offers on its own port; repeatable.")
     private List<BundledService> bundled = List.of();
 
+    @Option(names = "--sleep-after", defaultValue = "0", paramLabel = "SECONDS",
+        description = "Put a VM with no live lease to sleep after this long unused (0: never).")
+    private int sleepAfter;
+
+    @Option(names = "--archive-after", defaultValue = "0", paramLabel = "SECONDS",
+        description = "Archive a sleeping VM this long after its last use (0: never).")
+    private int archiveAfter;
+
+    @Option(names = "--delete-after", defaultValue = "0", paramLabel = "SECONDS",
+        description = "Delete an archived VM this long after its last use (0: never).")
+    private int deleteAfter;
+
+    @Option(names = "--min-active", defaultValue = "0", paramLabel = "N",
+        description = "VMs kept ACTIVE even with no lease: a warm pool (default 0).")
+    private int minActive;
+
+    @Option(names = "--max-leases-per-vm", defaultValue = "0", paramLabel = "N",
+        description = "Leases a VM takes before requests start another VM (0: no limit).")
+    private int maxLeasesPerVm;
+
+    @Option(names = "--max-instances", defaultValue = "1", paramLabel = "N",
+        description = "VMs the definition may run at most (default ${DEFAULT-VALUE}).")
+    private int maxInstances;
+
     @Spec
     private CommandSpec spec;
 
@@ -86,7 +112,13 @@ final class ServiceCommand {
           .setPort(port)
           .setVcpus(vcpus)
           .setMemoryMb(memoryMb)
-          .addAllBundled(bundled);
+          .addAllBundled(bundled)
+          .setSleepAfterSeconds(sleepAfter)
+          .setArchiveAfterSeconds(archiveAfter)
+          .setDeleteAfterSeconds(deleteAfter)
+          .setMinActive(minActive)
+          .setMaxLeasesPerVm(maxLeasesPerVm)
+          .setMaxInstances(maxInstances);
       if (source.packages != null) {
         definition.addAllPackages(source.packages);
       } else {
@@ -126,8 +158,8 @@ final class ServiceCommand {
   }
 
   static Table table(List<ServiceDefinition> definitions) {
-    Table table = new Table(
-        "SERVICE", "SOURCE", "PORT", "VCPUS", "MEMORY_MB", "BUNDLED", "CREATED", "COMMAND");
+    Table table = new Table("SERVICE", "SOURCE", "PORT", "VCPUS", "MEMORY_MB", "BUNDLED",
+        "IDLE_LADDER", "INSTANCES", "CREATED", "COMMAND");
     for (ServiceDefinition definition : definitions) {
       String source = definition.getImage().isEmpty()
           ? "packages:" + Cells.list(definition.getPackagesList())
@@ -136,10 +168,25 @@ final class ServiceCommand {
           .map(bundle -> bundle.getName() + ":" + bundle.getPort())
           .toList();
       table.row(definition.getName(), source, definition.getPort(), definition.getVcpus(),
-          definition.getMemoryMb(), Cells.list(bundled), Cells.time(definition.getCreatedAt()),
+          definition.getMemoryMb(), Cells.list(bundled), ladder(definition),
+          instances(definition), Cells.time(definition.getCreatedAt()),
           Cells.text(definition.getCommand()));
     }
     return table;
+  }
+
+  /** "sleep 300s,archive 86400s,delete -": each rung of the idle ladder, "-" for never. */
+  private static String ladder(ServiceDefinition d) {
+    return "sleep " + Cells.seconds(d.getSleepAfterSeconds())
+        + ",archive " + Cells.seconds(d.getArchiveAfterSeconds())
+        + ",delete " + Cells.seconds(d.getDeleteAfterSeconds());
+  }
+
+  /** "1-4,20/vm": at least min_active, at most max_instances, leases a VM takes ("-": any). */
+  private static String instances(ServiceDefinition d) {
+    int max = d.getMaxInstances() == 0 ? 1 : d.getMaxInstances();
+    return d.getMinActive() + "-" + max + ","
+        + (d.getMaxLeasesPerVm() == 0 ? Cells.NONE : String.valueOf(d.getMaxLeasesPerVm())) + "/vm";
   }
 
   /** Reads --bundle name:port. */

@@ -49,12 +49,13 @@ final class VmsCommand implements Runnable {
 
   /** The VM table, shared with the vm subcommands so a VM looks the same everywhere. */
   static Table table(List<Vm> vms) {
-    Table table = new Table(
-        "VM", "STATE", "DESIRED", "HOST", "SERVICES", "ENDPOINTS", "CREATED", "FAILURE");
+    Table table = new Table("VM", "STATE", "DESIRED", "HOST", "SERVICES", "ENDPOINTS", "LEASES",
+        "LAST_USED", "CREATED", "FAILURE");
     for (Vm vm : vms) {
       table.row(vm.getId(), Cells.state(vm.getState()), Cells.state(vm.getDesiredState()),
           Cells.text(vm.getHostId()), Cells.list(vm.getServicesList()), endpoints(vm),
-          Cells.time(vm.getCreatedAt()), Cells.text(vm.getFailureReason()));
+          vm.getLeases(), Cells.time(vm.getLastUsedAt()), Cells.time(vm.getCreatedAt()),
+          Cells.text(vm.getFailureReason()));
     }
     return table;
   }

@@ -74,8 +74,54 @@ class FarmCtlTest {
 
     assertEquals(0, run.exitCode(), run.err());
     List<String> lines = run.out().lines().toList();
-    assertEquals(List.of("ENDPOINT", "VM", "STATE", "CREATED"), words(lines.get(0)));
-    assertEquals(List.of("10.0.0.5:40123", "vm-7", "ACTIVE", "yes"), words(lines.get(1)));
+    assertEquals(List.of("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES"),
+        words(lines.get(0)));
+    assertEquals(List.of("10.0.0.5:40123", "vm-7", "ACTIVE", "yes", "-", "-"),
+        words(lines.get(1)));
+  }
+
+  @Test
+  void requestPrintsTheLeaseAndSendsItsTtl() {
+    farm.broker.answer("cache", RequestServiceResponse.newBuilder().setVmId("vm-8")
+        .setAccess(Access.newBuilder().setService("cache").setHost("10.0.0.6").setPort(40124))
+        .setState(VmState.VM_STATE_ACTIVE)
+        .setLease(org.servicefarm.api.v1.Lease.newBuilder().setId("lease-9").setVmId("vm-8")
+            .setService("cache").setTtlSeconds(120)
+            .setExpiresAt(Timestamp.newBuilder().setSeconds(1_893_456_000L)))
+        .build());
+
+    Run run = farmctl("request", "cache", "--lease-ttl", "120");
+
+    assertEquals(0, run.exitCode(), run.err());
+    assertEquals(120, farm.broker.requests().get(0).getLeaseTtlSeconds());
+    assertEquals(List.of("10.0.0.6:40124", "vm-8", "ACTIVE", "no", "lease-9",
+        "2030-01-01T00:00:00Z"), words(run.out().lines().toList().get(1)));
+  }
+
+  @Test
+  void leaseRenewAndReleaseReachTheFarm() {
+    Run renew = farmctl("lease", "renew", "lease-9", "--ttl", "300");
+    Run release = farmctl("lease", "release", "lease-9");
+
+    assertEquals(0, renew.exitCode(), renew.err());
+    assertEquals(300, farm.broker.renewals().get(0).getTtlSeconds());
+    assertEquals(List.of("lease-9", "vm-7", "redis"),
+        words(renew.out().lines().toList().get(1)).subList(0, 3));
+    assertEquals(0, release.exitCode(), release.err());
+    assertEquals(List.of("lease-9"), farm.broker.releases());
+  }
+
+  @Test
+  void vmsShowsLiveLeasesAndLastUse() {
+    farm.admin.vms.add(vm("vm-1", VmState.VM_STATE_ACTIVE).toBuilder().setLeases(3)
+        .setLastUsedAt(Timestamp.newBuilder().setSeconds(1_893_456_000L)).build());
+
+    Run run = farmctl("vms");
+
+    List<String> header = words(run.out().lines().toList().get(0));
+    List<String> row = words(run.out().lines().toList().get(1));
+    assertEquals("3", row.get(header.indexOf("LEASES")));
+    assertEquals("2030-01-01T00:00:00Z", row.get(header.indexOf("LAST_USED")));
   }
 
   @Test
@@ -216,6 +262,20 @@ class FarmCtlTest {
     assertEquals(512, sent.getMemoryMb());
     assertEquals(List.of(BundledService.newBuilder().setName("metrics").setPort(9100).build()),
         sent.getBundledList());
+    assertEquals(1, sent.getMaxInstances(), "one VM unless told otherwise");
+  }
+
+  @Test
+  void serviceDefineSendsTheIdleLadderAndInstanceLimits() {
+    Run run = farmctl("service", "define", "api", "--image", "api-v3", "--port", "8080",
+        "--sleep-after", "300", "--archive-after", "86400", "--delete-after", "604800",
+        "--min-active", "1", "--max-leases-per-vm", "20", "--max-instances", "4");
+
+    assertEquals(0, run.exitCode(), run.err());
+    ServiceDefinition sent = farm.admin.definitions.get(0);
+    assertEquals(List.of(300, 86400, 604800, 1, 20, 4), List.of(sent.getSleepAfterSeconds(),
+        sent.getArchiveAfterSeconds(), sent.getDeleteAfterSeconds(), sent.getMinActive(),
+        sent.getMaxLeasesPerVm(), sent.getMaxInstances()));
   }
 
   @Test
@@ -260,7 +320,8 @@ class FarmCtlTest {
     List<List<String>> commands = List.of(List.of(), List.of("request"), List.of("services"),
         List.of("vms"), List.of("hosts"), List.of("vm", "get"), List.of("vm", "delete"),
         List.of("service", "define"), List.of("service", "list"), List.of("image", "register"),
-        List.of("image", "upload"), List.of("image", "list"));
+        List.of("image", "upload"), List.of("image", "list"), List.of("lease", "renew"),
+        List.of("lease", "release"));
     for (List<String> command : commands) {
       String[] args =
           Stream.concat(command.stream(), Stream.of("--help")).toArray(String[]::new);

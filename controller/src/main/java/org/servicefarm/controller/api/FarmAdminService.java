@@ -14,9 +14,14 @@ import java.util.UUID;
 import java.util.function.BiFunction;
 import org.servicefarm.api.v1.BundledService;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ListHostsRequest;
+import org.servicefarm.api.v1.ListEventsRequest;
+import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.ListHostsResponse;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.ListImagesResponse;
@@ -30,6 +35,7 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.UploadImageHeader;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
+import org.servicefarm.api.v1.WatchEventsRequest;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
@@ -56,6 +62,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final AgentRegistry agents;
   private final VmActions actions;
   private final Duration actionWait;
+  private final EventAndDrainAdmin eventsAndDrains;
 
   /**
    * Without an image store: registering and uploading images answer UNAVAILABLE. Kept so the
@@ -63,6 +70,14 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
    */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
+    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null);
+  }
+
+  /** @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost */
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+      HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
+      EventAndDrainAdmin eventsAndDrains) {
+    this.eventsAndDrains = eventsAndDrains;
     this.db = db;
     this.catalog = catalog;
     this.intake = intake;
@@ -107,7 +122,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     long memory = Validation.range("definition.memory_mb",
         d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
-        name, packages, image, d.getCommand(), vcpus, memory, services));
+        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d)));
     out.onNext(ProtoMapping.definition(saved, image));
     out.onCompleted();
   }
@@ -330,6 +345,26 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void deleteVm(VmActionRequest req, StreamObserver<Vm> out) {
     act(req, out, actions::delete);
+  }
+
+  @Override
+  public void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
+    EventAndDrainAdmin.require(eventsAndDrains).listEvents(req, out);
+  }
+
+  @Override
+  public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
+    EventAndDrainAdmin.require(eventsAndDrains).watchEvents(req, out);
+  }
+
+  @Override
+  public void drainHost(HostActionRequest req, StreamObserver<Host> out) {
+    EventAndDrainAdmin.require(eventsAndDrains).drainHost(req, out);
+  }
+
+  @Override
+  public void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
+    EventAndDrainAdmin.require(eventsAndDrains).uncordonHost(req, out);
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,

@@ -9,12 +9,15 @@ import org.servicefarm.api.v1.HostCapacity;
 import org.servicefarm.api.v1.HostLoad;
 import org.servicefarm.api.v1.HostStatus;
 import org.servicefarm.api.v1.Image;
+import org.servicefarm.api.v1.Lease;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.InstancePolicy;
+import org.servicefarm.controller.model.LeaseRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
@@ -45,7 +48,11 @@ final class ProtoMapping {
         .setMemoryMb(vm.memoryMb())
         .setFailureReason(nullToEmpty(vm.failureReason()))
         .setCreatedAt(timestamp(vm.createdAt()))
-        .setUpdatedAt(timestamp(vm.updatedAt()));
+        .setUpdatedAt(timestamp(vm.updatedAt()))
+        .setLeases(view.liveLeases());
+    if (view.lastUsedAt() != null) {
+      b.setLastUsedAt(timestamp(view.lastUsedAt()));
+    }
     for (VmServiceRecord offer : view.offers()) {
       b.addServices(offer.service());
       if (offer.hostPort() != null && view.hostAddress() != null) {
@@ -103,6 +110,13 @@ final class ProtoMapping {
         .setMemoryMb(d.memoryMb())
         .setCommand(d.command())
         .setCreatedAt(timestamp(d.createdAt()));
+    InstancePolicy policy = d.policy();
+    b.setSleepAfterSeconds(policy.sleepAfterSeconds())
+        .setArchiveAfterSeconds(policy.archiveAfterSeconds())
+        .setDeleteAfterSeconds(policy.deleteAfterSeconds())
+        .setMinActive(policy.minActive())
+        .setMaxLeasesPerVm(policy.maxLeasesPerVm())
+        .setMaxInstances(policy.maxInstances());
     for (ServiceDefinitionRecord.ServicePort port : d.services()) {
       if (port.name().equals(d.name())) {
         b.setPort(port.guestPort());
@@ -111,6 +125,16 @@ final class ProtoMapping {
       }
     }
     return b.build();
+  }
+
+  static Lease lease(LeaseRecord l) {
+    return Lease.newBuilder()
+        .setId(l.id().toString())
+        .setVmId(l.vmId().toString())
+        .setService(l.service())
+        .setExpiresAt(timestamp(l.expiresAt()))
+        .setTtlSeconds(l.ttlSeconds())
+        .build();
   }
 
   static Timestamp timestamp(Instant t) {

@@ -1,38 +1,51 @@
 package org.servicefarm.controller.api;
 
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.servicefarm.api.v1.Access;
 import org.servicefarm.api.v1.GetVmRequest;
+import org.servicefarm.api.v1.Lease;
 import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
 import org.servicefarm.api.v1.OfferedService;
+import org.servicefarm.api.v1.OperationUpdate;
+import org.servicefarm.api.v1.ReleaseLeaseRequest;
+import org.servicefarm.api.v1.ReleaseLeaseResponse;
+import org.servicefarm.api.v1.RenewLeaseRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.WatchOperationRequest;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.broker.Broker;
+import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.operations.OperationTracker;
 
 /** The clients' API: validates, calls the broker, maps the answer. */
 public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerImplBase {
   private final Broker broker;
+  private final Leases leases;
   private final Database db;
   private final VmRepository vms;
   private final VmQueries queries;
   private final ImageCatalog catalog;
   private final Duration requestWait;
+  private final OperationWatches operationWatches;
 
-  public ServiceBrokerService(Broker broker, Database db, VmRepository vms, VmQueries queries,
-      ImageCatalog catalog, Duration requestWait) {
+  public ServiceBrokerService(Broker broker, Leases leases, Database db, VmRepository vms,
+      VmQueries queries, ImageCatalog catalog, Duration requestWait, OperationTracker tracker) {
+    this.operationWatches = new OperationWatches(tracker);
     this.broker = broker;
+    this.leases = leases;
     this.db = db;
     this.vms = vms;
     this.queries = queries;
@@ -44,13 +57,55 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   public void requestService(RequestServiceRequest req, StreamObserver<RequestServiceResponse> out) {
     String service = Validation.serviceName("service", req.getService());
     String key = Validation.idempotencyKey(req.getIdempotencyKey());
-    Broker.Granted g = broker.request(service, key, CallDeadlines.waitFor(requestWait));
+    int ttl = Validation.leaseTtl("lease_ttl_seconds", req.getLeaseTtlSeconds(),
+        Leases.DEFAULT_TTL_SECONDS, Leases.MAX_TTL_SECONDS);
+    if (req.getNoWait()) {
+      // The operation may take as long as a waiting request would; the caller does not wait.
+      Broker.Started started = broker.requestNoWait(service, key, ttl, requestWait);
+      out.onNext(RequestServiceResponse.newBuilder()
+          .setVmId(started.vmId().toString())
+          .setState(ProtoMapping.state(started.state()))
+          .setCreated(started.created())
+          .setOperationId(started.operationId().toString())
+          .build());
+      out.onCompleted();
+      return;
+    }
+    Broker.Granted g = broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait));
     out.onNext(RequestServiceResponse.newBuilder()
         .setVmId(g.vmId().toString())
         .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host()).setPort(g.port()))
         .setState(ProtoMapping.state(g.state()))
         .setCreated(g.created())
+        .setLease(ProtoMapping.lease(g.lease()))
         .build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void watchOperation(WatchOperationRequest req, StreamObserver<OperationUpdate> out) {
+    java.util.UUID id = Validation.operationId(req.getOperationId());
+    operationWatches.watch(id, (ServerCallStreamObserver<OperationUpdate>) out);
+  }
+
+  /** Stops re-reading watched operations; the server's calls end with it. */
+  public void close() {
+    operationWatches.close();
+  }
+
+  @Override
+  public void renewLease(RenewLeaseRequest req, StreamObserver<Lease> out) {
+    java.util.UUID id = Validation.leaseId(req.getLeaseId());
+    // 0 passes through: the lease's own TTL.
+    int ttl = Validation.leaseTtl("ttl_seconds", req.getTtlSeconds(), 0, Leases.MAX_TTL_SECONDS);
+    out.onNext(ProtoMapping.lease(leases.renew(id, ttl)));
+    out.onCompleted();
+  }
+
+  @Override
+  public void releaseLease(ReleaseLeaseRequest req, StreamObserver<ReleaseLeaseResponse> out) {
+    leases.release(Validation.leaseId(req.getLeaseId()));
+    out.onNext(ReleaseLeaseResponse.getDefaultInstance());
     out.onCompleted();
   }
 

@@ -57,6 +57,47 @@ public final class Validation {
         + "123e4567-e89b-12d3-a456-426614174000)");
   }
 
+  /** A lease id: a UUID, like a VM id. */
+  public static UUID leaseId(String value) {
+    try {
+      if (value.length() == 36) {
+        return UUID.fromString(value);
+      }
+    } catch (IllegalArgumentException e) {
+      // falls through to the error below, which names the value
+    }
+    throw invalid("lease_id: '" + shown(value) + "' is not a lease id (a UUID such as "
+        + "123e4567-e89b-12d3-a456-426614174000, as RequestService answered it)");
+  }
+
+  /** An operation id: a UUID, as RequestService with no_wait answered it. */
+  public static UUID operationId(String value) {
+    try {
+      if (value.length() == 36) {
+        return UUID.fromString(value);
+      }
+    } catch (IllegalArgumentException e) {
+      // falls through to the error below, which names the value
+    }
+    throw invalid("operation_id: '" + shown(value) + "' is not an operation id (a UUID such as "
+        + "123e4567-e89b-12d3-a456-426614174000, as RequestService with no_wait answered it)");
+  }
+
+  /**
+   * A lease TTL in seconds, 1 to {@code max}; 0 (not given) means {@code whenAbsent}, which the
+   * caller passes as 0 when the lease's own TTL applies.
+   */
+  public static int leaseTtl(String field, int value, int whenAbsent, int max) {
+    if (value == 0) {
+      return whenAbsent;
+    }
+    if (value < 1 || value > max) {
+      throw invalid(field + ": " + value + " seconds is out of range (1 to " + max
+          + "; 0 or unset for the default)");
+    }
+    return value;
+  }
+
   public static int port(String field, int value) {
     if (value < 1 || value > 65535) {
       throw invalid(field + ": " + value + " is not a TCP port (1 to 65535)");

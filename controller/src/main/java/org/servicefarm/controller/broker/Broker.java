@@ -1,7 +1,7 @@
 package org.servicefarm.controller.broker;
 
+import java.sql.SQLException;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -9,23 +9,29 @@ import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.hosts.Placer;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.LeaseRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
+import org.servicefarm.controller.operations.OperationPhases;
+import org.servicefarm.controller.operations.OperationResult;
+import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.Reconciler;
-import org.servicefarm.controller.scheduler.PlacementRequest;
 
 /**
- * The request method: a service name in, access to a VM offering it out. See docs/architecture.md.
+ * The request method: a service name in, access to a VM offering it and a lease on it out. See
+ * docs/architecture.md.
  *
- * <p>The warm path (an ACTIVE VM offers the service) is one read and no write. Every other path
- * runs under a per-definition advisory lock, so concurrent requests for a service nobody offers
- * find the VM the first of them created and wait for it instead of building their own.
+ * <p>Every request decides under a per-definition advisory lock, so concurrent requests see each
+ * other's leases: they spread over the definition's VMs, never push one past max_leases_per_vm
+ * while another has room, never build more than max_instances, and join the VM the first of them
+ * created instead of building their own. The warm path (a running VM with room) writes its lease
+ * row and nothing else.
  */
 public final class Broker {
   private final Database db;
@@ -33,77 +39,175 @@ public final class Broker {
   private final VmRepository vms;
   private final VmQueries queries;
   private final OperationRepository operations;
-  private final Placer placer;
+  private final VmProvisioner provisioner;
   private final Reconciler reconciler;
   private final VmWaiter waiter;
-  private final Placer.ImageDigests imageDigest;
+  private final Leases leases;
+  private final OperationTracker tracker;
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
-      OperationRepository operations, Placer placer, Reconciler reconciler, VmWaiter waiter,
-      Placer.ImageDigests imageDigest) {
-    this.imageDigest = imageDigest;
+      OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
+      VmWaiter waiter, Leases leases, OperationTracker tracker) {
+    this.tracker = tracker;
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
     this.queries = queries;
     this.operations = operations;
-    this.placer = placer;
+    this.provisioner = provisioner;
     this.reconciler = reconciler;
     this.waiter = waiter;
+    this.leases = leases;
   }
 
-  /** Where the client reaches the service, and how it came to be. */
-  public record Granted(UUID vmId, String service, String host, int port, VmState state, boolean created) {}
+  /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */
+  public record Granted(UUID vmId, String service, String host, int port, VmState state,
+      boolean created, LeaseRecord lease) {
 
+    /** Access before a lease is attached to it. */
+    public Granted(UUID vmId, String service, String host, int port, VmState state, boolean created) {
+      this(vmId, service, host, port, state, created, null);
+    }
+
+    Granted withLease(LeaseRecord lease) {
+      return new Granted(vmId, service, host, port, state, created, lease);
+    }
+  }
+
+  /** A request whose lease lasts the default TTL. */
   public Granted request(String service, String idempotencyKey, Duration wait) {
+    return request(service, idempotencyKey, Leases.DEFAULT_TTL_SECONDS, wait);
+  }
+
+  /** @param leaseTtlSeconds what the granted lease lasts, and each renewal extends it by */
+  public Granted request(String service, String idempotencyKey, int leaseTtlSeconds,
+      Duration wait) {
     if (idempotencyKey != null) {
       Optional<OperationRepository.KeyedRequest> earlier =
           db.inTransaction(tx -> operations.findByKey(tx, idempotencyKey));
       if (earlier.isPresent()) {
-        return repeat(earlier.get(), service, idempotencyKey, wait);
+        return repeat(earlier.get(), service, idempotencyKey, leaseTtlSeconds, wait);
       }
     }
-    ServiceRoute route =
-        db.inTransaction(tx -> catalog.route(tx, service))
-            .orElseThrow(() -> new FarmException.ServiceNotFound(service));
-
-    Optional<VmQueries.Offer> warm = leastLoaded(db.inTransaction(tx -> queries.activeOffers(tx, service)));
-    if (warm.isPresent() && idempotencyKey == null) {
-      VmQueries.Offer o = warm.get();
-      return new Granted(o.vmId(), service, o.hostAddress(), o.hostPort(), VmState.ACTIVE, false);
-    }
-
+    // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
+    UUID operationId = idempotencyKey == null ? null : UUID.randomUUID();
     Decision decision;
     try {
-      decision = decide(route, idempotencyKey, service);
+      decision = decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
     } catch (KeyRaced raced) {
-      return repeat(raced.winner, service, idempotencyKey, wait);
+      return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
+    }
+    if (decision.answer() != null) {
+      if (operationId != null) {
+        tracker.succeeded(operationId, result(decision.answer()));
+      }
+      return decision.answer();
     }
     reconciler.kick(decision.vm().id());
     try {
       Granted granted = waiter.awaitActive(decision.vm().id(), service, decision.created(), wait);
-      if (idempotencyKey != null) {
-        operations.finish(db, idempotencyKey, null);
+      LeaseRecord lease = leases.startTerm(decision.lease(), idempotencyKey);
+      if (operationId != null) {
+        tracker.succeeded(operationId, result(granted.withLease(lease)));
       }
-      return granted;
+      return granted.withLease(lease);
     } catch (FarmException e) {
-      if (idempotencyKey != null) {
-        operations.finish(db, idempotencyKey, e.getMessage());
+      try {
+        leases.cancel(decision.lease());
+      } catch (DatabaseException cancelFailure) {
+        // The caller needs why the request failed; the held lease expires on its own.
+        e.addSuppressed(cancelFailure);
+      }
+      if (operationId != null) {
+        tracker.failed(operationId, e);
       }
       throw e;
     }
   }
 
-  /** What the locked part of a request decided: the VM to answer with, and whether it is new. */
-  private record Decision(VmRecord vm, boolean created) {}
+  /** A request answered at once: the VM chosen for it, and the operation that follows it. */
+  public record Started(UUID vmId, VmState state, boolean created, UUID operationId) {}
 
-  private Decision decide(ServiceRoute route, String idempotencyKey, String service) {
+  /**
+   * A request sent with no_wait: the same decision as {@link #request} (so unknown services,
+   * bad input and placement failures are answered at once), recorded as an operation that moves
+   * through its phases as the VM does and ends with the answer {@link #request} would give. The
+   * lease starts when the VM is ready.
+   *
+   * @param wait how long the operation may take before it fails as timed out
+   */
+  public Started requestNoWait(String service, String idempotencyKey, int leaseTtlSeconds,
+      Duration wait) {
+    if (idempotencyKey != null) {
+      Optional<OperationRepository.KeyedRequest> earlier =
+          db.inTransaction(tx -> operations.findByKey(tx, idempotencyKey));
+      if (earlier.isPresent()) {
+        return repeatNoWait(earlier.get(), service, idempotencyKey, wait);
+      }
+    }
+    UUID operationId = UUID.randomUUID();
+    Decision decision;
+    try {
+      decision = decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    } catch (KeyRaced raced) {
+      return repeatNoWait(raced.winner, service, idempotencyKey, wait);
+    }
+    VmRecord vm = decision.vm();
+    if (decision.answer() != null) {
+      tracker.succeeded(operationId, result(decision.answer()));
+      return new Started(vm.id(), VmState.ACTIVE, false, operationId);
+    }
+    reconciler.kick(vm.id());
+    tracker.follow(operationId, waiter.whenActive(vm.id(), service, decision.created(), wait)
+        .thenApply(granted -> result(
+            granted.withLease(leases.startTerm(decision.lease(), idempotencyKey))))
+        .whenComplete((answered, failure) -> {
+          if (failure != null) {
+            try {
+              leases.cancel(decision.lease());
+            } catch (DatabaseException cancelFailure) {
+              // The operation records why it failed; the held lease expires on its own.
+              failure.addSuppressed(cancelFailure);
+            }
+          }
+        }));
+    return new Started(vm.id(), vm.state(), decision.created(), operationId);
+  }
+
+  private Started repeatNoWait(OperationRepository.KeyedRequest earlier, String service,
+      String key, Duration wait) {
+    VmRecord vm = revive(earlier, service, key);
+    // Followed here too, so the operation finishes even if whoever started it is gone; only a
+    // running operation is finished, so following it twice changes nothing.
+    tracker.follow(earlier.operationId(), waiter.whenActive(vm.id(), service, earlier.created(),
+        wait).thenApply(Broker::result));
+    return new Started(vm.id(), vm.state(), earlier.created(), earlier.operationId());
+  }
+
+  private static OperationResult result(Granted g) {
+    return new OperationResult(g.vmId(), g.service(), g.host(), g.port(), g.created(),
+        g.lease() == null ? null : g.lease().id());
+  }
+
+  /**
+   * What the locked part of a request decided: the VM to wait for, whether it is new and the lease
+   * held on it; or, on the warm path, the answer itself.
+   */
+  private record Decision(VmRecord vm, boolean created, LeaseRecord lease, Granted answer) {}
+
+  /** @param operationId the request's operation, recorded with the decision; null for none */
+  private Decision decide(String service, String idempotencyKey, int ttlSeconds, Duration wait,
+      UUID operationId) {
     return db.inTransaction(tx -> {
+      ServiceRoute route = catalog.route(tx, service)
+          .orElseThrow(() -> new FarmException.ServiceNotFound(service));
       tx.advisoryLock("definition:" + route.definition());
-      Decision d = decide(tx, route);
-      if (idempotencyKey != null) {
-        Optional<OperationRepository.KeyedRequest> raced =
-            operations.recordRequest(tx, idempotencyKey, service, d.vm().id(), d.created());
+      Decision d = decide(tx, route, idempotencyKey, ttlSeconds, wait);
+      if (operationId != null) {
+        Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
+            operationId, idempotencyKey, service, d.vm().id(), d.created(),
+            OperationPhases.initial(d.vm().state()),
+            OperationPhases.percent(OperationPhases.initial(d.vm().state())));
         if (raced.isPresent()) {
           throw new KeyRaced(raced.get());
         }
@@ -112,36 +216,57 @@ public final class Broker {
     });
   }
 
-  private Decision decide(Database.Tx tx, ServiceRoute route) throws java.sql.SQLException {
-    List<VmRecord> existing = vms.ofDefinition(tx, route.definition());
-    // Preference: running, then on its way to running, then asleep (fast wake), then archived.
-    for (VmState wanted : List.of(VmState.ACTIVE, VmState.STARTING, VmState.PROVISIONING,
-        VmState.RESTORING, VmState.SLEEPING, VmState.ARCHIVING, VmState.ARCHIVED)) {
-      for (VmRecord vm : existing) {
-        // A VM on its way to deletion is not handed out again.
-        if (vm.state() == wanted && vm.desiredState() != DesiredState.DELETED) {
-          return new Decision(
-              vms.setDesired(tx, vm, DesiredState.ACTIVE, "requested: " + route.service()), false);
-        }
+  private Decision decide(Database.Tx tx, ServiceRoute route, String key, int ttlSeconds,
+      Duration wait) throws SQLException {
+    String service = route.service();
+    List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service);
+    InstanceChoice.Choice choice = InstanceChoice.choose(
+        candidates.stream().map(Broker::choosable).toList(), route.policy());
+    VmQueries.Candidate chosen = candidates.stream()
+        .filter(c -> c.vm().id().equals(choice.vmId())).findFirst().orElse(null);
+    switch (choice.action()) {
+      case ANSWER -> {
+        VmRecord vm = chosen.vm();
+        LeaseRecord lease = leases.grant(tx, vm.id(), service, ttlSeconds, key);
+        return new Decision(vm, false, lease, new Granted(vm.id(), service, chosen.hostAddress(),
+            chosen.hostPort(), VmState.ACTIVE, false, lease));
       }
-    }
-    for (VmRecord vm : existing) {
-      if (vm.state() == VmState.UNKNOWN) {
-        throw new FarmException.Unavailable("the VM offering '" + route.service() + "' (" + vm.id()
-            + ") is on host " + vm.hostId() + ", which is not reporting; try again when it returns");
+      case JOIN, WAKE -> {
+        VmRecord vm = vms.setDesired(tx, chosen.vm(), DesiredState.ACTIVE, "requested: " + service);
+        return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
       }
+      case CREATE -> {
+        ServiceDefinitionRecord def = catalog.find(tx, route.definition())
+            .orElseThrow(() -> new FarmException.ServiceNotFound(service));
+        long others = candidates.stream().filter(c -> !c.vm().state().isFinal()
+            && c.vm().desiredState() != DesiredState.DELETED).count();
+        VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
+            : "; scaling out to VM " + (others + 1) + " of max_instances "
+                + route.policy().maxInstances() + ", the others full or unreachable"));
+        return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
+      }
+      case HOST_DOWN -> throw new FarmException.Unavailable("the VM offering '" + service + "' ("
+          + chosen.vm().id() + ") is on host " + chosen.vm().hostId()
+          + ", which is not reporting; try again when it returns");
+      default -> throw new IllegalStateException("unhandled choice " + choice.action());
     }
-    ServiceDefinitionRecord def = catalog.find(tx, route.definition())
-        .orElseThrow(() -> new FarmException.ServiceNotFound(route.service()));
-    VmRecord created = placer.place(tx,
-        new PlacementRequest(def.vcpus(), def.memoryMb(), imageDigest.apply(tx, def.imageId())),
-        (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
-            def.memoryMb(), "requested: " + route.service() + "; placed on host " + hostId));
-    return new Decision(created, true);
+  }
+
+  private static InstanceChoice.Candidate choosable(VmQueries.Candidate c) {
+    return new InstanceChoice.Candidate(c.vm().id(), c.vm().state(), c.vm().desiredState(),
+        c.liveLeases(), c.hostCpuPercent() / 100.0 + c.hostAllocatedMemoryMb() / 1_000_000.0,
+        c.hostAddress() != null && c.hostPort() != null);
   }
 
   private Granted repeat(OperationRepository.KeyedRequest earlier, String service, String key,
-      Duration wait) {
+      int ttlSeconds, Duration wait) {
+    VmRecord vm = revive(earlier, service, key);
+    Granted granted = waiter.awaitActive(vm.id(), service, earlier.created(), wait);
+    return granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key));
+  }
+
+  /** The VM an earlier request with the key chose, wanted ACTIVE again. */
+  private VmRecord revive(OperationRepository.KeyedRequest earlier, String service, String key) {
     if (!earlier.service().equals(service)) {
       throw new FarmException.Conflict("idempotency key '" + key + "' was used for service '"
           + earlier.service() + "', not '" + service + "'");
@@ -152,16 +277,7 @@ public final class Broker {
       db.inTransaction(tx -> vms.setDesired(tx, vm, DesiredState.ACTIVE, "requested again: " + service));
     }
     reconciler.kick(vm.id());
-    return waiter.awaitActive(vm.id(), service, earlier.created(), wait);
-  }
-
-  private static Optional<VmQueries.Offer> leastLoaded(List<VmQueries.Offer> offers) {
-    return offers.stream()
-        .min(Comparator.comparingDouble(Broker::load).thenComparing(o -> o.vmId().toString()));
-  }
-
-  private static double load(VmQueries.Offer o) {
-    return o.hostCpuPercent() / 100.0 + o.hostAllocatedMemoryMb() / 1_000_000.0;
+    return vm;
   }
 
   /** A concurrent request with the same key committed first; its answer is ours. */

@@ -32,7 +32,48 @@ public final class VmWaiter {
 
   /** Waits until the VM is ACTIVE and answers the service's access on it. */
   public Broker.Granted awaitActive(UUID vmId, String service, boolean created, Duration wait) {
-    VmRecord vm = awaitSettled(vmId, wait);
+    return access(awaitSettled(vmId, wait), service, created);
+  }
+
+  /**
+   * {@link #awaitActive} without blocking: completes with the access once the VM is ACTIVE, or
+   * with the exception awaitActive would have thrown.
+   */
+  public CompletableFuture<Broker.Granted> whenActive(UUID vmId, String service, boolean created,
+      Duration wait) {
+    CompletableFuture<VmRecord> done =
+        watcher.await(vmId, vm -> vm.settled() || vm.state().isFinal());
+    // Read after registering: a change committed before the registration is seen here.
+    VmRecord now;
+    try {
+      now = db.inTransaction(tx -> vms.find(tx, vmId))
+          .orElseThrow(() -> new FarmException.NotFound("no VM with id " + vmId));
+    } catch (RuntimeException e) {
+      done.cancel(false);
+      throw e;
+    }
+    if (now.settled() || now.state().isFinal()) {
+      done.complete(now);
+    }
+    return done.orTimeout(wait.toMillis(), TimeUnit.MILLISECONDS)
+        .handle((vm, failure) -> {
+          Throwable cause = failure instanceof java.util.concurrent.CompletionException c
+              && c.getCause() != null ? c.getCause() : failure;
+          if (cause instanceof TimeoutException) {
+            throw timedOut(vmId, wait);
+          }
+          if (cause instanceof RuntimeException e) {
+            throw e;
+          }
+          if (cause != null) {
+            throw new IllegalStateException("waiting for VM " + vmId, cause);
+          }
+          return access(vm, service, created);
+        });
+  }
+
+  private Broker.Granted access(VmRecord vm, String service, boolean created) {
+    UUID vmId = vm.id();
     if (vm.state() != VmState.ACTIVE) {
       throw new FarmException.Unavailable("VM " + vmId + " for service '" + service + "' is "
           + vm.state() + (vm.failureReason() == null ? "" : ": " + vm.failureReason())
@@ -67,9 +108,7 @@ public final class VmWaiter {
       }
       return done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (TimeoutException e) {
-      VmRecord last = db.inTransaction(tx -> vms.find(tx, vmId)).orElseThrow();
-      throw new FarmException.TimedOut("VM " + vmId + " did not reach " + last.desiredState()
-          + " within " + wait.toSeconds() + " s; it is " + last.state() + " and the farm keeps going");
+      throw timedOut(vmId, wait);
     } catch (ExecutionException e) {
       if (e.getCause() instanceof FarmException farm) {
         throw farm;
@@ -81,5 +120,11 @@ public final class VmWaiter {
     } finally {
       done.cancel(false);
     }
+  }
+
+  private FarmException.TimedOut timedOut(UUID vmId, Duration wait) {
+    VmRecord last = db.inTransaction(tx -> vms.find(tx, vmId)).orElseThrow();
+    return new FarmException.TimedOut("VM " + vmId + " did not reach " + last.desiredState()
+        + " within " + wait.toSeconds() + " s; it is " + last.state() + " and the farm keeps going");
   }
 }

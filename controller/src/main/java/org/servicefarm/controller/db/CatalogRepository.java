@@ -9,17 +9,33 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import org.servicefarm.controller.model.InstancePolicy;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 
 /** Service definitions and the named services they offer ({@code service_definitions}, {@code services}). */
 public final class CatalogRepository {
 
-  /** Where a named service comes from. */
-  public record ServiceRoute(String service, String definition, int guestPort) {}
+  /** Where a named service comes from, and how its definition's VMs live and scale. */
+  public record ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy) {}
+
+  private static final String POLICY_COLUMNS =
+      "d.sleep_after_seconds, d.archive_after_seconds, d.delete_after_seconds, d.min_active,"
+          + " d.max_leases_per_vm, d.max_instances";
 
   private static final String DEFINITION_COLUMNS =
-      "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at";
+      "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at, "
+          + POLICY_COLUMNS;
+
+  private static final Database.RowMapper<InstancePolicy> POLICY =
+      rs ->
+          new InstancePolicy(
+              rs.getInt("sleep_after_seconds"),
+              rs.getInt("archive_after_seconds"),
+              rs.getInt("delete_after_seconds"),
+              rs.getInt("min_active"),
+              rs.getInt("max_leases_per_vm"),
+              rs.getInt("max_instances"));
 
   /**
    * Creates or replaces a definition and its services. The definition's own service comes first
@@ -34,7 +50,8 @@ public final class CatalogRepository {
       String command,
       int vcpus,
       long memoryMb,
-      List<ServicePort> services)
+      List<ServicePort> services,
+      InstancePolicy policy)
       throws SQLException {
     for (ServicePort port : services) {
       Optional<String> owner =
@@ -48,17 +65,29 @@ public final class CatalogRepository {
       }
     }
     tx.update(
-        "INSERT INTO service_definitions (name, image_id, packages, command, vcpus, memory_mb)"
-            + " VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO service_definitions (name, image_id, packages, command, vcpus, memory_mb,"
+            + " sleep_after_seconds, archive_after_seconds, delete_after_seconds, min_active,"
+            + " max_leases_per_vm, max_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (name) DO UPDATE SET image_id = EXCLUDED.image_id,"
             + " packages = EXCLUDED.packages, command = EXCLUDED.command, vcpus = EXCLUDED.vcpus,"
-            + " memory_mb = EXCLUDED.memory_mb, updated_at = now()",
+            + " memory_mb = EXCLUDED.memory_mb,"
+            + " sleep_after_seconds = EXCLUDED.sleep_after_seconds,"
+            + " archive_after_seconds = EXCLUDED.archive_after_seconds,"
+            + " delete_after_seconds = EXCLUDED.delete_after_seconds,"
+            + " min_active = EXCLUDED.min_active, max_leases_per_vm = EXCLUDED.max_leases_per_vm,"
+            + " max_instances = EXCLUDED.max_instances, updated_at = now()",
         name,
         imageId,
         packages.toArray(String[]::new),
         command,
         vcpus,
-        memoryMb);
+        memoryMb,
+        policy.sleepAfterSeconds(),
+        policy.archiveAfterSeconds(),
+        policy.deleteAfterSeconds(),
+        policy.minActive(),
+        policy.maxLeasesPerVm(),
+        policy.maxInstances());
     tx.update("DELETE FROM services WHERE definition = ?", name);
     for (ServicePort port : services) {
       tx.update(
@@ -72,8 +101,9 @@ public final class CatalogRepository {
 
   public Optional<ServiceRoute> route(Database.Tx tx, String service) throws SQLException {
     return tx.queryOne(
-        "SELECT name, definition, guest_port FROM services WHERE name = ?",
-        rs -> new ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3)),
+        "SELECT s.name, s.definition, s.guest_port, " + POLICY_COLUMNS
+            + " FROM services s JOIN service_definitions d ON d.name = s.definition WHERE s.name = ?",
+        rs -> new ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3), POLICY.map(rs)),
         service);
   }
 
@@ -104,7 +134,8 @@ public final class CatalogRepository {
                       rs.getInt("vcpus"),
                       rs.getLong("memory_mb"),
                       List.of(),
-                      Rows.instant(rs, "created_at")),
+                      Rows.instant(rs, "created_at"),
+                      POLICY.map(rs)),
                   new ServicePort(rs.getString("service"), rs.getInt("guest_port"))
                 },
             args);
@@ -126,7 +157,8 @@ public final class CatalogRepository {
               d.vcpus(),
               d.memoryMb(),
               List.copyOf(ports.get(d.name())),
-              d.createdAt()));
+              d.createdAt(),
+              d.policy()));
     }
     return result;
   }

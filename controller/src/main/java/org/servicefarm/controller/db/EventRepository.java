@@ -8,6 +8,22 @@ import java.util.UUID;
 /** The append-only history of transitions ({@code events}). */
 public final class EventRepository {
 
+  private static final String SELECT =
+      "SELECT id, at, kind, vm_id, host_id, service, from_state, to_state, cause FROM events";
+
+  private static final Database.RowMapper<Event> MAPPER =
+      rs ->
+          new Event(
+              rs.getLong("id"),
+              Rows.instant(rs, "at"),
+              rs.getString("kind"),
+              Rows.uuid(rs, "vm_id"),
+              rs.getString("host_id"),
+              rs.getString("service"),
+              rs.getString("from_state"),
+              rs.getString("to_state"),
+              rs.getString("cause"));
+
   /** One recorded transition. */
   public record Event(
       long id,
@@ -35,33 +51,62 @@ public final class EventRepository {
       Object to,
       String cause)
       throws SQLException {
+    // A VM's event names the VM's definition unless the caller named a service, so events can
+    // be followed by service (EventRepository#page, the event feed).
     tx.update(
         "INSERT INTO events (kind, vm_id, host_id, service, from_state, to_state, cause)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            + " VALUES (?, ?, ?, COALESCE(?::text, (SELECT definition FROM vms WHERE id = ?)),"
+            + " ?, ?, ?)",
         kind,
         vmId,
         hostId,
         service,
+        vmId,
         from == null ? null : from.toString(),
         to == null ? null : to.toString(),
         cause);
   }
 
   public List<Event> forVm(Database db, UUID vmId) {
+    return db.query(SELECT + " WHERE vm_id = ? ORDER BY id", MAPPER, vmId);
+  }
+
+  /**
+   * Events after {@code afterId}, oldest first, that match every filter given (null: any). The
+   * service filter matches the events of the definition that offers the service, so a bundled
+   * service's name finds its VM's events too.
+   */
+  public List<Event> page(
+      Database db, UUID vmId, String service, String hostId, long afterId, long upToId, int limit) {
     return db.query(
-        "SELECT id, at, kind, vm_id, host_id, service, from_state, to_state, cause"
-            + " FROM events WHERE vm_id = ? ORDER BY id",
-        rs ->
-            new Event(
-                rs.getLong("id"),
-                Rows.instant(rs, "at"),
-                rs.getString("kind"),
-                Rows.uuid(rs, "vm_id"),
-                rs.getString("host_id"),
-                rs.getString("service"),
-                rs.getString("from_state"),
-                rs.getString("to_state"),
-                rs.getString("cause")),
-        vmId);
+        SELECT
+            + " WHERE id > ? AND id <= ?"
+            + " AND (?::uuid IS NULL OR vm_id = ?::uuid)"
+            + " AND (?::text IS NULL OR host_id = ?::text)"
+            + " AND (?::text IS NULL OR service = ?::text"
+            + "   OR service = (SELECT definition FROM services WHERE name = ?::text))"
+            + " ORDER BY id LIMIT ?",
+        MAPPER,
+        afterId,
+        upToId,
+        vmId,
+        vmId,
+        hostId,
+        hostId,
+        service,
+        service,
+        service,
+        limit);
+  }
+
+  /** Every event after {@code afterId}, oldest first: what the event feed polls. */
+  public List<Event> after(Database db, long afterId, int limit) {
+    return db.query(SELECT + " WHERE id > ? ORDER BY id LIMIT ?", MAPPER, afterId, limit);
+  }
+
+  /** The largest event id so far (0 when there are none). */
+  public long newestId(Database db) {
+    return db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
+        .orElse(0L);
   }
 }

@@ -1,14 +1,64 @@
 package org.servicefarm.controller.db;
 
 import java.sql.SQLException;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.servicefarm.controller.model.OperationPhase;
 
-/** Multi-step actions and the idempotency keys of client requests ({@code operations}). */
+/**
+ * Multi-step actions and the idempotency keys of client requests ({@code operations}). A request
+ * row also says where the request stands (phase, progress) and, once done, its answer; every
+ * change bumps {@code version}, so whoever follows the row can tell newer from seen.
+ */
 public final class OperationRepository {
 
   /** A request already answered (or under way) for an idempotency key. */
   public record KeyedRequest(UUID operationId, String service, UUID vmId, boolean created) {}
+
+  /** One request as a watcher sees it. */
+  public record OperationRow(
+      UUID id,
+      String service,
+      UUID vmId,
+      boolean created,
+      OperationPhase phase,
+      int progressPercent,
+      String message,
+      long version,
+      String resultHost,
+      Integer resultPort,
+      String error,
+      Integer errorCode,
+      UUID leaseId,
+      java.time.Instant leaseExpiresAt,
+      int leaseTtlSeconds) {}
+
+  // The answer's lease as it is now (renewals move its expiry), read beside the row.
+  private static final String ROW_COLUMNS =
+      "id, service, vm_id, created, phase, progress_percent, phase_message, version, result_host,"
+          + " result_port, error, error_code, lease_id,"
+          + " (SELECT l.expires_at FROM leases l WHERE l.id = lease_id) AS lease_expires_at,"
+          + " (SELECT l.ttl_seconds FROM leases l WHERE l.id = lease_id) AS lease_ttl_seconds";
+
+  private static final Database.RowMapper<OperationRow> ROW =
+      rs ->
+          new OperationRow(
+              Rows.uuid(rs, "id"),
+              rs.getString("service"),
+              Rows.uuid(rs, "vm_id"),
+              rs.getBoolean("created"),
+              OperationPhase.valueOf(rs.getString("phase")),
+              rs.getInt("progress_percent"),
+              rs.getString("phase_message"),
+              rs.getLong("version"),
+              rs.getString("result_host"),
+              Rows.nullableInt(rs, "result_port"),
+              rs.getString("error"),
+              Rows.nullableInt(rs, "error_code"),
+              Rows.uuid(rs, "lease_id"),
+              Rows.instant(rs, "lease_expires_at"),
+              rs.getInt("lease_ttl_seconds"));
 
   public Optional<KeyedRequest> findByKey(Database.Tx tx, String key) throws SQLException {
     return tx.queryOne(
@@ -19,29 +69,110 @@ public final class OperationRepository {
   }
 
   /**
-   * Records a request under its key; returns empty when the key is new, or the request that
-   * already holds the key (a concurrent duplicate won the race).
+   * Records a request (under its key, when it has one); returns empty when recorded, or the
+   * request that already holds the key (a concurrent duplicate won the race).
    */
   public Optional<KeyedRequest> recordRequest(
-      Database.Tx tx, String key, String service, UUID vmId, boolean created) throws SQLException {
+      Database.Tx tx, UUID id, String key, String service, UUID vmId, boolean created,
+      OperationPhase phase, int progressPercent)
+      throws SQLException {
     int inserted =
         tx.update(
-            "INSERT INTO operations (id, kind, service, vm_id, idempotency_key, state, created)"
-                + " VALUES (?, 'REQUEST', ?, ?, ?, 'RUNNING', ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            UUID.randomUUID(),
+            "INSERT INTO operations (id, kind, service, vm_id, idempotency_key, state, created,"
+                + " phase, progress_percent) VALUES (?, 'REQUEST', ?, ?, ?, 'RUNNING', ?, ?, ?)"
+                + " ON CONFLICT (idempotency_key) DO NOTHING",
+            id,
             service,
             vmId,
             key,
-            created);
-    return inserted == 1 ? Optional.empty() : findByKey(tx, key);
+            created,
+            phase.name(),
+            progressPercent);
+    return inserted == 1 || key == null ? Optional.empty() : findByKey(tx, key);
   }
 
+  /** Records a request under its key, as {@link #recordRequest(Database.Tx, UUID, String,
+   * String, UUID, boolean, OperationPhase, int)} does, starting QUEUED. */
+  public Optional<KeyedRequest> recordRequest(
+      Database.Tx tx, String key, String service, UUID vmId, boolean created) throws SQLException {
+    return recordRequest(tx, UUID.randomUUID(), key, service, vmId, created, OperationPhase.QUEUED,
+        0);
+  }
+
+  /** Records a request answered at once by a running VM: done as soon as it exists. */
+  public void recordReady(Database db, UUID id, String service, UUID vmId, String host, int port) {
+    db.update(
+        "INSERT INTO operations (id, kind, service, vm_id, state, created, phase, progress_percent,"
+            + " result_host, result_port) VALUES (?, 'REQUEST', ?, ?, 'SUCCEEDED', false, 'READY',"
+            + " 100, ?, ?)",
+        id,
+        service,
+        vmId,
+        host,
+        port);
+  }
+
+  public Optional<OperationRow> find(Database db, UUID id) {
+    return db.queryOne("SELECT " + ROW_COLUMNS + " FROM operations WHERE id = ?", ROW, id);
+  }
+
+  /**
+   * Moves every running request of the VM to the phase; progress never goes back. Only requests
+   * in one of {@code from} move, so a late report cannot undo a later step.
+   */
+  public List<OperationRow> advance(Database db, UUID vmId, List<OperationPhase> from,
+      OperationPhase phase, int progressPercent, String message) {
+    return db.query(
+        "UPDATE operations SET phase = ?, progress_percent = GREATEST(progress_percent, ?),"
+            + " phase_message = ?, version = version + 1, updated_at = now()"
+            + " WHERE vm_id = ? AND kind = 'REQUEST' AND state = 'RUNNING' AND phase = ANY(?)"
+            + " RETURNING " + ROW_COLUMNS,
+        ROW,
+        phase.name(),
+        progressPercent,
+        message,
+        vmId,
+        from.stream().map(Enum::name).toArray(String[]::new));
+  }
+
+  /** Finishes a running request with its answer; empty when it had finished already. */
+  public Optional<OperationRow> succeed(Database db, UUID id, String host, int port,
+      UUID leaseId) {
+    return db.queryOne(
+        "UPDATE operations SET state = 'SUCCEEDED', phase = 'READY', progress_percent = 100,"
+            + " phase_message = NULL, result_host = ?, result_port = ?, lease_id = ?,"
+            + " version = version + 1, updated_at = now() WHERE id = ? AND state = 'RUNNING'"
+            + " RETURNING " + ROW_COLUMNS,
+        ROW,
+        host,
+        port,
+        leaseId,
+        id);
+  }
+
+  /** Fails a running request with the status it would have answered; empty when finished. */
+  public Optional<OperationRow> fail(Database db, UUID id, String error, int errorCode) {
+    return db.queryOne(
+        "UPDATE operations SET state = 'FAILED', phase = 'FAILED', error = ?, error_code = ?,"
+            + " version = version + 1, updated_at = now() WHERE id = ? AND state = 'RUNNING'"
+            + " RETURNING " + ROW_COLUMNS,
+        ROW,
+        error,
+        errorCode,
+        id);
+  }
+
+  /** Finishes a waiting (blocking) request recorded under its key. */
   public void finish(Database db, String key, String error) {
     db.update(
-        "UPDATE operations SET state = ?, error = ?, updated_at = now()"
+        "UPDATE operations SET state = ?, error = ?, phase = ?,"
+            + " progress_percent = CASE WHEN ? = 'READY' THEN 100 ELSE progress_percent END,"
+            + " version = version + 1, updated_at = now()"
             + " WHERE idempotency_key = ? AND state = 'RUNNING'",
         error == null ? "SUCCEEDED" : "FAILED",
         error,
+        error == null ? "READY" : "FAILED",
+        error == null ? "READY" : "FAILED",
         key);
   }
 }

@@ -1,11 +1,13 @@
 package org.servicefarm.controller.db;
 
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
@@ -13,39 +15,60 @@ import org.servicefarm.controller.model.VmState;
 /** Read-only views over the VM table for the request path and the admin API. */
 public final class VmQueries {
   private final VmRepository vmRepository;
+  private final LeaseRepository leases;
 
-  public VmQueries(VmRepository vmRepository) {
+  public VmQueries(VmRepository vmRepository, LeaseRepository leases) {
     this.vmRepository = vmRepository;
+    this.leases = leases;
   }
 
-  /** An ACTIVE VM offering a service, with where to reach it and how loaded its host is. */
-  public record Offer(
-      UUID vmId, String hostId, String hostAddress, Integer hostPort, double hostCpuPercent,
-      long hostAllocatedMemoryMb, VmState state) {}
+  /** A VM with the services it offers, its live leases and when it was last used. */
+  public record VmView(VmRecord vm, List<VmServiceRecord> offers, String hostAddress,
+      int liveLeases, Instant lastUsedAt) {}
 
-  /** A VM with the services it offers. */
-  public record VmView(VmRecord vm, List<VmServiceRecord> offers, String hostAddress) {}
+  /**
+   * A VM of a definition that a request may answer with: where its service is reached (null
+   * when it is not reachable now), how loaded its host is, and how many live leases it holds.
+   */
+  public record Candidate(VmRecord vm, String hostAddress, Integer hostPort, double hostCpuPercent,
+      long hostAllocatedMemoryMb, int liveLeases) {
+
+    /** ACTIVE, wanted ACTIVE, and reachable: a request can be answered at once. */
+    public boolean warm() {
+      return vm.state() == VmState.ACTIVE && vm.desiredState() == DesiredState.ACTIVE
+          && hostAddress != null && hostPort != null;
+    }
+  }
 
   /** One page of VMs and the token for the next one (null at the end). */
   public record Page(List<VmView> vms, String nextPageToken) {}
 
-  /** The warm path: one query, no writes. */
-  public List<Offer> activeOffers(Database.Tx tx, String service) throws SQLException {
+  /**
+   * Every VM of the definition that still exists, with the access to {@code service} on it and
+   * its live leases: one query, for the request path.
+   */
+  public List<Candidate> candidates(Database.Tx tx, String definition, String service)
+      throws SQLException {
     return tx.query(
-        "SELECT v.id, v.host_id, h.address, vs.host_port, h.load_cpu_percent, v.state,"
+        "SELECT v.*, h.address, vs.host_port, h.load_cpu_percent,"
             + " (SELECT COALESCE(sum(o.memory_mb), 0) FROM vms o WHERE o.host_id = v.host_id"
-            + "   AND o.state IN ('ACTIVE', 'STARTING', 'PROVISIONING', 'RESTORING')) AS allocated"
-            + " FROM vm_services vs JOIN vms v ON v.id = vs.vm_id JOIN hosts h ON h.id = v.host_id"
-            + " WHERE vs.service = ? AND v.state = 'ACTIVE' AND vs.host_port IS NOT NULL",
+            + "   AND o.state IN ('ACTIVE', 'STARTING', 'PROVISIONING', 'RESTORING')) AS allocated,"
+            + " (SELECT count(*) FROM leases l WHERE l.vm_id = v.id AND l.released_at IS NULL"
+            + "   AND l.expires_at > now()) AS live_leases"
+            + " FROM (SELECT " + VmRepository.COLUMNS + " FROM vms WHERE definition = ?"
+            + "   AND state NOT IN ('DELETED', 'FAILED')) v"
+            + " LEFT JOIN hosts h ON h.id = v.host_id"
+            + " LEFT JOIN vm_services vs ON vs.vm_id = v.id AND vs.service = ?"
+            + " ORDER BY v.created_at, v.id",
         rs ->
-            new Offer(
-                Rows.uuid(rs, "id"),
-                rs.getString("host_id"),
+            new Candidate(
+                VmRepository.MAPPER.map(rs),
                 rs.getString("address"),
                 Rows.nullableInt(rs, "host_port"),
                 rs.getDouble("load_cpu_percent"),
                 rs.getLong("allocated"),
-                VmState.valueOf(rs.getString("state"))),
+                rs.getInt("live_leases")),
+        definition,
         service);
   }
 
@@ -87,9 +110,10 @@ public final class VmQueries {
     if (vms.isEmpty()) {
       return List.of();
     }
-    // Offers and host addresses for the whole page in two queries, not two per VM.
+    // Offers, host addresses and lease usage for the whole page in three queries, not per VM.
+    List<UUID> ids = vms.stream().map(VmRecord::id).toList();
     Map<UUID, List<VmServiceRecord>> offers = new HashMap<>();
-    for (VmServiceRecord o : vmRepository.offers(tx, vms.stream().map(VmRecord::id).toList())) {
+    for (VmServiceRecord o : vmRepository.offers(tx, ids)) {
       offers.computeIfAbsent(o.vmId(), k -> new ArrayList<>()).add(o);
     }
     Map<String, String> addresses = new HashMap<>();
@@ -97,12 +121,15 @@ public final class VmQueries {
         tx.query("SELECT id, address FROM hosts", rs -> new String[] {rs.getString(1), rs.getString(2)})) {
       addresses.put(row[0], row[1]);
     }
+    Map<UUID, LeaseRepository.Usage> usage = leases.usage(tx, ids);
     List<VmView> views = new ArrayList<>();
     for (VmRecord vm : vms) {
+      LeaseRepository.Usage used = usage.get(vm.id());
       views.add(
           new VmView(
               vm, offers.getOrDefault(vm.id(), List.of()),
-              vm.hostId() == null ? null : addresses.get(vm.hostId())));
+              vm.hostId() == null ? null : addresses.get(vm.hostId()),
+              used == null ? 0 : used.liveLeases(), used == null ? null : used.lastUsedAt()));
     }
     return views;
   }

@@ -96,7 +96,11 @@ public final class VmRepository {
         rs -> Rows.uuid(rs, "id"));
   }
 
-  /** Changes what the controller wants; bumps the generation that keys the agent's commands. */
+  /**
+   * Changes what the controller wants; bumps the generation that keys the agent's commands. Wanting
+   * a VM ACTIVE counts as a use of it, so the idle ladder does not put a VM just woken (by a
+   * request, an admin or the warm pool) straight back to sleep.
+   */
   public VmRecord setDesired(Database.Tx tx, VmRecord vm, DesiredState desired, String cause)
       throws SQLException {
     if (vm.desiredState() == desired) {
@@ -104,14 +108,52 @@ public final class VmRepository {
     }
     VmRecord updated =
         tx.query(
-                "UPDATE vms SET desired_state = ?, generation = generation + 1, updated_at = now()"
+                "UPDATE vms SET desired_state = ?, generation = generation + 1, updated_at = now(),"
+                    + " last_used_at = CASE WHEN ? THEN now() ELSE last_used_at END,"
+                    // A new desire supersedes a drain's plan to bring the VM back after its archive.
+                    + " return_to = NULL"
                     + " WHERE id = ? RETURNING " + COLUMNS,
                 MAPPER,
                 desired.name(),
+                desired == DesiredState.ACTIVE,
                 vm.id())
             .get(0);
     events.append(tx, "VM_DESIRED", vm.id(), vm.hostId(), null, vm.desiredState(), desired, cause);
     return updated;
+  }
+
+  /**
+   * Plans the VM's move off its host: archive it, then bring it back to {@code returnTo} (wherever
+   * placement puts it, see {@link #takeReturn}). Only a VM still in {@code vm}'s state and desired
+   * state moves; empty when another actor changed it first.
+   */
+  public Optional<VmRecord> moveAway(Database.Tx tx, VmRecord vm, DesiredState returnTo,
+      String cause) throws SQLException {
+    Optional<VmRecord> updated =
+        tx.queryOne(
+            "UPDATE vms SET desired_state = 'ARCHIVED', return_to = ?, generation = generation + 1,"
+                + " updated_at = now() WHERE id = ? AND state = ? AND desired_state = ?"
+                + " RETURNING " + COLUMNS,
+            MAPPER,
+            returnTo.name(),
+            vm.id(),
+            vm.state().name(),
+            vm.desiredState().name());
+    if (updated.isPresent()) {
+      events.append(tx, "VM_DESIRED", vm.id(), vm.hostId(), null, vm.desiredState(),
+          DesiredState.ARCHIVED, cause);
+    }
+    return updated;
+  }
+
+  /** Takes (and clears) the state a moved VM returns to after its archive; empty when none. */
+  public Optional<DesiredState> takeReturn(Database.Tx tx, UUID id) throws SQLException {
+    return tx.queryOne(
+        "UPDATE vms v SET return_to = NULL FROM (SELECT id, return_to FROM vms"
+            + " WHERE id = ? AND return_to IS NOT NULL FOR UPDATE) old"
+            + " WHERE v.id = old.id RETURNING old.return_to",
+        rs -> DesiredState.valueOf(rs.getString(1)),
+        id);
   }
 
   /**

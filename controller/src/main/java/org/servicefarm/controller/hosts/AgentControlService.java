@@ -76,6 +76,10 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             requireSession("a command result");
             session.complete(message.getResult());
           }
+          case PROGRESS -> {
+            requireSession("a progress report");
+            session.progressed(message.getProgress());
+          }
           default -> throw new FarmException.InvalidInput("empty agent message");
         }
       }

@@ -10,7 +10,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.controller.FarmException;
@@ -26,6 +28,8 @@ public final class AgentSession {
   private final String hypervisor;
   private final StreamObserver<ControllerMessage> out;
   private final Map<String, CompletableFuture<CommandResult>> pending = new ConcurrentHashMap<>();
+  /** Who hears the progress of a pending command, by command id. */
+  private final Map<String, Consumer<CommandProgress>> progressListeners = new ConcurrentHashMap<>();
   private volatile Instant lastReport = Instant.now();
   private volatile HostLoad load;
   private volatile Set<String> cachedImages;
@@ -79,6 +83,15 @@ public final class AgentSession {
 
   /** Sends a command; the future completes with the agent's result or fails after timeout. */
   public CompletableFuture<CommandResult> send(Command command, Duration timeout) {
+    return send(command, timeout, null);
+  }
+
+  /**
+   * Sends a command whose progress reports (an install fetching images) go to {@code progress}
+   * until its result arrives.
+   */
+  public CompletableFuture<CommandResult> send(Command command, Duration timeout,
+      Consumer<CommandProgress> progress) {
     String id = command.getCommandId().isEmpty() ? UUID.randomUUID().toString() : command.getCommandId();
     Command withId = command.toBuilder().setCommandId(id).build();
     CompletableFuture<CommandResult> result = new CompletableFuture<>();
@@ -87,7 +100,13 @@ public final class AgentSession {
       return result;
     }
     pending.put(id, result);
-    result.whenComplete((r, e) -> pending.remove(id));
+    if (progress != null) {
+      progressListeners.put(id, progress);
+    }
+    result.whenComplete((r, e) -> {
+      pending.remove(id);
+      progressListeners.remove(id);
+    });
     try {
       write(ControllerMessage.newBuilder().setCommand(withId).build());
     } catch (RuntimeException e) {
@@ -113,6 +132,17 @@ public final class AgentSession {
     }
   }
 
+  /**
+   * Hands a progress report to whoever sent the command. Only commands sent on this stream are
+   * known here, so an agent cannot report on another host's work.
+   */
+  void progressed(CommandProgress progress) {
+    Consumer<CommandProgress> listener = progressListeners.get(progress.getCommandId());
+    if (listener != null && pending.containsKey(progress.getCommandId())) {
+      listener.accept(progress);
+    }
+  }
+
   synchronized void write(ControllerMessage message) {
     out.onNext(message);
   }
@@ -124,6 +154,7 @@ public final class AgentSession {
         new FarmException.Unavailable("agent of host " + hostId + " disconnected: " + why);
     pending.values().forEach(f -> f.completeExceptionally(failure));
     pending.clear();
+    progressListeners.clear();
   }
 
   /** Ends the stream from the controller's side (a newer stream for the host replaced it). */

@@ -14,6 +14,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.model.InstancePolicy;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 
@@ -51,7 +52,15 @@ public final class ImageCatalog {
 
   /** What a definition asks for; exactly one of packages and imageName is given. */
   public record DefinitionInput(String name, List<String> packages, String imageName,
-      String command, int vcpus, long memoryMb, List<ServicePort> services) {}
+      String command, int vcpus, long memoryMb, List<ServicePort> services,
+      InstancePolicy policy) {
+
+    /** A definition whose VMs never idle out and run one at a time. */
+    public DefinitionInput(String name, List<String> packages, String imageName, String command,
+        int vcpus, long memoryMb, List<ServicePort> services) {
+      this(name, packages, imageName, command, vcpus, memoryMb, services, InstancePolicy.DEFAULT);
+    }
+  }
 
   public ServiceDefinitionRecord define(DefinitionInput in) {
     return db.inTransaction(tx -> {
@@ -60,7 +69,7 @@ public final class ImageCatalog {
           : images.findByName(tx, in.imageName()).orElseThrow(() -> new FarmException.NotFound(
               "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
       Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
-          in.vcpus(), in.memoryMb(), in.services());
+          in.vcpus(), in.memoryMb(), in.services(), in.policy());
       if (clash.isPresent()) {
         throw new FarmException.Conflict("cannot define '" + in.name() + "': service " + clash.get());
       }

@@ -4,7 +4,10 @@ import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 
-/** A definition with the services it offers; the first service carries the definition's name. */
+/**
+ * A definition with the services it offers (the first carries the definition's name) and how its
+ * VMs live and scale.
+ */
 public record ServiceDefinitionRecord(
     String name,
     UUID imageId,
@@ -13,7 +16,8 @@ public record ServiceDefinitionRecord(
     int vcpus,
     long memoryMb,
     List<ServicePort> services,
-    Instant createdAt) {
+    Instant createdAt,
+    InstancePolicy policy) {
 
   /** A named service of a definition and the guest port it listens on. */
   public record ServicePort(String name, int guestPort) {}

@@ -6,8 +6,10 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
 import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandError;
+import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
@@ -16,16 +18,22 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.hosts.DrainReturns;
 import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
+import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.scheduler.PlacementRequest;
 
 /**
  * Carries out one {@link ReconcilePlan.Step}: sends the agent its command, waits for the result,
- * and records the observed state it reports. No transaction is held while an agent works.
+ * and records the observed state it reports. No transaction is held while an agent works. At each
+ * step the VM's running requests are told what it is doing ({@link OperationTracker}).
  */
 public final class ReconcileSteps {
+  private static final java.util.logging.Logger LOG =
+      java.util.logging.Logger.getLogger(ReconcileSteps.class.getName());
   private final Database db;
   private final VmRepository vms;
   private final CommandFactory commands;
@@ -37,6 +45,8 @@ public final class ReconcileSteps {
   private final Duration longTimeout;
   private final Placer.ImageDigests imageDigest;
   private final ImageBuilds builds;
+  private final OperationTracker operations;
+  private final DrainReturns drainReturns;
 
   /** Makes a VM's image bootable before its first install (composed images are built then). */
   @FunctionalInterface
@@ -55,7 +65,11 @@ public final class ReconcileSteps {
       Duration shortTimeout,
       Duration longTimeout,
       Placer.ImageDigests imageDigest,
-      ImageBuilds builds) {
+      ImageBuilds builds,
+      OperationTracker operations,
+      DrainReturns drainReturns) {
+    this.operations = operations;
+    this.drainReturns = drainReturns;
     this.imageDigest = imageDigest;
     this.builds = builds;
     this.db = db;
@@ -74,14 +88,27 @@ public final class ReconcileSteps {
     return switch (step) {
       case NONE -> false;
       case INSTALL -> install(vm);
-      case START -> activate(vm, commands.start(vm), VmState.STARTING, "started");
-      case RESUME -> activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
+      case START -> {
+        operations.entered(vm.id(), OperationPhase.BOOTING, "booting on host " + vm.hostId());
+        yield activate(vm, commands.start(vm), VmState.STARTING, "started");
+      }
+      case RESUME -> {
+        operations.entered(vm.id(), OperationPhase.WAKING, "waking on host " + vm.hostId());
+        yield activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
+      }
       case SUSPEND -> command(vm, commands.suspend(vm), shortTimeout, VmState.ACTIVE,
           VmState.SLEEPING, "memory saved to disk");
       case ARCHIVE -> archive(vm);
-      case PLACE_FOR_RESTORE -> placeForRestore(vm);
-      case RESTORE -> command(vm, commands.restore(vm), longTimeout, VmState.RESTORING,
-          VmState.STARTING, "restored from the archive on host " + vm.hostId());
+      case PLACE_FOR_RESTORE -> {
+        operations.entered(vm.id(), OperationPhase.PLACING, "choosing a host to restore on");
+        yield placeForRestore(vm);
+      }
+      case RESTORE -> {
+        operations.entered(vm.id(), OperationPhase.RESTORING, "restoring on host " + vm.hostId());
+        yield command(vm, commands.restore(vm), longTimeout, VmState.RESTORING, VmState.STARTING,
+            "restored from the archive on host " + vm.hostId(),
+            p -> restoreProgress(vm, p));
+      }
       case DELETE -> delete(vm);
       case FORGET_ARCHIVED -> record(vm, EnumSet.of(VmState.ARCHIVED), VmState.DELETED,
           "deleted while archived", VmRepository.Change.NONE, true);
@@ -89,24 +116,56 @@ public final class ReconcileSteps {
   }
 
   private boolean install(VmRecord vm) {
-    boolean simulated = agents.session(vm.hostId()).map(AgentSession::simulatesVms).orElse(false);
+    Optional<AgentSession> session = agents.session(vm.hostId());
+    boolean simulated = session.map(AgentSession::simulatesVms).orElse(false);
+    String digest = db.inTransaction(tx -> imageDigest.apply(tx, vm.imageId()));
     try {
       // A simulated host boots nothing, so a composed image need not exist for it.
       if (!simulated) {
+        if (digest == null) {
+          operations.entered(vm.id(), OperationPhase.BUILDING_IMAGE, "building the image");
+        }
         builds.ensureReady(vm.imageId());
+        digest = db.inTransaction(tx -> imageDigest.apply(tx, vm.imageId()));
       }
     } catch (FarmException.Unavailable buildFailed) {
       // A build that failed fails this VM with the reason; the next request builds anew.
       return record(vm, EnumSet.of(VmState.PROVISIONING), VmState.FAILED, buildFailed.getMessage(),
           VmRepository.Change.failed(buildFailed.getMessage()), false);
     }
+    // A host that lacks the image fetches it first, and says how far it is.
+    boolean fetches = !simulated && session.isPresent() && digest != null
+        && !session.get().cachedImages().contains(digest);
+    operations.entered(vm.id(), fetches ? OperationPhase.TRANSFERRING : OperationPhase.INSTALLING,
+        (fetches ? "fetching the image to host " : "installing on host ") + vm.hostId());
     return command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
-        VmState.STARTING, "installed on host " + vm.hostId());
+        VmState.STARTING, "installed on host " + vm.hostId(), p -> installProgress(vm, p));
+  }
+
+  private void installProgress(VmRecord vm, CommandProgress progress) {
+    if (progress.getPhase().equals("installing")) {
+      operations.installing(vm.id(), vm.hostId());
+    } else {
+      operations.transferring(vm.id(), vm.hostId(), progress.getDoneBytes(),
+          progress.getTotalBytes());
+    }
+  }
+
+  private void restoreProgress(VmRecord vm, CommandProgress progress) {
+    // Restoring stays one phase; only the bytes of its fetch move it along.
+    if (progress.getPhase().equals("transferring")) {
+      operations.restoring(vm.id(), vm.hostId(), progress.getDoneBytes(), progress.getTotalBytes());
+    }
   }
 
   private boolean command(
       VmRecord vm, Command command, Duration timeout, VmState from, VmState to, String cause) {
-    Optional<CommandResult> result = send(vm, command, timeout);
+    return command(vm, command, timeout, from, to, cause, null);
+  }
+
+  private boolean command(VmRecord vm, Command command, Duration timeout, VmState from,
+      VmState to, String cause, Consumer<CommandProgress> progress) {
+    Optional<CommandResult> result = send(vm, command, timeout, progress);
     if (result.isEmpty()) {
       return false;
     }
@@ -158,9 +217,42 @@ public final class ReconcileSteps {
     if (!result.get().getOk()) {
       return fail(current, VmState.ARCHIVING, result.get());
     }
-    return record(current, EnumSet.of(VmState.ARCHIVING), VmState.ARCHIVED,
-        "archived from host " + current.hostId(),
-        VmRepository.Change.archived(result.get().getArchiveRef()), false);
+    String fromHost = current.hostId();
+    String archiveRef = result.get().getArchiveRef();
+    Optional<VmRecord> after =
+        db.inTransaction(
+            tx -> {
+              Optional<VmRecord> moved = vms.transition(tx, vm.id(),
+                  EnumSet.of(VmState.ARCHIVING), VmState.ARCHIVED, "archived from host " + fromHost,
+                  VmRepository.Change.archived(archiveRef));
+              if (moved.isEmpty()) {
+                return moved;
+              }
+              offers.clearHostPorts(tx, vm.id());
+              // A VM archived to leave a draining host is placed elsewhere in the same commit.
+              return Optional.of(drainReturns.afterArchived(tx, moved.get(), fromHost));
+            });
+    after.ifPresent(watcher::publish);
+    if (after.isPresent()) {
+      forgetArchiveOn(fromHost, current);
+    }
+    return after.isPresent();
+  }
+
+  /**
+   * The archiving host kept the archive's reference to answer a repeated archive command. Once
+   * the table holds it, the host's leftovers of the VM go: a delete of a VM it no longer runs.
+   * Sent before any restore of the VM, so the agent (serial per VM) never mixes the two.
+   */
+  private void forgetArchiveOn(String hostId, VmRecord vm) {
+    agents.session(hostId).ifPresent(session -> session.send(commands.delete(vm).toBuilder()
+            .setCommandId(vm.id() + ":" + vm.generation() + ":forget-archive").build(), shortTimeout)
+        .whenComplete((result, error) -> {
+          if (error != null || !result.getOk()) {
+            LOG.warning("host " + hostId + " kept leftovers of archived VM " + vm.id() + ": "
+                + (error != null ? error.getMessage() : result.getError()));
+          }
+        }));
   }
 
   private boolean placeForRestore(VmRecord vm) {
@@ -231,6 +323,11 @@ public final class ReconcileSteps {
 
   /** Sends the command to the VM's host; empty when the host is not connected or did not answer. */
   private Optional<CommandResult> send(VmRecord vm, Command command, Duration timeout) {
+    return send(vm, command, timeout, null);
+  }
+
+  private Optional<CommandResult> send(VmRecord vm, Command command, Duration timeout,
+      Consumer<CommandProgress> progress) {
     if (vm.hostId() == null) {
       return Optional.empty();
     }
@@ -239,7 +336,7 @@ public final class ReconcileSteps {
             .orElseThrow(() -> new FarmException.Unavailable(
                 "host " + vm.hostId() + " of VM " + vm.id() + " is not connected"));
     try {
-      return Optional.of(session.send(command, timeout).join());
+      return Optional.of(session.send(command, timeout, progress).join());
     } catch (CompletionException e) {
       if (e.getCause() instanceof FarmException farm) {
         throw farm;

@@ -38,8 +38,8 @@ class MigrationsTest {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
-    assertEquals(List.of("events", "hosts", "images", "operations", "service_definitions",
-        "services", "vm_services", "vms"), tables);
+    assertEquals(List.of("events", "hosts", "images", "leases", "operations",
+        "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);
   }
@@ -89,5 +89,41 @@ class MigrationsTest {
         .map(e -> e.kind() + ":" + e.fromState() + "->" + e.toState()).toList();
     assertEquals(List.of("VM_STATE:null->PROVISIONING", "VM_STATE:PROVISIONING->STARTING",
         "VM_DESIRED:ACTIVE->SLEEPING"), history);
+  }
+
+  @Test
+  void leasesEndOnceAndDefinitionsKeepTheirLadderInOrder() {
+    Migrations.migrate(db.dataSource());
+    LeaseRepository leases = new LeaseRepository();
+    UUID image = db.inTransaction(tx -> new ImageRepository()
+        .register(tx, "base", "c".repeat(64), 1, "qcow2", null).id());
+    db.update("INSERT INTO service_definitions (name, image_id, vcpus, memory_mb) VALUES ('web', ?, 1, 256)", image);
+    db.update("INSERT INTO hosts (id, address, hypervisor, status, capacity_vcpus, capacity_memory_mb)"
+        + " VALUES ('h1', '127.0.0.1', 'test', 'UP', 4, 4096)");
+    VmRecord vm = db.inTransaction(tx -> new VmRepository(new EventRepository())
+        .insertProvisioning(tx, "web", image, "h1", 1, 256, "test"));
+    var lease = db.inTransaction(tx -> leases.grant(tx, vm.id(), "web", 30, java.time.Duration.ofSeconds(30), null));
+    assertEquals(1, db.inTransaction(tx -> leases.usage(tx, List.of(vm.id()))).get(vm.id())
+        .liveLeases());
+
+    db.inTransaction(tx -> {
+      leases.release(tx, lease.id());
+      return null;
+    });
+    assertTrue(db.inTransaction(tx -> leases.renew(tx, lease.id(), 30)).isEmpty(),
+        "a released lease is not renewed");
+    assertEquals(0, db.inTransaction(tx -> leases.usage(tx, List.of(vm.id()))).get(vm.id())
+        .liveLeases());
+    // A lease is released only while it lasts, and lasts 1 s to an hour a term.
+    assertThrows(DatabaseException.class, () -> db.update(
+        "UPDATE leases SET released_at = expires_at + interval '1 second' WHERE id = ?", lease.id()));
+    assertThrows(DatabaseException.class, () -> db.update(
+        "UPDATE leases SET ttl_seconds = 3601 WHERE id = ?", lease.id()));
+    // A warm pool within max_instances; each rung of the ladder after the one before.
+    assertThrows(DatabaseException.class, () -> db.update(
+        "UPDATE service_definitions SET min_active = 2, max_instances = 1 WHERE name = 'web'"));
+    assertThrows(DatabaseException.class, () -> db.update(
+        "UPDATE service_definitions SET sleep_after_seconds = 60, archive_after_seconds = 60"
+            + " WHERE name = 'web'"));
   }
 }

@@ -38,6 +38,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
@@ -63,7 +64,8 @@ class ImageRegistrationTest {
     ImageCatalog catalog = new ImageCatalog(db, new ImageRepository(), new CatalogRepository());
     // The image calls never touch VMs, so the admin service gets no VmActions.
     FarmAdminService service = new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs),
-        new VmQueries(new VmRepository(new EventRepository())), new HostRepository(),
+        new VmQueries(new VmRepository(new EventRepository()), new LeaseRepository()),
+        new HostRepository(),
         new AgentRegistry(), null, Duration.ofSeconds(10));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()

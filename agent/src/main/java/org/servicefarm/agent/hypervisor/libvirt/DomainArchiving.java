@@ -107,7 +107,7 @@ final class DomainArchiving {
     try {
       if (kind.runsQemu()) {
         PreparedDisk disk = LibvirtHypervisor.storage("restore", vmId,
-            () -> disks.adopt(vmId, spec.image(), unpacked));
+            () -> disks.adopt(vmId, spec.image(), unpacked, spec.progress()));
         return new Restored(disk, spec.generation(), spec.guestPorts(), Map.of());
       }
       DomainMetadata archived = archivedMetadata(unpacked, archiveRef, vmId);
@@ -119,7 +119,7 @@ final class DomainArchiving {
           ? archived.ports().stream().map(PortForward::getGuestPort).toList()
           : spec.guestPorts();
       PreparedDisk disk = LibvirtHypervisor.storage("restore", vmId,
-          () -> disks.prepare(vmId, spec.image()));
+          () -> disks.prepare(vmId, spec.image(), spec.progress()));
       return new Restored(disk, Math.max(spec.generation(), archived.generation()), guestPorts,
           previousHostPorts);
     } finally {

@@ -122,7 +122,9 @@ public final class LibvirtHypervisor implements Hypervisor {
       return withGeneration("install", existing.get(), spec.generation(), domain -> {});
     }
     DomainStatus status;
-    try (PreparedDisk disk = storage("install", vmId, () -> disks.prepare(vmId, spec.image()))) {
+    try (PreparedDisk disk = storage("install", vmId,
+        () -> disks.prepare(vmId, spec.image(), spec.progress()))) {
+      spec.progress().installing();
       synchronized (placementLock) {
         List<PortForward> forwards =
             ports.choose(vmId, spec.guestPorts(), farmDomains.hostPortsInUse(), Map.of());

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.images.TransferProgress;
 import org.servicefarm.api.v1.ImageRef;
 
 /**
@@ -25,11 +26,23 @@ public interface DiskStore {
   /** Makes the VM's disk ready for a new domain built from the image. */
   PreparedDisk prepare(String vmId, ImageRef image) throws HypervisorException;
 
+  /** {@link #prepare(String, ImageRef)}, telling {@code progress} how fetching images goes. */
+  default PreparedDisk prepare(String vmId, ImageRef image, TransferProgress progress)
+      throws HypervisorException {
+    return prepare(vmId, image); // a store that fetches nothing has nothing to tell
+  }
+
   /**
    * Makes a disk brought back from an archive the VM's disk, pointing it at this host's copy of
    * the base image it was made from.
    */
   PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk) throws HypervisorException;
+
+  /** {@link #adopt(String, ImageRef, Path)}, telling {@code progress} how fetching images goes. */
+  default PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk,
+      TransferProgress progress) throws HypervisorException {
+    return adopt(vmId, image, restoredDisk);
+  }
 
   /** Removes the VM's disk and console log; files that do not exist are fine. */
   void remove(String vmId) throws IOException;

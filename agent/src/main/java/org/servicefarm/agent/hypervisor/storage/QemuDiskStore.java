@@ -16,6 +16,7 @@ import org.servicefarm.agent.images.BlobDigest;
 import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.images.ImageException;
 import org.servicefarm.agent.images.QemuReadable;
+import org.servicefarm.agent.images.TransferProgress;
 import org.servicefarm.api.v1.ImageRef;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,7 +68,13 @@ public final class QemuDiskStore implements DiskStore {
 
   @Override
   public PreparedDisk prepare(String vmId, ImageRef image) throws HypervisorException {
-    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId));
+    return prepare(vmId, image, TransferProgress.NONE);
+  }
+
+  @Override
+  public PreparedDisk prepare(String vmId, ImageRef image, TransferProgress progress)
+      throws HypervisorException {
+    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
     Path partial = disksDir.resolve("." + vmId + ".qcow2.partial");
     try {
       Files.deleteIfExists(partial);
@@ -85,8 +92,14 @@ public final class QemuDiskStore implements DiskStore {
   @Override
   public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk)
       throws HypervisorException {
+    return adopt(vmId, image, restoredDisk, TransferProgress.NONE);
+  }
+
+  @Override
+  public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk,
+      TransferProgress progress) throws HypervisorException {
     requireQcow2(restoredDisk);
-    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId));
+    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
     try {
       qemuImg.rebaseUnsafe(restoredDisk, prepared.leases().get(0).path(), image.getFormat());
       Files.move(restoredDisk, diskPath(vmId),
@@ -116,8 +129,12 @@ public final class QemuDiskStore implements DiskStore {
     cache.trim(inUse);
   }
 
-  /** Leases the image's base (first), kernel and initrd from the cache, fetching what is missing. */
-  private PreparedDisk cacheBlobs(ImageRef image, Path disk) throws HypervisorException {
+  /**
+   * Leases the image's base (first), kernel and initrd from the cache, fetching what is missing.
+   * Progress counts the blobs together: the bytes of blobs done plus the current one's.
+   */
+  private PreparedDisk cacheBlobs(ImageRef image, Path disk, TransferProgress progress)
+      throws HypervisorException {
     String name = image.getName().isEmpty() ? image.getImageId() : image.getName();
     BlobDigest base = digest(image.getSha256(), "sha256", name);
     if (!BASE_FORMATS.contains(image.getFormat())) {
@@ -131,16 +148,21 @@ public final class QemuDiskStore implements DiskStore {
           "image " + name + " has an initrd but no kernel to boot with it");
     }
     List<ImageCache.Lease> leases = new ArrayList<>();
+    long[] bytesOfEarlierBlobs = {0};
+    TransferProgress together = (done, total) -> progress.transferred(
+        bytesOfEarlierBlobs[0] + done, total <= 0 ? 0 : bytesOfEarlierBlobs[0] + total);
     try {
-      leases.add(cache.ensure(base, image.getSizeBytes(), "image " + name + " (disk)"));
+      leases.add(cache.ensure(base, image.getSizeBytes(), "image " + name + " (disk)", together));
+      bytesOfEarlierBlobs[0] += Files.size(leases.get(0).path());
       Optional<Path> kernelPath = Optional.empty();
       Optional<Path> initrdPath = Optional.empty();
       if (kernel.isPresent()) {
-        leases.add(cache.ensure(kernel.get(), 0, "image " + name + " (kernel)"));
+        leases.add(cache.ensure(kernel.get(), 0, "image " + name + " (kernel)", together));
         kernelPath = Optional.of(leases.get(leases.size() - 1).path());
+        bytesOfEarlierBlobs[0] += Files.size(kernelPath.get());
       }
       if (initrd.isPresent()) {
-        leases.add(cache.ensure(initrd.get(), 0, "image " + name + " (initrd)"));
+        leases.add(cache.ensure(initrd.get(), 0, "image " + name + " (initrd)", together));
         initrdPath = Optional.of(leases.get(leases.size() - 1).path());
       }
       List<String> blobs = leases.stream().map(lease -> lease.digest().hex()).toList();

@@ -1,0 +1,136 @@
+package org.servicefarm.controller.broker;
+
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.UUID;
+import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.LeaseRepository;
+import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.LeaseRecord;
+import org.servicefarm.controller.model.VmRecord;
+
+/**
+ * Leases on VMs: a client holds one while it uses a VM, renews it before it expires and releases
+ * it when done. A VM with no live lease is idle, and the idle ladder may put it away.
+ *
+ * <p>A request that has to wait for its VM (woken, built) holds its lease from the moment it
+ * decides, so concurrent requests count it against max_leases_per_vm; that first term covers the
+ * wait, and the lease's own TTL starts when the VM is ACTIVE and the caller is answered.
+ */
+public final class Leases {
+  public static final int DEFAULT_TTL_SECONDS = 60;
+  public static final int MAX_TTL_SECONDS = 3600;
+
+  private final Database db;
+  private final LeaseRepository leases;
+  private final VmRepository vms;
+
+  public Leases(Database db, LeaseRepository leases, VmRepository vms) {
+    this.db = db;
+    this.leases = leases;
+    this.vms = vms;
+  }
+
+  /**
+   * Extends a live lease to {@code ttlSeconds} from now (0: by the lease's own TTL).
+   *
+   * @throws FarmException.NotFound when there is no such lease
+   * @throws FarmException.Conflict when the lease was released, expired, or its VM is gone
+   */
+  public LeaseRecord renew(UUID id, int ttlSeconds) {
+    return db.inTransaction(tx -> {
+      LeaseRecord lease = leases.find(tx, id).orElseThrow(() -> notFound(id));
+      refuseEnded(lease, leases.now(tx), "renew");
+      VmRecord vm = vms.find(tx, lease.vmId()).orElseThrow();
+      if (vm.state().isFinal() || vm.desiredState() == DesiredState.DELETED) {
+        throw new FarmException.Conflict("cannot renew lease " + id + ": its VM " + vm.id()
+            + " is " + (vm.state().isFinal() ? vm.state() : "being deleted")
+            + "; request the service again");
+      }
+      int ttl = ttlSeconds == 0 ? lease.ttlSeconds() : ttlSeconds;
+      return leases.renew(tx, id, ttl).orElseThrow(() -> new FarmException.Conflict(
+          "cannot renew lease " + id + ": it ended while being renewed; request the service again"));
+    });
+  }
+
+  /**
+   * Ends the lease now. Releasing a lease that has ended already changes nothing, so a retried
+   * release succeeds.
+   *
+   * @throws FarmException.NotFound when there is no such lease
+   */
+  public void release(UUID id) {
+    db.inTransaction(tx -> {
+      leases.find(tx, id).orElseThrow(() -> notFound(id));
+      leases.release(tx, id);
+      return null;
+    });
+  }
+
+  /** A lease on a VM that answers at once: it lasts its TTL from now. */
+  LeaseRecord grant(Database.Tx tx, UUID vmId, String service, int ttlSeconds, String key)
+      throws SQLException {
+    return leases.grant(tx, vmId, service, ttlSeconds, Duration.ofSeconds(ttlSeconds), key);
+  }
+
+  /** A lease held while the caller waits for its VM: its first term covers the wait too. */
+  LeaseRecord hold(Database.Tx tx, UUID vmId, String service, int ttlSeconds, Duration wait,
+      String key) throws SQLException {
+    return leases.grant(tx, vmId, service, ttlSeconds, wait.plusSeconds(ttlSeconds), key);
+  }
+
+  /**
+   * The VM is ACTIVE and the caller is answered: the held lease now lasts its TTL from now. If it
+   * ended meanwhile, the caller gets a fresh one on the same VM.
+   */
+  LeaseRecord startTerm(LeaseRecord held, String key) {
+    return db.inTransaction(tx -> {
+      Optional<LeaseRecord> renewed = leases.renew(tx, held.id(), held.ttlSeconds());
+      return renewed.isPresent() ? renewed.get()
+          : grant(tx, held.vmId(), held.service(), held.ttlSeconds(), key);
+    });
+  }
+
+  /** The caller was not answered (the VM failed, the wait timed out): it holds nothing. */
+  void cancel(LeaseRecord held) {
+    db.inTransaction(tx -> {
+      leases.release(tx, held.id());
+      return null;
+    });
+  }
+
+  /**
+   * For a repeated request: the live lease its first answer granted, or a fresh one when that
+   * lease has ended. A lease still in its first term (the first request waits yet) starts its TTL.
+   */
+  LeaseRecord forRepeat(UUID vmId, String service, int ttlSeconds, String key) {
+    return db.inTransaction(tx -> {
+      Optional<LeaseRecord> held = leases.liveByKey(tx, vmId, key);
+      if (held.isEmpty()) {
+        return grant(tx, vmId, service, ttlSeconds, key);
+      }
+      LeaseRecord lease = held.get();
+      boolean firstTerm = lease.expiresAt().isAfter(lease.renewedAt().plusSeconds(lease.ttlSeconds()));
+      return firstTerm ? leases.renew(tx, lease.id(), lease.ttlSeconds()).orElse(lease) : lease;
+    });
+  }
+
+  private static void refuseEnded(LeaseRecord lease, Instant now, String action) {
+    if (lease.releasedAt() != null) {
+      throw new FarmException.Conflict("cannot " + action + " lease " + lease.id()
+          + ": it was released at " + lease.releasedAt() + "; request the service again");
+    }
+    if (!lease.expiresAt().isAfter(now)) {
+      throw new FarmException.Conflict("cannot " + action + " lease " + lease.id()
+          + ": it expired at " + lease.expiresAt() + "; request the service again");
+    }
+  }
+
+  private static FarmException.NotFound notFound(UUID id) {
+    return new FarmException.NotFound("no lease with id " + id);
+  }
+}
