@@ -114,6 +114,25 @@ class RealGuestEndToEndTest {
   }
 
   @Test
+  @Order(6)
+  void anIdleGuestSleepsThenIsArchivedAndARequestBringsItBack() throws Exception {
+    // Same packages and command as static-web: the image is built already.
+    client.defineService(ServiceDefinition.newBuilder().setName("lazy-web")
+        .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
+        .setMemoryMb(256).setSleepAfterSeconds(2).setArchiveAfterSeconds(6).build());
+    ServiceAccess first = client.requestService("lazy-web", "lazy-1", Duration.ofSeconds(1));
+    assertTrue(RealGuests.httpGet(first.endpoint(), PAGE_PATIENCE).contains(first.vmId()));
+    farm.awaitTrue("lazy-web asleep once its lease lapsed", Duration.ofSeconds(60),
+        () -> client.getVm(first.vmId()).getState() == VmState.VM_STATE_SLEEPING);
+    farm.awaitTrue("lazy-web archived after archive_after", Duration.ofSeconds(60),
+        () -> client.getVm(first.vmId()).getState() == VmState.VM_STATE_ARCHIVED);
+    ServiceAccess back = client.requestService("lazy-web");
+    assertEquals(first.vmId(), back.vmId());
+    assertTrue(RealGuests.httpGet(back.endpoint(), PAGE_PATIENCE).contains(first.vmId()));
+    client.deleteVm(back.vmId());
+  }
+
+  @Test
   @Order(5)
   void deleteLeavesNothingOfTheGuestBehind() throws Exception {
     Vm deleted = client.deleteVm(vmId);
