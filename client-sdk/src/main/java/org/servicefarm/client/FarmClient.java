@@ -4,30 +4,21 @@ import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.MethodDescriptor;
-import io.grpc.Status;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import org.servicefarm.api.v1.DefineServiceRequest;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
 import org.servicefarm.api.v1.GetVmRequest;
 import org.servicefarm.api.v1.Host;
-import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
-import org.servicefarm.api.v1.ListHostsRequest;
-import org.servicefarm.api.v1.ListImagesRequest;
-import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
 import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
-import org.servicefarm.api.v1.ListVmsRequest;
-import org.servicefarm.api.v1.ListVmsResponse;
 import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
@@ -37,7 +28,6 @@ import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
-import org.servicefarm.api.v1.VmActionRequest;
 
 /**
  * The friendly way to talk to a Service Farm: blocking and async methods over the generated stubs,
@@ -66,6 +56,8 @@ public final class FarmClient implements AutoCloseable {
   private final StatusMapper statusMapper;
   private final WatchCalls watches;
   private final LeaseCalls leases;
+  private final VmHostCalls vmsAndHosts;
+  private final CatalogCalls catalog;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -93,6 +85,8 @@ public final class FarmClient implements AutoCloseable {
     this.statusMapper = new StatusMapper(channel.authority());
     this.caller = new UnaryCaller(options, statusMapper);
     this.authorizedChannel = authorized;
+    this.vmsAndHosts = new VmHostCalls(admin, caller, options.callDeadline());
+    this.catalog = new CatalogCalls(admin, caller, options.callDeadline());
     this.watches = new WatchCalls(authorized, options, caller, statusMapper);
     this.leases = new LeaseCalls(broker, caller, options.callDeadline());
   }
@@ -260,25 +254,16 @@ public final class FarmClient implements AutoCloseable {
 
   /** Adds or replaces a service definition. Not retried: the server decides what a repeat means. */
   public ServiceDefinition defineService(ServiceDefinition definition) {
-    DefineServiceRequest request =
-        DefineServiceRequest.newBuilder().setDefinition(definition).build();
-    String name = definition.getName();
-    return caller.blocking(notRetried(FarmAdminGrpc.getDefineServiceMethod(), name),
-        deadline -> admin.withDeadline(deadline).defineService(request));
+    return catalog.defineService(definition);
   }
 
   public List<ServiceDefinition> listServiceDefinitions() {
-    return caller.blocking(idempotent(FarmAdminGrpc.getListServiceDefinitionsMethod(), ""),
-        deadline -> admin.withDeadline(deadline)
-            .listServiceDefinitions(ListServiceDefinitionsRequest.getDefaultInstance())
-            .getDefinitionsList());
+    return catalog.listServiceDefinitions();
   }
 
   /** Records a pre-constructed image in the catalog. Not retried, like {@link #defineService}. */
   public Image registerImage(RegisterImageRequest request) {
-    String name = request.getName();
-    return caller.blocking(notRetried(FarmAdminGrpc.getRegisterImageMethod(), name),
-        deadline -> admin.withDeadline(deadline).registerImage(request));
+    return catalog.registerImage(request);
   }
 
   /**
@@ -291,25 +276,11 @@ public final class FarmClient implements AutoCloseable {
   public Image uploadImage(String name, String format, java.nio.file.Path file,
       java.time.Duration timeout) throws java.io.IOException {
     CallPlan plan = new CallPlan(FarmAdminGrpc.getUploadImageMethod(), name, false, timeout);
-    try {
-      return ImageUpload.send(authorizedChannel,
-          io.grpc.Deadline.after(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS),
-          name, format, file);
-    } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof java.io.UncheckedIOException io) {
-        throw io.getCause();
-      }
-      throw statusMapper.map(e.getCause(), plan, 1);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("upload of " + file + " interrupted");
-    }
+    return ImageUpload.call(authorizedChannel, statusMapper, plan, name, format, file, timeout);
   }
 
   public List<Image> listImages() {
-    return caller.blocking(idempotent(FarmAdminGrpc.getListImagesMethod(), ""),
-        deadline -> admin.withDeadline(deadline)
-            .listImages(ListImagesRequest.getDefaultInstance()).getImagesList());
+    return catalog.listImages();
   }
 
   // ---- FarmAdmin: VMs and hosts ----
@@ -324,21 +295,7 @@ public final class FarmClient implements AutoCloseable {
    * Each page is one call with its own deadline and retries.
    */
   public List<Vm> listVms(VmFilter filter) {
-    List<Vm> vms = new ArrayList<>();
-    String pageToken = "";
-    do {
-      ListVmsRequest request = filter.toRequest().setPageToken(pageToken).build();
-      ListVmsResponse page = caller.blocking(idempotent(FarmAdminGrpc.getListVmsMethod(), ""),
-          deadline -> admin.withDeadline(deadline).listVms(request));
-      vms.addAll(page.getVmsList());
-      if (!page.getNextPageToken().isEmpty() && page.getNextPageToken().equals(pageToken)) {
-        // A server handing back the token it was given would keep us here forever.
-        throw new FarmException(Status.Code.INTERNAL, "",
-            "ListVms returned the same page token twice: \"" + pageToken + "\"", null);
-      }
-      pageToken = page.getNextPageToken();
-    } while (!pageToken.isEmpty());
-    return vms;
+    return vmsAndHosts.listVms(filter);
   }
 
   /** One page of events matching the filter, oldest first; page on with the last id seen. */
@@ -359,56 +316,47 @@ public final class FarmClient implements AutoCloseable {
    * keeping its id). Returns once the move has started; {@link #watchEvents} shows it go.
    */
   public Host drainHost(String hostId) {
-    HostActionRequest request = HostActionRequest.newBuilder()
-        .setHostId(requireText(hostId, "host id")).build();
-    return caller.blocking(idempotent(FarmAdminGrpc.getDrainHostMethod(), hostId),
-        deadline -> admin.withDeadline(deadline).drainHost(request));
+    return vmsAndHosts.hostAction(FarmAdminGrpc.getDrainHostMethod(), hostId,
+        (stub, request) -> stub.drainHost(request));
   }
 
   /** Lets a drained host take new VMs again. */
   public Host uncordonHost(String hostId) {
-    HostActionRequest request = HostActionRequest.newBuilder()
-        .setHostId(requireText(hostId, "host id")).build();
-    return caller.blocking(idempotent(FarmAdminGrpc.getUncordonHostMethod(), hostId),
-        deadline -> admin.withDeadline(deadline).uncordonHost(request));
+    return vmsAndHosts.hostAction(FarmAdminGrpc.getUncordonHostMethod(), hostId,
+        (stub, request) -> stub.uncordonHost(request));
   }
 
   public List<Host> listHosts() {
-    return caller.blocking(idempotent(FarmAdminGrpc.getListHostsMethod(), ""),
-        deadline -> admin.withDeadline(deadline)
-            .listHosts(ListHostsRequest.getDefaultInstance()).getHostsList());
+    return vmsAndHosts.listHosts();
   }
-
-  // VM actions set the VM's desired state; asking twice for the same state changes nothing more,
-  // so they are retried like reads.
 
   /** Puts the VM to sleep (managed save): its memory goes to disk and leaves the host. */
   public Vm suspendVm(String vmId) {
-    return vmAction(FarmAdminGrpc.getSuspendVmMethod(), vmId,
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getSuspendVmMethod(), vmId,
         (stub, request) -> stub.suspendVm(request));
   }
 
   /** Wakes a sleeping VM. */
   public Vm resumeVm(String vmId) {
-    return vmAction(FarmAdminGrpc.getResumeVmMethod(), vmId,
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getResumeVmMethod(), vmId,
         (stub, request) -> stub.resumeVm(request));
   }
 
   /** Moves the VM's disk to the archive store and releases its host's resources. */
   public Vm archiveVm(String vmId) {
-    return vmAction(FarmAdminGrpc.getArchiveVmMethod(), vmId,
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getArchiveVmMethod(), vmId,
         (stub, request) -> stub.archiveVm(request));
   }
 
   /** Brings an archived VM back, possibly on another host. */
   public Vm restoreVm(String vmId) {
-    return vmAction(FarmAdminGrpc.getRestoreVmMethod(), vmId,
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getRestoreVmMethod(), vmId,
         (stub, request) -> stub.restoreVm(request));
   }
 
   /** Removes the VM's domain and disks; the VM's record stays, in state DELETED. */
   public Vm deleteVm(String vmId) {
-    return vmAction(FarmAdminGrpc.getDeleteVmMethod(), vmId,
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getDeleteVmMethod(), vmId,
         (stub, request) -> stub.deleteVm(request));
   }
 
@@ -438,17 +386,6 @@ public final class FarmClient implements AutoCloseable {
     return LeaseCalls.ttlSeconds(ttl);
   }
 
-  private interface VmActionCall {
-    Vm call(FarmAdminBlockingStub stub, VmActionRequest request);
-  }
-
-  private Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId,
-      VmActionCall action) {
-    VmActionRequest request = VmActionRequest.newBuilder().setVmId(requireId(vmId)).build();
-    return caller.blocking(idempotent(method, vmId),
-        deadline -> action.call(admin.withDeadline(deadline), request));
-  }
-
   private static RequestServiceRequest serviceRequest(String service, String idempotencyKey) {
     Objects.requireNonNull(service, "service");
     if (idempotencyKey == null || idempotencyKey.isBlank()) {
@@ -470,10 +407,6 @@ public final class FarmClient implements AutoCloseable {
     return new CallPlan(method, subject, true, options.callDeadline());
   }
 
-  /** A call whose repeat the server may treat as a second request. */
-  private CallPlan notRetried(MethodDescriptor<?, ?> method, String subject) {
-    return new CallPlan(method, subject, false, options.callDeadline());
-  }
 
   private static String requireText(String value, String what) {
     Objects.requireNonNull(value, what);

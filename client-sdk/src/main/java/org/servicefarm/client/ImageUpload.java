@@ -26,7 +26,24 @@ final class ImageUpload {
 
   private ImageUpload() {}
 
-  static Image send(Channel channel, Deadline deadline, String name, String format, Path file)
+  /** Uploads and maps failures as every other call does. */
+  static Image call(Channel channel, StatusMapper statusMapper, CallPlan plan, String name,
+      String format, Path file, java.time.Duration timeout) throws IOException {
+    try {
+      return send(channel, Deadline.after(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS),
+          name, format, file);
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof UncheckedIOException io) {
+        throw io.getCause();
+      }
+      throw statusMapper.map(e.getCause(), plan, 1);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("upload of " + file + " interrupted");
+    }
+  }
+
+  private static Image send(Channel channel, Deadline deadline, String name, String format, Path file)
       throws IOException, InterruptedException, ExecutionException {
     long size = Files.size(file);
     CompletableFuture<Image> done = new CompletableFuture<>();

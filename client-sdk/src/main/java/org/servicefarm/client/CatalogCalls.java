@@ -1,0 +1,58 @@
+package org.servicefarm.client;
+
+import io.grpc.MethodDescriptor;
+import java.time.Duration;
+import java.util.List;
+import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.FarmAdminGrpc;
+import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
+import org.servicefarm.api.v1.Image;
+import org.servicefarm.api.v1.ListImagesRequest;
+import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
+import org.servicefarm.api.v1.RegisterImageRequest;
+import org.servicefarm.api.v1.ServiceDefinition;
+
+/**
+ * The catalog calls of {@link FarmClient}: definitions and images. Reads are retried; defining
+ * and registering are not, since the server decides what a repeat means.
+ */
+final class CatalogCalls {
+  private final FarmAdminBlockingStub admin;
+  private final UnaryCaller caller;
+  private final Duration callDeadline;
+
+  CatalogCalls(FarmAdminBlockingStub admin, UnaryCaller caller, Duration callDeadline) {
+    this.admin = admin;
+    this.caller = caller;
+    this.callDeadline = callDeadline;
+  }
+
+  ServiceDefinition defineService(ServiceDefinition definition) {
+    DefineServiceRequest request =
+        DefineServiceRequest.newBuilder().setDefinition(definition).build();
+    return caller.blocking(plan(FarmAdminGrpc.getDefineServiceMethod(), definition.getName(), false),
+        deadline -> admin.withDeadline(deadline).defineService(request));
+  }
+
+  List<ServiceDefinition> listServiceDefinitions() {
+    return caller.blocking(plan(FarmAdminGrpc.getListServiceDefinitionsMethod(), "", true),
+        deadline -> admin.withDeadline(deadline)
+            .listServiceDefinitions(ListServiceDefinitionsRequest.getDefaultInstance())
+            .getDefinitionsList());
+  }
+
+  Image registerImage(RegisterImageRequest request) {
+    return caller.blocking(plan(FarmAdminGrpc.getRegisterImageMethod(), request.getName(), false),
+        deadline -> admin.withDeadline(deadline).registerImage(request));
+  }
+
+  List<Image> listImages() {
+    return caller.blocking(plan(FarmAdminGrpc.getListImagesMethod(), "", true),
+        deadline -> admin.withDeadline(deadline)
+            .listImages(ListImagesRequest.getDefaultInstance()).getImagesList());
+  }
+
+  private CallPlan plan(MethodDescriptor<?, ?> method, String subject, boolean retried) {
+    return new CallPlan(method, subject, retried, callDeadline);
+  }
+}

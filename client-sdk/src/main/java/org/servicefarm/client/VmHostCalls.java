@@ -1,0 +1,92 @@
+package org.servicefarm.client;
+
+import io.grpc.MethodDescriptor;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.servicefarm.api.v1.FarmAdminGrpc;
+import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.HostActionRequest;
+import org.servicefarm.api.v1.ListHostsRequest;
+import org.servicefarm.api.v1.ListVmsRequest;
+import org.servicefarm.api.v1.ListVmsResponse;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmActionRequest;
+
+/**
+ * The VM table and host calls of {@link FarmClient}. VM and host actions set a desired state;
+ * asking twice for the same state changes nothing more, so they are retried like reads.
+ */
+final class VmHostCalls {
+  private final FarmAdminBlockingStub admin;
+  private final UnaryCaller caller;
+  private final Duration callDeadline;
+
+  VmHostCalls(FarmAdminBlockingStub admin, UnaryCaller caller, Duration callDeadline) {
+    this.admin = admin;
+    this.caller = caller;
+    this.callDeadline = callDeadline;
+  }
+
+  List<Vm> listVms(VmFilter filter) {
+    List<Vm> vms = new ArrayList<>();
+    String pageToken = "";
+    do {
+      ListVmsRequest request = filter.toRequest().setPageToken(pageToken).build();
+      ListVmsResponse page = caller.blocking(plan(FarmAdminGrpc.getListVmsMethod(), ""),
+          deadline -> admin.withDeadline(deadline).listVms(request));
+      vms.addAll(page.getVmsList());
+      if (!page.getNextPageToken().isEmpty() && page.getNextPageToken().equals(pageToken)) {
+        // A server handing back the token it was given would keep us here forever.
+        throw new FarmException(Status.Code.INTERNAL, "",
+            "ListVms returned the same page token twice: \"" + pageToken + "\"", null);
+      }
+      pageToken = page.getNextPageToken();
+    } while (!pageToken.isEmpty());
+    return vms;
+  }
+
+  List<Host> listHosts() {
+    return caller.blocking(plan(FarmAdminGrpc.getListHostsMethod(), ""),
+        deadline -> admin.withDeadline(deadline)
+            .listHosts(ListHostsRequest.getDefaultInstance()).getHostsList());
+  }
+
+  interface HostActionCall {
+    Host call(FarmAdminBlockingStub stub, HostActionRequest request);
+  }
+
+  Host hostAction(MethodDescriptor<HostActionRequest, Host> method, String hostId,
+      HostActionCall action) {
+    HostActionRequest request = HostActionRequest.newBuilder()
+        .setHostId(requireText(hostId, "host id")).build();
+    return caller.blocking(plan(method, hostId),
+        deadline -> action.call(admin.withDeadline(deadline), request));
+  }
+
+  interface VmActionCall {
+    Vm call(FarmAdminBlockingStub stub, VmActionRequest request);
+  }
+
+  Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId, VmActionCall action) {
+    VmActionRequest request = VmActionRequest.newBuilder()
+        .setVmId(requireText(vmId, "VM id")).build();
+    return caller.blocking(plan(method, vmId),
+        deadline -> action.call(admin.withDeadline(deadline), request));
+  }
+
+  private CallPlan plan(MethodDescriptor<?, ?> method, String subject) {
+    return new CallPlan(method, subject, true, callDeadline);
+  }
+
+  private static String requireText(String value, String what) {
+    Objects.requireNonNull(value, what);
+    if (value.isBlank()) {
+      throw new IllegalArgumentException(what + " must not be blank");
+    }
+    return value;
+  }
+}
