@@ -24,6 +24,7 @@ import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.images.ImageStoreClient;
+import org.servicefarm.agent.link.ChannelOpener;
 import org.servicefarm.agent.link.ControllerChannels;
 import org.servicefarm.agent.link.ControllerLink;
 import org.servicefarm.agent.link.FailoverChannel;
@@ -119,6 +120,22 @@ public final class AgentMain implements Callable<Integer> {
       description = "Host ports to choose from for VM port forwards.")
   private String portRange;
 
+  @Option(names = "--tls-ca", paramLabel = "FILE",
+      description = "PEM CA the controller's certificate must chain to; with --tls-cert and"
+          + " --tls-key the agent speaks mutual TLS.")
+  private Path tlsCa;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "PEM certificate naming this host (farmctl pki agent --host-id HOST).")
+  private Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM PKCS#8 key of --tls-cert.")
+  private Path tlsKey;
+
+  @Option(names = "--insecure",
+      description = "Allow plaintext to a controller that is not on a loopback address.")
+  private boolean insecure;
+
   private int firstPort; // parsed from portRange by validate()
   private int lastPort;
   private AcceleratorProbe.Mode accelMode; // parsed from accel by validate()
@@ -132,13 +149,14 @@ public final class AgentMain implements Callable<Integer> {
     validate();
     List<String> controllerList = Arrays.stream(controllers.split(","))
         .map(String::trim).filter(s -> !s.isEmpty()).toList();
+    ChannelOpener channels = channels(controllerList); // a refusal leaves nothing behind
     Files.createDirectories(stateDir);
 
     HypervisorKind kind = HypervisorKind.isTestDriverUri(libvirtUri)
         ? HypervisorKind.TEST
         : new AcceleratorProbe().choose(accelMode, Optional.ofNullable(kvmProbeKernel)).kind();
     FailoverChannel storeChannel =
-        new FailoverChannel(controllerList, ControllerChannels.plaintext());
+        new FailoverChannel(controllerList, channels);
     BlobTransfers transfers = new BlobTransfers(new ImageStoreClient(storeChannel));
     DiskStore disks = kind.runsQemu()
         ? new QemuDiskStore(stateDir, new ImageCache(stateDir.resolve("cache"),
@@ -156,7 +174,7 @@ public final class AgentMain implements Callable<Integer> {
 
     ControllerLink link = new ControllerLink(
         new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current()),
-        ControllerChannels.plaintext(), hypervisor, load);
+        channels, hypervisor, load);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
@@ -212,6 +230,29 @@ public final class AgentMain implements Callable<Integer> {
     if (capacityMemoryMb != null && capacityMemoryMb < 1) {
       throw new ParameterException(spec.commandLine(), "--capacity-memory-mb must be at least 1");
     }
+  }
+
+  /** Mutual TLS when the three TLS files are given; plaintext only to loopback or --insecure. */
+  private ChannelOpener channels(List<String> controllerList) {
+    boolean anyTls = tlsCa != null || tlsCert != null || tlsKey != null;
+    if (anyTls && (tlsCa == null || tlsCert == null || tlsKey == null)) {
+      throw new ParameterException(spec.commandLine(), "mutual TLS needs all of --tls-ca,"
+          + " --tls-cert and --tls-key; got --tls-ca " + tlsCa + ", --tls-cert " + tlsCert
+          + ", --tls-key " + tlsKey);
+    }
+    if (anyTls) {
+      try {
+        return ControllerChannels.mutualTls(tlsCa, tlsCert, tlsKey);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+      }
+    }
+    if (!insecure && !ControllerChannels.allLoopback(controllerList)) {
+      throw new ParameterException(spec.commandLine(), "--controller " + controllers
+          + " is not a loopback address; plaintext there needs --insecure (or --tls-ca,"
+          + " --tls-cert and --tls-key)");
+    }
+    return ControllerChannels.plaintext();
   }
 
   private String forwardBind() {

@@ -27,6 +27,30 @@ class AgentMainTest {
   }
 
   @Test
+  void plaintextToARemoteControllerNeedsInsecure() {
+    Outcome outcome = run("--host-id", "h1", "--libvirt-uri", "test:///default",
+        "--controller", "10.0.0.5:50051");
+    assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());
+    assertTrue(outcome.stderr().contains("--controller 10.0.0.5:50051 is not a loopback address;"
+        + " plaintext there needs --insecure"), outcome.stderr());
+  }
+
+  @Test
+  void mutualTlsNeedsAllThreeFilesAndNamesTheMissingOne() {
+    Outcome partial = run("--host-id", "h1", "--libvirt-uri", "test:///default",
+        "--tls-ca", "/nonexistent/ca.pem");
+    assertEquals(CommandLine.ExitCode.USAGE, partial.exitCode());
+    assertTrue(partial.stderr().contains("needs all of --tls-ca, --tls-cert and --tls-key"),
+        partial.stderr());
+    Outcome missing = run("--host-id", "h1", "--libvirt-uri", "test:///default",
+        "--tls-ca", "/nonexistent/ca.pem", "--tls-cert", "/nonexistent/a.pem",
+        "--tls-key", "/nonexistent/a-key.pem");
+    assertEquals(CommandLine.ExitCode.USAGE, missing.exitCode());
+    assertTrue(missing.stderr().contains("--tls-ca /nonexistent/ca.pem is not a readable file"),
+        missing.stderr());
+  }
+
+  @Test
   void hostIdIsRequired() {
     Outcome outcome = run("--libvirt-uri", "test:///default");
     assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());

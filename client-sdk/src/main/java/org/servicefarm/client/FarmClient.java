@@ -27,6 +27,7 @@ import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
 import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.TokenAdminGrpc;
 import org.servicefarm.api.v1.Vm;
 
 /**
@@ -58,6 +59,7 @@ public final class FarmClient implements AutoCloseable {
   private final LeaseCalls leases;
   private final VmHostCalls vmsAndHosts;
   private final CatalogCalls catalog;
+  private final TokenCalls tokens;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -89,6 +91,8 @@ public final class FarmClient implements AutoCloseable {
     this.catalog = new CatalogCalls(admin, caller, options.callDeadline());
     this.watches = new WatchCalls(authorized, options, caller, statusMapper);
     this.leases = new LeaseCalls(broker, caller, options.callDeadline());
+    this.tokens = new TokenCalls(TokenAdminGrpc.newBlockingStub(authorized), caller,
+        options.callDeadline());
   }
 
   /**
@@ -100,6 +104,11 @@ public final class FarmClient implements AutoCloseable {
   public static FarmClient connect(FarmClientOptions options) {
     ManagedChannel channel = NettyChannels.open(options);
     return new FarmClient(channel, options, channel);
+  }
+
+  /** Creating, listing and revoking bearer tokens (admin tokens only). */
+  public TokenCalls tokens() {
+    return tokens;
   }
 
   public FarmClientOptions options() {

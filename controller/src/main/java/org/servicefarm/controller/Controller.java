@@ -3,6 +3,7 @@ package org.servicefarm.controller;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -14,6 +15,11 @@ import org.servicefarm.controller.api.EventAndDrainAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.api.TokenAdminService;
+import org.servicefarm.controller.auth.AuthInterceptor;
+import org.servicefarm.controller.auth.AuthSettings;
+import org.servicefarm.controller.auth.TokenRegistry;
+import org.servicefarm.controller.auth.TokenVerifier;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
@@ -26,9 +32,11 @@ import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.OperationRepository;
+import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentControlService;
+import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.DrainReturns;
@@ -65,6 +73,7 @@ public final class Controller implements AutoCloseable {
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<BindableService> services;
   private final ImageCatalog catalog;
+  private final TokenRegistry tokens;
   private Server server;
 
   /**
@@ -109,8 +118,12 @@ public final class Controller implements AutoCloseable {
     this.idleLadder = new IdleLadder(db, catalogRepo, vms, leaseRepo, provisioner, reconciler);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
         config.requestWait(), operationTracker);
+    TokenRepository tokenRepo = new TokenRepository();
+    this.tokens = new TokenRegistry(db, tokenRepo,
+        new TokenVerifier(db, tokenRepo, java.time.Clock.systemUTC()));
     this.services = List.of(
         brokerService,
+        new TokenAdminService(tokens),
         new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents)),
@@ -123,24 +136,54 @@ public final class Controller implements AutoCloseable {
     idleLadder.start(config.idleLadderTick());
   }
 
+  /** The bearer tokens, for the bootstrap admin token and for tests that issue their own. */
+  public TokenRegistry tokens() {
+    return tokens;
+  }
+
   /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
   public ImageCatalog catalog() {
     return catalog;
   }
 
-  /** Registers every service (with health and reflection) on the builder and starts serving. */
+  /**
+   * Registers every service (with health and reflection) on the builder and starts serving; an
+   * agent may register any host id (plaintext: the development farm and tests on loopback).
+   */
   public Server serve(ServerBuilder<?> builder) throws IOException {
+    return serve(builder, AgentIdentity.trustingRegistration());
+  }
+
+  /** As {@link #serve(ServerBuilder)}, holding agents to the host their certificate names. */
+  // Tokens are required; agent calls are accepted from any caller, as in plaintext. A server that
+  // verifies client certificates passes AuthSettings.tokens(true) to the method below instead.
+  public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity) throws IOException {
+    return serve(builder, agentIdentity, AuthSettings.tokens(false));
+  }
+
+  /**
+   * As {@link #serve(ServerBuilder, AgentIdentity)}, authenticating calls as {@code auth} says.
+   * Authorization runs on every service, before the status mapper (ServerInterceptors runs the
+   * last interceptor first) and after agentIdentity has put a certified host into the Context.
+   */
+  public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
+      throws IOException {
+    builder.intercept(agentIdentity);
     StatusMapper mapper = new StatusMapper();
+    List<ServerInterceptor> authorization = auth.tokensRequired()
+        ? List.of(new AuthInterceptor(tokens.verifier(), auth.agents())) : List.of();
     for (BindableService s : services) {
-      builder.addService(ServerInterceptors.intercept(s, mapper));
+      builder.addService(ServerInterceptors.intercept(
+          ServerInterceptors.intercept(s, mapper), authorization));
     }
-    builder.addService(health.getHealthService());
-    builder.addService(ProtoReflectionServiceV1.newInstance());
-    builder.addService(legacyReflection());
+    builder.addService(ServerInterceptors.intercept(health.getHealthService(), authorization));
+    builder.addService(
+        ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), authorization));
+    builder.addService(ServerInterceptors.intercept(legacyReflection(), authorization));
     server = builder.build().start();
     health.setStatus("", ServingStatus.SERVING);
     for (String name : List.of("servicefarm.v1.ServiceBroker", "servicefarm.v1.FarmAdmin",
-        "servicefarm.v1.AgentControl", "servicefarm.v1.ImageStore")) {
+        "servicefarm.v1.AgentControl", "servicefarm.v1.ImageStore", "servicefarm.v1.TokenAdmin")) {
       health.setStatus(name, ServingStatus.SERVING);
     }
     return server;

@@ -1,5 +1,6 @@
 package org.servicefarm.e2e;
 
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
@@ -31,6 +32,7 @@ import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.controller.Controller;
 import org.servicefarm.controller.ControllerConfig;
+import org.servicefarm.controller.auth.AdminTokenBootstrap;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
@@ -49,6 +51,7 @@ final class InProcessFarm implements AutoCloseable {
   private final String serverName = "farm-" + UUID.randomUUID();
   private final Map<String, SimulatedHost> hosts = new LinkedHashMap<>();
   private final FarmClient client;
+  private final List<ManagedChannel> channels = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** One agent and its libvirt connection, which outlives agent restarts like a real host's. */
   static final class SimulatedHost {
@@ -72,9 +75,29 @@ final class InProcessFarm implements AutoCloseable {
     Migrations.migrate(db.dataSource());
     controller = new Controller(db, config, dir.resolve("controller"));
     server = controller.serve(InProcessServerBuilder.forName(serverName));
-    client = new FarmClient(InProcessChannelBuilder.forName(serverName).build(),
-        FarmClientOptions.builder().callDeadline(Duration.ofSeconds(30))
-            .requestServiceDeadline(Duration.ofSeconds(30)).build());
+    // The controller's own bootstrap writes the admin token, as at a real start; agents need none.
+    AdminTokenBootstrap.ensureAdmin(controller.tokens(), controllerDir());
+    client = clientWithToken(Files.readString(adminTokenFile()).strip());
+  }
+
+  /** A client of this farm that sends the token (none when null); the caller closes it. */
+  FarmClient clientWithToken(String token) {
+    ManagedChannel channel = InProcessChannelBuilder.forName(serverName).build();
+    channels.add(channel);
+    return new FarmClient(channel, FarmClientOptions.builder().callDeadline(Duration.ofSeconds(30))
+            .requestServiceDeadline(Duration.ofSeconds(30)).bearerToken(token).build());
+  }
+
+  Path controllerDir() {
+    return dir.resolve("controller");
+  }
+
+  Path adminTokenFile() {
+    return controllerDir().resolve(AdminTokenBootstrap.FILE_NAME);
+  }
+
+  Controller controller() {
+    return controller;
   }
 
   /** Fast timers so host liveness and retries show within a test's patience. */
@@ -143,6 +166,7 @@ final class InProcessFarm implements AutoCloseable {
       h.hypervisor.close();
     }
     client.close();
+    channels.forEach(ManagedChannel::shutdownNow);
     controller.close();
     server.shutdownNow();
     db.close();

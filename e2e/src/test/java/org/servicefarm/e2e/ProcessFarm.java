@@ -46,6 +46,9 @@ final class ProcessFarm implements AutoCloseable {
     controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
         List.of("--listen", target(), "--data-dir", dir.resolve("controller").toString(),
             "--liveness-timeout", "6"));
+    // A first start writes the bootstrap admin token before it serves; a restart keeps it.
+    awaitTrue("the admin token in " + adminTokenFile(), Duration.ofSeconds(90),
+        () -> Files.exists(adminTokenFile()));
     awaitTrue("the controller serves on " + target(), Duration.ofSeconds(90), () -> {
       try {
         client().listHosts();
@@ -54,6 +57,11 @@ final class ProcessFarm implements AutoCloseable {
         return false;
       }
     });
+  }
+
+  /** Where the controller wrote its bootstrap admin token. */
+  Path adminTokenFile() {
+    return dir.resolve("controller").resolve("admin.token");
   }
 
   void stopController() throws InterruptedException {
@@ -95,9 +103,18 @@ final class ProcessFarm implements AutoCloseable {
   FarmClient client(Duration requestDeadline) {
     if (client == null) {
       client = FarmClient.connect(FarmClientOptions.builder().target(target())
+          .bearerToken(readAdminToken())
           .callDeadline(Duration.ofSeconds(90)).requestServiceDeadline(requestDeadline).build());
     }
     return client;
+  }
+
+  private String readAdminToken() {
+    try {
+      return Files.readString(adminTokenFile()).strip();
+    } catch (IOException e) {
+      throw new AssertionError("cannot read the admin token in " + adminTokenFile(), e);
+    }
   }
 
   /** Polls until the condition holds; fails with the processes' logs when it never does. */

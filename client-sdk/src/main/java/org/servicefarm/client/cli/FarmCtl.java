@@ -1,5 +1,8 @@
 package org.servicefarm.client.cli;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.logging.Level;
@@ -36,6 +39,8 @@ import picocli.CommandLine.Spec;
       LeaseCommand.class,
       EventsCommand.class,
       HostCommand.class,
+      TokenCommand.class,
+      PkiCommand.class,
     },
     exitCodeListHeading = "%nExit codes:%n",
     footer = {
@@ -54,6 +59,12 @@ public final class FarmCtl {
       defaultValue = "${env:FARM_TOKEN}",
       description = "Bearer token sent with every call (env FARM_TOKEN).")
   private String token;
+
+  @Option(names = "--token-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
+      defaultValue = "${env:FARM_TOKEN_FILE}",
+      description = "Read the bearer token from this file when --token is not given"
+          + " (env FARM_TOKEN_FILE), e.g. the controller's <data-dir>/admin.token.")
+  private Path tokenFile;
 
   @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, paramLabel = "FORMAT",
       defaultValue = "table",
@@ -127,7 +138,7 @@ public final class FarmCtl {
     try {
       FarmClientOptions.Builder options = FarmClientOptions.builder()
           .target(target)
-          .bearerToken(token)
+          .bearerToken(token != null && !token.isEmpty() ? token : readTokenFile())
           .trustCertificate(caCertificate);
       if (plaintext) {
         options.plaintext(true);
@@ -135,6 +146,19 @@ public final class FarmCtl {
       return clientFactory.open(options.build());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+    }
+  }
+
+  private String readTokenFile() {
+    if (tokenFile == null) {
+      return null;
+    }
+    try {
+      return Files.readString(tokenFile, StandardCharsets.US_ASCII).strip();
+    } catch (IOException e) {
+      String why = e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.toString();
+      throw new IllegalArgumentException("--token-file " + tokenFile + " cannot be read: " + why,
+          e);
     }
   }
 

@@ -9,11 +9,14 @@ import com.google.protobuf.util.JsonFormat;
 import io.grpc.Status;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.api.v1.Access;
 import org.servicefarm.api.v1.BundledService;
 import org.servicefarm.api.v1.Host;
@@ -131,6 +134,28 @@ class FarmCtlTest {
     assertEquals(0, run.exitCode(), run.err());
     assertEquals("deploy-42", farm.broker.requests().get(0).getIdempotencyKey());
     assertEquals(List.of("Bearer s3cret"), farm.authorizations());
+  }
+
+  @Test
+  void aTokenFileIsReadAndSentWhenNoTokenIsGiven(@TempDir Path dir) throws Exception {
+    Path file = dir.resolve("admin.token");
+    Files.writeString(file, "sf_fromfile\n");
+
+    Run run = farmctl("--token-file", file.toString(), "request", "redis");
+
+    assertEquals(0, run.exitCode(), run.err());
+    assertEquals(List.of("Bearer sf_fromfile"), farm.authorizations());
+  }
+
+  @Test
+  void aMissingTokenFileIsAUsageErrorNamingIt(@TempDir Path dir) {
+    Path file = dir.resolve("nope.token");
+
+    Run run = farmctl("--token-file", file.toString(), "request", "redis");
+
+    assertEquals(2, run.exitCode());
+    assertTrue(run.err().contains(file + " cannot be read: no such file"), run.err());
+    assertEquals(List.of(), farm.authorizations(), "no call was made");
   }
 
   @Test

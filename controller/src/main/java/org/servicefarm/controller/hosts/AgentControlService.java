@@ -20,7 +20,8 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
 /**
  * The agents' side of the API: one bidirectional stream per host. The first message registers
  * the host; after that the stream carries load reports and command results up, commands down.
- * A stream may speak only of the host it registered.
+ * A stream may speak only of the host it registered, and only register the host its client
+ * certificate names, when it has one ({@link AgentIdentity}).
  */
 public final class AgentControlService extends AgentControlGrpc.AgentControlImplBase {
   private static final Logger LOG = Logger.getLogger(AgentControlService.class.getName());
@@ -57,6 +58,8 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           handle(message);
         } catch (FarmException.InvalidInput e) {
           fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+        } catch (AgentIdentity.WrongHost e) {
+          fail(Status.PERMISSION_DENIED.withDescription(e.getMessage()));
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
           fail(Status.UNAVAILABLE.withDescription("controller database unavailable; reconnect later"));
@@ -92,6 +95,8 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           }
         }
         Validation.hostId(register.getHostId());
+        // Before anything is recorded: a refused host must not appear among the farm's hosts.
+        AgentIdentity.requireMayRegister(register.getHostId());
         List<UUID> toDrive = events.registered(register);
         session = new AgentSession(register.getHostId(), register.getAddress(),
             register.getHypervisor(), out,

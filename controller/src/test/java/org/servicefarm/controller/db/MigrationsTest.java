@@ -38,10 +38,22 @@ class MigrationsTest {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
-    assertEquals(List.of("events", "hosts", "images", "leases", "operations",
+    assertEquals(List.of("api_tokens", "events", "hosts", "images", "leases", "operations",
         "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);
+  }
+
+  @Test
+  void tokenRowsHoldOnlyAHashAndAKnownRole() {
+    Migrations.migrate(db.dataSource());
+    String insert = "INSERT INTO api_tokens (id, name, role, token_hash) VALUES (?, ?, ?, ?)";
+    DatabaseException agentRole = assertThrows(DatabaseException.class, () -> db.update(insert,
+        UUID.randomUUID(), "x", "agent", "a".repeat(64)));
+    assertEquals(DatabaseException.Kind.CONSTRAINT, agentRole.kind());
+    DatabaseException secretStored = assertThrows(DatabaseException.class, () -> db.update(
+        insert, UUID.randomUUID(), "y", "client", "sf_" + "A".repeat(43)));
+    assertEquals(DatabaseException.Kind.CONSTRAINT, secretStored.kind());
   }
 
   @Test

@@ -1,0 +1,93 @@
+package org.servicefarm.controller.auth;
+
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import java.util.Optional;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+import org.servicefarm.controller.api.StatusMapper;
+
+/**
+ * The one place that decides whether a call may proceed: who the caller is (a bearer token's
+ * role, or an agent by {@link AgentRecognizer}) against what {@link MethodRoles} allows. A refused
+ * call never reaches a service. Messages say what was wrong, never the token.
+ */
+public final class AuthInterceptor implements ServerInterceptor {
+  private static final Logger LOG = Logger.getLogger(AuthInterceptor.class.getName());
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String BEARER = "Bearer ";
+
+  private final TokenVerifier verifier;
+  private final AgentRecognizer agents;
+
+  public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents) {
+    this.verifier = verifier;
+    this.agents = agents;
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    String method = call.getMethodDescriptor().getFullMethodName();
+    Optional<Status> refusal = refusal(method, call, headers);
+    if (refusal.isEmpty()) {
+      return next.startCall(call, headers);
+    }
+    LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.get().getDescription());
+    call.close(refusal.get(), new Metadata());
+    return new ServerCall.Listener<>() {};
+  }
+
+  private Optional<Status> refusal(String method, ServerCall<?, ?> call, Metadata headers) {
+    try {
+      return check(method, call, headers.get(AUTHORIZATION));
+    } catch (RuntimeException e) {
+      // The token table could not be read (database down): answer as any other call would.
+      return Optional.of(StatusMapper.toStatus(e));
+    }
+  }
+
+  private Optional<Status> check(String method, ServerCall<?, ?> call, String authorization) {
+    Optional<MethodRoles.Access> access = MethodRoles.of(method);
+    if (access.isEmpty()) {
+      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+          "method " + method + " is open to no role"));
+    }
+    MethodRoles.Access allowed = access.get();
+    if (allowed.open() || allowed.allows(Role.AGENT) && agents.isAgent(call)) {
+      return Optional.empty();
+    }
+    if (authorization == null) {
+      return Optional.of(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
+          + " needs an 'authorization: Bearer <token>' header of role " + roles(allowed)));
+    }
+    if (!authorization.startsWith(BEARER)) {
+      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+          "the authorization header is not 'Bearer <token>'"));
+    }
+    TokenVerifier.Verdict verdict = verifier.verify(authorization.substring(BEARER.length()).strip());
+    if (verdict instanceof TokenVerifier.Verdict.Revoked revoked) {
+      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+          "bearer token '" + revoked.name() + "' was revoked"));
+    }
+    if (!(verdict instanceof TokenVerifier.Verdict.Live live)) {
+      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+          "bearer token is unknown to this farm"));
+    }
+    if (!allowed.allows(live.role())) {
+      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+          method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "
+              + live.role().label()));
+    }
+    return Optional.empty();
+  }
+
+  private static String roles(MethodRoles.Access allowed) {
+    return allowed.roles().stream().sorted().map(Role::label).collect(Collectors.joining(" or "));
+  }
+}

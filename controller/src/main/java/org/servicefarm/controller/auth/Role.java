@@ -1,0 +1,33 @@
+package org.servicefarm.controller.auth;
+
+import java.util.Locale;
+
+/**
+ * Who a caller is to the farm. Clients and admins hold tokens ({@code api_tokens.role}); agents
+ * hold none and are known by their transport (a verified client certificate, or plaintext mode).
+ */
+public enum Role {
+  CLIENT,
+  ADMIN,
+  AGENT;
+
+  /** The role as stored in {@code api_tokens.role} and shown to people. */
+  public String label() {
+    return name().toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * The token role named by {@code label} ("client" or "admin").
+   *
+   * @throws IllegalArgumentException naming the value when it is not a token role
+   */
+  public static Role ofToken(String label) {
+    for (Role r : new Role[] {CLIENT, ADMIN}) {
+      if (r.label().equals(label)) {
+        return r;
+      }
+    }
+    throw new IllegalArgumentException(
+        "role '" + label + "' is not a token role; expected client or admin");
+  }
+}
