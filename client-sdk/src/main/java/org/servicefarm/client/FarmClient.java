@@ -145,7 +145,7 @@ public final class FarmClient implements AutoCloseable {
    */
   public ServiceAccess requestService(String service, String idempotencyKey, Duration leaseTtl) {
     RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
-        .setLeaseTtlSeconds(ttlSeconds(leaseTtl)).build();
+        .setLeaseTtlSeconds(LeaseCalls.ttlSeconds(leaseTtl)).build();
     return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
         broker.withDeadline(deadline).requestService(request), service));
   }
@@ -216,7 +216,7 @@ public final class FarmClient implements AutoCloseable {
   public ServiceAccess requestServiceWithProgress(String service, String idempotencyKey,
       Duration leaseTtl, Consumer<OperationUpdate> progress) {
     RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
-        .setLeaseTtlSeconds(ttlSeconds(leaseTtl)).build();
+        .setLeaseTtlSeconds(LeaseCalls.ttlSeconds(leaseTtl)).build();
     return watches.requestWithProgress(request, requestPlan(service), progress);
   }
 
@@ -228,7 +228,7 @@ public final class FarmClient implements AutoCloseable {
    * @throws NotFoundException when the farm knows no such operation
    */
   public OperationUpdate watchOperation(String operationId, Consumer<OperationUpdate> onUpdate) {
-    return watches.watchOperation(requireText(operationId, "operation id"), onUpdate);
+    return watches.watchOperation(Arguments.requireText(operationId, "operation id"), onUpdate);
   }
 
   /** {@link #requestService(String)} without blocking; fails with the same exceptions. */
@@ -254,7 +254,7 @@ public final class FarmClient implements AutoCloseable {
 
   /** @throws NotFoundException when there is no VM with that id */
   public Vm getVm(String vmId) {
-    GetVmRequest request = GetVmRequest.newBuilder().setVmId(requireId(vmId)).build();
+    GetVmRequest request = GetVmRequest.newBuilder().setVmId(Arguments.requireText(vmId, "VM id")).build();
     return caller.blocking(idempotent(ServiceBrokerGrpc.getGetVmMethod(), vmId),
         deadline -> broker.withDeadline(deadline).getVm(request));
   }
@@ -391,10 +391,6 @@ public final class FarmClient implements AutoCloseable {
 
   // ---- helpers ----
 
-  private static int ttlSeconds(Duration ttl) {
-    return LeaseCalls.ttlSeconds(ttl);
-  }
-
   private static RequestServiceRequest serviceRequest(String service, String idempotencyKey) {
     Objects.requireNonNull(service, "service");
     if (idempotencyKey == null || idempotencyKey.isBlank()) {
@@ -414,22 +410,5 @@ public final class FarmClient implements AutoCloseable {
   /** A call that may be repeated: it reads, or sets state that repeating leaves as it is. */
   private CallPlan idempotent(MethodDescriptor<?, ?> method, String subject) {
     return new CallPlan(method, subject, true, options.callDeadline());
-  }
-
-
-  private static String requireText(String value, String what) {
-    Objects.requireNonNull(value, what);
-    if (value.isBlank()) {
-      throw new IllegalArgumentException(what + " must not be blank");
-    }
-    return value;
-  }
-
-  private static String requireId(String vmId) {
-    Objects.requireNonNull(vmId, "vmId");
-    if (vmId.isBlank()) {
-      throw new IllegalArgumentException("VM id must not be blank");
-    }
-    return vmId;
   }
 }

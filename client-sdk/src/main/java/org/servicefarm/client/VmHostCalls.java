@@ -5,7 +5,6 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
 import org.servicefarm.api.v1.Host;
@@ -62,7 +61,7 @@ final class VmHostCalls {
   Host hostAction(MethodDescriptor<HostActionRequest, Host> method, String hostId,
       HostActionCall action) {
     HostActionRequest request = HostActionRequest.newBuilder()
-        .setHostId(requireText(hostId, "host id")).build();
+        .setHostId(Arguments.requireText(hostId, "host id")).build();
     return caller.blocking(plan(method, hostId),
         deadline -> action.call(admin.withDeadline(deadline), request));
   }
@@ -73,20 +72,12 @@ final class VmHostCalls {
 
   Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId, VmActionCall action) {
     VmActionRequest request = VmActionRequest.newBuilder()
-        .setVmId(requireText(vmId, "VM id")).build();
+        .setVmId(Arguments.requireText(vmId, "VM id")).build();
     return caller.blocking(plan(method, vmId),
         deadline -> action.call(admin.withDeadline(deadline), request));
   }
 
   private CallPlan plan(MethodDescriptor<?, ?> method, String subject) {
     return new CallPlan(method, subject, true, callDeadline);
-  }
-
-  private static String requireText(String value, String what) {
-    Objects.requireNonNull(value, what);
-    if (value.isBlank()) {
-      throw new IllegalArgumentException(what + " must not be blank");
-    }
-    return value;
   }
 }
