@@ -21,11 +21,9 @@ import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
 import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RegisterImageRequest;
-import org.servicefarm.api.v1.RequestServiceRequest;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
-import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.TokenAdminGrpc;
 import org.servicefarm.api.v1.Vm;
@@ -50,12 +48,12 @@ public final class FarmClient implements AutoCloseable {
   /** The channel this client opened and must close; null when the caller owns the channel. */
   private final ManagedChannel ownedChannel;
   private final ServiceBrokerBlockingStub broker;
-  private final ServiceBrokerFutureStub brokerAsync;
   private final FarmAdminBlockingStub admin;
   private final UnaryCaller caller;
   private final Channel authorizedChannel;
   private final StatusMapper statusMapper;
   private final WatchCalls watches;
+  private final RequestCalls requests;
   private final LeaseCalls leases;
   private final VmHostCalls vmsAndHosts;
   private final CatalogCalls catalog;
@@ -82,7 +80,6 @@ public final class FarmClient implements AutoCloseable {
         .map(token -> ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token)))
         .orElse(channel);
     this.broker = ServiceBrokerGrpc.newBlockingStub(authorized);
-    this.brokerAsync = ServiceBrokerGrpc.newFutureStub(authorized);
     this.admin = FarmAdminGrpc.newBlockingStub(authorized);
     this.statusMapper = new StatusMapper(channel.authority());
     this.caller = new UnaryCaller(options, statusMapper);
@@ -90,6 +87,8 @@ public final class FarmClient implements AutoCloseable {
     this.vmsAndHosts = new VmHostCalls(admin, caller, options.callDeadline());
     this.catalog = new CatalogCalls(admin, caller, options.callDeadline());
     this.watches = new WatchCalls(authorized, options, caller, statusMapper);
+    this.requests = new RequestCalls(broker, ServiceBrokerGrpc.newFutureStub(authorized), caller,
+        watches, options.requestServiceDeadline());
     this.leases = new LeaseCalls(broker, caller, options.callDeadline());
     this.tokens = new TokenCalls(TokenAdminGrpc.newBlockingStub(authorized), caller,
         options.callDeadline());
@@ -134,9 +133,7 @@ public final class FarmClient implements AutoCloseable {
    * key answer the same VM, also across processes and restarts of the caller.
    */
   public ServiceAccess requestService(String service, String idempotencyKey) {
-    RequestServiceRequest request = serviceRequest(service, idempotencyKey);
-    return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
-        broker.withDeadline(deadline).requestService(request), service));
+    return requests.request(service, idempotencyKey, null);
   }
 
   /**
@@ -144,10 +141,7 @@ public final class FarmClient implements AutoCloseable {
    * seconds, 1 s to 1 h; the farm's default is 60 s) before it must be renewed.
    */
   public ServiceAccess requestService(String service, String idempotencyKey, Duration leaseTtl) {
-    RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
-        .setLeaseTtlSeconds(LeaseCalls.ttlSeconds(leaseTtl)).build();
-    return caller.blocking(requestPlan(service), deadline -> ServiceAccess.fromProto(
-        broker.withDeadline(deadline).requestService(request), service));
+    return requests.request(service, idempotencyKey, Objects.requireNonNull(leaseTtl, "leaseTtl"));
   }
 
   /**
@@ -195,10 +189,7 @@ public final class FarmClient implements AutoCloseable {
    * would, when the service is unknown or no host can take a new VM.
    */
   public RequestServiceResponse requestServiceNoWait(String service, String idempotencyKey) {
-    RequestServiceRequest request =
-        serviceRequest(service, idempotencyKey).toBuilder().setNoWait(true).build();
-    return caller.blocking(requestPlan(service),
-        deadline -> broker.withDeadline(deadline).requestService(request));
+    return requests.requestNoWait(service, idempotencyKey);
   }
 
   /**
@@ -208,16 +199,14 @@ public final class FarmClient implements AutoCloseable {
    */
   public ServiceAccess requestServiceWithProgress(String service, String idempotencyKey,
       Consumer<OperationUpdate> progress) {
-    return watches.requestWithProgress(serviceRequest(service, idempotencyKey),
-        requestPlan(service), progress);
+    return requests.requestWithProgress(service, idempotencyKey, null, progress);
   }
 
   /** Like {@link #requestServiceWithProgress(String, String, Consumer)}, with a lease TTL. */
   public ServiceAccess requestServiceWithProgress(String service, String idempotencyKey,
       Duration leaseTtl, Consumer<OperationUpdate> progress) {
-    RequestServiceRequest request = serviceRequest(service, idempotencyKey).toBuilder()
-        .setLeaseTtlSeconds(LeaseCalls.ttlSeconds(leaseTtl)).build();
-    return watches.requestWithProgress(request, requestPlan(service), progress);
+    return requests.requestWithProgress(service, idempotencyKey,
+        Objects.requireNonNull(leaseTtl, "leaseTtl"), progress);
   }
 
   /**
@@ -239,10 +228,7 @@ public final class FarmClient implements AutoCloseable {
   /** {@link #requestService(String, String)} without blocking; fails with the same exceptions. */
   public CompletableFuture<ServiceAccess> requestServiceAsync(
       String service, String idempotencyKey) {
-    RequestServiceRequest request = serviceRequest(service, idempotencyKey);
-    return caller.async(requestPlan(service),
-            deadline -> brokerAsync.withDeadline(deadline).requestService(request))
-        .thenApply(response -> ServiceAccess.fromProto(response, service));
+    return requests.requestAsync(service, idempotencyKey);
   }
 
   /** The services VMs offer now, and the defined ones a request would construct. */
@@ -254,7 +240,8 @@ public final class FarmClient implements AutoCloseable {
 
   /** @throws NotFoundException when there is no VM with that id */
   public Vm getVm(String vmId) {
-    GetVmRequest request = GetVmRequest.newBuilder().setVmId(Arguments.requireText(vmId, "VM id")).build();
+    GetVmRequest request =
+        GetVmRequest.newBuilder().setVmId(Arguments.requireText(vmId, "VM id")).build();
     return caller.blocking(idempotent(ServiceBrokerGrpc.getGetVmMethod(), vmId),
         deadline -> broker.withDeadline(deadline).getVm(request));
   }
@@ -390,22 +377,6 @@ public final class FarmClient implements AutoCloseable {
   }
 
   // ---- helpers ----
-
-  private static RequestServiceRequest serviceRequest(String service, String idempotencyKey) {
-    Objects.requireNonNull(service, "service");
-    if (idempotencyKey == null || idempotencyKey.isBlank()) {
-      throw new IllegalArgumentException("idempotency key must not be blank;"
-          + " call requestService(service) to have one generated");
-    }
-    return RequestServiceRequest.newBuilder()
-        .setService(service).setIdempotencyKey(idempotencyKey).build();
-  }
-
-  /** Every RequestService carries an idempotency key, so it is always safe to retry. */
-  private CallPlan requestPlan(String service) {
-    return new CallPlan(ServiceBrokerGrpc.getRequestServiceMethod(), service, true,
-        options.requestServiceDeadline());
-  }
 
   /** A call that may be repeated: it reads, or sets state that repeating leaves as it is. */
   private CallPlan idempotent(MethodDescriptor<?, ?> method, String subject) {
