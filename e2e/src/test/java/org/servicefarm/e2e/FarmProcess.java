@@ -24,7 +24,16 @@ final class FarmProcess implements AutoCloseable {
   }
 
   static FarmProcess start(String name, Path jar, Path logDir, List<String> args) throws IOException {
-    List<String> command = new ArrayList<>();
+    return start(name, jar, logDir, args, java.util.Map.of(), List.of());
+  }
+
+  /**
+   * @param env added to this process's environment
+   * @param prefix a command the JVM runs under, e.g. {@code ip netns exec NAME}; empty for none
+   */
+  static FarmProcess start(String name, Path jar, Path logDir, List<String> args,
+      java.util.Map<String, String> env, List<String> prefix) throws IOException {
+    List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(JVM_FLAGS);
     command.add("-jar");
@@ -32,7 +41,9 @@ final class FarmProcess implements AutoCloseable {
     command.addAll(args);
     Files.createDirectories(logDir);
     Path log = logDir.resolve(name + ".log");
-    Process p = new ProcessBuilder(command)
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    Process p = builder
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
         .start();

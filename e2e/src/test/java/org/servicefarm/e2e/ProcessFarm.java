@@ -25,6 +25,7 @@ final class ProcessFarm implements AutoCloseable {
   private FarmProcess controller;
   private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
   private FarmClient client;
+  private final List<String> databaseArgs = new java.util.ArrayList<>();
 
   ProcessFarm(String libvirtUri) throws IOException {
     this.dir = Files.createTempDirectory("servicefarm-e2e");
@@ -42,10 +43,28 @@ final class ProcessFarm implements AutoCloseable {
     return dir;
   }
 
+  /** Controllers started from now on use this database instead of an embedded one. */
+  void useDatabase(StandalonePostgres postgres) {
+    databaseArgs.clear();
+    databaseArgs.addAll(List.of("--database-url", postgres.jdbcUrl(),
+        "--database-user", postgres.user()));
+  }
+
   void startController() throws IOException {
+    startController(List.of(), Map.of());
+  }
+
+  /**
+   * Starts the controller with extra flags and environment (e.g. a failpoint), and waits until it
+   * serves.
+   */
+  void startController(List<String> extraArgs, Map<String, String> env) throws IOException {
+    List<String> args = new java.util.ArrayList<>(List.of("--listen", target(), "--data-dir",
+        dir.resolve("controller").toString(), "--liveness-timeout", "6"));
+    args.addAll(databaseArgs);
+    args.addAll(extraArgs);
     controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
-        List.of("--listen", target(), "--data-dir", dir.resolve("controller").toString(),
-            "--liveness-timeout", "6"));
+        args, env, List.of());
     // A first start writes the bootstrap admin token before it serves; a restart keeps it.
     awaitTrue("the admin token in " + adminTokenFile(), Duration.ofSeconds(90),
         () -> Files.exists(adminTokenFile()));
@@ -84,6 +103,11 @@ final class ProcessFarm implements AutoCloseable {
 
   void stopAgent(String hostId) throws InterruptedException {
     agents.remove(hostId).stop();
+  }
+
+  /** SIGKILL: the agent gets no chance to finish what it does; its domains stay in libvirt. */
+  void killAgent(String hostId) throws InterruptedException {
+    agents.remove(hostId).kill();
   }
 
   /** Waits until every named host is connected to the controller. */
