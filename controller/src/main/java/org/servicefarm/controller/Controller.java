@@ -10,13 +10,15 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.time.Duration;
+import java.util.function.Function;
 import java.util.List;
 import org.servicefarm.controller.api.EventAndDrainAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
+import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.api.TokenAdminService;
-import org.servicefarm.controller.auth.AuthInterceptor;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.auth.TokenVerifier;
@@ -35,6 +37,11 @@ import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.ha.LeaderDuties;
+import org.servicefarm.controller.ha.LeaderElection;
+import org.servicefarm.controller.ha.LeaderFence;
+import org.servicefarm.controller.ha.LeaderRouting;
+import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.hosts.AgentControlService;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.events.EventFeed;
@@ -50,9 +57,11 @@ import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.images.ImageStoreService;
 import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.model.ImageRecord;
+import org.servicefarm.controller.operations.OperationResumer;
 import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
+import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.reconcile.OfferRecorder;
 import org.servicefarm.controller.reconcile.ReconcileSteps;
 import org.servicefarm.controller.reconcile.Reconciler;
@@ -65,9 +74,9 @@ import org.servicefarm.controller.scheduler.PlacementScheduler;
  */
 public final class Controller implements AutoCloseable {
   private final Reconciler reconciler;
-  private final HostTracker hostTracker;
-  private final IdleLadder idleLadder;
-  private final HostDrainer drainer;
+  private final LeaderElection election;
+  private final LeaderDuties duties;
+  private final Function<String, io.grpc.Channel> peers;
   private final EventFeed eventFeed;
   private final ServiceBrokerService brokerService;
   private final HealthStatusManager health = new HealthStatusManager();
@@ -77,9 +86,28 @@ public final class Controller implements AutoCloseable {
   private Server server;
 
   /**
+   * A controller that is alone on its database, or that cannot forward to a leader elsewhere.
+   *
    * @param dataDir where the controller keeps its image store and image builds
    */
   public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir) {
+    this(db, config, dataDir, "", address -> {
+      throw new IllegalStateException("this controller does not forward calls to a leader");
+    });
+  }
+
+  /**
+   * @param advertise where peers and clients reach this controller (host:port), told to followers
+   *     while it leads
+   * @param peers opens a channel to the leader at an address, for a follower's forwarded calls
+   */
+  public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir,
+      String advertise, Function<String, io.grpc.Channel> peers) {
+    Failpoints.announce();
+    this.peers = peers;
+    this.election = new LeaderElection(db, advertise);
+    // What only the leader may change goes through the fence (see ha.LeaderFence).
+    Database leaderDb = db.fenced(new LeaderFence(election));
     EventRepository events = new EventRepository();
     VmRepository vms = new VmRepository(events);
     CatalogRepository catalogRepo = new CatalogRepository();
@@ -98,16 +126,18 @@ public final class Controller implements AutoCloseable {
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs, dataDir);
-    ReconcileSteps steps = new ReconcileSteps(db, vms, new CommandFactory(db, catalogRepo, images),
+    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
         operationTracker, new DrainReturns(vms, events, placer, digests));
-    this.reconciler = new Reconciler(db, vms, steps, watcher, config.reconcileThreads());
-    this.drainer = new HostDrainer(db, hosts, vms, events, reconciler);
+    this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
+    HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
-    InventoryReconciler inventory = new InventoryReconciler(db, vms, events, offers, watcher);
-    this.hostTracker = new HostTracker(db, hosts, vms, events, inventory, agents, reconciler,
+    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, offers, watcher,
+        new OrphanPolicy(config.orphans(), leaderDb, events, agents, config.commandTimeout(),
+            java.time.Clock.systemUTC()));
+    HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
         watcher, config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
@@ -115,7 +145,10 @@ public final class Controller implements AutoCloseable {
     Leases leases = new Leases(db, leaseRepo, vms);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker);
-    this.idleLadder = new IdleLadder(db, catalogRepo, vms, leaseRepo, provisioner, reconciler);
+    // Requests a stopped controller left RUNNING are finished by this one.
+    new OperationResumer(db, operationRepo, vms, operationTracker, waiter, leases, reconciler,
+        config.requestWait()).resume();
+    IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
         config.requestWait(), operationTracker);
     TokenRepository tokenRepo = new TokenRepository();
@@ -129,11 +162,22 @@ public final class Controller implements AutoCloseable {
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents)),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
-    reconciler.start(config.reconcileSweepMillis());
-    hostTracker.start();
     eventFeed.start();
-    drainer.start();
-    idleLadder.start(config.idleLadderTick());
+    this.duties = new LeaderDuties()
+        .whenElected(hostTracker::startWatching)
+        .whenElected(reconciler::sweep)
+        .every("reconcile sweep", Duration.ofMillis(config.reconcileSweepMillis()),
+            reconciler::sweep)
+        .every("host liveness", Duration.ofSeconds(1), hostTracker::checkLiveness)
+        .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
+        .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
+        .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
+    election.start(duties);
+  }
+
+  /** Whether this controller leads the farm, and which one does. */
+  public Leadership leadership() {
+    return election;
   }
 
   /** The bearer tokens, for the bootstrap admin token and for tests that issue their own. */
@@ -170,11 +214,16 @@ public final class Controller implements AutoCloseable {
       throws IOException {
     builder.intercept(agentIdentity);
     StatusMapper mapper = new StatusMapper();
-    List<ServerInterceptor> authorization = auth.tokensRequired()
-        ? List.of(new AuthInterceptor(tokens.verifier(), auth.agents())) : List.of();
+    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
+    // Agents stream only to the leader; clients' calls to a follower are forwarded to it.
+    LeaderRouting forwarding = LeaderRouting.forwarding(election, peers);
+    LeaderRouting leaderOnly = LeaderRouting.leaderOnly(election);
     for (BindableService s : services) {
-      builder.addService(ServerInterceptors.intercept(
-          ServerInterceptors.intercept(s, mapper), authorization));
+      LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
+      // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
+      builder.addService(MalformedRequests.refusedAsInvalid(ServerInterceptors.intercept(
+          ServerInterceptors.intercept(ServerInterceptors.intercept(s, mapper), routing),
+          authorization)));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), authorization));
     builder.addService(
@@ -201,9 +250,8 @@ public final class Controller implements AutoCloseable {
     if (server != null) {
       server.shutdown();
     }
-    idleLadder.close();
-    hostTracker.close();
-    drainer.close();
+    election.close();
+    duties.close();
     eventFeed.close();
     brokerService.close();
     reconciler.close();

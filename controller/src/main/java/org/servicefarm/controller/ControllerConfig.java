@@ -1,6 +1,7 @@
 package org.servicefarm.controller;
 
 import java.time.Duration;
+import org.servicefarm.controller.reconcile.OrphanPolicy;
 
 /**
  * Settings of one controller.
@@ -10,6 +11,7 @@ import java.time.Duration;
  * @param requestWait how long RequestService waits for a VM when the client set no deadline
  * @param actionWait how long admin actions wait for the VM to settle
  * @param idleLadderTick how often the idle ladder looks for idle VMs and fills warm pools
+ * @param orphans what becomes of farm domains the VM table does not place on their host
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -22,10 +24,21 @@ public record ControllerConfig(
     long reconcileSweepMillis,
     double cpuOvercommit,
     int reconcileThreads,
-    Duration idleLadderTick) {
+    Duration idleLadderTick,
+    OrphanPolicy.Settings orphans) {
 
   /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
   public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
+
+  /** Settings that report orphans and leave them alone. */
+  public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
+      Duration loadPersistInterval, Duration requestWait, Duration actionWait,
+      Duration commandTimeout, Duration longCommandTimeout, long reconcileSweepMillis,
+      double cpuOvercommit, int reconcileThreads, Duration idleLadderTick) {
+    this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
+        commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
+        idleLadderTick, OrphanPolicy.Settings.reportOnly());
+  }
 
   /** Settings with the idle ladder at its default tick. */
   public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
@@ -46,12 +59,18 @@ public record ControllerConfig(
   public ControllerConfig withIdleLadderTick(Duration tick) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, tick);
+        cpuOvercommit, reconcileThreads, tick, orphans);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads, idleLadderTick);
+        reconcileThreads, idleLadderTick, orphans);
+  }
+
+  public ControllerConfig withOrphans(OrphanPolicy.Settings policy) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, idleLadderTick, policy);
   }
 }

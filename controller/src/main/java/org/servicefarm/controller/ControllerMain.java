@@ -8,13 +8,17 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.servicefarm.controller.auth.AdminTokenBootstrap;
 import org.servicefarm.controller.auth.AuthSettings;
+import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
+import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.reconcile.OrphanPolicy;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -33,6 +37,11 @@ public final class ControllerMain implements Callable<Integer> {
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
   String listen;
 
+  @Option(names = "--advertise", paramLabel = "HOST:PORT", description = "where other controllers"
+      + " and clients reach this one, told to followers while it leads (default: --listen; needed"
+      + " when --listen is a wildcard address such as 0.0.0.0)")
+  String advertise;
+
   @Option(names = "--database-url", description = "JDBC URL of a PostgreSQL database; "
       + "without it the controller runs its own embedded PostgreSQL in --data-dir")
   String databaseUrl;
@@ -48,6 +57,18 @@ public final class ControllerMain implements Callable<Integer> {
   @Option(names = "--liveness-timeout", defaultValue = "10",
       description = "seconds without a report before a host is DOWN (default: ${DEFAULT-VALUE})")
   int livenessTimeoutSeconds;
+
+  @Option(names = "--orphans", paramLabel = "POLICY", defaultValue = "report",
+      description = "what becomes of a farm domain on a host that the VM table does not place"
+          + " there: report (an ORPHAN event, nothing touched) or delete (also removed once"
+          + " unclaimed for --orphan-grace, never while a VM row or a live lease refers to it)"
+          + " (default: ${DEFAULT-VALUE})")
+  OrphanPolicy.Mode orphans;
+
+  @Option(names = "--orphan-grace", paramLabel = "SECONDS", defaultValue = "60",
+      description = "how long --orphans delete waits after first seeing an orphan"
+          + " (default: ${DEFAULT-VALUE})")
+  int orphanGraceSeconds;
 
   @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
   boolean insecure;
@@ -71,6 +92,12 @@ public final class ControllerMain implements Callable<Integer> {
           + " written to <data-dir>/admin.token); none: no authentication, allowed only in"
           + " plaintext on a loopback address (default: ${DEFAULT-VALUE})")
   AuthMode auth;
+
+  @Option(names = "--rate-limit", paramLabel = "REQUESTS_PER_SECOND", defaultValue = "200",
+      description = "requests per second one token (or, with --auth none, one peer address) may"
+          + " send, with bursts of twice that; a stream counts once; 0 turns the limit off"
+          + " (default: ${DEFAULT-VALUE})")
+  int rateLimit;
 
   @Override
   public Integer call() throws Exception {
@@ -100,9 +127,19 @@ public final class ControllerMain implements Callable<Integer> {
     var migrated = Migrations.migrate(db.dataSource());
     LOG.info("schema at version " + migrated.targetSchemaVersion + " ("
         + migrated.migrationsExecuted + " migrations applied now)");
+    if (orphanGraceSeconds < 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--orphan-grace "
+          + orphanGraceSeconds + ": give seconds, 0 or more");
+    }
     ControllerConfig config = ControllerConfig.defaults()
-        .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds));
-    Controller controller = new Controller(db, config, dir);
+        .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds))
+        .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)));
+    String advertised = advertisedAddress(address);
+    // Several controllers may share the database: followers forward clients' calls to the leader,
+    // over TLS verified by the farm's CA when this controller serves TLS.
+    PeerChannels peers = tls.isEmpty() ? PeerChannels.plaintext()
+        : PeerChannels.tls(tls.get().clientCa().orElse(tls.get().certificateChain()));
+    Controller controller = new Controller(db, config, dir, advertised, peers);
     AuthSettings authSettings = AuthSettings.none();
     if (auth == AuthMode.TOKENS) {
       AdminTokenBootstrap.ensureAdmin(controller.tokens(), dir);
@@ -110,8 +147,20 @@ public final class ControllerMain implements Callable<Integer> {
     } else {
       LOG.warning("--auth none: every caller may do everything; use only for experiments");
     }
+    if (rateLimit < 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--rate-limit " + rateLimit
+          + ": give requests per second, or 0 for no limit");
+    }
+    authSettings = authSettings.withRateLimit(RequestRateLimiter.Limit.perSecond(rateLimit));
+    // Larger messages and headers are refused with RESOURCE_EXHAUSTED before they are parsed.
     NettyServerBuilder builder = NettyServerBuilder.forAddress(address)
-        .maxInboundMessageSize(4 * 1024 * 1024);
+        .maxInboundMessageSize(4 * 1024 * 1024)
+        .maxInboundMetadataSize(16 * 1024)
+        // Agents ping their stream every 10 s to notice a dead connection (a partition, a
+        // controller gone without closing it). grpc-java's default permits one ping per 5 minutes
+        // and answers more with GOAWAY too_many_pings, which cut every agent's stream each
+        // minute; allow the agents' rate, with room for timer jitter.
+        .permitKeepAliveTime(5, TimeUnit.SECONDS);
     Server server = tls.isPresent()
         ? controller.serve(tls.get().applyTo(builder), tls.get().agentIdentity(), authSettings)
         : controller.serve(builder, AgentIdentity.trustingRegistration(), authSettings);
@@ -120,6 +169,7 @@ public final class ControllerMain implements Callable<Integer> {
     EmbeddedPostgres pg = embedded;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       controller.close();
+      peers.close();
       db.close();
       if (pg != null) {
         try {
@@ -131,6 +181,23 @@ public final class ControllerMain implements Callable<Integer> {
     }, "shutdown"));
     server.awaitTermination();
     return 0;
+  }
+
+  private String advertisedAddress(InetSocketAddress address) {
+    if (advertise != null) {
+      String value = advertise.strip();
+      int colon = value.lastIndexOf(':');
+      if (colon <= 0 || !value.substring(colon + 1).matches("[0-9]{1,5}")) {
+        throw new CommandLine.ParameterException(new CommandLine(this),
+            "--advertise '" + advertise + "' is not host:port");
+      }
+      return value;
+    }
+    if (address.getAddress().isAnyLocalAddress()) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--listen " + listen
+          + " is a wildcard address; say where others reach this controller with --advertise");
+    }
+    return listen;
   }
 
   /** The TLS the flags ask for, checked before anything starts; empty for plaintext. */

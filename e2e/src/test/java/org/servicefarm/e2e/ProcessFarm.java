@@ -26,6 +26,7 @@ final class ProcessFarm implements AutoCloseable {
   private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
   private FarmClient client;
   private final List<String> databaseArgs = new java.util.ArrayList<>();
+  private String listenHost = "127.0.0.1";
 
   ProcessFarm(String libvirtUri) throws IOException {
     this.dir = Files.createTempDirectory("servicefarm-e2e");
@@ -36,7 +37,15 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   String target() {
-    return "127.0.0.1:" + port;
+    return listenHost + ":" + port;
+  }
+
+  /**
+   * Controllers started from now on listen on this address, and agents and the client dial it.
+   * All in plaintext: off loopback the farm passes --insecure to the controller and the agents.
+   */
+  void listenOn(String host) {
+    listenHost = host;
   }
 
   Path dir() {
@@ -61,6 +70,9 @@ final class ProcessFarm implements AutoCloseable {
   void startController(List<String> extraArgs, Map<String, String> env) throws IOException {
     List<String> args = new java.util.ArrayList<>(List.of("--listen", target(), "--data-dir",
         dir.resolve("controller").toString(), "--liveness-timeout", "6"));
+    if (!listenHost.startsWith("127.")) {
+      args.add("--insecure");
+    }
     args.addAll(databaseArgs);
     args.addAll(extraArgs);
     controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
@@ -91,14 +103,38 @@ final class ProcessFarm implements AutoCloseable {
     controller.kill();
   }
 
+  /** Waits until the controller ends by itself (e.g. halted at a failpoint); false if it lives. */
+  boolean awaitControllerExit(Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (controller.isAlive() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    return !controller.isAlive();
+  }
+
   void startAgent(String hostId) throws IOException {
+    startAgent(hostId, List.of(), List.of());
+  }
+
+  /**
+   * @param prefix a command the agent runs under, e.g. {@code ip netns exec NAME}
+   * @param extraArgs added to the agent's flags (--insecure is added for a non-loopback
+   *     controller)
+   */
+  void startAgent(String hostId, List<String> prefix, List<String> extraArgs) throws IOException {
     // Each simulated host forwards from its own port range: they all share this machine's ports.
     int first = 20000 + 500 * (Math.abs(hostId.hashCode()) % 20);
-    agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
+    List<String> args = new java.util.ArrayList<>(
         List.of("--controller", target(), "--host-id", hostId, "--libvirt-uri", libvirtUri,
             "--state-dir", dir.resolve("agent-" + hostId).toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
-            "--port-range", first + "-" + (first + 499))));
+            "--port-range", first + "-" + (first + 499)));
+    if (!listenHost.startsWith("127.")) {
+      args.add("--insecure");
+    }
+    args.addAll(extraArgs);
+    agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
+        args, Map.of(), prefix));
   }
 
   void stopAgent(String hostId) throws InterruptedException {
@@ -126,7 +162,8 @@ final class ProcessFarm implements AutoCloseable {
   /** The farm's client; requests wait up to requestDeadline (a first build takes minutes). */
   FarmClient client(Duration requestDeadline) {
     if (client == null) {
-      client = FarmClient.connect(FarmClientOptions.builder().target(target())
+      // The farm's controller serves plaintext, also on a non-loopback listenOn address.
+      client = FarmClient.connect(FarmClientOptions.builder().target(target()).plaintext(true)
           .bearerToken(readAdminToken())
           .callDeadline(Duration.ofSeconds(90)).requestServiceDeadline(requestDeadline).build());
     }

@@ -15,8 +15,15 @@ import javax.net.ssl.SSLException;
  */
 public final class ControllerChannels {
 
-  /** Pings an idle stream so a controller that vanished without closing it is noticed. */
-  private static final long KEEPALIVE_SECONDS = 30;
+  /**
+   * Pings a stream the controller has been silent on, and gives it up when the ping is not
+   * answered in time, so a connection that died without a close (a network partition, a
+   * controller host gone) is redialled within about 20 s instead of waiting out TCP's
+   * retransmissions for many minutes. 10 s is grpc-java's smallest keepalive time; the controller
+   * permits pings this often (ControllerMain, permitKeepAliveTime).
+   */
+  private static final long KEEPALIVE_SECONDS = 10;
+  private static final long KEEPALIVE_TIMEOUT_SECONDS = 10;
 
   private ControllerChannels() {}
 
@@ -24,6 +31,7 @@ public final class ControllerChannels {
     return target -> NettyChannelBuilder.forTarget(target)
         .usePlaintext()
         .keepAliveTime(KEEPALIVE_SECONDS, TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(false)
         .build();
   }
@@ -39,6 +47,7 @@ public final class ControllerChannels {
     return target -> NettyChannelBuilder.forTarget(target)
         .sslContext(ssl)
         .keepAliveTime(KEEPALIVE_SECONDS, TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS)
         .keepAliveWithoutCalls(false)
         .build();
   }

@@ -101,15 +101,12 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     if (!image.isEmpty()) {
       Validation.imageName("definition.image", image);
     }
-    if (d.getCommand().length() > 4096) {
-      throw new FarmException.InvalidInput("definition.command: " + d.getCommand().length()
-          + " characters, at most 4096");
-    }
+    Validation.command("definition.command", d.getCommand());
     List<ServicePort> services = new ArrayList<>();
     services.add(new ServicePort(name, Validation.port("definition.port", d.getPort())));
     Set<String> names = new HashSet<>(Set.of(name));
     Set<Integer> ports = new HashSet<>(Set.of(d.getPort()));
-    for (BundledService b : d.getBundledList()) {
+    for (BundledService b : Validation.bundled(d.getBundledList())) {
       String bundled = Validation.serviceName("definition.bundled.name", b.getName());
       int port = Validation.port("definition.bundled.port", b.getPort());
       if (!names.add(bundled) || !ports.add(port)) {

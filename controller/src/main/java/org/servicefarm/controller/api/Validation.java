@@ -14,6 +14,8 @@ public final class Validation {
   private static final int MAX_SHOWN = 80;
   public static final int MAX_PACKAGES = 256;
   public static final int MAX_KEY_LENGTH = 128;
+  public static final int MAX_COMMAND_LENGTH = 4096;
+  public static final int MAX_BUNDLED = 32;
 
   private Validation() {}
 
@@ -43,6 +45,38 @@ public final class Validation {
       matches("packages", p, PACKAGE, "a Debian package name");
     }
     return packages;
+  }
+
+  /**
+   * A guest's command: at most {@link #MAX_COMMAND_LENGTH} characters, no control characters but
+   * tab (PostgreSQL cannot store NUL, and a newline would start another line of the guest's init).
+   */
+  public static String command(String field, String value) {
+    if (value.length() > MAX_COMMAND_LENGTH) {
+      throw invalid(field + ": " + value.length() + " characters, at most " + MAX_COMMAND_LENGTH);
+    }
+    text(field, value, MAX_COMMAND_LENGTH);
+    return value;
+  }
+
+  /** Free text (an address, a reason): at most {@code max} characters, no control characters. */
+  public static String text(String field, String value, int max) {
+    if (value.length() > max) {
+      throw invalid(field + ": '" + shown(value) + "' is longer than " + max + " characters");
+    }
+    if (value.chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
+      throw invalid(field + ": '" + shown(value) + "' holds control characters");
+    }
+    return value;
+  }
+
+  /** How many further services one definition may bundle. */
+  public static <T> List<T> bundled(List<T> bundled) {
+    if (bundled.size() > MAX_BUNDLED) {
+      throw invalid("definition.bundled: " + bundled.size() + " services given, at most "
+          + MAX_BUNDLED);
+    }
+    return bundled;
   }
 
   public static UUID vmId(String value) {
@@ -134,7 +168,7 @@ public final class Validation {
   }
 
   /** The value as it can be shown back: bounded, control characters escaped. */
-  static String shown(String value) {
+  public static String shown(String value) {
     StringBuilder out = new StringBuilder();
     for (int i = 0; i < value.length() && out.length() < MAX_SHOWN; i++) {
       char c = value.charAt(i);

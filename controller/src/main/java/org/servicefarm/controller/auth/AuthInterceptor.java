@@ -14,7 +14,8 @@ import org.servicefarm.controller.api.StatusMapper;
 /**
  * The one place that decides whether a call may proceed: who the caller is (a bearer token's
  * role, or an agent by {@link AgentRecognizer}) against what {@link MethodRoles} allows. A refused
- * call never reaches a service. Messages say what was wrong, never the token.
+ * call never reaches a service, nor does a token's call beyond its rate limit. Messages say what
+ * was wrong, never the token.
  */
 public final class AuthInterceptor implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger(AuthInterceptor.class.getName());
@@ -24,10 +25,14 @@ public final class AuthInterceptor implements ServerInterceptor {
 
   private final TokenVerifier verifier;
   private final AgentRecognizer agents;
+  private final RequestRateLimiter limiter;
 
-  public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents) {
+  /** @param limiter counts each call of a live token; agents and open methods are not counted */
+  public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents,
+      RequestRateLimiter limiter) {
     this.verifier = verifier;
     this.agents = agents;
+    this.limiter = limiter;
   }
 
   @Override
@@ -84,7 +89,7 @@ public final class AuthInterceptor implements ServerInterceptor {
           method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "
               + live.role().label()));
     }
-    return Optional.empty();
+    return limiter.refusal("token:" + live.id(), "token '" + live.name() + "'");
   }
 
   private static String roles(MethodRoles.Access allowed) {

@@ -1,24 +1,43 @@
 package org.servicefarm.controller.auth;
 
+import io.grpc.ServerInterceptor;
+import java.util.List;
 import org.servicefarm.controller.hosts.AgentIdentity;
 
 /**
- * How the controller authenticates calls: whether tokens are required, and how agents are
- * recognized. Agents are recognized by a verified client certificate naming a host whenever the
- * server verifies client certificates; without that (plaintext, or TLS without a client CA)
- * nothing on the wire can tell an agent, so agent calls are accepted as they were before tokens.
+ * How the controller authenticates calls: whether tokens are required, how agents are
+ * recognized, and how fast one caller may send. Agents are recognized by a verified client
+ * certificate naming a host whenever the server verifies client certificates; without that
+ * (plaintext, or TLS without a client CA) nothing on the wire can tell an agent, so agent calls
+ * are accepted as they were before tokens.
+ *
+ * @param rateLimit requests per token (with tokens) or per peer address (without)
  */
-public record AuthSettings(boolean tokensRequired, AgentRecognizer agents) {
+public record AuthSettings(boolean tokensRequired, AgentRecognizer agents,
+    RequestRateLimiter.Limit rateLimit) {
 
   /** Tokens for clients and admins; agents by certificate when certificates are verified. */
   public static AuthSettings tokens(boolean clientCertificatesVerified) {
     return new AuthSettings(true, clientCertificatesVerified
         ? AgentRecognizer.verifiedHostId(AgentIdentity::certifiedHost)
-        : AgentRecognizer.anyCaller());
+        : AgentRecognizer.anyCaller(), RequestRateLimiter.Limit.DEFAULT);
   }
 
   /** No authentication at all ({@code --auth none}: plaintext on loopback, for experiments). */
   public static AuthSettings none() {
-    return new AuthSettings(false, AgentRecognizer.anyCaller());
+    return new AuthSettings(false, AgentRecognizer.anyCaller(), RequestRateLimiter.Limit.DEFAULT);
+  }
+
+  public AuthSettings withRateLimit(RequestRateLimiter.Limit limit) {
+    return new AuthSettings(tokensRequired, agents, limit);
+  }
+
+  /** The interceptors that enforce these settings on every service of one server. */
+  public List<ServerInterceptor> interceptors(TokenVerifier verifier) {
+    RequestRateLimiter limiter = new RequestRateLimiter(rateLimit, System::nanoTime);
+    if (tokensRequired) {
+      return List.of(new AuthInterceptor(verifier, agents, limiter));
+    }
+    return rateLimit.off() ? List.of() : List.of(new PeerRateLimitInterceptor(limiter));
   }
 }

@@ -28,6 +28,7 @@ public enum Role {
       }
     }
     throw new IllegalArgumentException(
-        "role '" + label + "' is not a token role; expected client or admin");
+        "role '" + (label == null ? "null" : org.servicefarm.controller.api.Validation.shown(label))
+            + "' is not a token role; expected client or admin");
   }
 }

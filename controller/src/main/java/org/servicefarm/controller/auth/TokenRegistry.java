@@ -83,10 +83,15 @@ public final class TokenRegistry {
   /**
    * Revokes the token with that id, or the live token with that name.
    *
+   * @throws FarmException.InvalidInput when the value is neither an id nor a token name
    * @throws FarmException.NotFound naming the value when no token matches
    * @throws FarmException.Conflict when the token was revoked already
    */
   public ApiTokenRecord revoke(String idOrName) {
+    if (asUuid(idOrName).isEmpty()) {
+      // Checked before the query: a made-up value (10 KB, a NUL) must not reach the database.
+      ApiTokens.validName(idOrName);
+    }
     ApiTokenRecord revoked = db.inTransaction(tx -> {
       Optional<ApiTokenRecord> found = asUuid(idOrName).isPresent()
           ? tokens.byId(tx, asUuid(idOrName).get())

@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.UUID;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.model.ApiTokenRecord;
@@ -21,7 +22,7 @@ public final class TokenVerifier {
 
   /** What a token turned out to be. */
   public sealed interface Verdict {
-    record Live(String name, Role role) implements Verdict {}
+    record Live(UUID id, String name, Role role) implements Verdict {}
 
     record Revoked(String name) implements Verdict {}
 
@@ -53,7 +54,7 @@ public final class TokenVerifier {
       if (ApiTokens.sameHash(hash, t.tokenHash())) {
         verdict = t.revoked()
             ? new Verdict.Revoked(t.name())
-            : new Verdict.Live(t.name(), Role.ofToken(t.role()));
+            : new Verdict.Live(t.id(), t.name(), Role.ofToken(t.role()));
       }
     }
     return verdict;

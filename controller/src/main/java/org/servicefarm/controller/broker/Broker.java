@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
@@ -97,6 +98,7 @@ public final class Broker {
     } catch (KeyRaced raced) {
       return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
       if (operationId != null) {
         tracker.succeeded(operationId, result(decision.answer()));
@@ -106,6 +108,7 @@ public final class Broker {
     reconciler.kick(decision.vm().id());
     try {
       Granted granted = waiter.awaitActive(decision.vm().id(), service, decision.created(), wait);
+      Failpoints.hit("provision.answering");
       LeaseRecord lease = leases.startTerm(decision.lease(), idempotencyKey);
       if (operationId != null) {
         tracker.succeeded(operationId, result(granted.withLease(lease)));
@@ -152,6 +155,7 @@ public final class Broker {
     } catch (KeyRaced raced) {
       return repeatNoWait(raced.winner, service, idempotencyKey, wait);
     }
+    Failpoints.hit("provision.decided");
     VmRecord vm = decision.vm();
     if (decision.answer() != null) {
       tracker.succeeded(operationId, result(decision.answer()));
@@ -159,6 +163,7 @@ public final class Broker {
     }
     reconciler.kick(vm.id());
     tracker.follow(operationId, waiter.whenActive(vm.id(), service, decision.created(), wait)
+        .thenApply(granted -> { Failpoints.hit("provision.answering"); return granted; })
         .thenApply(granted -> result(
             granted.withLease(leases.startTerm(decision.lease(), idempotencyKey))))
         .whenComplete((answered, failure) -> {

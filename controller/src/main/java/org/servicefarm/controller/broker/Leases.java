@@ -104,6 +104,23 @@ public final class Leases {
   }
 
   /**
+   * For a request taken over after a restart ({@code OperationResumer}): the lease its decision
+   * held, its term started now as {@link #startTerm} does; a fresh lease when that one is gone.
+   */
+  public LeaseRecord startResumedTerm(UUID vmId, String service, String key, Instant decidedAt) {
+    Optional<LeaseRecord> held =
+        db.inTransaction(tx -> leases.heldByDecision(tx, vmId, service, key, decidedAt));
+    return held.isPresent() ? startTerm(held.get(), key)
+        : db.inTransaction(tx -> grant(tx, vmId, service, DEFAULT_TTL_SECONDS, key));
+  }
+
+  /** A request taken over after a restart failed: the lease its decision held is released. */
+  public void cancelResumed(UUID vmId, String service, String key, Instant decidedAt) {
+    db.inTransaction(tx -> leases.heldByDecision(tx, vmId, service, key, decidedAt))
+        .ifPresent(this::cancel);
+  }
+
+  /**
    * For a repeated request: the live lease its first answer granted, or a fresh one when that
    * lease has ended. A lease still in its first term (the first request waits yet) starts its TTL.
    */

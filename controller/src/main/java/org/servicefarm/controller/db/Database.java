@@ -33,9 +33,17 @@ public final class Database implements AutoCloseable {
     T run(Tx tx) throws SQLException;
   }
 
+  /** A check every transaction of a fenced view runs first; it throws to refuse the work. */
+  @FunctionalInterface
+  public interface Fence {
+    void check(Tx tx) throws SQLException;
+  }
+
   private static final int SERIALIZATION_RETRIES = 5;
 
   private final HikariDataSource pool;
+  private final Fence fence; // null: no check
+  private final boolean ownsPool;
 
   public Database(String jdbcUrl, String user, String password, int maxPoolSize) {
     HikariConfig config = new HikariConfig();
@@ -48,10 +56,28 @@ public final class Database implements AutoCloseable {
     config.setConnectionTimeout(5_000);
     config.setValidationTimeout(2_000);
     config.setInitializationFailTimeout(-1);
-    config.addDataSourceProperty("socketTimeout", "30");
+    // A statement here takes milliseconds; one that hears nothing for 10 s is talking to a
+    // database that vanished without closing the socket (host down, network cut), not working.
+    config.addDataSourceProperty("socketTimeout", "10");
     config.addDataSourceProperty("connectTimeout", "5");
     config.addDataSourceProperty("ApplicationName", "servicefarm-controller");
     this.pool = new HikariDataSource(config);
+    this.fence = null;
+    this.ownsPool = true;
+  }
+
+  private Database(HikariDataSource pool, Fence fence) {
+    this.pool = pool;
+    this.fence = fence;
+    this.ownsPool = false;
+  }
+
+  /**
+   * The same pool, with every transaction running the fence's check first: for work only the
+   * leading controller may do. Closing the view leaves the pool open.
+   */
+  public Database fenced(Fence check) {
+    return new Database(pool, check);
   }
 
   public DataSource dataSource() {
@@ -73,7 +99,11 @@ public final class Database implements AutoCloseable {
         c.setAutoCommit(false);
         c.setTransactionIsolation(isolation);
         try {
-          T result = work.run(new Tx(c));
+          Tx tx = new Tx(c);
+          if (fence != null) {
+            fence.check(tx);
+          }
+          T result = work.run(tx);
           c.commit();
           return result;
         } catch (SQLException | RuntimeException e) {
@@ -118,7 +148,9 @@ public final class Database implements AutoCloseable {
 
   @Override
   public void close() {
-    pool.close();
+    if (ownsPool) {
+      pool.close();
+    }
   }
 
   /** A connection inside a transaction, with the statement helpers repositories use. */

@@ -71,6 +71,25 @@ public final class LeaseRepository {
   }
 
   /**
+   * The lease a request's decision held on the VM, live or not. The decision inserts the lease and
+   * the request's operation in one transaction, so the lease was created at the operation's
+   * {@code created_at} (now() is the transaction's start).
+   */
+  public Optional<LeaseRecord> heldByDecision(Database.Tx tx, UUID vmId, String service,
+      String idempotencyKey, Instant decidedAt) throws SQLException {
+    return tx.query(
+            "SELECT " + COLUMNS + " FROM leases WHERE vm_id = ? AND service = ? AND created_at = ?"
+                + " AND idempotency_key IS NOT DISTINCT FROM ? LIMIT 1",
+            MAPPER,
+            vmId,
+            service,
+            decidedAt,
+            idempotencyKey)
+        .stream()
+        .findFirst();
+  }
+
+  /**
    * Extends a live lease to {@code ttlSeconds} from now, which becomes its TTL; empty when the
    * lease is released, expired or unknown.
    */

@@ -99,6 +99,25 @@ public final class OperationRepository {
         0);
   }
 
+  /** A request still under way, as a controller that takes it over after a restart needs it. */
+  public record RunningRequest(UUID id, String service, UUID vmId, boolean created, String key,
+      java.time.Instant decidedAt) {}
+
+  /**
+   * Requests still RUNNING that were decided before {@code before} (the database's clock), oldest
+   * first. {@code decidedAt} is the deciding transaction's time, which its held lease shares.
+   */
+  public List<RunningRequest> runningRequests(Database db, java.time.Instant before) {
+    return db.query(
+        "SELECT id, service, vm_id, created, idempotency_key, created_at FROM operations"
+            + " WHERE kind = 'REQUEST' AND state = 'RUNNING' AND vm_id IS NOT NULL"
+            + " AND created_at < ? ORDER BY created_at",
+        rs -> new RunningRequest(Rows.uuid(rs, "id"), rs.getString("service"),
+            Rows.uuid(rs, "vm_id"), rs.getBoolean("created"), rs.getString("idempotency_key"),
+            Rows.instant(rs, "created_at")),
+        before);
+  }
+
   /** Records a request answered at once by a running VM: done as soon as it exists. */
   public void recordReady(Database db, UUID id, String service, UUID vmId, String host, int port) {
     db.update(

@@ -73,7 +73,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             requireSession("a load report");
             session.reported(load(message.getLoad().getLoad()),
                 message.getLoad().getCachedImagesList());
-            events.vmsChanged(events.reported(session.hostId(), message.getLoad()));
+            recordReport(message.getLoad());
           }
           case RESULT -> {
             requireSession("a command result");
@@ -87,7 +87,26 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
         }
       }
 
+      /**
+       * A report the database cannot take is skipped, not fatal: the stream stays up, the host
+       * keeps counting as alive, and the next report carries its whole inventory again. (Ending
+       * the stream would make the agent re-register, and the host look silent meanwhile.)
+       */
+      private void recordReport(LoadReport report) {
+        try {
+          events.vmsChanged(events.reported(session.hostId(), report));
+        } catch (DatabaseException e) {
+          LOG.log(Level.WARNING, "load report of host {0} not recorded: {1}",
+              new Object[] {session.hostId(), e.getMessage()});
+        }
+      }
+
       private void register(Register register) {
+        // Before any echo or record: refusals name these values, the database stores them.
+        Validation.hostId(register.getHostId());
+        Validation.text("address", register.getAddress(), 255);
+        Validation.text("hypervisor", register.getHypervisor(), 64);
+        Validation.text("agent_version", register.getAgentVersion(), 128);
         if (session != null) {
           if (!session.hostId().equals(register.getHostId())) {
             throw new FarmException.InvalidInput("this stream registered host " + session.hostId()

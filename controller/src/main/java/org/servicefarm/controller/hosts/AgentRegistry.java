@@ -33,6 +33,14 @@ public final class AgentRegistry {
     return session(hostId).isPresent();
   }
 
+  /** Ends every stream, so each agent dials its next controller (this one stopped leading). */
+  public void disconnectAll(String why) {
+    for (AgentSession session : sessions.values()) {
+      detach(session, why);
+      session.endStream();
+    }
+  }
+
   public Collection<AgentSession> all() {
     return sessions.values();
   }

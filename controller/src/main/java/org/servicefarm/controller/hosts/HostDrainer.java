@@ -3,9 +3,6 @@ package org.servicefarm.controller.hosts;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.FarmException;
@@ -28,20 +25,16 @@ import org.servicefarm.controller.reconcile.Reconciler;
  * hosts picks them up, and also any VM whose move a request overrode. Uncordoning lets the host
  * take VMs again; moves already under way finish.
  */
-public final class HostDrainer implements AutoCloseable {
+public final class HostDrainer {
   private static final Logger LOG = Logger.getLogger(HostDrainer.class.getName());
-  private static final long PASS_MILLIS = 2_000;
+  /** How often the leader runs a drain pass. */
+  public static final long PASS_MILLIS = 2_000;
 
   private final Database db;
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
   private final Reconciler reconciler;
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "host-drain");
-    t.setDaemon(true);
-    return t;
-  });
 
   public HostDrainer(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
       Reconciler reconciler) {
@@ -50,10 +43,6 @@ public final class HostDrainer implements AutoCloseable {
     this.vms = vms;
     this.events = events;
     this.reconciler = reconciler;
-  }
-
-  public void start() {
-    timer.scheduleWithFixedDelay(this::pass, PASS_MILLIS, PASS_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** Marks the host DRAINING and starts moving its VMs; returns the host once started. */
@@ -115,7 +104,8 @@ public final class HostDrainer implements AutoCloseable {
   }
 
   /** Moves the VMs of draining hosts that have settled since the last pass. */
-  private void pass() {
+  /** One drain pass; the leader runs it periodically (see ha.LeaderDuties). */
+  public void pass() {
     try {
       for (HostRecord host : hosts.list(db)) {
         if (host.status() == HostStatus.DRAINING) {
@@ -128,10 +118,5 @@ public final class HostDrainer implements AutoCloseable {
       // Must not escape: a periodic task that throws is never run again.
       LOG.log(Level.SEVERE, "drain pass failed", e);
     }
-  }
-
-  @Override
-  public void close() {
-    timer.shutdownNow();
   }
 }

@@ -9,9 +9,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.LoadReport;
@@ -35,7 +32,7 @@ import org.servicefarm.controller.reconcile.VmStateWatcher;
  * time of each host's last report); the database hears of a host only when it registers, when
  * its status changes, and at most once per persist interval for its load.
  */
-public final class HostTracker implements AgentControlService.HostEvents, AutoCloseable {
+public final class HostTracker implements AgentControlService.HostEvents {
   private static final Logger LOG = Logger.getLogger(HostTracker.class.getName());
   private static final Set<VmState> LOST_WITH_HOST =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING);
@@ -50,14 +47,12 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
   private final VmStateWatcher watcher;
   private final Duration livenessTimeout;
   private final Duration loadPersistInterval;
-  private final Instant startedAt = Instant.now();
+  // Since when this controller watches liveness: a host with no stream is silent since then.
+  private volatile Instant watchingSince = Instant.now();
   private final Map<String, Instant> loadPersistedAt = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService timer =
-      Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "host-liveness");
-        t.setDaemon(true);
-        return t;
-      });
+  // When each host last registered or reported, kept after its stream ends: a stream that closes
+  // (an agent restarting, or giving up a connection after a partition) is not silence by itself.
+  private final Map<String, Instant> lastHeard = new ConcurrentHashMap<>();
 
   public HostTracker(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
       InventoryReconciler inventory, AgentRegistry registry, Reconciler reconciler,
@@ -74,8 +69,9 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
     this.loadPersistInterval = loadPersistInterval;
   }
 
-  public void start() {
-    timer.scheduleWithFixedDelay(this::checkLiveness, 1, 1, TimeUnit.SECONDS);
+  /** Starts the liveness clock of every host now: this controller has just begun to lead. */
+  public void startWatching() {
+    watchingSince = Instant.now();
   }
 
   @Override
@@ -99,6 +95,7 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
       return null;
     });
     loadPersistedAt.put(r.getHostId(), Instant.now());
+    lastHeard.put(r.getHostId(), Instant.now());
     List<UUID> toDrive = new ArrayList<>(inventory.apply(r.getHostId(), r.getInventoryList(), true));
     toDrive.addAll(db.inTransaction(tx -> vms.onHost(tx, r.getHostId())).stream()
         .filter(vm -> !vm.settled()).map(VmRecord::id).toList());
@@ -108,6 +105,7 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
   @Override
   public List<UUID> reported(String hostId, LoadReport report) {
     Instant now = Instant.now();
+    lastHeard.put(hostId, now);
     Instant last = loadPersistedAt.getOrDefault(hostId, Instant.EPOCH);
     if (Duration.between(last, now).compareTo(loadPersistInterval) >= 0) {
       loadPersistedAt.put(hostId, now);
@@ -128,14 +126,17 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
     reconciler.kickAll(vmIds);
   }
 
-  private void checkLiveness() {
+  /** Marks hosts silent for the liveness timeout DOWN; the leader runs this every second. */
+  public void checkLiveness() {
     try {
       Instant now = Instant.now();
       for (HostRecord host : hosts.list(db)) {
         if (host.status() == HostStatus.DOWN) {
           continue;
         }
-        Instant last = registry.session(host.id()).map(AgentSession::lastReport).orElse(startedAt);
+        Instant heard = lastHeard.getOrDefault(host.id(), watchingSince);
+        Instant last = registry.session(host.id()).map(AgentSession::lastReport)
+            .orElse(heard.isAfter(watchingSince) ? heard : watchingSince);
         if (Duration.between(last, now).compareTo(livenessTimeout) > 0) {
           markDown(host.id(), Duration.between(last, now));
         }
@@ -163,10 +164,5 @@ public final class HostTracker implements AgentControlService.HostEvents, AutoCl
     });
     LOG.warning("host " + hostId + " is DOWN (" + cause + "); " + lost.size() + " VMs UNKNOWN");
     lost.forEach(watcher::publish);
-  }
-
-  @Override
-  public void close() {
-    timer.shutdownNow();
   }
 }

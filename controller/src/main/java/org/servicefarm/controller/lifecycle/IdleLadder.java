@@ -9,9 +9,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.FarmException;
@@ -33,7 +30,7 @@ import org.servicefarm.controller.reconcile.Reconciler;
  * <p>Each definition is decided under the same advisory lock as the request method, so a request
  * granting a lease and the ladder putting that VM to sleep cannot pass each other.
  */
-public final class IdleLadder implements AutoCloseable {
+public final class IdleLadder {
   private static final Logger LOG = Logger.getLogger(IdleLadder.class.getName());
   /** Ended leases kept this long (history, last use) before their use folds into the VM row. */
   static final Duration LEASE_HISTORY = Duration.ofDays(1);
@@ -45,7 +42,6 @@ public final class IdleLadder implements AutoCloseable {
   private final LeaseRepository leases;
   private final VmProvisioner provisioner;
   private final Reconciler reconciler;
-  private final ScheduledExecutorService timer;
   // Definition → why its warm pool could not be filled, so the log says it once, not every tick.
   private final Map<String, String> lastProvisionFailure = new ConcurrentHashMap<>();
   private long lastPruneNanos = System.nanoTime();
@@ -58,19 +54,10 @@ public final class IdleLadder implements AutoCloseable {
     this.leases = leases;
     this.provisioner = provisioner;
     this.reconciler = reconciler;
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "idle-ladder");
-      t.setDaemon(true);
-      return t;
-    });
   }
 
-  public void start(Duration tick) {
-    timer.scheduleWithFixedDelay(this::tick, tick.toMillis(), tick.toMillis(),
-        TimeUnit.MILLISECONDS);
-  }
-
-  private void tick() {
+  /** One pass of the ladder; the leader runs it every tick (see ha.LeaderDuties). */
+  public void tick() {
     // A failure is logged and the next tick tries again: the ladder is level-triggered.
     try {
       for (ServiceDefinitionRecord def : catalog.list(db)) {
@@ -136,10 +123,5 @@ public final class IdleLadder implements AutoCloseable {
       }
     }
     return created;
-  }
-
-  @Override
-  public void close() {
-    timer.shutdownNow();
   }
 }

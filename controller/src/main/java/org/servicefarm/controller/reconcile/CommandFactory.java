@@ -78,6 +78,19 @@ public final class CommandFactory {
     return base(vm, "delete").setDelete(DeleteVm.getDefaultInstance()).build();
   }
 
+  /**
+   * Removes an orphan domain (see {@link OrphanPolicy}). It has no VM row to take a generation
+   * from, so it carries the one in the domain's metadata, which the agent does not find stale.
+   */
+  static Command deleteOrphan(String vmId, long generation) {
+    return Command.newBuilder()
+        .setCommandId(vmId + ":" + generation + ":delete-orphan")
+        .setVmId(vmId)
+        .setGeneration(generation)
+        .setDelete(DeleteVm.getDefaultInstance())
+        .build();
+  }
+
   private static Command.Builder base(VmRecord vm, String step) {
     return Command.newBuilder()
         .setCommandId(vm.id() + ":" + vm.generation() + ":" + step)

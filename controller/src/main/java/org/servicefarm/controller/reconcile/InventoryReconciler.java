@@ -8,11 +8,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.logging.Logger;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -20,28 +18,28 @@ import org.servicefarm.controller.model.VmState;
 /**
  * Squares the VM table with what a host reports it runs. On registration the report is the
  * host's whole inventory; in load reports it is the power state of each farm domain. Nothing is
- * duplicated and nothing is deleted: a domain the table does not know is reported as an orphan.
+ * duplicated and nothing is deleted here: a domain the table does not place on the host is an
+ * orphan, and {@link OrphanPolicy} decides what becomes of it.
  */
 public final class InventoryReconciler {
-  private static final Logger LOG = Logger.getLogger(InventoryReconciler.class.getName());
   // States whose domain should exist on the host, running or saved.
   private static final Set<VmState> EXPECT_DOMAIN =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING, VmState.UNKNOWN);
 
   private final Database db;
   private final VmRepository vms;
-  private final EventRepository events;
   private final OfferRecorder offers;
   private final VmStateWatcher watcher;
+  private final OrphanPolicy orphans;
 
   public InventoryReconciler(
-      Database db, VmRepository vms, EventRepository events, OfferRecorder offers,
-      VmStateWatcher watcher) {
+      Database db, VmRepository vms, OfferRecorder offers,
+      VmStateWatcher watcher, OrphanPolicy orphans) {
     this.db = db;
     this.vms = vms;
-    this.events = events;
     this.offers = offers;
     this.watcher = watcher;
+    this.orphans = orphans;
   }
 
   /**
@@ -54,7 +52,7 @@ public final class InventoryReconciler {
     Map<String, DomainStatus> byVm = new HashMap<>();
     domains.forEach(d -> byVm.put(d.getVmId(), d));
     List<VmRecord> changed = new ArrayList<>();
-    db.inTransaction(
+    List<DomainStatus> orphansDue = db.inTransaction(
         tx -> {
           for (VmRecord vm : vms.onHost(tx, hostId)) {
             DomainStatus domain = byVm.remove(vm.id().toString());
@@ -67,18 +65,12 @@ public final class InventoryReconciler {
             }
             after.ifPresent(changed::add);
           }
-          if (wholeInventory) {
-            for (DomainStatus orphan : byVm.values()) {
-              events.append(tx, "ORPHAN", parseOrNull(orphan.getVmId()), hostId, null, null,
-                  orphan.getPower().name(),
-                  "host " + hostId + " runs a farm domain for VM " + orphan.getVmId()
-                      + " that the VM table does not place there; left untouched");
-              LOG.warning("orphan domain for VM " + orphan.getVmId() + " on host " + hostId);
-            }
-          }
-          return null;
+          // What is left are orphans. Load reports list every farm domain too, so they keep the
+          // policy's grace clock going between registrations.
+          return orphans.sighted(tx, hostId, byVm.values(), wholeInventory);
         });
     changed.forEach(watcher::publish);
+    orphansDue.forEach(orphan -> orphans.remove(hostId, orphan));
     return changed.stream().map(VmRecord::id).toList();
   }
 
@@ -108,13 +100,5 @@ public final class InventoryReconciler {
       }
     }
     return Optional.empty();
-  }
-
-  private static UUID parseOrNull(String id) {
-    try {
-      return UUID.fromString(id);
-    } catch (IllegalArgumentException notAUuid) {
-      return null; // recorded without a VM id; the cause text names what the host sent
-    }
   }
 }

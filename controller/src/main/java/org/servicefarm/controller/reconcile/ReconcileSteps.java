@@ -13,6 +13,7 @@ import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
@@ -117,6 +118,10 @@ public final class ReconcileSteps {
 
   private boolean install(VmRecord vm) {
     Optional<AgentSession> session = agents.session(vm.hostId());
+    if (session.isEmpty()) { // e.g. just after a restart; the host says whether to build at all
+      throw new FarmException.Unavailable("host " + vm.hostId() + " of VM " + vm.id()
+          + " is not connected");
+    }
     boolean simulated = session.map(AgentSession::simulatesVms).orElse(false);
     String digest = db.inTransaction(tx -> imageDigest.apply(tx, vm.imageId()));
     try {
@@ -138,6 +143,7 @@ public final class ReconcileSteps {
         && !session.get().cachedImages().contains(digest);
     operations.entered(vm.id(), fetches ? OperationPhase.TRANSFERRING : OperationPhase.INSTALLING,
         (fetches ? "fetching the image to host " : "installing on host ") + vm.hostId());
+    Failpoints.hit("provision.image-ready");
     return command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
         VmState.STARTING, "installed on host " + vm.hostId(), p -> installProgress(vm, p));
   }
@@ -172,6 +178,9 @@ public final class ReconcileSteps {
     if (!result.get().getOk()) {
       return fail(vm, from, result.get());
     }
+    if (from == VmState.PROVISIONING) { // only an install starts from PROVISIONING
+      Failpoints.hit("provision.installed");
+    }
     return record(vm, EnumSet.of(from), to, cause, VmRepository.Change.NONE, false);
   }
 
@@ -182,6 +191,9 @@ public final class ReconcileSteps {
     }
     if (!result.get().getOk() || result.get().getStatus().getPower() != PowerState.POWER_STATE_RUNNING) {
       return fail(vm, from, result.get());
+    }
+    if (from == VmState.STARTING) { // a start, not a wake from SLEEPING
+      Failpoints.hit("provision.booted");
     }
     DomainStatus status = result.get().getStatus();
     Optional<VmRecord> after =

@@ -6,8 +6,6 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.FarmException;
@@ -32,7 +30,6 @@ public final class Reconciler implements AutoCloseable {
   private final ReconcileSteps steps;
   private final VmStateWatcher watcher;
   private final ExecutorService workers;
-  private final ScheduledExecutorService sweeper;
   // VM id → whether another run was asked for while one is under way.
   private final ConcurrentHashMap<UUID, Boolean> running = new ConcurrentHashMap<>();
 
@@ -43,11 +40,6 @@ public final class Reconciler implements AutoCloseable {
     this.steps = steps;
     this.watcher = watcher;
     this.workers = Executors.newFixedThreadPool(workerThreads, daemon("reconcile"));
-    this.sweeper = Executors.newSingleThreadScheduledExecutor(daemon("reconcile-sweep"));
-  }
-
-  public void start(long sweepMillis) {
-    sweeper.scheduleWithFixedDelay(this::sweep, sweepMillis, sweepMillis, TimeUnit.MILLISECONDS);
   }
 
   /** Asks for the VM to be driven now. */
@@ -63,7 +55,8 @@ public final class Reconciler implements AutoCloseable {
     vmIds.forEach(this::kick);
   }
 
-  private void sweep() {
+  /** Kicks every unsettled VM: the leader runs this periodically (see ha.LeaderDuties). */
+  public void sweep() {
     try {
       kickAll(vms.unsettled(db));
     } catch (DatabaseException e) {
@@ -108,6 +101,10 @@ public final class Reconciler implements AutoCloseable {
         LOG.log(Level.WARNING, "VM {0}: {1} interrupted by the database: {2}",
             new Object[] {vmId, step, e.getMessage()});
         return;
+      } catch (RuntimeException e) {
+        // Must not escape drive(): the VM would stay marked running and never be driven again.
+        LOG.log(Level.SEVERE, "VM " + vmId + ": " + step + " failed; the sweep tries again", e);
+        return;
       }
       if (!progressed) {
         return;
@@ -125,7 +122,6 @@ public final class Reconciler implements AutoCloseable {
 
   @Override
   public void close() {
-    sweeper.shutdownNow();
     workers.shutdownNow();
   }
 }

@@ -46,4 +46,46 @@ class ValidationTest {
     assertEquals(null, Validation.idempotencyKey(""));
     assertThrows(FarmException.InvalidInput.class, () -> Validation.idempotencyKey("a\nb"));
   }
+
+  @Test
+  void aCommandWithANulOrNewlineIsRefusedBeforeTheDatabaseSeesIt() {
+    FarmException nul = assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.command("definition.command", "httpd\u0000-f"));
+    assertTrue(nul.getMessage().contains("definition.command: 'httpd\\x00-f' holds control"),
+        nul.getMessage());
+    assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.command("definition.command", "a\nreboot"));
+    assertEquals("httpd -f\t-p 80", Validation.command("definition.command", "httpd -f\t-p 80"));
+  }
+
+  @Test
+  void anOverlongCommandIsRefusedWithItsLength() {
+    FarmException e = assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.command("definition.command", "x".repeat(5000)));
+    assertTrue(e.getMessage().contains("5000 characters, at most 4096"), e.getMessage());
+  }
+
+  @Test
+  void tooManyBundledServicesAreRefused() {
+    FarmException e = assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.bundled(Collections.nCopies(33, "extra")));
+    assertTrue(e.getMessage().contains("definition.bundled: 33 services given, at most 32"),
+        e.getMessage());
+  }
+
+  @Test
+  void leaseTtlOutOfRangeNamesFieldAndValue() {
+    FarmException e = assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.leaseTtl("lease_ttl_seconds", -5, 60, 3600));
+    assertTrue(e.getMessage().startsWith("lease_ttl_seconds: -5 seconds is out of range"),
+        e.getMessage());
+    assertEquals(60, Validation.leaseTtl("lease_ttl_seconds", 0, 60, 3600));
+  }
+
+  @Test
+  void sqlQuotesInANameAreRefusedAsText() {
+    FarmException e = assertThrows(FarmException.InvalidInput.class,
+        () -> Validation.serviceName("service", "'; DROP TABLE vms;--"));
+    assertTrue(e.getMessage().contains("'; DROP TABLE vms;--"), e.getMessage());
+  }
 }

@@ -137,7 +137,17 @@ public final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public DomainStatus start(String vmId, long generation) throws HypervisorException {
-    return withGeneration("start", require("start", vmId), generation, this::bootOrWake);
+    return withGeneration("start", require("start", vmId), generation, farmDomain -> {
+      boolean wasRunning = farmDomain.domain().isActive() == 1;
+      bootOrWake(farmDomain);
+      // A start repeated after this agent was killed mid-boot finds the guest running but maybe
+      // not serving yet; answering at once would hand out an endpoint that does not work. Only a
+      // start waits here: the controller sends it after a cold boot (install, restore), whose
+      // console shows the marker once ready, while a guest woken by resume prints nothing.
+      if (wasRunning && bootsComposedImage(farmDomain)) {
+        GuestReadiness.await(vmId, disks.consoleLogPath(vmId), GUEST_READY_TIMEOUT);
+      }
+    });
   }
 
   @Override

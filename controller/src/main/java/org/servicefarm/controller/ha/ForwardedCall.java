@@ -1,0 +1,98 @@
+package org.servicefarm.controller.ha;
+
+import io.grpc.ClientCall;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.Status;
+
+/**
+ * One call a follower relays to the leader, in both directions and with flow control: a message
+ * is asked of one side only when the other side is ready to take it (the shape of grpc-java's
+ * proxy example). Unary, server-streaming and client-streaming calls all pass through.
+ */
+final class ForwardedCall<Q, R> {
+  private final ServerCall<Q, R> inbound;
+  private final ClientCall<Q, R> outbound;
+  private boolean requestWanted; // guarded by this: a request message waits for the leader's side
+  private boolean responseWanted; // guarded by this: a response waits for the client's side
+
+  ForwardedCall(ServerCall<Q, R> inbound, ClientCall<Q, R> outbound) {
+    this.inbound = inbound;
+    this.outbound = outbound;
+  }
+
+  ServerCall.Listener<Q> start(Metadata headers) {
+    outbound.start(new FromLeader(), headers);
+    inbound.request(1);
+    outbound.request(1);
+    return new FromClient();
+  }
+
+  private final class FromClient extends ServerCall.Listener<Q> {
+    @Override
+    public void onMessage(Q message) {
+      outbound.sendMessage(message);
+      synchronized (ForwardedCall.this) {
+        if (outbound.isReady()) {
+          inbound.request(1);
+        } else {
+          requestWanted = true;
+        }
+      }
+    }
+
+    @Override
+    public void onHalfClose() {
+      outbound.halfClose();
+    }
+
+    @Override
+    public void onCancel() {
+      outbound.cancel("the client cancelled the call", null);
+    }
+
+    @Override
+    public void onReady() {
+      synchronized (ForwardedCall.this) {
+        if (responseWanted) {
+          responseWanted = false;
+          outbound.request(1);
+        }
+      }
+    }
+  }
+
+  private final class FromLeader extends ClientCall.Listener<R> {
+    @Override
+    public void onHeaders(Metadata headers) {
+      inbound.sendHeaders(headers);
+    }
+
+    @Override
+    public void onMessage(R message) {
+      inbound.sendMessage(message);
+      synchronized (ForwardedCall.this) {
+        if (inbound.isReady()) {
+          outbound.request(1);
+        } else {
+          responseWanted = true;
+        }
+      }
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      inbound.close(status, trailers);
+    }
+
+    @Override
+    public void onReady() {
+      synchronized (ForwardedCall.this) {
+        if (requestWanted) {
+          requestWanted = false;
+          inbound.request(1);
+        }
+      }
+    }
+  }
+}
