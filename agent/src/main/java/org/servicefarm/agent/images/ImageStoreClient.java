@@ -36,6 +36,9 @@ public final class ImageStoreClient {
   /** Bytes in each PutBlob data message; well below gRPC's 4 MiB default message limit. */
   static final int PUT_CHUNK_BYTES = 256 * 1024;
   private static final long STAT_DEADLINE_SECONDS = 30;
+  // A whole image may take long on a slow link, but a controller that stops answering must not
+  // hold a command thread forever: the command fails and the reconciler sends it again.
+  private static final long TRANSFER_DEADLINE_MINUTES = 30;
 
   /** Receives the chunks of a fetch, in the order the store sends them. */
   @FunctionalInterface
@@ -64,7 +67,8 @@ public final class ImageStoreClient {
     Context.CancellableContext call = Context.current().withCancellation();
     Context previous = call.attach();
     try {
-      Iterator<BlobChunk> chunks = ImageStoreGrpc.newBlockingStub(channel).fetchBlob(request);
+      Iterator<BlobChunk> chunks = ImageStoreGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(TRANSFER_DEADLINE_MINUTES, TimeUnit.MINUTES).fetchBlob(request);
       while (chunks.hasNext()) {
         sink.accept(chunks.next());
       }
@@ -101,7 +105,8 @@ public final class ImageStoreClient {
       throws IOException, InterruptedException {
     ManagedChannel channel = channels.current();
     PutCall call = new PutCall();
-    ImageStoreGrpc.newStub(channel).putBlob(call);
+    ImageStoreGrpc.newStub(channel)
+        .withDeadlineAfter(TRANSFER_DEADLINE_MINUTES, TimeUnit.MINUTES).putBlob(call);
     try {
       call.send(PutBlobChunk.newBuilder().setHeader(
           PutBlobHeader.newBuilder().setSha256(digest.hex()).setSizeBytes(size)).build());
