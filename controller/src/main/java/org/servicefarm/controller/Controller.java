@@ -145,9 +145,9 @@ public final class Controller implements AutoCloseable {
     Leases leases = new Leases(db, leaseRepo, vms);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker);
-    // Requests a stopped controller left RUNNING are finished by this one.
-    new OperationResumer(db, operationRepo, vms, operationTracker, waiter, leases, reconciler,
-        config.requestWait()).resume();
+    // Requests a controller that stopped leading left RUNNING are finished by the new leader.
+    OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
+        waiter, leases, reconciler, config.requestWait());
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
         config.requestWait(), operationTracker);
@@ -166,6 +166,7 @@ public final class Controller implements AutoCloseable {
     this.duties = new LeaderDuties()
         .whenElected(hostTracker::startWatching)
         .whenElected(reconciler::sweep)
+        .whenElected(resumer::resume)
         .every("reconcile sweep", Duration.ofMillis(config.reconcileSweepMillis()),
             reconciler::sweep)
         .every("host liveness", Duration.ofSeconds(1), hostTracker::checkLiveness)

@@ -42,7 +42,11 @@ class DatabaseRestartIntegrationTest {
 
   /** One call: which key, how long it took, and the VM or the status code it ended with. */
   private record Call(String key, String service, long startNanos, long millis, String vmId,
-      Status.Code failure) {}
+      Status.Code failure) {
+    long endNanos() {
+      return startNanos + TimeUnit.MILLISECONDS.toNanos(millis);
+    }
+  }
 
   @Test
   void requestsFailFastWhileTheDatabaseIsGoneAndNoVmIsLostOrDoubled() throws Exception {
@@ -90,10 +94,15 @@ class DatabaseRestartIntegrationTest {
           "failures other than UNAVAILABLE: " + failed.stream()
               .filter(c -> c.failure() != Status.Code.UNAVAILABLE).toList());
       assertTrue(!failed.isEmpty(), "no call failed: the database was not missed");
+      // Only calls under way while it was gone (or just after, as the pool reconnects) fail.
+      assertTrue(failed.stream().allMatch(c -> c.endNanos() > outage[0]
+          && c.startNanos() < outage[1] + TimeUnit.SECONDS.toNanos(5)),
+          "calls failed away from the outage: " + failed);
+      // Recovered: the first call that began after the stop and succeeded, once it is back.
       double recovered = calls.stream()
-          .filter(c -> c.failure() == null && c.startNanos() > outage[1])
-          .mapToLong(Call::startNanos).min().stream()
-          .mapToDouble(first -> (first - outage[1]) / 1e9).findFirst()
+          .filter(c -> c.failure() == null && c.startNanos() > outage[0])
+          .mapToLong(Call::endNanos).min().stream()
+          .mapToDouble(first -> Math.max(0, first - outage[1]) / 1e9).findFirst()
           .orElseThrow(() -> new AssertionError("no request succeeded after the database returned"
               + "\n" + farm.logs()));
 

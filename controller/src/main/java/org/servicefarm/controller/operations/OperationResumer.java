@@ -25,13 +25,13 @@ import org.servicefarm.controller.reconcile.Reconciler;
  * Finishes requests whose controller stopped before they did. A request's operation is finished
  * by the controller that decided it (or one that sees its idempotency key again); when that
  * controller dies, the row would stay RUNNING. On {@link #resume()} every request still RUNNING
- * that was decided before this controller started is followed as {@code Broker.requestNoWait}
+ * that was decided before the call (by a controller that no longer leads) is followed as {@code Broker.requestNoWait}
  * follows its own: once the VM is ACTIVE, the lease the decision held starts its term and the
  * operation is READY with the access; a VM that fails or does not come within the request wait
  * (counted from the resumption) fails it.
  *
- * <p>Requests decided after this controller started are its own (or a live peer's), which follow
- * them already. A request of a live peer decided earlier may be followed twice; that is harmless:
+ * <p>It runs when this controller becomes the leader, which decides every request from then on and
+ * follows those itself. A request already followed elsewhere may be followed twice; that is harmless:
  * only a RUNNING operation is finished, the first answer wins, and the peer's wait, begun earlier,
  * ends first.
  */
@@ -49,7 +49,6 @@ public final class OperationResumer {
   private final Reconciler reconciler;
   private final Duration wait;
   private final Set<UUID> following = ConcurrentHashMap.newKeySet();
-  private volatile Instant startedAt; // the database's clock; read on the first resume
 
   /** @param wait how long a resumed request may take before it fails as timed out */
   public OperationResumer(Database db, OperationRepository operations, VmRepository vms,
@@ -73,12 +72,11 @@ public final class OperationResumer {
    */
   public int resume() {
     try {
-      if (startedAt == null) {
-        startedAt = db.queryOne("SELECT now() AS now", rs -> rs.getTimestamp("now").toInstant())
-            .orElseThrow();
-      }
+      // The database's clock, as the operations' own times are.
+      Instant decidedBefore = db.queryOne("SELECT now() AS now",
+          rs -> rs.getTimestamp("now").toInstant()).orElseThrow();
       int taken = 0;
-      for (RunningRequest request : operations.runningRequests(db, startedAt)) {
+      for (RunningRequest request : operations.runningRequests(db, decidedBefore)) {
         if (following.add(request.id())) {
           follow(request);
           taken++;
