@@ -94,8 +94,9 @@ final class NetworkNamespace implements AutoCloseable {
   }
 
   /**
-   * Partitions the namespace from the host: the host end goes down, so nothing passes either way
-   * and neither side is told (established TCP connections just stop hearing from each other).
+   * Partitions the namespace from the host: the host end goes down, so nothing passes either way.
+   * Established TCP connections are not told, they just stop hearing from each other; new
+   * connections from inside fail with "no route to host" once ARP gives up (about 3 s).
    */
   void cut() throws IOException, InterruptedException {
     ip("link", "set", hostVeth, "down");

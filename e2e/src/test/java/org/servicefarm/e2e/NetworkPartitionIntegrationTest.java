@@ -53,7 +53,11 @@ class NetworkPartitionIntegrationTest {
    * agent must notice that its connection died and dial again; a shorter cut heals inside TCP.
    */
   private static final Duration PARTITION = Duration.ofSeconds(25);
-  /** A redial's SYNs back off (1, 2, 4, 8 s): the one after the heal may come 16 s later. */
+  /**
+   * While the link is down the agent redials about every 3 s (each dial fails with no route to
+   * host once ARP gives up), so it is back within one round of the heal; the rest is for a slow
+   * machine.
+   */
   private static final Duration RETURN_TIMEOUT = Duration.ofSeconds(30);
 
   @Test
@@ -108,7 +112,7 @@ class NetworkPartitionIntegrationTest {
       // (Which brings the host back first is a race: the new stream's Register, or the reports
       // the agent had written to the old socket, which the kernel still delivers after the heal.)
       farm.awaitTrue("agent " + INSIDE + " registered again after the heal", RETURN_TIMEOUT,
-          () -> registrations(farm, INSIDE) == 2);
+          () -> registrations(farm, INSIDE) >= 2);
 
       Map<String, VmState> after = states(client);
       assertEquals(before, after, "the same VMs, in the same states, after the partition");
