@@ -52,7 +52,7 @@ public final class InventoryReconciler {
     Map<String, DomainStatus> byVm = new HashMap<>();
     domains.forEach(d -> byVm.put(d.getVmId(), d));
     List<VmRecord> changed = new ArrayList<>();
-    List<DomainStatus> orphansDue = db.inTransaction(
+    List<DomainStatus> orphanDomains = db.inTransaction(
         tx -> {
           for (VmRecord vm : vms.onHost(tx, hostId)) {
             DomainStatus domain = byVm.remove(vm.id().toString());
@@ -67,10 +67,10 @@ public final class InventoryReconciler {
           }
           // What is left are orphans. Load reports list every farm domain too, so they keep the
           // policy's grace clock going between registrations.
-          return orphans.sighted(tx, hostId, byVm.values(), wholeInventory);
+          return List.copyOf(byVm.values());
         });
     changed.forEach(watcher::publish);
-    orphansDue.forEach(orphan -> orphans.remove(hostId, orphan));
+    orphans.sighted(hostId, orphanDomains, wholeInventory);
     return changed.stream().map(VmRecord::id).toList();
   }
 
@@ -83,6 +83,12 @@ public final class InventoryReconciler {
     if (power == PowerState.POWER_STATE_RUNNING || power == PowerState.POWER_STATE_PAUSED) {
       // Only a VM we had lost track of follows the report. A STARTING one is running in libvirt
       // before its services listen; the start command's answer, not the report, makes it ACTIVE.
+      if (state == VmState.UNKNOWN && stateBeforeUnknown(tx, vm.id()) == VmState.STARTING) {
+        // It was booting when its host went silent (an agent killed mid-boot): running is not
+        // serving yet, so the start is sent again, and the agent answers it once the guest is up.
+        return vms.transition(tx, vm.id(), Set.of(state), VmState.STARTING,
+            cause + "; it was booting, so it is started again to wait for its services");
+      }
       if (state == VmState.UNKNOWN) {
         Optional<VmRecord> moved = vms.transition(tx, vm.id(), Set.of(state), VmState.ACTIVE, cause);
         if (moved.isPresent()) {
@@ -100,5 +106,13 @@ public final class InventoryReconciler {
       }
     }
     return Optional.empty();
+  }
+
+  /** The state the VM was in when it became UNKNOWN, from the event of that change. */
+  private static VmState stateBeforeUnknown(Database.Tx tx, UUID vmId) throws java.sql.SQLException {
+    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
+            + " AND to_state = 'UNKNOWN' ORDER BY id DESC LIMIT 1",
+            rs -> VmState.valueOf(rs.getString(1)), vmId)
+        .orElse(null);
   }
 }

@@ -63,20 +63,27 @@ public final class OrphanPolicy {
   }
 
   /**
-   * Inside the transaction of a host's report: records what the report shows, appends an event
-   * for each newly confirmed orphan, and answers the orphans due for removal (empty unless the
-   * mode is DELETE), which the caller passes to {@link #remove} once the report is committed.
+   * Takes a committed report's orphans (every one the host shows now): appends an event for each
+   * newly confirmed one and, with DELETE, removes those due. Bookkeeping happens outside the
+   * event's transaction, so a retried transaction neither loses nor doubles an event.
    */
-  List<DomainStatus> sighted(Database.Tx tx, String hostId, Collection<DomainStatus> orphans,
-      boolean wholeInventory) throws SQLException {
+  void sighted(String hostId, Collection<DomainStatus> orphans, boolean wholeInventory) {
     Map<String, DomainStatus> byId = new LinkedHashMap<>();
     orphans.forEach(d -> byId.put(d.getVmId(), d));
     Instant now = clock.instant();
     Map<String, OrphanSightings.Seen> seen =
         sightings.report(hostId, byId.keySet(), wholeInventory, now);
     if (seen.isEmpty()) {
-      return List.of();
+      return;
     }
+    List<DomainStatus> due = db.inTransaction(tx -> announce(tx, hostId, byId, seen, now));
+    due.forEach(orphan -> remove(hostId, orphan));
+  }
+
+  /** Records the newly confirmed orphans; answers those due for removal. */
+  private List<DomainStatus> announce(Database.Tx tx, String hostId,
+      Map<String, DomainStatus> byId, Map<String, OrphanSightings.Seen> seen, Instant now)
+      throws SQLException {
     Set<String> claimed = claimed(tx, byId.keySet());
     List<DomainStatus> due = new ArrayList<>();
     for (OrphanSightings.Seen s : seen.values()) {
@@ -97,7 +104,7 @@ public final class OrphanPolicy {
   }
 
   /** Sends the host a delete of the orphan; the outcome is recorded when the host answers. */
-  void remove(String hostId, DomainStatus orphan) {
+  private void remove(String hostId, DomainStatus orphan) {
     String vmId = orphan.getVmId();
     Optional<AgentSession> session = agents.session(hostId);
     if (session.isEmpty() || !sightings.startRemoving(hostId, vmId)) {
