@@ -104,7 +104,8 @@ class HighAvailabilityIntegrationTest {
     Thread.sleep(5000);
     load.stop();
 
-    assertEquals(List.of(), load.failures, "every request succeeded, retried by the SDK");
+    assertEquals(0, load.failures.size(), () -> load.failures.size() + " requests failed, e.g. "
+        + load.failures.subList(0, Math.min(3, load.failures.size())));
     assertTrue(load.succeeded.get() > beforeTakeover, "requests succeeded after the takeover");
     assertEquals(2, leaderEpoch(), "one takeover, one epoch bump");
     Map<String, List<Vm>> byService = viaB.listVms().stream()
@@ -153,8 +154,13 @@ class HighAvailabilityIntegrationTest {
               served.put(service, client.requestService(service, UUID.randomUUID().toString())
                   .endpoint());
               succeeded.incrementAndGet();
+              // Paced well below the controllers' default limit of 200 requests/s per token.
+              Thread.sleep(20);
             } catch (FarmException e) {
               failures.add(service + ": " + e.getMessage());
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              return;
             }
           }
         }, "ha-load-" + t);
