@@ -35,6 +35,9 @@ final class StatusMapper {
         return new NotFoundException(server, orDefault(server,
             plan.methodName() + ": \"" + subject + "\" not found"), error);
       case RESOURCE_EXHAUSTED:
+        if (RateLimitedException.isRateLimit(error)) {
+          return new RateLimitedException(server, plan.methodName() + " refused: " + server, error);
+        }
         return new NoCapacityException(server, orDefault(server,
             "the farm has no capacity for " + plan.methodName() + " " + subject), error);
       case UNAVAILABLE:

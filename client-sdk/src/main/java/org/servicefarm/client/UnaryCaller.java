@@ -45,7 +45,7 @@ final class UnaryCaller {
       try {
         return attempt.apply(deadline);
       } catch (StatusRuntimeException e) {
-        Duration pause = pauseBeforeRetry(e.getStatus(), plan, attempts, deadline);
+        Duration pause = pauseBeforeRetry(e, plan, attempts, deadline);
         if (pause == null) {
           throw mapper.map(e, plan, attempts);
         }
@@ -81,7 +81,7 @@ final class UnaryCaller {
         result.complete(call.get()); // done already: get() does not block
       } catch (ExecutionException e) {
         Throwable cause = e.getCause();
-        Duration pause = pauseBeforeRetry(Status.fromThrowable(cause), plan, attempts, deadline);
+        Duration pause = pauseBeforeRetry(cause, plan, attempts, deadline);
         if (pause == null) {
           result.completeExceptionally(mapper.map(cause, plan, attempts));
         } else {
@@ -102,9 +102,11 @@ final class UnaryCaller {
   }
 
   /** The pause before the next attempt, or null when the call must not be tried again. */
-  private Duration pauseBeforeRetry(Status status, CallPlan plan, int attempts, Deadline deadline) {
-    if (status.getCode() != Status.Code.UNAVAILABLE || !plan.idempotent()
-        || attempts >= maxAttempts) {
+  private Duration pauseBeforeRetry(Throwable failure, CallPlan plan, int attempts,
+      Deadline deadline) {
+    boolean worthRetrying = Status.fromThrowable(failure).getCode() == Status.Code.UNAVAILABLE
+        || RateLimitedException.isRateLimit(failure);
+    if (!worthRetrying || !plan.idempotent() || attempts >= maxAttempts) {
       return null;
     }
     Duration pause = backoff(attempts);

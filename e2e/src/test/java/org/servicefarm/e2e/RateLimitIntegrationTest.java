@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
-import org.servicefarm.client.NoCapacityException;
+import org.servicefarm.client.RateLimitedException;
 
 /** A token that sends faster than --rate-limit is slowed down; other tokens are not. */
 class RateLimitIntegrationTest {
@@ -22,14 +22,14 @@ class RateLimitIntegrationTest {
       String busy = farm.client().tokens().create("busy-client", "client").getSecret();
       String calm = farm.client().tokens().create("calm-client", "client").getSecret();
       AtomicInteger served = new AtomicInteger();
-      NoCapacityException refused = null;
+      RateLimitedException refused = null;
       try (FarmClient client = client(farm, busy)) {
         // The burst is twice the rate: 10 calls pass at once, then about 5 a second.
         for (int i = 0; i < 40 && refused == null; i++) {
           try {
             client.listServices();
             served.incrementAndGet();
-          } catch (NoCapacityException e) {
+          } catch (RateLimitedException e) {
             refused = e;
           }
         }

@@ -8,6 +8,7 @@ import org.servicefarm.client.InvalidRequestException;
 import org.servicefarm.client.NoCapacityException;
 import org.servicefarm.client.NotFoundException;
 import org.servicefarm.client.PermissionDeniedException;
+import org.servicefarm.client.RateLimitedException;
 
 /** farmctl's exit codes, so scripts can tell "no such service" from "farm down". */
 final class ExitCodes {
@@ -29,7 +30,8 @@ final class ExitCodes {
     descriptions.put(Integer.toString(FAILURE), "Any other failure.");
     descriptions.put(Integer.toString(USAGE), "Bad command line.");
     descriptions.put(Integer.toString(NOT_FOUND), "Not found: service, VM, image, ...");
-    descriptions.put(Integer.toString(UNAVAILABLE), "Farm unavailable, or the call timed out.");
+    descriptions.put(Integer.toString(UNAVAILABLE), "Farm unavailable, the call timed out, or the token"
+        + " sent more requests per second than the farm allows.");
     descriptions.put(Integer.toString(NO_CAPACITY), "No farm host has room for a new VM.");
     descriptions.put(Integer.toString(PERMISSION_DENIED), "Permission denied, or no valid token.");
     descriptions.put(Integer.toString(INVALID_REQUEST), "The farm refused the request as invalid.");
@@ -42,7 +44,8 @@ final class ExitCodes {
     if (error instanceof NotFoundException) {
       return NOT_FOUND;
     }
-    if (error instanceof FarmUnavailableException || error instanceof FarmTimeoutException) {
+    if (error instanceof FarmUnavailableException || error instanceof FarmTimeoutException
+        || error instanceof RateLimitedException) {
       return UNAVAILABLE;
     }
     if (error instanceof NoCapacityException) {

@@ -44,7 +44,7 @@ public final class AuthInterceptor implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.get().getDescription());
-    call.close(refusal.get(), new Metadata());
+    call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
     return new ServerCall.Listener<>() {};
   }
 

@@ -32,7 +32,7 @@ public final class PeerRateLimitInterceptor implements ServerInterceptor {
     if (refusal.isEmpty()) {
       return next.startCall(call, headers);
     }
-    call.close(refusal.get(), new Metadata());
+    call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
     return new ServerCall.Listener<>() {};
   }
 

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.auth;
 
+import io.grpc.Metadata;
 import io.grpc.Status;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,6 +57,22 @@ public final class RequestRateLimiter {
    * Takes one request from the caller's bucket; when it is empty, RESOURCE_EXHAUSTED naming
    * {@code who} (a token's name or a peer address, never a secret) and the limit.
    */
+  /**
+   * The trailer that marks a refusal as this limiter's, so a client can tell "slow down" from "no
+   * host has room" (both RESOURCE_EXHAUSTED).
+   */
+  public static final Metadata.Key<String> RATE_LIMITED =
+      Metadata.Key.of("servicefarm-rate-limited", Metadata.ASCII_STRING_MARSHALLER);
+
+  /** Trailers to close a refused call with: marked when the refusal is this limiter's. */
+  public static Metadata trailersFor(Status refusal) {
+    Metadata trailers = new Metadata();
+    if (refusal.getCode() == Status.Code.RESOURCE_EXHAUSTED) {
+      trailers.put(RATE_LIMITED, "true");
+    }
+    return trailers;
+  }
+
   public Optional<Status> refusal(String callerKey, String who) {
     if (limit.off()) {
       return Optional.empty();
