@@ -169,7 +169,7 @@ public final class Controller implements AutoCloseable {
         .whenElected(resumer::resume)
         .every("reconcile sweep", Duration.ofMillis(config.reconcileSweepMillis()),
             reconciler::sweep)
-        .every("host liveness", Duration.ofSeconds(1), hostTracker::checkLiveness)
+        .every("host loads and liveness", Duration.ofSeconds(1), hostTracker::tick)
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));

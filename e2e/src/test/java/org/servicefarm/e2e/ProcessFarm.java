@@ -90,6 +90,11 @@ final class ProcessFarm implements AutoCloseable {
     });
   }
 
+  /** The running controller's process id, for benchmarks that read its CPU time and memory. */
+  long controllerPid() {
+    return controller.pid();
+  }
+
   /** Where the controller wrote its bootstrap admin token. */
   Path adminTokenFile() {
     return dir.resolve("controller").resolve("admin.token");

@@ -91,6 +91,66 @@ public final class HostRepository {
         id);
   }
 
+  /** One host's load as reported, for {@link #saveLoads}. */
+  public record LoadRow(String id, HostLoad load, Instant reportedAt) {}
+
+  /**
+   * Writes the load of many hosts in one statement: the heartbeat flusher's single write per
+   * tick, whatever the number of hosts (a statement per host would be thousands a second).
+   */
+  public int saveLoads(Database.Tx tx, List<LoadRow> rows) throws SQLException {
+    if (rows.isEmpty()) {
+      return 0;
+    }
+    int n = rows.size();
+    String[] ids = new String[n];
+    Double[] cpu = new Double[n];
+    Long[] memUsed = new Long[n];
+    Long[] memTotal = new Long[n];
+    Integer[] vmCount = new Integer[n];
+    Long[] diskFree = new Long[n];
+    java.time.OffsetDateTime[] at = new java.time.OffsetDateTime[n];
+    for (int i = 0; i < n; i++) {
+      HostLoad l = rows.get(i).load();
+      ids[i] = rows.get(i).id();
+      cpu[i] = Math.max(0, Math.min(100, l.cpuPercent()));
+      memUsed[i] = Math.max(0, l.memoryUsedMb());
+      memTotal[i] = Math.max(0, l.memoryTotalMb());
+      vmCount[i] = Math.max(0, l.vmCount());
+      diskFree[i] = Math.max(0, l.diskFreeMb());
+      at[i] = java.time.OffsetDateTime.ofInstant(rows.get(i).reportedAt(), java.time.ZoneOffset.UTC);
+    }
+    var c = tx.connection();
+    return tx.update(
+        "UPDATE hosts h SET load_cpu_percent = u.cpu, load_memory_used_mb = u.mem_used,"
+            + " load_memory_total_mb = u.mem_total, load_vm_count = u.vm_count,"
+            + " load_disk_free_mb = u.disk_free, last_report_at = u.at"
+            + " FROM unnest(?::text[], ?::float8[], ?::int8[], ?::int8[], ?::int4[], ?::int8[],"
+            + "   ?::timestamptz[]) AS u(id, cpu, mem_used, mem_total, vm_count, disk_free, at)"
+            + " WHERE h.id = u.id",
+        ids, c.createArrayOf("float8", cpu), c.createArrayOf("int8", memUsed),
+        c.createArrayOf("int8", memTotal), c.createArrayOf("int4", vmCount),
+        c.createArrayOf("int8", diskFree), c.createArrayOf("timestamptz", at));
+  }
+
+  /** Every host's status, without the allocation sums {@link #list} computes. */
+  public java.util.Map<String, HostStatus> statuses(Database db) {
+    java.util.Map<String, HostStatus> out = new java.util.HashMap<>();
+    db.query("SELECT id, status FROM hosts",
+            rs -> java.util.Map.entry(rs.getString(1), HostStatus.valueOf(rs.getString(2))))
+        .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
+
+  /**
+   * Hosts we had given up on report again: those of {@code ids} that were DOWN are UP now (a
+   * draining host stays draining). Returns the ones that changed.
+   */
+  public List<String> markUpIfDown(Database.Tx tx, List<String> ids) throws SQLException {
+    return tx.query("UPDATE hosts SET status = 'UP' WHERE id = ANY(?) AND status = 'DOWN' RETURNING id",
+        rs -> rs.getString(1), (Object) ids.toArray(String[]::new));
+  }
+
   /** Sets the status; returns the previous one, or empty when the host is unknown or unchanged. */
   public Optional<HostStatus> setStatus(Database.Tx tx, String id, HostStatus status)
       throws SQLException {
@@ -104,11 +164,6 @@ public final class HostRepository {
     }
     tx.update("UPDATE hosts SET status = ? WHERE id = ?", status.name(), id);
     return before;
-  }
-
-  /** A host we had given up on reports again; a draining host stays draining. */
-  public boolean markUpIfDown(Database.Tx tx, String id) throws SQLException {
-    return tx.update("UPDATE hosts SET status = 'UP' WHERE id = ? AND status = 'DOWN'", id) == 1;
   }
 
   public List<HostRecord> list(Database db) {

@@ -19,7 +19,6 @@ import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -28,9 +27,11 @@ import org.servicefarm.controller.reconcile.Reconciler;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
 
 /**
- * Hosts over time: registrations, load reports, and liveness. Liveness is kept in memory (the
- * time of each host's last report); the database hears of a host only when it registers, when
- * its status changes, and at most once per persist interval for its load.
+ * Hosts over time: registrations, load reports, and liveness. Liveness and load are kept in
+ * memory; a report by itself writes nothing. Once a second the leader's {@link #tick} writes the
+ * loads that changed (each host's at most once per persist interval) in one batched statement,
+ * brings back hosts whose reports resumed, and marks silent hosts DOWN. The database otherwise
+ * hears of a host only when it registers and when its status changes.
  */
 public final class HostTracker implements AgentControlService.HostEvents {
   private static final Logger LOG = Logger.getLogger(HostTracker.class.getName());
@@ -46,10 +47,12 @@ public final class HostTracker implements AgentControlService.HostEvents {
   private final Reconciler reconciler;
   private final VmStateWatcher watcher;
   private final Duration livenessTimeout;
-  private final Duration loadPersistInterval;
+  private final LoadBook loads;
+  // Hosts the table holds DOWN (refreshed every tick), and those of them that reported since.
+  private final Set<String> down = ConcurrentHashMap.newKeySet();
+  private final Set<String> resumed = ConcurrentHashMap.newKeySet();
   // Since when this controller watches liveness: a host with no stream is silent since then.
   private volatile Instant watchingSince = Instant.now();
-  private final Map<String, Instant> loadPersistedAt = new ConcurrentHashMap<>();
   // When each host last registered or reported, kept after its stream ends: a stream that closes
   // (an agent restarting, or giving up a connection after a partition) is not silence by itself.
   private final Map<String, Instant> lastHeard = new ConcurrentHashMap<>();
@@ -66,7 +69,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
     this.reconciler = reconciler;
     this.watcher = watcher;
     this.livenessTimeout = livenessTimeout;
-    this.loadPersistInterval = loadPersistInterval;
+    this.loads = new LoadBook(loadPersistInterval);
   }
 
   /** Starts the liveness clock of every host now: this controller has just begun to lead. */
@@ -94,8 +97,11 @@ public final class HostTracker implements AgentControlService.HostEvents {
       }
       return null;
     });
-    loadPersistedAt.put(r.getHostId(), Instant.now());
-    lastHeard.put(r.getHostId(), Instant.now());
+    Instant now = Instant.now();
+    loads.stored(r.getHostId(), AgentControlService.load(r.getLoad()), now);
+    down.remove(r.getHostId());
+    resumed.remove(r.getHostId());
+    lastHeard.put(r.getHostId(), now);
     List<UUID> toDrive = new ArrayList<>(inventory.apply(r.getHostId(), r.getInventoryList(), true));
     toDrive.addAll(db.inTransaction(tx -> vms.onHost(tx, r.getHostId())).stream()
         .filter(vm -> !vm.settled()).map(VmRecord::id).toList());
@@ -106,17 +112,10 @@ public final class HostTracker implements AgentControlService.HostEvents {
   public List<UUID> reported(String hostId, LoadReport report) {
     Instant now = Instant.now();
     lastHeard.put(hostId, now);
-    Instant last = loadPersistedAt.getOrDefault(hostId, Instant.EPOCH);
-    if (Duration.between(last, now).compareTo(loadPersistInterval) >= 0) {
-      loadPersistedAt.put(hostId, now);
-      db.inTransaction(tx -> {
-        hosts.saveLoad(tx, hostId, AgentControlService.load(report.getLoad()), now);
-        // Reports on a stream we had given up on: the host is back without reconnecting.
-        if (hosts.markUpIfDown(tx, hostId)) {
-          events.append(tx, "HOST_STATUS", null, hostId, null, "DOWN", "UP", "reports resumed");
-        }
-        return null;
-      });
+    loads.reported(hostId, AgentControlService.load(report.getLoad()), now);
+    if (down.contains(hostId)) {
+      // Reports on a stream we had given up on: the host is back without reconnecting.
+      resumed.add(hostId);
     }
     return inventory.apply(hostId, report.getDomainsList(), false);
   }
@@ -126,19 +125,71 @@ public final class HostTracker implements AgentControlService.HostEvents {
     reconciler.kickAll(vmIds);
   }
 
-  /** Marks hosts silent for the liveness timeout DOWN; the leader runs this every second. */
-  public void checkLiveness() {
+  /**
+   * The leader's once-a-second duty: writes what reports changed, tells the inventory reconciler
+   * which hosts' VMs changed, and marks silent hosts DOWN. Each part is skipped on its own when
+   * the database fails; what it would have written waits for the next tick.
+   */
+  public void tick() {
+    try {
+      flush();
+    } catch (DatabaseException e) {
+      LOG.log(Level.WARNING, "host loads not written this tick: {0}", e.getMessage());
+    }
+    try {
+      inventory.noteChanges();
+    } catch (DatabaseException e) {
+      LOG.log(Level.WARNING, "VM changes not read this tick: {0}", e.getMessage());
+    }
+    checkLiveness();
+  }
+
+  /** The changed loads in one statement, and hosts back from DOWN: one transaction, or none. */
+  private void flush() {
+    Instant now = Instant.now();
+    List<HostRepository.LoadRow> due = loads.due(now);
+    List<String> back = List.copyOf(resumed);
+    if (due.isEmpty() && back.isEmpty()) {
+      return;
+    }
+    db.inTransaction(tx -> {
+      hosts.saveLoads(tx, due);
+      if (!back.isEmpty()) {
+        for (String hostId : hosts.markUpIfDown(tx, back)) {
+          events.append(tx, "HOST_STATUS", null, hostId, null, "DOWN", "UP", "reports resumed");
+        }
+      }
+      return null;
+    });
+    loads.written(due, now);
+    back.forEach(hostId -> {
+      resumed.remove(hostId);
+      down.remove(hostId);
+    });
+  }
+
+  /** Marks hosts silent for the liveness timeout DOWN. */
+  private void checkLiveness() {
     try {
       Instant now = Instant.now();
-      for (HostRecord host : hosts.list(db)) {
-        if (host.status() == HostStatus.DOWN) {
+      Map<String, HostStatus> statuses = hosts.statuses(db);
+      down.retainAll(statuses.keySet());
+      statuses.forEach((hostId, status) -> {
+        if (status == HostStatus.DOWN) {
+          down.add(hostId);
+        } else {
+          down.remove(hostId);
+        }
+      });
+      for (Map.Entry<String, HostStatus> host : statuses.entrySet()) {
+        if (host.getValue() == HostStatus.DOWN) {
           continue;
         }
-        Instant heard = lastHeard.getOrDefault(host.id(), watchingSince);
-        Instant last = registry.session(host.id()).map(AgentSession::lastReport)
+        Instant heard = lastHeard.getOrDefault(host.getKey(), watchingSince);
+        Instant last = registry.session(host.getKey()).map(AgentSession::lastReport)
             .orElse(heard.isAfter(watchingSince) ? heard : watchingSince);
         if (Duration.between(last, now).compareTo(livenessTimeout) > 0) {
-          markDown(host.id(), Duration.between(last, now));
+          markDown(host.getKey(), Duration.between(last, now));
         }
       }
     } catch (DatabaseException e) {
@@ -162,6 +213,9 @@ public final class HostTracker implements AgentControlService.HostEvents {
       }
       return changed;
     });
+    down.add(hostId);
+    // Its VMs changed: its next report is squared with the table, not taken as known.
+    inventory.hostChanged(hostId);
     LOG.warning("host " + hostId + " is DOWN (" + cause + "); " + lost.size() + " VMs UNKNOWN");
     lost.forEach(watcher::publish);
   }

@@ -16,7 +16,9 @@ import org.servicefarm.controller.scheduler.PlacementScheduler;
 /**
  * Optimistic placement, verified at commit: rank hosts on a snapshot, then, inside the caller's
  * transaction, lock the best host's row, re-check its room with fresh allocations, and record the
- * VM there. A host that filled up meanwhile is skipped for the next one.
+ * VM there. A host that filled up meanwhile is skipped for the next one, among the scheduler's
+ * best {@link PlacementScheduler#CANDIDATES}; when all of them filled up, the request is answered
+ * NoCapacity with a hint to retry on a fresh snapshot.
  */
 public final class Placer {
 
@@ -59,7 +61,7 @@ public final class Placer {
       }
     }
     throw new FarmException.NoCapacity(
-        "every host that had room for a VM with "
+        "every one of the best hosts that had room for a VM with "
             + request.vcpus()
             + " vCPU and "
             + request.memoryMb()

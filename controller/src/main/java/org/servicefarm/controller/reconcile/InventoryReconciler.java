@@ -20,6 +20,12 @@ import org.servicefarm.controller.model.VmState;
  * host's whole inventory; in load reports it is the power state of each farm domain. Nothing is
  * duplicated and nothing is deleted here: a domain the table does not place on the host is an
  * orphan, and {@link OrphanPolicy} decides what becomes of it.
+ *
+ * <p>Most reports repeat the last one and change nothing, so a host whose last report changed
+ * nothing and whose VMs have not changed since is steady ({@link SteadyReports}): the same
+ * domains reported again touch no database. Which hosts' VMs changed is read once a second from
+ * the events every VM change appends ({@link #noteChanges}), so changes made by any code path,
+ * and by another controller, count.
  */
 public final class InventoryReconciler {
   // States whose domain should exist on the host, running or saved.
@@ -31,6 +37,12 @@ public final class InventoryReconciler {
   private final OfferRecorder offers;
   private final VmStateWatcher watcher;
   private final OrphanPolicy orphans;
+  private final SteadyReports steady = new SteadyReports();
+  // The newest event id seen at each of the last LOOKBACK ticks, oldest first: event ids come
+  // from a sequence, so a transaction may commit an id below one already seen. Each tick reads
+  // again from the oldest, which covers any transaction shorter than LOOKBACK ticks.
+  private static final int LOOKBACK = 10;
+  private final java.util.ArrayDeque<Long> seenUpTo = new java.util.ArrayDeque<>();
 
   public InventoryReconciler(
       Database db, VmRepository vms, OfferRecorder offers,
@@ -49,6 +61,11 @@ public final class InventoryReconciler {
    *     missing from it has lost its domain
    */
   public List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory) {
+    String digest = SteadyReports.digest(domains);
+    if (!wholeInventory && steady.known(hostId, digest)) {
+      return List.of();
+    }
+    SteadyReports.Stamp stamp = steady.stamp(hostId);
     Map<String, DomainStatus> byVm = new HashMap<>();
     domains.forEach(d -> byVm.put(d.getVmId(), d));
     List<VmRecord> changed = new ArrayList<>();
@@ -70,8 +87,51 @@ public final class InventoryReconciler {
           return List.copyOf(byVm.values());
         });
     changed.forEach(watcher::publish);
+    // With orphans, every report counts: the policy's grace clock runs on them.
+    if (changed.isEmpty() && orphanDomains.isEmpty()) {
+      steady.settled(hostId, digest, stamp);
+    } else {
+      steady.unsettled(hostId);
+    }
     orphans.sighted(hostId, orphanDomains, wholeInventory);
     return changed.stream().map(VmRecord::id).toList();
+  }
+
+  /** The host's VMs changed here (it went DOWN): its next report is squared with the table. */
+  public void hostChanged(String hostId) {
+    steady.changed(hostId);
+  }
+
+  private record Appended(long id, String hostId) {}
+
+  /**
+   * Reads the events appended since the last call and ends the steadiness of each host they
+   * name; the leader runs this every second. The first call knows nothing of what came before,
+   * so it ends every host's.
+   */
+  public synchronized void noteChanges() {
+    if (seenUpTo.isEmpty()) {
+      long newest = db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
+          .orElse(0L);
+      steady.changedAll();
+      seenUpTo.addLast(newest);
+      return;
+    }
+    long from = seenUpTo.peekFirst();
+    long newest = seenUpTo.peekLast();
+    for (Appended e : db.query("SELECT id, host_id FROM events WHERE id > ?",
+        rs -> new Appended(rs.getLong(1), rs.getString(2)), from)) {
+      newest = Math.max(newest, e.id());
+      if (e.hostId() == null) {
+        steady.changedAll();
+      } else {
+        steady.changed(e.hostId());
+      }
+    }
+    seenUpTo.addLast(newest);
+    if (seenUpTo.size() > LOOKBACK) {
+      seenUpTo.removeFirst();
+    }
   }
 
   /** Moves the VM to what its domain shows, where that differs from the table. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -112,5 +113,66 @@ class PlacementSchedulerTest {
         assertEquals(hosts.size(), none.rejections().values().stream().mapToInt(Integer::intValue).sum());
       }
     }
+  }
+
+  @Test
+  void returnsTheFirstCandidatesOfAFullSortInRandomClusters() {
+    Random random = new Random(7);
+    for (int round = 0; round < 500; round++) {
+      // Few distinct capacities, allocations and loads, so many hosts tie on score and the order
+      // among them rests on the id; ids are shuffled so input order does not give it away.
+      List<HostSnapshot> hosts = new ArrayList<>();
+      int n = 1 + random.nextInt(3 * PlacementScheduler.CANDIDATES);
+      if (round % 10 == 0) {
+        n = 2_000;
+      }
+      for (int i = 0; i < n; i++) {
+        hosts.add(new HostSnapshot("h" + random.nextInt(1_000_000), random.nextInt(20) == 0 ? "DRAINING" : "UP",
+            random.nextInt(20) != 0, random.nextBoolean() ? 4 : 256, 4096, random.nextInt(4), 512L * random.nextInt(8),
+            10 * random.nextInt(3), random.nextBoolean() ? Set.of("img-1") : Set.of("img-2")));
+      }
+      PlacementRequest req = new PlacementRequest(1, 256, random.nextBoolean() ? "img-1" : null);
+
+      List<Placement.RankedHost> fullSort = hosts.stream()
+          .filter(h -> scheduler.reject(req, h) == PlacementScheduler.FEASIBLE)
+          .map(h -> new Placement.RankedHost(h.id(), scheduler.score(req, h)))
+          .sorted(Comparator.comparingDouble(Placement.RankedHost::score)
+              .thenComparing(Placement.RankedHost::hostId))
+          .limit(PlacementScheduler.CANDIDATES)
+          .toList();
+      Placement p = scheduler.place(req, hosts);
+      if (fullSort.isEmpty()) {
+        assertInstanceOf(Placement.NoHost.class, p);
+      } else {
+        assertEquals(fullSort, assertInstanceOf(Placement.Ranked.class, p).hosts(), "round " + round);
+      }
+    }
+  }
+
+  @Test
+  void countsEveryRejectionInALargeClusterWhereNothingFits() {
+    List<HostSnapshot> hosts = new ArrayList<>();
+    for (int i = 0; i < 3_000; i++) {
+      hosts.add(switch (i % 4) {
+        case 0 -> host("full-" + i, 1024, 1000, 0);
+        case 1 -> new HostSnapshot("down-" + i, "DOWN", true, 4, 4096, 0, 0, 0, Set.of());
+        case 2 -> new HostSnapshot("gone-" + i, "UP", false, 4, 4096, 0, 0, 0, Set.of());
+        default -> new HostSnapshot("busy-" + i, "UP", true, 1, 4096, 4, 0, 0, Set.of());
+      });
+    }
+    Placement.NoHost none = assertInstanceOf(Placement.NoHost.class, scheduler.place(SMALL, hosts));
+    assertEquals(Map.of(PlacementScheduler.REASON_MEMORY, 750, PlacementScheduler.REASON_DOWN, 750,
+        PlacementScheduler.REASON_DISCONNECTED, 750, PlacementScheduler.REASON_CPU, 750), none.rejections());
+  }
+
+  @Test
+  void returnsAtMostTheCandidateCountEvenWhenEveryHostFits() {
+    List<HostSnapshot> hosts = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      hosts.add(host(String.format("h%03d", 99 - i), 4096, 0, 0));
+    }
+    Placement.Ranked r = assertInstanceOf(Placement.Ranked.class, scheduler.place(SMALL, hosts));
+    assertEquals(List.of("h000", "h001", "h002", "h003", "h004", "h005", "h006", "h007"),
+        r.hosts().stream().map(Placement.RankedHost::hostId).toList());
   }
 }

@@ -1,0 +1,163 @@
+package org.servicefarm.e2e;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
+import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.Vm;
+import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.controller.ControllerConfig;
+
+/**
+ * Placement at scale: simulated hosts (each an agent with its own gRPC stream and libvirt
+ * test-driver connection), requests for many distinct services from many clients at once. Prints
+ * placements/s, request-to-ACTIVE latency and how evenly VMs spread, beside a floor: the same
+ * number of single-row INSERT transactions through the same pool and concurrency.
+ *
+ * <p>Sizes: -Dbench.hosts (1000), -Dbench.services (5000), -Dbench.requests (20000),
+ * -Dbench.clients (128).
+ */
+class PlacementScaleBenchmark {
+  private static final int HOSTS = Integer.getInteger("bench.hosts", 1000);
+  private static final int SERVICES = Integer.getInteger("bench.services", 5000);
+  private static final int REQUESTS = Integer.getInteger("bench.requests", 20000);
+  private static final int CLIENTS = Integer.getInteger("bench.clients", 128);
+  private static final int HOST_VCPUS = 16;
+  private static final long HOST_MEMORY_MB = 16384;
+
+  @Test
+  void placesVmsForDistinctServicesOnManyHosts() throws Exception {
+    try (NettyFarm farm = new NettyFarm(ControllerConfig.defaults(), 32)) {
+      FarmClient admin = farm.client(Duration.ofMinutes(5));
+      long hostsStarted = System.nanoTime();
+      for (int i = 0; i < HOSTS; i++) {
+        farm.addHost(String.format("scale-%04d", i), HOST_VCPUS, HOST_MEMORY_MB, 20000 + 40 * i);
+      }
+      Await.until(HOSTS + " hosts connected", Duration.ofMinutes(5),
+          () -> admin.listHosts().stream().filter(Host::getConnected).count() == HOSTS);
+      double connectSeconds = (System.nanoTime() - hostsStarted) / 1e9;
+      parallel(8, SERVICES, i -> admin.defineService(ServiceDefinition.newBuilder()
+          .setName("scale-svc-" + i).addPackages("busybox").setPort(80).setVcpus(1)
+          .setMemoryMb(256).build()));
+
+      List<String> order = new ArrayList<>(REQUESTS);
+      for (int i = 0; i < REQUESTS; i++) {
+        order.add("scale-svc-" + (i % SERVICES));
+      }
+      Collections.shuffle(order, new Random(42));
+      long[] latencies = new long[REQUESTS];
+      boolean[] created = new boolean[REQUESTS];
+      List<FarmClient> clients = IntStream.range(0, 4)
+          .mapToObj(i -> farm.client(Duration.ofMinutes(5))).toList();
+      long started = System.nanoTime();
+      parallel(CLIENTS, REQUESTS, i -> {
+        long sent = System.nanoTime();
+        ServiceAccess access = clients.get(i % clients.size()).requestService(order.get(i));
+        latencies[i] = System.nanoTime() - sent;
+        created[i] = access.created();
+      });
+      double seconds = (System.nanoTime() - started) / 1e9;
+
+      List<Vm> vms = admin.listVms();
+      assertEquals(SERVICES, vms.size(), "one VM per service");
+      List<Host> hosts = admin.listHosts();
+      long overCommitted = hosts.stream().filter(h ->
+          h.getAllocatedMemoryMb() > h.getCapacity().getMemoryMb()).count();
+      assertEquals(0, overCommitted, "no host over-committed");
+      Map<String, Long> perHost = vms.stream()
+          .collect(Collectors.groupingBy(Vm::getHostId, Collectors.counting()));
+      double mean = (double) SERVICES / HOSTS;
+      long max = perHost.values().stream().mapToLong(Long::longValue).max().orElse(0);
+      long[] creating = IntStream.range(0, REQUESTS).filter(i -> created[i])
+          .mapToLong(i -> latencies[i]).toArray();
+      double floorPerSecond = insertFloor(farm);
+
+      BenchmarkTable table = new BenchmarkTable("Placement at scale", "hosts", "services",
+          "requests", "clients", "wall", "placements/s", "requests/s", "p50 to ACTIVE",
+          "p99 to ACTIVE", "p99 any request", "VMs per host max/mean", "over-committed hosts",
+          "floor inserts/s", "placements / floor");
+      double placementsPerSecond = SERVICES / seconds;
+      table.row(HOSTS, SERVICES, REQUESTS, CLIENTS, String.format("%.1f s", seconds),
+          String.format("%.0f", placementsPerSecond), String.format("%.0f", REQUESTS / seconds),
+          millis(percentile(creating, 0.50)), millis(percentile(creating, 0.99)),
+          millis(percentile(latencies, 0.99)), String.format("%.2f", max / mean), overCommitted,
+          String.format("%.0f", floorPerSecond),
+          String.format("%.3f", placementsPerSecond / floorPerSecond));
+      table.note("Hosts connected in " + String.format("%.1f s", connectSeconds) + ". Each host "
+          + HOST_VCPUS + " vCPUs, " + HOST_MEMORY_MB + " MB; each VM 1 vCPU, 256 MB. Requests are"
+          + " blocking RequestService calls (each returns when its VM is ACTIVE), every service"
+          + " asked " + (REQUESTS / SERVICES) + " times in a shuffled order. The floor is one"
+          + " single-row INSERT transaction per placement through the same pool from "
+          + CLIENTS + " threads.");
+      table.publish("placement-scale.md");
+    }
+  }
+
+  /** Single-row INSERT transactions per second through the controller's pool: the floor. */
+  private static double insertFloor(NettyFarm farm) throws InterruptedException {
+    farm.db().update("CREATE UNLOGGED TABLE IF NOT EXISTS bench_floor (id int, at timestamptz)");
+    long started = System.nanoTime();
+    parallel(CLIENTS, SERVICES, i ->
+        farm.db().update("INSERT INTO bench_floor (id, at) VALUES (?, now())", i));
+    return SERVICES / ((System.nanoTime() - started) / 1e9);
+  }
+
+  private interface Work {
+    void run(int index) throws Exception;
+  }
+
+  private static void parallel(int threads, int count, Work work) throws InterruptedException {
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    AtomicInteger next = new AtomicInteger();
+    List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
+    for (int t = 0; t < threads; t++) {
+      pool.execute(() -> {
+        for (int i = next.getAndIncrement(); i < count && failures.isEmpty();
+            i = next.getAndIncrement()) {
+          try {
+            work.run(i);
+          } catch (Exception | AssertionError e) {
+            failures.add(e);
+          }
+        }
+      });
+    }
+    pool.shutdown();
+    if (!pool.awaitTermination(30, TimeUnit.MINUTES)) {
+      throw new AssertionError("benchmark work did not finish within 30 minutes");
+    }
+    if (!failures.isEmpty()) {
+      AssertionError error = new AssertionError(failures.size() + " calls failed; the first: "
+          + failures.get(0), failures.get(0));
+      throw error;
+    }
+  }
+
+  private static long percentile(long[] nanos, double p) {
+    if (nanos.length == 0) {
+      return 0;
+    }
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
+  }
+
+  private static String millis(long nanos) {
+    return String.format("%.1f ms", nanos / 1e6);
+  }
+}
