@@ -60,6 +60,15 @@ final class NettyFarm implements AutoCloseable {
     dir = Files.createTempDirectory("servicefarm-bench");
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
     postgres = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
+    if ("off".equals(System.getProperty("bench.synchronousCommit"))) {
+      // Diagnosis only: shows how much of a benchmark is waiting for WAL flushes at commit.
+      try (java.sql.Connection c = postgres.connect(EmbeddedPostgres.DATABASE);
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("ALTER DATABASE " + EmbeddedPostgres.DATABASE + " SET synchronous_commit = off");
+      } catch (java.sql.SQLException e) {
+        throw new IOException("cannot turn synchronous_commit off: " + e.getMessage(), e);
+      }
+    }
     db = new Database(postgres.jdbcUrl(), postgres.user(), "", poolSize);
     Migrations.migrate(db.dataSource());
     controller = new Controller(db, config, dir.resolve("controller"));

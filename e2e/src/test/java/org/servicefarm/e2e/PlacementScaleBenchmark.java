@@ -42,7 +42,12 @@ class PlacementScaleBenchmark {
 
   @Test
   void placesVmsForDistinctServicesOnManyHosts() throws Exception {
-    try (NettyFarm farm = new NettyFarm(ControllerConfig.defaults(), 32)) {
+    // The defaults but for reconcile workers: each waits out its command's round trip.
+    ControllerConfig config = new ControllerConfig(2, Duration.ofSeconds(10),
+        Duration.ofSeconds(10), Duration.ofMinutes(5), Duration.ofSeconds(60),
+        Duration.ofSeconds(60), Duration.ofMinutes(10), 2000, 4.0,
+        Integer.getInteger("bench.reconcilers", 16));
+    try (NettyFarm farm = new NettyFarm(config, Integer.getInteger("bench.pool", 32))) {
       FarmClient admin = farm.client(Duration.ofMinutes(5));
       long hostsStarted = System.nanoTime();
       for (int i = 0; i < HOSTS; i++) {
@@ -64,6 +69,7 @@ class PlacementScaleBenchmark {
       boolean[] created = new boolean[REQUESTS];
       List<FarmClient> clients = IntStream.range(0, 4)
           .mapToObj(i -> farm.client(Duration.ofMinutes(5))).toList();
+      long commitsBefore = commits(farm);
       long started = System.nanoTime();
       parallel(CLIENTS, REQUESTS, i -> {
         long sent = System.nanoTime();
@@ -72,6 +78,7 @@ class PlacementScaleBenchmark {
         created[i] = access.created();
       });
       double seconds = (System.nanoTime() - started) / 1e9;
+      double commitsPerPlacement = (double) (commits(farm) - commitsBefore) / SERVICES;
 
       List<Vm> vms = admin.listVms();
       assertEquals(SERVICES, vms.size(), "one VM per service");
@@ -90,22 +97,39 @@ class PlacementScaleBenchmark {
       BenchmarkTable table = new BenchmarkTable("Placement at scale", "hosts", "services",
           "requests", "clients", "wall", "placements/s", "requests/s", "p50 to ACTIVE",
           "p99 to ACTIVE", "p99 any request", "VMs per host max/mean", "over-committed hosts",
-          "floor inserts/s", "placements / floor");
+          "floor inserts/s", "placements / floor", "DB commits per VM");
       double placementsPerSecond = SERVICES / seconds;
       table.row(HOSTS, SERVICES, REQUESTS, CLIENTS, String.format("%.1f s", seconds),
           String.format("%.0f", placementsPerSecond), String.format("%.0f", REQUESTS / seconds),
           millis(percentile(creating, 0.50)), millis(percentile(creating, 0.99)),
           millis(percentile(latencies, 0.99)), String.format("%.2f", max / mean), overCommitted,
           String.format("%.0f", floorPerSecond),
-          String.format("%.3f", placementsPerSecond / floorPerSecond));
+          String.format("%.3f", placementsPerSecond / floorPerSecond),
+          String.format("%.1f", commitsPerPlacement));
       table.note("Hosts connected in " + String.format("%.1f s", connectSeconds) + ". Each host "
           + HOST_VCPUS + " vCPUs, " + HOST_MEMORY_MB + " MB; each VM 1 vCPU, 256 MB. Requests are"
           + " blocking RequestService calls (each returns when its VM is ACTIVE), every service"
           + " asked " + (REQUESTS / SERVICES) + " times in a shuffled order. The floor is one"
           + " single-row INSERT transaction per placement through the same pool from "
           + CLIENTS + " threads.");
+      table.note("Mean time from a VM's row to each state: " + phases(farm) + ".");
       table.publish("placement-scale.md");
     }
+  }
+
+  /** The mean time from each VM's first event to its entering each state, from the events. */
+  private static String phases(NettyFarm farm) {
+    return String.join(", ", farm.db().query("SELECT e.to_state,"
+        + " avg(extract(epoch FROM e.at - f.first)) * 1000 FROM events e JOIN (SELECT vm_id,"
+        + " min(at) AS first FROM events WHERE kind = 'VM_STATE' GROUP BY vm_id) f"
+        + " ON f.vm_id = e.vm_id WHERE e.kind = 'VM_STATE' GROUP BY e.to_state ORDER BY 2",
+        rs -> rs.getString(1) + " " + Math.round(rs.getDouble(2)) + " ms"));
+  }
+
+  /** Transactions committed in the farm's database so far (PostgreSQL's own count). */
+  private static long commits(NettyFarm farm) {
+    return farm.db().queryOne("SELECT xact_commit FROM pg_stat_database"
+        + " WHERE datname = current_database()", rs -> rs.getLong(1)).orElseThrow();
   }
 
   /** Single-row INSERT transactions per second through the controller's pool: the floor. */

@@ -65,12 +65,16 @@ public final class ImageRepository {
   public ImageRecord findOrRecordComposed(Database.Tx tx, String inputHash) throws SQLException {
     tx.update(
         "INSERT INTO images (id, name, size_bytes, format, input_hash, build_state)"
-            + " VALUES (?, ?, 0, 'qcow2', ?, 'PENDING') ON CONFLICT (input_hash) DO NOTHING",
+            // No conflict target: two definitions with the same packages, defined at once, race
+            // on the name index as well as on input_hash, and the loser must simply use the row.
+            + " VALUES (?, ?, 0, 'qcow2', ?, 'PENDING') ON CONFLICT DO NOTHING",
         UUID.randomUUID(),
         "composed-" + inputHash.substring(0, 16),
         inputHash);
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE input_hash = ?", MAPPER, inputHash)
-        .orElseThrow();
+        .orElseThrow(() -> new org.servicefarm.controller.FarmException.Conflict("an image named "
+            + "composed-" + inputHash.substring(0, 16) + " exists and is not the composed image"
+            + " of these packages; rename or delete it"));
   }
 
   public Optional<ImageRecord> findByName(Database.Tx tx, String name) throws SQLException {

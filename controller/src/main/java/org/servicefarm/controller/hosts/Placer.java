@@ -34,6 +34,9 @@ public final class Placer {
     String apply(Database.Tx tx, java.util.UUID imageId) throws SQLException;
   }
 
+  /** Scores this close to the best host's count as equally good (see {@link #spread}). */
+  static final double SPREAD_BAND = 0.05;
+
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final PlacementScheduler scheduler;
@@ -53,7 +56,7 @@ public final class Placer {
           ? new FarmException.Unavailable(none.message())
           : new FarmException.NoCapacity(none.message());
     }
-    for (Placement.RankedHost candidate : ((Placement.Ranked) placement).hosts()) {
+    for (Placement.RankedHost candidate : spread(((Placement.Ranked) placement).hosts())) {
       HostRecord fresh = hosts.lockForPlacement(tx, candidate.hostId()).orElse(null);
       if (fresh != null
           && scheduler.place(request, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
@@ -66,6 +69,27 @@ public final class Placer {
             + " vCPU and "
             + request.memoryMb()
             + " MB filled up while placing it; try again");
+  }
+
+  /**
+   * The order to try the ranked hosts in: those within {@link #SPREAD_BAND} of the best, shuffled,
+   * then the rest as ranked. Requests placed at the same moment all see the same snapshot; trying
+   * the one best host first would pile them all onto it (and serialise them on its row lock).
+   * Hosts that close are as good as each other: the band is about four small VMs' worth of load.
+   */
+  static List<Placement.RankedHost> spread(List<Placement.RankedHost> ranked) {
+    if (ranked.size() < 2) {
+      return ranked;
+    }
+    double limit = ranked.get(0).score() + SPREAD_BAND;
+    int near = 1;
+    while (near < ranked.size() && ranked.get(near).score() <= limit) {
+      near++;
+    }
+    List<Placement.RankedHost> order = new ArrayList<>(ranked);
+    java.util.Collections.shuffle(order.subList(0, near),
+        java.util.concurrent.ThreadLocalRandom.current());
+    return order;
   }
 
   private static boolean isCapacity(String reason) {
