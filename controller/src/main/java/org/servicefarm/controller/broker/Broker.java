@@ -1,14 +1,10 @@
 package org.servicefarm.controller.broker;
 
-import java.sql.SQLException;
 import java.time.Duration;
-import java.util.List;
-import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
-import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
@@ -16,10 +12,8 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
-import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.operations.OperationPhases;
 import org.servicefarm.controller.operations.OperationResult;
 import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.Reconciler;
@@ -31,34 +25,29 @@ import org.servicefarm.controller.reconcile.Reconciler;
  * <p>Every request decides under a per-definition advisory lock, so concurrent requests see each
  * other's leases: they spread over the definition's VMs, never push one past max_leases_per_vm
  * while another has room, never build more than max_instances, and join the VM the first of them
- * created instead of building their own. The warm path (a running VM with room) writes its lease
- * row and nothing else.
+ * created instead of building their own ({@link RequestDecider}). The warm path (a running VM
+ * with room) is one transaction of three statements that writes the lease and the request's
+ * operation, recorded already READY.
  */
 public final class Broker {
   private final Database db;
-  private final CatalogRepository catalog;
   private final VmRepository vms;
-  private final VmQueries queries;
-  private final OperationRepository operations;
-  private final VmProvisioner provisioner;
   private final Reconciler reconciler;
   private final VmWaiter waiter;
   private final Leases leases;
   private final OperationTracker tracker;
+  private final RequestDecider decider;
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
       VmWaiter waiter, Leases leases, OperationTracker tracker) {
     this.tracker = tracker;
     this.db = db;
-    this.catalog = catalog;
     this.vms = vms;
-    this.queries = queries;
-    this.operations = operations;
-    this.provisioner = provisioner;
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
+    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases);
   }
 
   /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */
@@ -83,26 +72,17 @@ public final class Broker {
   /** @param leaseTtlSeconds what the granted lease lasts, and each renewal extends it by */
   public Granted request(String service, String idempotencyKey, int leaseTtlSeconds,
       Duration wait) {
-    if (idempotencyKey != null) {
-      Optional<OperationRepository.KeyedRequest> earlier =
-          db.inTransaction(tx -> operations.findByKey(tx, idempotencyKey));
-      if (earlier.isPresent()) {
-        return repeat(earlier.get(), service, idempotencyKey, leaseTtlSeconds, wait);
-      }
-    }
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
     UUID operationId = idempotencyKey == null ? null : UUID.randomUUID();
-    Decision decision;
+    RequestDecider.Decision decision;
     try {
-      decision = decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (KeyRaced raced) {
+      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    } catch (RequestDecider.KeyRaced raced) {
       return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
     }
     Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
-      if (operationId != null) {
-        tracker.succeeded(operationId, result(decision.answer()));
-      }
+      // Its operation, if any, was recorded READY by the deciding transaction.
       return decision.answer();
     }
     reconciler.kick(decision.vm().id());
@@ -141,24 +121,16 @@ public final class Broker {
    */
   public Started requestNoWait(String service, String idempotencyKey, int leaseTtlSeconds,
       Duration wait) {
-    if (idempotencyKey != null) {
-      Optional<OperationRepository.KeyedRequest> earlier =
-          db.inTransaction(tx -> operations.findByKey(tx, idempotencyKey));
-      if (earlier.isPresent()) {
-        return repeatNoWait(earlier.get(), service, idempotencyKey, wait);
-      }
-    }
     UUID operationId = UUID.randomUUID();
-    Decision decision;
+    RequestDecider.Decision decision;
     try {
-      decision = decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (KeyRaced raced) {
-      return repeatNoWait(raced.winner, service, idempotencyKey, wait);
+      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    } catch (RequestDecider.KeyRaced raced) {
+      return repeatNoWait(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
     }
     Failpoints.hit("provision.decided");
     VmRecord vm = decision.vm();
     if (decision.answer() != null) {
-      tracker.succeeded(operationId, result(decision.answer()));
       return new Started(vm.id(), VmState.ACTIVE, false, operationId);
     }
     reconciler.kick(vm.id());
@@ -180,87 +152,20 @@ public final class Broker {
   }
 
   private Started repeatNoWait(OperationRepository.KeyedRequest earlier, String service,
-      String key, Duration wait) {
+      String key, int ttlSeconds, Duration wait) {
     VmRecord vm = revive(earlier, service, key);
     // Followed here too, so the operation finishes even if whoever started it is gone; only a
-    // running operation is finished, so following it twice changes nothing.
+    // running operation is finished, so following it twice changes nothing. Its answer carries
+    // the key's lease, as a waiting repeat's does, whichever follower finishes it.
     tracker.follow(earlier.operationId(), waiter.whenActive(vm.id(), service, earlier.created(),
-        wait).thenApply(Broker::result));
+        wait).thenApply(granted -> result(
+            granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key)))));
     return new Started(vm.id(), vm.state(), earlier.created(), earlier.operationId());
   }
 
   private static OperationResult result(Granted g) {
     return new OperationResult(g.vmId(), g.service(), g.host(), g.port(), g.created(),
         g.lease() == null ? null : g.lease().id());
-  }
-
-  /**
-   * What the locked part of a request decided: the VM to wait for, whether it is new and the lease
-   * held on it; or, on the warm path, the answer itself.
-   */
-  private record Decision(VmRecord vm, boolean created, LeaseRecord lease, Granted answer) {}
-
-  /** @param operationId the request's operation, recorded with the decision; null for none */
-  private Decision decide(String service, String idempotencyKey, int ttlSeconds, Duration wait,
-      UUID operationId) {
-    return db.inTransaction(tx -> {
-      ServiceRoute route = catalog.route(tx, service)
-          .orElseThrow(() -> new FarmException.ServiceNotFound(service));
-      tx.advisoryLock("definition:" + route.definition());
-      Decision d = decide(tx, route, idempotencyKey, ttlSeconds, wait);
-      if (operationId != null) {
-        Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
-            operationId, idempotencyKey, service, d.vm().id(), d.created(),
-            OperationPhases.initial(d.vm().state()),
-            OperationPhases.percent(OperationPhases.initial(d.vm().state())));
-        if (raced.isPresent()) {
-          throw new KeyRaced(raced.get());
-        }
-      }
-      return d;
-    });
-  }
-
-  private Decision decide(Database.Tx tx, ServiceRoute route, String key, int ttlSeconds,
-      Duration wait) throws SQLException {
-    String service = route.service();
-    List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service);
-    InstanceChoice.Choice choice = InstanceChoice.choose(
-        candidates.stream().map(Broker::choosable).toList(), route.policy());
-    VmQueries.Candidate chosen = candidates.stream()
-        .filter(c -> c.vm().id().equals(choice.vmId())).findFirst().orElse(null);
-    switch (choice.action()) {
-      case ANSWER -> {
-        VmRecord vm = chosen.vm();
-        LeaseRecord lease = leases.grant(tx, vm.id(), service, ttlSeconds, key);
-        return new Decision(vm, false, lease, new Granted(vm.id(), service, chosen.hostAddress(),
-            chosen.hostPort(), VmState.ACTIVE, false, lease));
-      }
-      case JOIN, WAKE -> {
-        VmRecord vm = vms.setDesired(tx, chosen.vm(), DesiredState.ACTIVE, "requested: " + service);
-        return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
-      }
-      case CREATE -> {
-        ServiceDefinitionRecord def = catalog.find(tx, route.definition())
-            .orElseThrow(() -> new FarmException.ServiceNotFound(service));
-        long others = candidates.stream().filter(c -> !c.vm().state().isFinal()
-            && c.vm().desiredState() != DesiredState.DELETED).count();
-        VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
-            : "; scaling out to VM " + (others + 1) + " of max_instances "
-                + route.policy().maxInstances() + ", the others full or unreachable"));
-        return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
-      }
-      case HOST_DOWN -> throw new FarmException.Unavailable("the VM offering '" + service + "' ("
-          + chosen.vm().id() + ") is on host " + chosen.vm().hostId()
-          + ", which is not reporting; try again when it returns");
-      default -> throw new IllegalStateException("unhandled choice " + choice.action());
-    }
-  }
-
-  private static InstanceChoice.Candidate choosable(VmQueries.Candidate c) {
-    return new InstanceChoice.Candidate(c.vm().id(), c.vm().state(), c.vm().desiredState(),
-        c.liveLeases(), c.hostCpuPercent() / 100.0 + c.hostAllocatedMemoryMb() / 1_000_000.0,
-        c.hostAddress() != null && c.hostPort() != null);
   }
 
   private Granted repeat(OperationRepository.KeyedRequest earlier, String service, String key,
@@ -285,14 +190,4 @@ public final class Broker {
     return vm;
   }
 
-  /** A concurrent request with the same key committed first; its answer is ours. */
-  static final class KeyRaced extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-    final transient OperationRepository.KeyedRequest winner;
-
-    KeyRaced(OperationRepository.KeyedRequest winner) {
-      super("idempotency key taken concurrently", null, false, false);
-      this.winner = winner;
-    }
-  }
 }

@@ -77,6 +77,16 @@ public final class Leases {
     return leases.grant(tx, vmId, service, ttlSeconds, Duration.ofSeconds(ttlSeconds), key);
   }
 
+  /**
+   * A lease on a VM that answers at once, and with it the request's operation (when
+   * {@code operationId} is given) recorded done with the access; empty when a concurrent request
+   * took the key first, and then nothing is written.
+   */
+  Optional<LeaseRecord> grantAnswered(Database.Tx tx, UUID vmId, String service, int ttlSeconds,
+      String key, UUID operationId, String host, int port) throws SQLException {
+    return leases.grantAnswered(tx, vmId, service, ttlSeconds, key, operationId, host, port);
+  }
+
   /** A lease held while the caller waits for its VM: its first term covers the wait too. */
   LeaseRecord hold(Database.Tx tx, UUID vmId, String service, int ttlSeconds, Duration wait,
       String key) throws SQLException {

@@ -19,7 +19,8 @@ public final class CatalogRepository {
   /** Where a named service comes from, and how its definition's VMs live and scale. */
   public record ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy) {}
 
-  private static final String POLICY_COLUMNS =
+  // Package-private: VmQueries reads the route of a request with its policy in one statement.
+  static final String POLICY_COLUMNS =
       "d.sleep_after_seconds, d.archive_after_seconds, d.delete_after_seconds, d.min_active,"
           + " d.max_leases_per_vm, d.max_instances";
 
@@ -27,7 +28,7 @@ public final class CatalogRepository {
       "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at, "
           + POLICY_COLUMNS;
 
-  private static final Database.RowMapper<InstancePolicy> POLICY =
+  static final Database.RowMapper<InstancePolicy> POLICY =
       rs ->
           new InstancePolicy(
               rs.getInt("sleep_after_seconds"),

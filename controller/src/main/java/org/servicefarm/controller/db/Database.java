@@ -51,6 +51,10 @@ public final class Database implements AutoCloseable {
     config.setUsername(user);
     config.setPassword(password);
     config.setMaximumPoolSize(maxPoolSize);
+    // Every connection starts READ COMMITTED and Hikari puts a changed level back on return, so a
+    // READ COMMITTED transaction need not set it: pgjdbc sends each setTransactionIsolation to
+    // the server as a statement (and a transaction) of its own.
+    config.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
     config.setPoolName("servicefarm");
     // Fail fast when the database is gone, so callers answer UNAVAILABLE instead of hanging.
     config.setConnectionTimeout(5_000);
@@ -97,7 +101,9 @@ public final class Database implements AutoCloseable {
     for (int attempt = 1; ; attempt++) {
       try (Connection c = pool.getConnection()) {
         c.setAutoCommit(false);
-        c.setTransactionIsolation(isolation);
+        if (isolation != Connection.TRANSACTION_READ_COMMITTED) {
+          c.setTransactionIsolation(isolation);
+        }
         try {
           Tx tx = new Tx(c);
           if (fence != null) {

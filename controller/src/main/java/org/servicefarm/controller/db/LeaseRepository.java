@@ -53,6 +53,34 @@ public final class LeaseRepository {
         .get(0);
   }
 
+  /**
+   * The warm path's only write, one statement: a lease lasting {@code ttlSeconds} from now and,
+   * when {@code operationId} is given, the request's operation, inserted already done (READY,
+   * with the access and the lease) under the request's key. Empty when another request holds the
+   * key (it committed first; an insert that meets one in flight waits for it): then nothing is
+   * written and the caller answers what that request chose.
+   */
+  public Optional<LeaseRecord> grantAnswered(Database.Tx tx, UUID vmId, String service,
+      int ttlSeconds, String idempotencyKey, UUID operationId, String host, int port)
+      throws SQLException {
+    UUID leaseId = UUID.randomUUID();
+    boolean recorded = operationId != null;
+    // The operation names the lease inserted beside it: foreign keys are checked once the whole
+    // statement has run.
+    return tx.queryOne(
+        "WITH op AS (INSERT INTO operations (id, kind, service, vm_id, idempotency_key, state,"
+            + "   created, phase, progress_percent, result_host, result_port, lease_id)"
+            + "   SELECT ?::uuid, 'REQUEST', ?, ?, ?::text, 'SUCCEEDED', false, 'READY', 100, ?, ?, ?"
+            + "   WHERE ?"
+            + "   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
+            + " INSERT INTO leases (id, vm_id, service, ttl_seconds, idempotency_key, expires_at)"
+            + " SELECT ?, ?, ?, ?, ?::text, now() + make_interval(secs => ?)"
+            + " WHERE NOT ? OR EXISTS (SELECT 1 FROM op) RETURNING " + COLUMNS,
+        MAPPER,
+        operationId, service, vmId, idempotencyKey, host, port, leaseId, recorded,
+        leaseId, vmId, service, ttlSeconds, idempotencyKey, (double) ttlSeconds, recorded);
+  }
+
   public Optional<LeaseRecord> find(Database.Tx tx, UUID id) throws SQLException {
     return tx.queryOne("SELECT " + COLUMNS + " FROM leases WHERE id = ?", MAPPER, id);
   }

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.VmRecord;
@@ -44,17 +45,67 @@ public final class VmQueries {
   public record Page(List<VmView> vms, String nextPageToken) {}
 
   /**
+   * Where a request for a service is routed, and the earlier request that holds its idempotency
+   * key, if any (then the caller answers what that request chose).
+   */
+  public record RequestRoute(CatalogRepository.ServiceRoute route,
+      Optional<OperationRepository.KeyedRequest> earlier) {}
+
+  /**
+   * The first statement of a request: the service's route with its definition's policy, the
+   * earlier request with the key, and the definition's transaction-scoped advisory lock (the key
+   * the idle ladder locks), one round trip. The lock is exclusive when the definition caps leases
+   * per VM (a request must see every lease granted before it) or when {@code exclusive} asks;
+   * otherwise shared, so warm requests run side by side and still never overlap the ladder or a
+   * request that holds it exclusive. The candidates must be read by a later statement: this one's
+   * snapshot predates the lock.
+   *
+   * @return empty when no such service exists
+   */
+  public Optional<RequestRoute> routeLocked(Database.Tx tx, String service, String key,
+      boolean exclusive) throws SQLException {
+    return tx.queryOne(
+        "SELECT s.name, s.definition, s.guest_port, " + CatalogRepository.POLICY_COLUMNS + ","
+            + " CASE WHEN ? OR d.max_leases_per_vm > 0"
+            + "   THEN pg_advisory_xact_lock(hashtextextended('definition:' || s.definition, 0))"
+            + "   ELSE pg_advisory_xact_lock_shared(hashtextextended('definition:' || s.definition, 0))"
+            + " END AS locked,"
+            + " o.id AS earlier_id, o.service AS earlier_service, o.vm_id AS earlier_vm,"
+            + " o.created AS earlier_created"
+            + " FROM services s JOIN service_definitions d ON d.name = s.definition"
+            + " LEFT JOIN operations o ON o.idempotency_key = ?"
+            + " WHERE s.name = ?",
+        rs -> {
+          UUID earlier = Rows.uuid(rs, "earlier_id");
+          return new RequestRoute(
+              new CatalogRepository.ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3),
+                  CatalogRepository.POLICY.map(rs)),
+              earlier == null ? Optional.empty() : Optional.of(new OperationRepository.KeyedRequest(
+                  earlier, rs.getString("earlier_service"), Rows.uuid(rs, "earlier_vm"),
+                  rs.getBoolean("earlier_created"))));
+        },
+        exclusive,
+        key,
+        service);
+  }
+
+  /**
    * Every VM of the definition that still exists, with the access to {@code service} on it and
    * its live leases: one query, for the request path.
+   *
+   * <p>Live leases are counted only when a choice depends on them, because counting reads every
+   * live lease of the VM (a busy VM holds thousands): when the definition caps leases per VM, or
+   * has several VMs to spread requests over. The only VM of an uncapped definition shows 0.
    */
-  public List<Candidate> candidates(Database.Tx tx, String definition, String service)
-      throws SQLException {
+  public List<Candidate> candidates(Database.Tx tx, String definition, String service,
+      int maxLeasesPerVm) throws SQLException {
     return tx.query(
         "SELECT v.*, h.address, vs.host_port, h.load_cpu_percent,"
             + " (SELECT COALESCE(sum(o.memory_mb), 0) FROM vms o WHERE o.host_id = v.host_id"
             + "   AND o.state IN ('ACTIVE', 'STARTING', 'PROVISIONING', 'RESTORING')) AS allocated,"
-            + " (SELECT count(*) FROM leases l WHERE l.vm_id = v.id AND l.released_at IS NULL"
-            + "   AND l.expires_at > now()) AS live_leases"
+            + " CASE WHEN ? > 0 OR count(*) OVER () > 1 THEN (SELECT count(*) FROM leases l"
+            + "   WHERE l.vm_id = v.id AND l.released_at IS NULL AND l.expires_at > now())"
+            + "   ELSE 0 END AS live_leases"
             + " FROM (SELECT " + VmRepository.COLUMNS + " FROM vms WHERE definition = ?"
             + "   AND state NOT IN ('DELETED', 'FAILED')) v"
             + " LEFT JOIN hosts h ON h.id = v.host_id"
@@ -68,6 +119,7 @@ public final class VmQueries {
                 rs.getDouble("load_cpu_percent"),
                 rs.getLong("allocated"),
                 rs.getInt("live_leases")),
+        maxLeasesPerVm,
         definition,
         service);
   }
