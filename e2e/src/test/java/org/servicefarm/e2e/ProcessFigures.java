@@ -38,11 +38,18 @@ final class ProcessFigures {
   static double heapAfterGcMib(long pid) throws IOException, InterruptedException {
     jcmd(pid, "GC.run");
     String info = jcmd(pid, "GC.heap_info");
+    // One line per generation (young and old with the serial collector): the heap is their sum.
     Matcher m = HEAP_USED.matcher(info);
-    if (!m.find()) {
+    long usedKib = 0;
+    int generations = 0;
+    while (m.find()) {
+      usedKib += Long.parseLong(m.group(1));
+      generations++;
+    }
+    if (generations == 0) {
       throw new IOException("no heap figure in jcmd GC.heap_info:\n" + info);
     }
-    return Long.parseLong(m.group(1)) / 1024.0;
+    return usedKib / 1024.0;
   }
 
   private static String jcmd(long pid, String command) throws IOException, InterruptedException {
