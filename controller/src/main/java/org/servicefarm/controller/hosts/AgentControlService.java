@@ -40,6 +40,10 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
   private final AgentRegistry registry;
   private final HostEvents events;
   private final int reportIntervalSeconds;
+  private final ReportIngest reports = new ReportIngest(REPORT_THREADS);
+
+  /** Workers squaring reports with the VM table; each host's reports run one at a time. */
+  private static final int REPORT_THREADS = 8;
 
   public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
     this.registry = registry;
@@ -71,9 +75,11 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           case REGISTER -> register(message.getRegister());
           case LOAD -> {
             requireSession("a load report");
+            // Liveness and load at once; the table is squared off this stream's thread.
             session.reported(load(message.getLoad().getLoad()),
                 message.getLoad().getCachedImagesList());
-            recordReport(message.getLoad());
+            String hostId = session.hostId();
+            reports.submit(hostId, message.getLoad(), report -> recordReport(hostId, report));
           }
           case RESULT -> {
             requireSession("a command result");
@@ -92,12 +98,16 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
        * keeps counting as alive, and the next report carries its whole inventory again. (Ending
        * the stream would make the agent re-register, and the host look silent meanwhile.)
        */
-      private void recordReport(LoadReport report) {
+      private void recordReport(String hostId, LoadReport report) {
         try {
-          events.vmsChanged(events.reported(session.hostId(), report));
+          events.vmsChanged(events.reported(hostId, report));
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "load report of host {0} not recorded: {1}",
-              new Object[] {session.hostId(), e.getMessage()});
+              new Object[] {hostId, e.getMessage()});
+        } catch (FarmException e) {
+          // Off the stream's thread nobody else would hear of it; the next report tries again.
+          LOG.log(Level.WARNING, "load report of host {0} not applied: {1}",
+              new Object[] {hostId, e.getMessage()});
         }
       }
 
