@@ -13,6 +13,17 @@ final class FarmProcess implements AutoCloseable {
   private static final List<String> JVM_FLAGS =
       List.of("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
 
+  /**
+   * The JVM flags the daemons run with: the small test settings above, unless a benchmark asks
+   * for the JVM's own defaults (full JIT, default collector) by setting
+   * {@value #PRODUCTION_JVM_PROPERTY}, so that what it measures is what a farm runs.
+   */
+  static final String PRODUCTION_JVM_PROPERTY = "servicefarm.e2e.productionJvm";
+
+  private static List<String> jvmFlags() {
+    return Boolean.getBoolean(PRODUCTION_JVM_PROPERTY) ? List.of("-Xmx1g") : JVM_FLAGS;
+  }
+
   private final String name;
   private final Process process;
   private final Path log;
@@ -35,7 +46,7 @@ final class FarmProcess implements AutoCloseable {
       java.util.Map<String, String> env, List<String> prefix) throws IOException {
     List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.addAll(JVM_FLAGS);
+    command.addAll(jvmFlags());
     command.add("-jar");
     command.add(jar.toString());
     command.addAll(args);

@@ -27,6 +27,17 @@ import org.servicefarm.api.v1.Vm;
  * it prints figures (./farm bench Size runs it).
  */
 class SizeBenchmark {
+  // The controller runs as a farm runs it (full JIT, default collector), not with test settings.
+  @org.junit.jupiter.api.BeforeAll
+  static void productionJvm() {
+    System.setProperty(FarmProcess.PRODUCTION_JVM_PROPERTY, "true");
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void testJvm() {
+    System.clearProperty(FarmProcess.PRODUCTION_JVM_PROPERTY);
+  }
+
   private static final int HOSTS = 1_000;
   private static final int VMS = 100_000;
   private static final int PAGE = 1_000; // FarmAdminService's largest page
