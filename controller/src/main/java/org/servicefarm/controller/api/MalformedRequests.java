@@ -53,9 +53,15 @@ public final class MalformedRequests {
 
   private record TolerantMarshaller<Q>(MethodDescriptor<Q, ?> method)
       implements MethodDescriptor.Marshaller<Object> {
+    // A server only parses requests, but the descriptor stays whole: a parsed request streams as
+    // its own type does, and only a refused one cannot be sent on.
     @Override
+    @SuppressWarnings("unchecked") // parse() makes nothing but Q values and Unparsable
     public InputStream stream(Object value) {
-      throw new UnsupportedOperationException("a server never sends requests");
+      if (value instanceof Unparsable refused) {
+        throw new IllegalArgumentException("a refused request cannot be sent on: " + refused.why());
+      }
+      return method.streamRequest((Q) value);
     }
 
     @Override
