@@ -20,18 +20,8 @@ import org.junit.jupiter.api.Test;
  * windows: every report the same as the last (what a quiet farm sends), and every report with
  * a new load. Not a test of behaviour: it prints figures (./farm bench Heartbeat runs it).
  */
+@org.junit.jupiter.api.extension.ExtendWith(ProductionJvm.class)
 class HeartbeatIngestBenchmark {
-  // The controller runs as a farm runs it (full JIT, default collector), not with test settings.
-  @org.junit.jupiter.api.BeforeAll
-  static void productionJvm() {
-    System.setProperty(FarmProcess.PRODUCTION_JVM_PROPERTY, "true");
-  }
-
-  @org.junit.jupiter.api.AfterAll
-  static void testJvm() {
-    System.clearProperty(FarmProcess.PRODUCTION_JVM_PROPERTY);
-  }
-
   private static final int AGENTS = 5_000;
   private static final int VMS_PER_HOST = 2;
   private static final Duration INTERVAL = Duration.ofSeconds(2);

@@ -52,11 +52,7 @@ class HighAvailabilityIntegrationTest {
       postgres.close();
     }
     if (dir != null) {
-      try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
-        for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      ProcessFarm.deleteTree(dir);
     }
   }
 

@@ -137,10 +137,6 @@ final class NettyFarm implements AutoCloseable {
     server.shutdownNow();
     db.close();
     postgres.close();
-    try (java.util.stream.Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    ProcessFarm.deleteTree(dir);
   }
 }

@@ -259,7 +259,8 @@ final class ProcessFarm implements AutoCloseable {
     }
   }
 
-  private static void deleteTree(Path root) {
+  /** Deletes a test's directory; a failure is reported, not fatal: the test's outcome stands. */
+  static void deleteTree(Path root) {
     try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
       for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);

@@ -26,18 +26,8 @@ import org.servicefarm.api.v1.Vm;
  * ListVms pages through every VM at the largest page the API allows. Not a test of behaviour:
  * it prints figures (./farm bench Size runs it).
  */
+@org.junit.jupiter.api.extension.ExtendWith(ProductionJvm.class)
 class SizeBenchmark {
-  // The controller runs as a farm runs it (full JIT, default collector), not with test settings.
-  @org.junit.jupiter.api.BeforeAll
-  static void productionJvm() {
-    System.setProperty(FarmProcess.PRODUCTION_JVM_PROPERTY, "true");
-  }
-
-  @org.junit.jupiter.api.AfterAll
-  static void testJvm() {
-    System.clearProperty(FarmProcess.PRODUCTION_JVM_PROPERTY);
-  }
-
   private static final int HOSTS = 1_000;
   private static final int VMS = 100_000;
   private static final int PAGE = 1_000; // FarmAdminService's largest page
