@@ -67,6 +67,7 @@ import org.servicefarm.controller.reconcile.ReconcileSteps;
 import org.servicefarm.controller.reconcile.Reconciler;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
 import org.servicefarm.controller.scheduler.PlacementScheduler;
+import org.servicefarm.controller.web.WebServer;
 
 /**
  * The controller's parts wired together on a migrated database, served on a gRPC server built
@@ -237,6 +238,16 @@ public final class Controller implements AutoCloseable {
       health.setStatus(name, ServingStatus.SERVING);
     }
     return server;
+  }
+
+  /**
+   * Mounts the controller's HTTP routes on {@code web}: {@code /healthz} (public: 200 while this
+   * controller serves, saying whether it leads).
+   */
+  public void serveWeb(WebServer web) {
+    web.route("/healthz", WebServer.Access.PUBLIC, exchange -> WebServer.sendText(exchange, 200,
+        (election.isLeader() ? "serving, leading" : "serving, following "
+            + election.leader().map(Leadership.Leader::address).orElse("(no leader yet)")) + "\n"));
   }
 
   // grpcurl before 1.9 asks only v1alpha reflection; serve both so any grpcurl works.

@@ -19,6 +19,8 @@ import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
+import org.servicefarm.controller.web.WebAccess;
+import org.servicefarm.controller.web.WebServer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -41,6 +43,12 @@ public final class ControllerMain implements Callable<Integer> {
       + " and clients reach this one, told to followers while it leads (default: --listen; needed"
       + " when --listen is a wildcard address such as 0.0.0.0)")
   String advertise;
+
+  @Option(names = "--http-listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50052",
+      description = "host:port to serve HTTP on: the dashboard (admin token) and /healthz;"
+          + " 'off' for none; a non-loopback address needs --insecure, as plaintext gRPC does"
+          + " (default: ${DEFAULT-VALUE})")
+  String httpListen;
 
   @Option(names = "--database-url", description = "JDBC URL of a PostgreSQL database; "
       + "without it the controller runs its own embedded PostgreSQL in --data-dir")
@@ -164,10 +172,16 @@ public final class ControllerMain implements Callable<Integer> {
     Server server = tls.isPresent()
         ? controller.serve(tls.get().applyTo(builder), tls.get().agentIdentity(), authSettings)
         : controller.serve(builder, AgentIdentity.trustingRegistration(), authSettings);
+    WebServer web = startWeb(controller, tls.isPresent());
     System.out.println("servicefarm controller serving on " + listen
-        + (tls.isPresent() ? " (TLS)" : ""));
+        + (tls.isPresent() ? " (TLS)" : "")
+        + (web == null ? "" : ", HTTP on " + web.address().getHostString() + ":"
+            + web.address().getPort()));
     EmbeddedPostgres pg = embedded;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      if (web != null) {
+        web.close();
+      }
       controller.close();
       peers.close();
       db.close();
@@ -181,6 +195,25 @@ public final class ControllerMain implements Callable<Integer> {
     }, "shutdown"));
     server.awaitTermination();
     return 0;
+  }
+
+  /** The HTTP endpoint, or null with {@code --http-listen off}. */
+  private WebServer startWeb(Controller controller, boolean tls) throws java.io.IOException {
+    if ("off".equals(httpListen)) {
+      return null;
+    }
+    InetSocketAddress address = parseOption("--http-listen", httpListen);
+    if (!address.getAddress().isLoopbackAddress() && !insecure) {
+      // The dashboard's sign-in carries the admin token: it must not cross hosts in plaintext.
+      throw new CommandLine.ParameterException(new CommandLine(this), "--http-listen "
+          + httpListen + " is not a loopback address; the HTTP endpoint is plaintext"
+          + (tls ? " (it does not serve TLS yet)" : "") + ", which there needs --insecure");
+    }
+    WebAccess access = auth == AuthMode.TOKENS
+        ? WebAccess.tokens(controller.tokens().verifier()::verify) : WebAccess.open();
+    WebServer web = WebServer.start(address, access);
+    controller.serveWeb(web);
+    return web;
   }
 
   private String advertisedAddress(InetSocketAddress address) {
@@ -228,15 +261,20 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   static InetSocketAddress parseListen(String value) throws java.net.UnknownHostException {
+    return parseOption("--listen", value);
+  }
+
+  private static InetSocketAddress parseOption(String option, String value)
+      throws java.net.UnknownHostException {
     int colon = value.lastIndexOf(':');
     if (colon <= 0) {
-      throw new IllegalArgumentException("--listen: '" + value + "' is not host:port");
+      throw new IllegalArgumentException(option + ": '" + value + "' is not host:port");
     }
     int port;
     try {
       port = Integer.parseInt(value.substring(colon + 1));
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("--listen: '" + value + "' has no numeric port");
+      throw new IllegalArgumentException(option + ": '" + value + "' has no numeric port");
     }
     return new InetSocketAddress(InetAddress.getByName(value.substring(0, colon)), port);
   }

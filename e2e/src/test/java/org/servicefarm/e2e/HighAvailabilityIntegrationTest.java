@@ -178,7 +178,8 @@ class HighAvailabilityIntegrationTest {
     FarmProcess p = FarmProcess.start(name, FarmJars.controller(), dir.resolve("logs"),
         List.of("--listen", listen, "--advertise", listen, "--data-dir",
             dir.resolve(data).toString(), "--database-url", postgres.jdbcUrl(),
-            "--database-user", postgres.user(), "--liveness-timeout", "6"));
+            "--database-user", postgres.user(), "--liveness-timeout", "6",
+            "--http-listen", "127.0.0.1:0"));
     toClose.add(p);
     return p;
   }

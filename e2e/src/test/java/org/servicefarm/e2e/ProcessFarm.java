@@ -21,6 +21,7 @@ import org.servicefarm.client.FarmClientOptions;
 final class ProcessFarm implements AutoCloseable {
   private final Path dir;
   private final int port;
+  private final int httpPort;
   private final String libvirtUri;
   private FarmProcess controller;
   private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
@@ -33,11 +34,17 @@ final class ProcessFarm implements AutoCloseable {
     // A controller running as root runs PostgreSQL as an unprivileged user, who must enter here.
     Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     this.port = freePort();
+    this.httpPort = freePort();
     this.libvirtUri = libvirtUri;
   }
 
   String target() {
     return listenHost + ":" + port;
+  }
+
+  /** The controller's HTTP endpoint (dashboard, metrics, /healthz) as a URL without a path. */
+  String httpBase() {
+    return "http://127.0.0.1:" + httpPort;
   }
 
   /**
@@ -69,7 +76,8 @@ final class ProcessFarm implements AutoCloseable {
    */
   void startController(List<String> extraArgs, Map<String, String> env) throws IOException {
     List<String> args = new java.util.ArrayList<>(List.of("--listen", target(), "--data-dir",
-        dir.resolve("controller").toString(), "--liveness-timeout", "6"));
+        dir.resolve("controller").toString(), "--liveness-timeout", "6",
+        "--http-listen", "127.0.0.1:" + httpPort));
     if (!listenHost.startsWith("127.")) {
       args.add("--insecure");
     }

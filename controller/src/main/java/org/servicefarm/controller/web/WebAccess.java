@@ -1,0 +1,88 @@
+package org.servicefarm.controller.web;
+
+import com.sun.net.httpserver.HttpExchange;
+import java.io.IOException;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+import org.servicefarm.controller.auth.Role;
+import org.servicefarm.controller.auth.TokenVerifier.Verdict;
+
+/**
+ * Decides whether an HTTP caller may use an admin route: a live admin token in {@code
+ * Authorization: Bearer …} (curl, scrapers) or in the {@value #COOKIE} cookie (the dashboard in a
+ * browser, which cannot set headers on its page loads). Refusals are answered here: 401 without a
+ * token or with an unknown or revoked one, 403 for a client token.
+ */
+public final class WebAccess {
+  /** The cookie the dashboard's sign-in sets (HttpOnly, SameSite=Strict). */
+  public static final String COOKIE = "servicefarm_token";
+
+  private final Function<String, Verdict> verifier;
+  private final boolean open;
+
+  private WebAccess(Function<String, Verdict> verifier, boolean open) {
+    this.verifier = verifier;
+    this.open = open;
+  }
+
+  /** Admin routes need a live admin token, told by {@code verifier} (TokenVerifier::verify). */
+  public static WebAccess tokens(Function<String, Verdict> verifier) {
+    return new WebAccess(verifier, false);
+  }
+
+  /** Everyone is admitted: the controller runs with {@code --auth none}. */
+  public static WebAccess open() {
+    return new WebAccess(token -> new Verdict.Unknown(), true);
+  }
+
+  /** Whether the caller is an admin; if not, the refusal has been sent. */
+  boolean admit(HttpExchange exchange) throws IOException {
+    if (open) {
+      return true;
+    }
+    Optional<String> token = presentedToken(exchange);
+    if (token.isEmpty()) {
+      refuse(exchange, 401, "an admin token is needed: send 'Authorization: Bearer <token>'"
+          + " or sign in to the dashboard\n");
+      return false;
+    }
+    Verdict verdict = verifier.apply(token.get());
+    if (verdict instanceof Verdict.Live live) {
+      if (live.role() == Role.ADMIN) {
+        return true;
+      }
+      refuse(exchange, 403, "token '" + live.name() + "' has role " + live.role().label()
+          + "; this page needs an admin token\n");
+      return false;
+    }
+    refuse(exchange, 401, verdict instanceof Verdict.Revoked revoked
+        ? "token '" + revoked.name() + "' was revoked\n" : "the token is not known\n");
+    return false;
+  }
+
+  /** The token in the Authorization header, else in the dashboard's cookie. */
+  public static Optional<String> presentedToken(HttpExchange exchange) {
+    String header = exchange.getRequestHeaders().getFirst("Authorization");
+    if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return Optional.of(header.substring(7).strip());
+    }
+    List<String> cookies = exchange.getRequestHeaders().getOrDefault("Cookie", List.of());
+    for (String line : cookies) {
+      for (String pair : line.split(";")) {
+        String p = pair.strip();
+        if (p.startsWith(COOKIE + "=")) {
+          return Optional.of(p.substring(COOKIE.length() + 1));
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static void refuse(HttpExchange exchange, int status, String why) throws IOException {
+    if (status == 401) {
+      exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"servicefarm\"");
+    }
+    WebServer.sendText(exchange, status, why);
+  }
+}
