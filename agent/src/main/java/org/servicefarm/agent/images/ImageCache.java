@@ -145,6 +145,11 @@ public final class ImageCache {
     return digests;
   }
 
+  /** Whether the cache's files (partial ones too) take more than its bound. */
+  public synchronized boolean overBound() throws IOException {
+    return entries().stream().mapToLong(Entry::size).sum() > maxBytes;
+  }
+
   /**
    * Evicts blobs, least recently used first, until the cache fits its bound again. Blobs in
    * {@code inUse} (by this host's domains) and leased blobs stay, even when they alone exceed

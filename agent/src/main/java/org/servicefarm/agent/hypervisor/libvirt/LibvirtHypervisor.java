@@ -299,8 +299,12 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   /** Evicts cached blobs beyond the bound; a failure costs disk space, not the command. */
+  // Listing the domains' blobs parses every domain's XML: done only when there is work to do.
   private void trimImageCache() {
     try {
+      if (!disks.cacheOverBound()) {
+        return;
+      }
       synchronized (placementLock) {
         disks.trimCache(farmDomains.blobsInUse());
       }

@@ -18,8 +18,16 @@ import org.w3c.dom.Node;
 import org.xml.sax.InputSource;
 import org.xml.sax.SAXException;
 
-/** The JDK's DOM parser and writer, set up once: namespace aware, no DTDs, no external entities. */
+/**
+ * The JDK's DOM parser and writer, set up once per thread: namespace aware, no DTDs, no external
+ * entities. Setting them up looks the implementation up on the class path each time, which cost
+ * more than parsing a domain's XML; neither is thread-safe, so each thread keeps its own.
+ */
 final class XmlSupport {
+  private static final ThreadLocal<DocumentBuilder> BUILDERS =
+      ThreadLocal.withInitial(XmlSupport::newBuilder);
+  private static final ThreadLocal<Transformer> WRITERS =
+      ThreadLocal.withInitial(XmlSupport::newWriter);
 
   private XmlSupport() {}
 
@@ -38,20 +46,35 @@ final class XmlSupport {
 
   /** Serializes without an XML declaration; the DOM writer escapes text and attributes. */
   static String write(Node node) {
+    Transformer transformer = WRITERS.get();
     try {
-      TransformerFactory factory = TransformerFactory.newInstance();
-      factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_DTD, "");
-      factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_STYLESHEET, "");
-      Transformer transformer = factory.newTransformer();
-      transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
-      transformer.setOutputProperty(OutputKeys.INDENT, "yes");
-      transformer.setOutputProperty("{http://xml.apache.org/xslt}indent-amount", "2");
       StringWriter out = new StringWriter();
       transformer.transform(new DOMSource(node), new StreamResult(out));
       return out.toString();
     } catch (TransformerException e) {
       throw new IllegalStateException("the JDK's XML writer failed on a DOM we built", e);
+    } finally {
+      transformer.reset();
+      configure(transformer);
     }
+  }
+
+  private static Transformer newWriter() {
+    try {
+      TransformerFactory factory = TransformerFactory.newInstance();
+      factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_DTD, "");
+      factory.setAttribute(XMLConstants.ACCESS_EXTERNAL_STYLESHEET, "");
+      return configure(factory.newTransformer());
+    } catch (javax.xml.transform.TransformerConfigurationException e) {
+      throw new IllegalStateException("the JDK's XML writer lacks a standard feature", e);
+    }
+  }
+
+  private static Transformer configure(Transformer transformer) {
+    transformer.setOutputProperty(OutputKeys.OMIT_XML_DECLARATION, "yes");
+    transformer.setOutputProperty(OutputKeys.INDENT, "yes");
+    transformer.setOutputProperty("{http://xml.apache.org/xslt}indent-amount", "2");
+    return transformer;
   }
 
   /**
@@ -72,7 +95,14 @@ final class XmlSupport {
     return value;
   }
 
+  /** This thread's parser, as new: reset() drops what the last document left behind. */
   private static DocumentBuilder builder() {
+    DocumentBuilder builder = BUILDERS.get();
+    builder.reset();
+    return builder;
+  }
+
+  private static DocumentBuilder newBuilder() {
     try {
       DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
       factory.setNamespaceAware(true);

@@ -50,6 +50,12 @@ public interface DiskStore {
   /** Digests of the blobs this host has cached. */
   List<String> cachedImages() throws IOException;
 
+  /**
+   * Whether the cached blobs exceed the cache's bound: only then is it worth listing the domains'
+   * blobs for {@link #trimCache}.
+   */
+  boolean cacheOverBound() throws IOException;
+
   /** Evicts cached blobs beyond the cache's bound, keeping those in {@code inUse}. */
   void trimCache(Set<String> inUse) throws IOException;
 }

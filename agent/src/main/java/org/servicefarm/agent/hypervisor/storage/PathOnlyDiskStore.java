@@ -64,6 +64,11 @@ public final class PathOnlyDiskStore implements DiskStore {
   }
 
   @Override
+  public boolean cacheOverBound() {
+    return false;
+  }
+
+  @Override
   public void trimCache(Set<String> inUse) {
     // No cache to trim.
   }

@@ -125,6 +125,11 @@ public final class QemuDiskStore implements DiskStore {
   }
 
   @Override
+  public boolean cacheOverBound() throws IOException {
+    return cache.overBound();
+  }
+
+  @Override
   public void trimCache(Set<String> inUse) throws IOException {
     cache.trim(inUse);
   }
