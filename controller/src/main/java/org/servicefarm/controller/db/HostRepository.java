@@ -187,4 +187,15 @@ public final class HostRepository {
     tx.query("SELECT id FROM hosts WHERE id = ? FOR UPDATE", rs -> 0, id);
     return find(tx, id);
   }
+
+  /**
+   * As {@link #lockForPlacement}, but empty at once when another placement holds the host's row,
+   * instead of waiting for that placement's transaction to commit.
+   */
+  public Optional<HostRecord> lockForPlacementIfFree(Database.Tx tx, String id)
+      throws SQLException {
+    boolean locked = !tx.query("SELECT id FROM hosts WHERE id = ? FOR UPDATE SKIP LOCKED",
+        rs -> 0, id).isEmpty();
+    return locked ? find(tx, id) : Optional.empty();
+  }
 }

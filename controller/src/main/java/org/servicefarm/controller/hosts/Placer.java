@@ -3,6 +3,7 @@ package org.servicefarm.controller.hosts;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
@@ -14,7 +15,8 @@ import org.servicefarm.controller.scheduler.PlacementRequest;
 import org.servicefarm.controller.scheduler.PlacementScheduler;
 
 /**
- * Optimistic placement, verified at commit: rank hosts on a snapshot, then, inside the caller's
+ * Optimistic placement, verified at commit: rank hosts on a snapshot (a {@link HostBook} at most
+ * a second old), then, inside the caller's
  * transaction, lock the best host's row, re-check its room with fresh allocations, and record the
  * VM there. A host that filled up meanwhile is skipped for the next one, among the scheduler's
  * best {@link PlacementScheduler#CANDIDATES}; when all of them filled up, the request is answered
@@ -40,35 +42,61 @@ public final class Placer {
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final PlacementScheduler scheduler;
+  private final HostBook book;
 
   public Placer(HostRepository hosts, AgentRegistry agents, PlacementScheduler scheduler) {
     this.hosts = hosts;
     this.agents = agents;
     this.scheduler = scheduler;
+    this.book = new HostBook(hosts, System::nanoTime);
   }
 
   public <T> T place(Database.Tx tx, PlacementRequest request, Commit<T> commit)
       throws SQLException {
-    List<HostSnapshot> snapshot = snapshot(hosts.list(tx));
-    Placement placement = scheduler.place(request, snapshot);
-    if (placement instanceof Placement.NoHost none) {
-      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(Placer::isCapacity)
-          ? new FarmException.Unavailable(none.message())
-          : new FarmException.NoCapacity(none.message());
+    Optional<T> placed = tryPlace(tx, request, commit, false);
+    if (placed.isEmpty()) {
+      // The view may predate a host that just registered or VMs that just left: once more on
+      // the table as it is now, before telling the caller there is no room.
+      book.invalidate();
+      placed = tryPlace(tx, request, commit, true);
     }
-    for (Placement.RankedHost candidate : spread(((Placement.Ranked) placement).hosts())) {
-      HostRecord fresh = hosts.lockForPlacement(tx, candidate.hostId()).orElse(null);
-      if (fresh != null
-          && scheduler.place(request, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
-        return commit.onHost(tx, fresh.id());
-      }
-    }
-    throw new FarmException.NoCapacity(
+    return placed.orElseThrow(() -> new FarmException.NoCapacity(
         "every one of the best hosts that had room for a VM with "
             + request.vcpus()
             + " vCPU and "
             + request.memoryMb()
-            + " MB filled up while placing it; try again");
+            + " MB filled up while placing it; try again"));
+  }
+
+  /** The VM recorded on a host, or empty when the view's best hosts turned out full. */
+  private <T> Optional<T> tryPlace(Database.Tx tx, PlacementRequest request, Commit<T> commit,
+      boolean lastTry) throws SQLException {
+    List<HostSnapshot> snapshot = snapshot(book.current(tx));
+    Placement placement = scheduler.place(request, snapshot);
+    if (placement instanceof Placement.NoHost none) {
+      if (!lastTry) {
+        return Optional.empty();
+      }
+      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(Placer::isCapacity)
+          ? new FarmException.Unavailable(none.message())
+          : new FarmException.NoCapacity(none.message());
+    }
+    List<Placement.RankedHost> order = spread(((Placement.Ranked) placement).hosts());
+    // First the hosts no other placement holds now: waiting for a busy host's row means waiting
+    // for that placement's commit, and simultaneous placements would queue behind each other.
+    for (boolean wait : new boolean[] {false, true}) {
+      for (Placement.RankedHost candidate : order) {
+        HostRecord fresh = (wait ? hosts.lockForPlacement(tx, candidate.hostId())
+            : hosts.lockForPlacementIfFree(tx, candidate.hostId())).orElse(null);
+        if (fresh != null
+            && scheduler.place(request, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
+          T recorded = commit.onHost(tx, fresh.id());
+          book.placed(fresh.id(), request.vcpus(), request.memoryMb());
+          return Optional.of(recorded);
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   /**
