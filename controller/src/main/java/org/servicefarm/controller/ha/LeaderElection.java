@@ -148,14 +148,18 @@ public final class LeaderElection implements Leadership, AutoCloseable {
   }
 
   private long bumpEpoch() throws SQLException {
-    try (PreparedStatement ps = lockSession.prepareStatement("UPDATE controller_leadership"
-        + " SET epoch = epoch + 1, holder = ?, address = ?, since = now() WHERE id = 1"
-        + " RETURNING epoch")) {
-      ps.setString(1, self);
-      ps.setString(2, address);
+    // The fence's lock, taken exclusively, is held until this statement commits: the bump waits
+    // for the old leader's fenced transactions in flight, and later ones see the new epoch.
+    try (PreparedStatement ps = lockSession.prepareStatement("WITH fence AS MATERIALIZED"
+        + " (SELECT pg_advisory_xact_lock(hashtextextended(?, 0)))"
+        + " UPDATE controller_leadership SET epoch = epoch + 1, holder = ?, address = ?,"
+        + " since = now() FROM fence WHERE id = 1 RETURNING epoch")) {
+      ps.setString(1, LeaderFence.LOCK_KEY);
+      ps.setString(2, self);
+      ps.setString(3, address);
       try (ResultSet rs = ps.executeQuery()) {
         if (!rs.next()) {
-          throw new SQLException("controller_leadership has no row 1; is the schema at V6?");
+          throw new SQLException("controller_leadership has no row 1; is the schema at V7?");
         }
         return rs.getLong(1);
       }

@@ -115,10 +115,36 @@ class LeaderElectionTest {
         "the new leader's writes pass");
   }
 
+  @Test
+  void aNewLeaderTakesOverOnlyOnceTheOldLeadersWriteInFlightHasEnded() throws Exception {
+    Database fenced = dbA.fenced(new LeaderFence(a));
+    java.util.concurrent.CountDownLatch passedFence = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
+    Thread writer = new Thread(() -> fenced.inTransaction(tx -> {
+      passedFence.countDown();
+      try {
+        finish.await();
+      } catch (InterruptedException e) {
+        throw new IllegalStateException("the writer was interrupted", e);
+      }
+      return tx.update("UPDATE controller_leadership SET since = since WHERE id = 1");
+    }));
+    writer.start();
+    assertTrue(passedFence.await(10, java.util.concurrent.TimeUnit.SECONDS));
+    terminateLeaderSession();
+    // b wins the election lock at its next try (every second) but its bump must wait.
+    Thread.sleep(2500);
+    assertFalse(b.isLeader(), "the epoch bump waited for the old leader's transaction");
+    finish.countDown();
+    writer.join(10_000);
+    awaitLeader(b);
+    assertEquals(2, b.epoch());
+  }
+
   // The leader's connection dies as it would when its process is frozen or cut off.
   private void terminateLeaderSession() {
     int ended = dbB.queryOne("SELECT count(pg_terminate_backend(pid))::int FROM pg_locks"
-        + " WHERE locktype = 'advisory' AND granted"
+        + " WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'"
         + " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", rs -> rs.getInt(1)).orElse(0);
     assertEquals(1, ended, "one session held the leadership lock");
   }
