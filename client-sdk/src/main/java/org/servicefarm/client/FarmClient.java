@@ -110,6 +110,7 @@ public final class FarmClient implements AutoCloseable {
     return tokens;
   }
 
+  /** The options this client was built with. */
   public FarmClientOptions options() {
     return options;
   }
@@ -253,6 +254,7 @@ public final class FarmClient implements AutoCloseable {
     return catalog.defineService(definition);
   }
 
+  /** Every service definition in the catalog. */
   public List<ServiceDefinition> listServiceDefinitions() {
     return catalog.listServiceDefinitions();
   }
@@ -275,6 +277,7 @@ public final class FarmClient implements AutoCloseable {
     return ImageUpload.call(authorizedChannel, statusMapper, plan, name, format, file, timeout);
   }
 
+  /** Every image in the catalog. */
   public List<Image> listImages() {
     return catalog.listImages();
   }
@@ -322,6 +325,7 @@ public final class FarmClient implements AutoCloseable {
         (stub, request) -> stub.uncordonHost(request));
   }
 
+  /** Every farm host, connected or not, with its capacity, load and allocations. */
   public List<Host> listHosts() {
     return vmsAndHosts.listHosts();
   }
