@@ -98,7 +98,8 @@ class PublicApiDocumentedTest {
       boolean override = method.getModifiers().getAnnotations().stream()
           .anyMatch(a -> a.getAnnotationType().toString().equals("Override"));
       if (isApi(method.getModifiers()) && !override) {
-        String name = method.getName().contentEquals("<init>") ? "constructor" : method.getName() + "()";
+        String name = method.getName().contentEquals("<init>")
+            ? "constructor" : method.getName() + "()";
         require(method, name);
       }
       return null;

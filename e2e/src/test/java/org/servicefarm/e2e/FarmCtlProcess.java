@@ -56,6 +56,7 @@ final class FarmCtlProcess {
           + TIMEOUT_SECONDS + " s");
     }
     return new Run(List.of(args), process.exitValue(),
-        Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+        Files.readString(out, StandardCharsets.UTF_8),
+        Files.readString(err, StandardCharsets.UTF_8));
   }
 }

@@ -9,7 +9,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** farmctl hosts, also farmctl host list: the farm hosts, their load and what is promised to their VMs. */
+/**
+ * farmctl hosts, also farmctl host list: the farm hosts, their load and what is promised to their
+ * VMs.
+ */
 @Command(
     name = "hosts",
    
