@@ -84,12 +84,14 @@ public final class FarmClient implements AutoCloseable {
     this.statusMapper = new StatusMapper(channel.authority());
     this.caller = new UnaryCaller(options, statusMapper);
     this.authorizedChannel = authorized;
-    this.vmsAndHosts = new VmHostCalls(admin, caller, options.callDeadline());
+    this.vmsAndHosts = new VmHostCalls(admin, FarmAdminGrpc.newFutureStub(authorized), caller,
+        options.callDeadline());
     this.catalog = new CatalogCalls(admin, caller, options.callDeadline());
     this.watches = new WatchCalls(authorized, options, caller, statusMapper);
     this.requests = new RequestCalls(broker, ServiceBrokerGrpc.newFutureStub(authorized), caller,
         watches, options.requestServiceDeadline());
-    this.leases = new LeaseCalls(broker, caller, options.callDeadline());
+    this.leases = new LeaseCalls(broker, ServiceBrokerGrpc.newFutureStub(authorized), caller,
+        options.callDeadline());
     this.tokens = new TokenCalls(TokenAdminGrpc.newBlockingStub(authorized), caller,
         options.callDeadline());
   }
@@ -110,6 +112,7 @@ public final class FarmClient implements AutoCloseable {
     return tokens;
   }
 
+  /** The options this client was built with. */
   public FarmClientOptions options() {
     return options;
   }
@@ -183,6 +186,21 @@ public final class FarmClient implements AutoCloseable {
     leases.release(leaseId);
   }
 
+  /** {@link #renewLease(String)} without blocking; fails with the same exceptions. */
+  public CompletableFuture<Lease> renewLeaseAsync(String leaseId) {
+    return leases.renewAsync(leaseId, null);
+  }
+
+  /** {@link #renewLease(String, Duration)} without blocking; fails with the same exceptions. */
+  public CompletableFuture<Lease> renewLeaseAsync(String leaseId, Duration ttl) {
+    return leases.renewAsync(leaseId, Objects.requireNonNull(ttl, "ttl"));
+  }
+
+  /** {@link #releaseLease(String)} without blocking; fails with the same exceptions. */
+  public CompletableFuture<Void> releaseLeaseAsync(String leaseId) {
+    return leases.releaseAsync(leaseId);
+  }
+
   /**
    * Asks for the service without waiting for it: the answer names the VM chosen and an operation
    * to follow with {@link #watchOperation}. Fails at once, as {@link #requestService(String)}
@@ -253,6 +271,7 @@ public final class FarmClient implements AutoCloseable {
     return catalog.defineService(definition);
   }
 
+  /** Every service definition in the catalog. */
   public List<ServiceDefinition> listServiceDefinitions() {
     return catalog.listServiceDefinitions();
   }
@@ -275,6 +294,7 @@ public final class FarmClient implements AutoCloseable {
     return ImageUpload.call(authorizedChannel, statusMapper, plan, name, format, file, timeout);
   }
 
+  /** Every image in the catalog. */
   public List<Image> listImages() {
     return catalog.listImages();
   }
@@ -292,6 +312,14 @@ public final class FarmClient implements AutoCloseable {
    */
   public List<Vm> listVms(VmFilter filter) {
     return vmsAndHosts.listVms(filter);
+  }
+
+  /**
+   * {@link #listVms(VmFilter)} without blocking: completes with every matching VM once the last
+   * page has arrived, or fails with the exception of the page that failed.
+   */
+  public CompletableFuture<List<Vm>> listVmsAsync(VmFilter filter) {
+    return vmsAndHosts.listVmsAsync(filter);
   }
 
   /** One page of events matching the filter, oldest first; page on with the last id seen. */
@@ -322,6 +350,7 @@ public final class FarmClient implements AutoCloseable {
         (stub, request) -> stub.uncordonHost(request));
   }
 
+  /** Every farm host, connected or not, with its capacity, load and allocations. */
   public List<Host> listHosts() {
     return vmsAndHosts.listHosts();
   }

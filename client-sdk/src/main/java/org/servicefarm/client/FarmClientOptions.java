@@ -13,13 +13,17 @@ import java.util.Optional;
  */
 public final class FarmClientOptions {
 
+  /** Where a controller listens unless told otherwise: this machine, port 50051. */
   public static final String DEFAULT_TARGET = "127.0.0.1:50051";
   /** RequestService may build a VM (image, placement, install, boot), which takes minutes. */
   public static final Duration DEFAULT_REQUEST_SERVICE_DEADLINE = Duration.ofSeconds(120);
   /** Every other call only reads or records state in the controller. */
   public static final Duration DEFAULT_CALL_DEADLINE = Duration.ofSeconds(10);
+  /** Tries of an idempotent call when the farm is UNAVAILABLE: the first and two retries. */
   public static final int DEFAULT_MAX_ATTEMPTS = 3;
+  /** The pause before the first retry. */
   public static final Duration DEFAULT_INITIAL_BACKOFF = Duration.ofMillis(200);
+  /** The longest pause between retries. */
   public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
 
   private final String target;
@@ -48,6 +52,7 @@ public final class FarmClientOptions {
     this.maxBackoff = builder.maxBackoff;
   }
 
+  /** A builder starting from every default; see {@link #defaults()}. */
   public static Builder builder() {
     return new Builder();
   }
@@ -67,6 +72,7 @@ public final class FarmClientOptions {
     return host;
   }
 
+  /** The port part of the target. */
   public int port() {
     return port;
   }
@@ -106,6 +112,7 @@ public final class FarmClientOptions {
     return initialBackoff;
   }
 
+  /** The longest pause between two attempts. */
   public Duration maxBackoff() {
     return maxBackoff;
   }
@@ -162,26 +169,31 @@ public final class FarmClientOptions {
       return this;
     }
 
+    /** How long RequestService may take in all, retries included (default 120 s). */
     public Builder requestServiceDeadline(Duration deadline) {
       this.requestServiceDeadline = deadline;
       return this;
     }
 
+    /** How long any other call may take in all, retries included (default 10 s). */
     public Builder callDeadline(Duration deadline) {
       this.callDeadline = deadline;
       return this;
     }
 
+    /** Tries of an idempotent call when the farm is UNAVAILABLE, at least 1 (default 3). */
     public Builder maxAttempts(int maxAttempts) {
       this.maxAttempts = maxAttempts;
       return this;
     }
 
+    /** The pause before the first retry; later ones double (default 200 ms). */
     public Builder initialBackoff(Duration backoff) {
       this.initialBackoff = backoff;
       return this;
     }
 
+    /** The longest pause between retries (default 5 s). */
     public Builder maxBackoff(Duration backoff) {
       this.maxBackoff = backoff;
       return this;

@@ -8,6 +8,7 @@ import io.grpc.Status;
  */
 public class FarmTimeoutException extends FarmException {
 
+  /** Used by the SDK's status mapping; {@code serverMessage} is the farm's own words. */
   public FarmTimeoutException(String serverMessage, String message, Throwable cause) {
     super(Status.Code.DEADLINE_EXCEEDED, serverMessage, message, cause);
   }

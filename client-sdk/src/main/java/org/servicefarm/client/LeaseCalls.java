@@ -2,10 +2,12 @@ package org.servicefarm.client;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import org.servicefarm.api.v1.ReleaseLeaseRequest;
 import org.servicefarm.api.v1.RenewLeaseRequest;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
+import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerFutureStub;
 
 /**
  * Renewing and releasing leases for {@link FarmClient}. Both are retried like reads: renewing
@@ -13,33 +15,65 @@ import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
  */
 final class LeaseCalls {
   private final ServiceBrokerBlockingStub broker;
+  private final ServiceBrokerFutureStub brokerAsync;
   private final UnaryCaller caller;
   private final Duration callDeadline;
 
-  LeaseCalls(ServiceBrokerBlockingStub broker, UnaryCaller caller, Duration callDeadline) {
+  LeaseCalls(ServiceBrokerBlockingStub broker, ServiceBrokerFutureStub brokerAsync,
+      UnaryCaller caller, Duration callDeadline) {
     this.broker = broker;
+    this.brokerAsync = brokerAsync;
     this.caller = caller;
     this.callDeadline = callDeadline;
   }
 
   /** @param ttl the new TTL, or null for the lease's own */
   Lease renew(String leaseId, Duration ttl) {
+    RenewLeaseRequest request = renewRequest(leaseId, ttl);
+    return Lease.fromProto(caller.blocking(renewPlan(leaseId),
+        deadline -> broker.withDeadline(deadline).renewLease(request)));
+  }
+
+  /** {@link #renew} without blocking. */
+  CompletableFuture<Lease> renewAsync(String leaseId, Duration ttl) {
+    RenewLeaseRequest request = renewRequest(leaseId, ttl);
+    return caller.async(renewPlan(leaseId),
+            deadline -> brokerAsync.withDeadline(deadline).renewLease(request))
+        .thenApply(Lease::fromProto);
+  }
+
+  void release(String leaseId) {
+    ReleaseLeaseRequest request = releaseRequest(leaseId);
+    caller.blocking(releasePlan(leaseId),
+        deadline -> broker.withDeadline(deadline).releaseLease(request));
+  }
+
+  /** {@link #release} without blocking. */
+  CompletableFuture<Void> releaseAsync(String leaseId) {
+    ReleaseLeaseRequest request = releaseRequest(leaseId);
+    return caller.async(releasePlan(leaseId),
+            deadline -> brokerAsync.withDeadline(deadline).releaseLease(request))
+        .thenApply(released -> null);
+  }
+
+  private static RenewLeaseRequest renewRequest(String leaseId, Duration ttl) {
     RenewLeaseRequest.Builder request = RenewLeaseRequest.newBuilder().setLeaseId(require(leaseId));
     if (ttl != null) {
       request.setTtlSeconds(ttlSeconds(ttl));
     }
-    CallPlan plan = new CallPlan(ServiceBrokerGrpc.getRenewLeaseMethod(), leaseId, true,
-        callDeadline);
-    return Lease.fromProto(caller.blocking(plan,
-        deadline -> broker.withDeadline(deadline).renewLease(request.build())));
+    return request.build();
   }
 
-  void release(String leaseId) {
-    ReleaseLeaseRequest request =
-        ReleaseLeaseRequest.newBuilder().setLeaseId(require(leaseId)).build();
-    CallPlan plan = new CallPlan(ServiceBrokerGrpc.getReleaseLeaseMethod(), leaseId, true,
-        callDeadline);
-    caller.blocking(plan, deadline -> broker.withDeadline(deadline).releaseLease(request));
+  private static ReleaseLeaseRequest releaseRequest(String leaseId) {
+    return ReleaseLeaseRequest.newBuilder().setLeaseId(require(leaseId)).build();
+  }
+
+  private CallPlan renewPlan(String leaseId) {
+    return new CallPlan(ServiceBrokerGrpc.getRenewLeaseMethod(), leaseId, true, callDeadline);
+  }
+
+  private CallPlan releasePlan(String leaseId) {
+    return new CallPlan(ServiceBrokerGrpc.getReleaseLeaseMethod(), leaseId, true, callDeadline);
   }
 
   /** The API counts TTLs in whole seconds; anything else is the caller's mistake, said early. */

@@ -9,6 +9,7 @@ import io.grpc.Status;
  */
 public class PermissionDeniedException extends FarmException {
 
+  /** Used by the SDK's status mapping; {@code serverMessage} is the farm's own words. */
   public PermissionDeniedException(
       Status.Code code, String serverMessage, String message, Throwable cause) {
     super(code, serverMessage, message, cause);

@@ -11,6 +11,7 @@ public class RateLimitedException extends FarmException {
   static final Metadata.Key<String> MARK =
       Metadata.Key.of("servicefarm-rate-limited", Metadata.ASCII_STRING_MARSHALLER);
 
+  /** Used by the SDK's status mapping; {@code serverMessage} is the farm's own words. */
   public RateLimitedException(String serverMessage, String message, Throwable cause) {
     super(Status.Code.RESOURCE_EXHAUSTED, serverMessage, message, cause);
   }

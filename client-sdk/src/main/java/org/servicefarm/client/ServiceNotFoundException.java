@@ -8,6 +8,7 @@ public class ServiceNotFoundException extends NotFoundException {
 
   private final String serviceName;
 
+  /** Used by the SDK's status mapping; {@code serviceName} is the name the request asked for. */
   public ServiceNotFoundException(
       String serviceName, String serverMessage, String message, Throwable cause) {
     super(serverMessage, message, cause);

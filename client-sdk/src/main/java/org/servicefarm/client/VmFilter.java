@@ -9,6 +9,7 @@ import org.servicefarm.api.v1.VmState;
  */
 public record VmFilter(VmState state, String hostId, String service) {
 
+  /** Reads a null criterion as unset, which matches every VM. */
   public VmFilter {
     state = state == null ? VmState.VM_STATE_UNSPECIFIED : state;
     hostId = hostId == null ? "" : hostId;
@@ -20,14 +21,17 @@ public record VmFilter(VmState state, String hostId, String service) {
     return new VmFilter(null, null, null);
   }
 
+  /** This filter, matching only VMs in that state. */
   public VmFilter withState(VmState newState) {
     return new VmFilter(newState, hostId, service);
   }
 
+  /** This filter, matching only VMs placed on that host. */
   public VmFilter onHost(String newHostId) {
     return new VmFilter(state, newHostId, service);
   }
 
+  /** This filter, matching only VMs that offer that service. */
   public VmFilter offering(String newService) {
     return new VmFilter(state, hostId, newService);
   }

@@ -5,8 +5,10 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
+import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminFutureStub;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.ListHostsRequest;
@@ -21,11 +23,14 @@ import org.servicefarm.api.v1.VmActionRequest;
  */
 final class VmHostCalls {
   private final FarmAdminBlockingStub admin;
+  private final FarmAdminFutureStub adminAsync;
   private final UnaryCaller caller;
   private final Duration callDeadline;
 
-  VmHostCalls(FarmAdminBlockingStub admin, UnaryCaller caller, Duration callDeadline) {
+  VmHostCalls(FarmAdminBlockingStub admin, FarmAdminFutureStub adminAsync, UnaryCaller caller,
+      Duration callDeadline) {
     this.admin = admin;
+    this.adminAsync = adminAsync;
     this.caller = caller;
     this.callDeadline = callDeadline;
   }
@@ -38,14 +43,36 @@ final class VmHostCalls {
       ListVmsResponse page = caller.blocking(plan(FarmAdminGrpc.getListVmsMethod(), ""),
           deadline -> admin.withDeadline(deadline).listVms(request));
       vms.addAll(page.getVmsList());
-      if (!page.getNextPageToken().isEmpty() && page.getNextPageToken().equals(pageToken)) {
-        // A server handing back the token it was given would keep us here forever.
-        throw new FarmException(Status.Code.INTERNAL, "",
-            "ListVms returned the same page token twice: \"" + pageToken + "\"", null);
-      }
-      pageToken = page.getNextPageToken();
+      pageToken = nextPageToken(page, pageToken);
     } while (!pageToken.isEmpty());
     return vms;
+  }
+
+  /** {@link #listVms} without blocking: each page is asked for when the one before arrived. */
+  CompletableFuture<List<Vm>> listVmsAsync(VmFilter filter) {
+    return pagesFrom(filter, "", new ArrayList<>());
+  }
+
+  private CompletableFuture<List<Vm>> pagesFrom(VmFilter filter, String pageToken,
+      List<Vm> vmsSoFar) {
+    ListVmsRequest request = filter.toRequest().setPageToken(pageToken).build();
+    return caller.async(plan(FarmAdminGrpc.getListVmsMethod(), ""),
+            deadline -> adminAsync.withDeadline(deadline).listVms(request))
+        .thenCompose(page -> {
+          vmsSoFar.addAll(page.getVmsList());
+          String next = nextPageToken(page, pageToken);
+          return next.isEmpty() ? CompletableFuture.completedFuture(List.copyOf(vmsSoFar))
+              : pagesFrom(filter, next, vmsSoFar);
+        });
+  }
+
+  private static String nextPageToken(ListVmsResponse page, String pageToken) {
+    if (!page.getNextPageToken().isEmpty() && page.getNextPageToken().equals(pageToken)) {
+      // A server handing back the token it was given would keep us here forever.
+      throw new FarmException(Status.Code.INTERNAL, "",
+          "ListVms returned the same page token twice: \"" + pageToken + "\"", null);
+    }
+    return page.getNextPageToken();
   }
 
   List<Host> listHosts() {

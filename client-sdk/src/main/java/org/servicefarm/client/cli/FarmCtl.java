@@ -41,6 +41,7 @@ import picocli.CommandLine.Spec;
       HostCommand.class,
       TokenCommand.class,
       PkiCommand.class,
+      CompletionCommand.class,
     },
     exitCodeListHeading = "%nExit codes:%n",
     footer = {
@@ -110,12 +111,30 @@ public final class FarmCtl {
   /** farmctl wired up with its error handling, ready for {@link CommandLine#execute}. */
   static CommandLine commandLine(ClientFactory clientFactory) {
     CommandLine commandLine = new CommandLine(new FarmCtl(clientFactory));
+    addListsUnderTheirNouns(commandLine);
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     listExitCodes(commandLine);
     commandLine.setParameterExceptionHandler(FarmCtl::reportUsageError);
     commandLine.setExecutionExceptionHandler(
         (error, failed, parseResult) -> reportFailure(error, failed));
     return commandLine;
+  }
+
+  /**
+   * `vm list` and `host list` are the same commands as `vms` and `hosts`, under the noun the
+   * other VM and host commands use. Added here because an annotation would register each class
+   * under its own name only; each name gets its own instance, so they share code, not state.
+   */
+  private static void addListsUnderTheirNouns(CommandLine farmctl) {
+    addUnder(farmctl, "vm", "list", new VmsCommand());
+    addUnder(farmctl, "host", "list", new HostsCommand());
+  }
+
+  private static void addUnder(CommandLine farmctl, String parent, String name, Object command) {
+    CommandLine sub = new CommandLine(command);
+    // Renamed in its spec, not only where it is registered, so its help says "vm list" too.
+    sub.getCommandSpec().name(name);
+    farmctl.getSubcommands().get(parent).addSubcommand(sub);
   }
 
   /** Every command's --help lists the exit codes, which are the same for all of them. */

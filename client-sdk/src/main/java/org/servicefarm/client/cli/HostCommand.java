@@ -11,7 +11,8 @@ import picocli.CommandLine.Spec;
 /** farmctl host: take a host out of service for maintenance, and back. */
 @Command(
     name = "host",
-    description = "Drain a host (move its VMs elsewhere, place nothing new on it) or uncordon it.",
+    description = {"List hosts (as farmctl hosts), drain a host (move its VMs elsewhere, place",
+      "nothing new on it) or uncordon it."},
     footer = {
       "%nExample:",
       "  farmctl host drain sim-1",

@@ -9,14 +9,17 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** farmctl hosts: the farm hosts, their load and what is promised to their VMs. */
+/**
+ * farmctl hosts, also farmctl host list: the farm hosts, their load and what is promised to their
+ * VMs.
+ */
 @Command(
     name = "hosts",
    
     description = "List the farm hosts with their status, load and allocations.",
     footer = {
       "%nExample:",
-      "  farmctl hosts",
+      "  ${COMMAND-FULL-NAME} -o json",
     })
 final class HostsCommand implements Runnable {
 

@@ -31,7 +31,8 @@ final class PkiCommand {
   private CommandSpec spec;
 
   @Command(name = "init",
-      description = "Create the CA: ca.pem and ca-key.pem (EC P-256, 10 years).")
+      description = "Create the CA: ca.pem and ca-key.pem (EC P-256, 10 years).",
+      footer = {"%nExample:", "  farmctl pki init --dir /etc/servicefarm/pki"})
   void init(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir)
       throws IOException {
     CertificateIssuer.Issued ca = CertificateIssuer.newCa("Service Farm CA");
@@ -39,7 +40,9 @@ final class PkiCommand {
   }
 
   @Command(name = "controller",
-      description = "Issue the controller's server certificate: NAME.pem and NAME-key.pem.")
+      description = "Issue the controller's server certificate: NAME.pem and NAME-key.pem.",
+      footer = {"%nExample:",
+          "  farmctl pki controller --dir /etc/servicefarm/pki --san 10.0.0.5,farm.example.org"})
   void controller(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--name", defaultValue = "controller",
           description = "File and common name (default ${DEFAULT-VALUE}).") String name,
@@ -53,7 +56,8 @@ final class PkiCommand {
   }
 
   @Command(name = "agent", description = {"Issue an agent's client certificate:",
-      "agent-HOST.pem and agent-HOST-key.pem, naming the host id the agent may register."})
+      "agent-HOST.pem and agent-HOST-key.pem, naming the host id the agent may register."},
+      footer = {"%nExample:", "  farmctl pki agent --dir /etc/servicefarm/pki --host-id host-1"})
   void agent(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--host-id", required = true, paramLabel = "HOST") String hostId)
       throws IOException {
@@ -68,7 +72,8 @@ final class PkiCommand {
   }
 
   @Command(name = "client",
-      description = "Issue a client certificate: client-NAME.pem and client-NAME-key.pem.")
+      description = "Issue a client certificate: client-NAME.pem and client-NAME-key.pem.",
+      footer = {"%nExample:", "  farmctl pki client --dir /etc/servicefarm/pki --name ci"})
   void client(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--name", required = true) String name) throws IOException {
     PkiDirectory pki = new PkiDirectory(dir);

@@ -16,7 +16,8 @@ import picocli.CommandLine.Spec;
 @Command(
     name = "vm",
    
-    description = "Show one VM, or suspend, resume, archive, restore or delete it.",
+    description = {"List VMs (as farmctl vms), or show, suspend, resume, archive, restore or",
+      "delete one."},
     footer = {
       "%nExample:",
       "  farmctl vm suspend 3f2a9c1e",

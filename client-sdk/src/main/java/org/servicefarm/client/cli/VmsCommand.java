@@ -13,14 +13,14 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** farmctl vms: every VM, or those matching the filters, across all pages. */
+/** farmctl vms, also farmctl vm list: every VM, or those matching the filters, across all pages. */
 @Command(
     name = "vms",
    
     description = "List VMs; filters combine, each left out matches all.",
     footer = {
       "%nExample:",
-      "  farmctl vms --state sleeping --service redis",
+      "  ${COMMAND-FULL-NAME} --state sleeping --service redis",
     })
 final class VmsCommand implements Runnable {
 

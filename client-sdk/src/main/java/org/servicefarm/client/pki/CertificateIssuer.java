@@ -44,7 +44,9 @@ public final class CertificateIssuer {
   public static final String HOST_URI_PREFIX = "servicefarm:host:";
   /** The rule agents' host ids follow; certificate names follow it too. */
   public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+  /** How long a CA certificate is valid: ten years. */
   public static final Duration CA_VALIDITY = Duration.ofDays(3650);
+  /** How long a controller, agent or client certificate is valid: 825 days. */
   public static final Duration LEAF_VALIDITY = Duration.ofDays(825);
 
   private static final Pattern IPV4 = Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");

@@ -30,18 +30,22 @@ import org.bouncycastle.util.io.pem.PemObject;
  * (PKCS#8, mode 0600). Nothing here ever overwrites a file: replacing a key is a deliberate act.
  */
 public final class PkiDirectory {
+  /** The CA's name: its files are ca.pem and ca-key.pem. */
   public static final String CA = "ca";
 
   private final Path dir;
 
+  /** The PEM files in {@code dir}, which need not exist until a file is written. */
   public PkiDirectory(Path dir) {
     this.dir = dir;
   }
 
+  /** Where the certificate called {@code name} is: NAME.pem. */
   public Path certificate(String name) {
     return dir.resolve(name + ".pem");
   }
 
+  /** Where the private key of {@code name} is: NAME-key.pem. */
   public Path key(String name) {
     return dir.resolve(name + "-key.pem");
   }

@@ -12,7 +12,6 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -338,26 +337,6 @@ class FarmCtlTest {
     assertEquals("qcow2", farm.admin.images.get(0).getFormat());
     assertEquals("/srv/images/pg16.qcow2", farm.admin.images.get(0).getSourcePath());
     assertTrue(run.out().contains("\"sizeBytes\": \"1048576\""), run.out());
-  }
-
-  @Test
-  void everyCommandsHelpShowsAnExample() {
-    List<List<String>> commands = List.of(List.of(), List.of("request"), List.of("services"),
-        List.of("vms"), List.of("hosts"), List.of("vm", "get"), List.of("vm", "delete"),
-        List.of("service", "define"), List.of("service", "list"), List.of("image", "register"),
-        List.of("image", "upload"), List.of("image", "list"), List.of("lease", "renew"),
-        List.of("lease", "release"));
-    for (List<String> command : commands) {
-      String[] args =
-          Stream.concat(command.stream(), Stream.of("--help")).toArray(String[]::new);
-
-      Run run = farmctl(args);
-
-      assertEquals(0, run.exitCode(), String.join(" ", args));
-      assertTrue(run.out().contains("Example"), String.join(" ", args) + "\n" + run.out());
-      assertTrue(run.out().contains("  farmctl " + String.join(" ", command)),
-          String.join(" ", args) + "\n" + run.out());
-    }
   }
 
   private static List<String> words(String line) {
