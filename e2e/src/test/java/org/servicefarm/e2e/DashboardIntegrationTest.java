@@ -261,6 +261,43 @@ class DashboardIntegrationTest {
     }
   }
 
+  @Test
+  @Order(Integer.MAX_VALUE) // its streams hold web threads until their next keepalive
+  void aThirdEventStreamIsRefusedSoThePagePollsInstead() throws Exception {
+    HttpResponse<Stream<String>> first = openStream();
+    HttpResponse<Stream<String>> second = openStream();
+    try {
+      HttpRequest request = HttpRequest.newBuilder(URI.create(base() + "/api/events"))
+          .header("Authorization", "Bearer " + adminToken).build();
+      HttpResponse<String> third = http.send(request, HttpResponse.BodyHandlers.ofString());
+      assertEquals(503, third.statusCode());
+      assertTrue(third.body().contains("polls instead"), third.body());
+      assertEquals(200, get("/healthz").statusCode(), "other routes still answer");
+    } finally {
+      first.body().close();
+      second.body().close();
+    }
+  }
+
+  /**
+   * Opens an event stream, waiting while the slots are taken: a stream whose reader left (an
+   * earlier test's) holds its slot until its next keepalive finds the connection closed.
+   */
+  private static HttpResponse<Stream<String>> openStream() throws Exception {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(base() + "/api/events"))
+        .header("Authorization", "Bearer " + adminToken).build();
+    long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (true) {
+      HttpResponse<Stream<String>> stream = http.send(request, HttpResponse.BodyHandlers.ofLines());
+      if (stream.statusCode() == 200 || System.nanoTime() > deadline) {
+        assertEquals(200, stream.statusCode(), "no stream slot freed up within 20 s");
+        return stream;
+      }
+      stream.body().close();
+      Thread.sleep(200);
+    }
+  }
+
   private static String resource(String name) throws Exception {
     try (InputStream in = Dashboard.class.getResourceAsStream(name)) {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);

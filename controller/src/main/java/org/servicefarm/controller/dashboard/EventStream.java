@@ -29,7 +29,7 @@ final class EventStream {
   private static final Logger LOG = Logger.getLogger(EventStream.class.getName());
   static final int MAX_STREAMS = 2;
   static final Duration LIFETIME = Duration.ofSeconds(30);
-  private static final Duration KEEPALIVE = Duration.ofSeconds(10);
+  private static final Duration KEEPALIVE = Duration.ofSeconds(5);
   /** Events queued for a slow reader before its stream is ended (it reconnects and re-reads). */
   private static final int MAX_QUEUED = 1000;
   /** Sent instead of the queued events when a reader fell behind: the page re-reads the summary. */
