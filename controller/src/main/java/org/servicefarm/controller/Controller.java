@@ -27,6 +27,8 @@ import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.broker.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
+import org.servicefarm.controller.dashboard.Dashboard;
+import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
@@ -84,6 +86,7 @@ public final class Controller implements AutoCloseable {
   private final List<BindableService> services;
   private final ImageCatalog catalog;
   private final TokenRegistry tokens;
+  private final FarmSummary dashboardSummary;
   private Server server;
 
   /**
@@ -142,6 +145,7 @@ public final class Controller implements AutoCloseable {
         watcher, config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
+    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     Leases leases = new Leases(db, leaseRepo, vms);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
@@ -242,12 +246,13 @@ public final class Controller implements AutoCloseable {
 
   /**
    * Mounts the controller's HTTP routes on {@code web}: {@code /healthz} (public: 200 while this
-   * controller serves, saying whether it leads).
+   * controller serves, saying whether it leads) and the operator's dashboard at {@code /}.
    */
   public void serveWeb(WebServer web) {
     web.route("/healthz", WebServer.Access.PUBLIC, exchange -> WebServer.sendText(exchange, 200,
         (election.isLeader() ? "serving, leading" : "serving, following "
             + election.leader().map(Leadership.Leader::address).orElse("(no leader yet)")) + "\n"));
+    new Dashboard(dashboardSummary, eventFeed).mount(web);
   }
 
   // grpcurl before 1.9 asks only v1alpha reflection; serve both so any grpcurl works.

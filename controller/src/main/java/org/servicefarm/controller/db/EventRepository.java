@@ -109,4 +109,9 @@ public final class EventRepository {
     return db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
         .orElse(0L);
   }
+
+  /** The newest {@code limit} events, newest first. */
+  public List<Event> latest(Database db, int limit) {
+    return db.query(SELECT + " ORDER BY id DESC LIMIT ?", MAPPER, limit);
+  }
 }

@@ -199,4 +199,44 @@ public final class VmQueries {
                 rs.getString(1), rs.getString(2), Rows.uuid(rs, "id"),
                 VmState.valueOf(rs.getString(4))));
   }
+
+  /** How many VMs are in each state (states with none are absent), DELETED included. */
+  public Map<VmState, Integer> countsByState(Database db) {
+    Map<VmState, Integer> counts = new java.util.EnumMap<>(VmState.class);
+    db.query("SELECT state, count(*) FROM vms GROUP BY state",
+            rs -> Map.entry(VmState.valueOf(rs.getString(1)), rs.getInt(2)))
+        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    return counts;
+  }
+
+  /**
+   * The VMs an operator looks at first: those not deleted, then deleted ones, each most recently
+   * changed first, at most {@code limit}.
+   */
+  public List<VmView> recent(Database db, int limit) {
+    return db.inTransaction(tx -> views(tx, tx.query(
+        "SELECT " + VmRepository.COLUMNS + " FROM vms v"
+            + " ORDER BY (v.state = 'DELETED'), v.updated_at DESC, v.id LIMIT ?",
+        VmRepository.MAPPER, limit)));
+  }
+
+  /** How many VMs hold resources on each host (states in {@link VmState#ON_HOST}). */
+  public Map<String, Integer> countsByHost(Database db) {
+    Map<String, Integer> counts = new HashMap<>();
+    db.query("SELECT host_id, count(*) FROM vms WHERE host_id IS NOT NULL"
+                + " AND state NOT IN ('ARCHIVED', 'DELETED', 'FAILED') GROUP BY host_id",
+            rs -> Map.entry(rs.getString(1), rs.getInt(2)))
+        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    return counts;
+  }
+
+  /** How many VMs each definition has that are neither deleted nor failed. */
+  public Map<String, Integer> countsByDefinition(Database db) {
+    Map<String, Integer> counts = new HashMap<>();
+    db.query("SELECT definition, count(*) FROM vms WHERE state NOT IN ('DELETED', 'FAILED')"
+                + " GROUP BY definition",
+            rs -> Map.entry(rs.getString(1), rs.getInt(2)))
+        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    return counts;
+  }
 }

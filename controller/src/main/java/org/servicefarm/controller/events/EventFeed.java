@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -38,6 +39,7 @@ public final class EventFeed implements AutoCloseable {
   private final EventRepository events;
   private final HoldBackWindow window; // poller thread, and under this lock
   private final List<EventWatch<?>> watches = new CopyOnWriteArrayList<>();
+  private final List<Consumer<Event>> listeners = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService poller = Executors.newSingleThreadScheduledExecutor(
       daemon("event-feed"));
   private final ExecutorService senders = Executors.newFixedThreadPool(SENDER_THREADS,
@@ -76,6 +78,24 @@ public final class EventFeed implements AutoCloseable {
     watch.pump();
   }
 
+  /**
+   * Hands every event released from now on to {@code listener}, in id order, on the poller's
+   * thread: it must not block (queue and return). Closing the answer stops it. For readers that
+   * are not gRPC calls, such as the dashboard's event stream.
+   */
+  public Listening listen(Consumer<Event> listener) {
+    synchronized (this) {
+      listeners.add(listener);
+    }
+    return () -> listeners.remove(listener);
+  }
+
+  /** A listener's registration; closing it stops the events. */
+  public interface Listening extends AutoCloseable {
+    @Override
+    void close();
+  }
+
   /** Watches open now. */
   public int watchCount() {
     return watches.size();
@@ -88,6 +108,9 @@ public final class EventFeed implements AutoCloseable {
         for (Event e : window.accept(polled, System.nanoTime())) {
           for (EventWatch<?> w : watches) {
             w.offer(e);
+          }
+          for (Consumer<Event> l : listeners) {
+            l.accept(e);
           }
         }
       }

@@ -61,6 +61,25 @@ public final class WebAccess {
     return false;
   }
 
+  /** Whether the caller presents a live admin token (always, when open); answers nothing. */
+  public boolean admits(HttpExchange exchange) {
+    return open || presentedToken(exchange).map(t -> refusal(t).isEmpty()).orElse(false);
+  }
+
+  /** Why {@code token} may not use admin routes, or empty when it may (always, when open). */
+  public Optional<String> refusal(String token) {
+    if (open) {
+      return Optional.empty();
+    }
+    Verdict verdict = verifier.apply(token);
+    if (verdict instanceof Verdict.Live live) {
+      return live.role() == Role.ADMIN ? Optional.empty() : Optional.of("token '" + live.name()
+          + "' has role " + live.role().label() + "; the dashboard needs an admin token");
+    }
+    return Optional.of(verdict instanceof Verdict.Revoked revoked
+        ? "token '" + revoked.name() + "' was revoked" : "the token is not known");
+  }
+
   /** The token in the Authorization header, else in the dashboard's cookie. */
   public static Optional<String> presentedToken(HttpExchange exchange) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");

@@ -65,6 +65,11 @@ public final class WebServer implements AutoCloseable {
     return new WebServer(server, pool, access);
   }
 
+  /** Who decides the admin routes, for pages that sign callers in or send them to a sign-in. */
+  public WebAccess access() {
+    return access;
+  }
+
   /** Where it listens (with the port chosen when 0 was asked for). */
   public InetSocketAddress address() {
     return server.getAddress();

@@ -1,0 +1,171 @@
+package org.servicefarm.controller.dashboard;
+
+import com.google.gson.stream.JsonWriter;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.model.HostRecord;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.VmServiceRecord;
+import org.servicefarm.controller.model.VmState;
+
+/**
+ * The farm as the dashboard shows it, read afresh for each call and written as JSON: hosts with
+ * their load, VMs by state and the most recent ones, service definitions with their VM counts,
+ * and the newest events. It reads what FarmAdmin's List calls read, on any controller.
+ *
+ * <p>Gson's writer escapes {@code < > & = '} as {@code \u003c}…, so a value that came from a user
+ * (a command, an event's cause) cannot close a script or markup context even if misused.
+ */
+public final class FarmSummary {
+  static final int VMS_SHOWN = 100;
+  static final int EVENTS_SHOWN = 50;
+
+  private final Database db;
+  private final HostRepository hosts;
+  private final AgentRegistry agents;
+  private final VmQueries vms;
+  private final ImageCatalog catalog;
+  private final EventRepository events;
+
+  public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmQueries vms,
+      ImageCatalog catalog, EventRepository events) {
+    this.db = db;
+    this.hosts = hosts;
+    this.agents = agents;
+    this.vms = vms;
+    this.catalog = catalog;
+    this.events = events;
+  }
+
+  /** The whole summary as one JSON object. */
+  String json() throws IOException {
+    StringWriter text = new StringWriter();
+    try (JsonWriter out = new JsonWriter(text)) {
+      out.setHtmlSafe(true);
+      out.beginObject();
+      out.name("generatedAt").value(Instant.now().toString());
+      writeHosts(out);
+      writeVms(out);
+      writeServices(out);
+      out.name("events").beginArray();
+      for (EventRepository.Event e : events.latest(db, EVENTS_SHOWN)) {
+        writeEvent(out, e);
+      }
+      out.endArray();
+      out.endObject();
+    }
+    return text.toString();
+  }
+
+  private void writeHosts(JsonWriter out) throws IOException {
+    Map<String, Integer> placed = vms.countsByHost(db);
+    out.name("hosts").beginArray();
+    for (HostRecord h : hosts.list(db)) {
+      // Load comes from the live stream when the agent is connected: the table's copy may lag.
+      HostRecord.HostLoad live = agents.session(h.id()).map(AgentSession::load).orElse(null);
+      HostRecord.HostLoad load = live != null ? live : h.load();
+      out.beginObject()
+          .name("id").value(h.id())
+          .name("address").value(h.address())
+          .name("status").value(h.status().name())
+          .name("connected").value(live != null)
+          .name("capacityVcpus").value(h.capacityVcpus())
+          .name("usedVcpus").value(h.allocatedVcpus())
+          .name("capacityMemoryMb").value(h.capacityMemoryMb())
+          .name("usedMemoryMb").value(h.allocatedMemoryMb())
+          .name("cpuPercent").value(Math.round(load.cpuPercent() * 10) / 10.0)
+          .name("vmCount").value(placed.getOrDefault(h.id(), 0))
+          .endObject();
+    }
+    out.endArray();
+  }
+
+  private void writeVms(JsonWriter out) throws IOException {
+    out.name("vmStates").beginObject();
+    for (Map.Entry<VmState, Integer> e : vms.countsByState(db).entrySet()) {
+      out.name(e.getKey().name()).value(e.getValue());
+    }
+    out.endObject();
+    out.name("vms").beginArray();
+    for (VmQueries.VmView v : vms.recent(db, VMS_SHOWN)) {
+      out.beginObject()
+          .name("id").value(v.vm().id().toString())
+          .name("service").value(v.vm().definition())
+          .name("state").value(v.vm().state().name())
+          .name("desiredState").value(v.vm().desiredState().name())
+          .name("host").value(v.vm().hostId())
+          .name("endpoint").value(endpoint(v))
+          .name("updatedAt").value(v.vm().updatedAt().toString())
+          .endObject();
+    }
+    out.endArray();
+  }
+
+  /** Where the VM's own service is reached (host address and port), or null while unreachable. */
+  private static String endpoint(VmQueries.VmView v) {
+    if (v.hostAddress() == null) {
+      return null;
+    }
+    List<VmServiceRecord> reachable =
+        v.offers().stream().filter(o -> o.hostPort() != null).toList();
+    return reachable.stream().filter(o -> o.service().equals(v.vm().definition())).findFirst()
+        .or(() -> reachable.stream().findFirst())
+        .map(o -> v.hostAddress() + ":" + o.hostPort()).orElse(null);
+  }
+
+  private void writeServices(JsonWriter out) throws IOException {
+    Map<String, Integer> perDefinition = vms.countsByDefinition(db);
+    out.name("services").beginArray();
+    for (ServiceDefinitionRecord d : catalog.definitions()) {
+      out.beginObject()
+          .name("name").value(d.name())
+          .name("packages").value(String.join(" ", d.packages()))
+          .name("command").value(d.command())
+          .name("vcpus").value(d.vcpus())
+          .name("memoryMb").value(d.memoryMb())
+          .name("offers").beginArray();
+      for (ServiceDefinitionRecord.ServicePort p : d.services()) {
+        out.value(p.name() + ":" + p.guestPort());
+      }
+      out.endArray()
+          .name("vms").value(perDefinition.getOrDefault(d.name(), 0))
+          .endObject();
+    }
+    out.endArray();
+  }
+
+  /** One event as the summary and the event stream send it. */
+  static void writeEvent(JsonWriter out, EventRepository.Event e) throws IOException {
+    out.beginObject()
+        .name("id").value(e.id())
+        .name("at").value(e.at().toString())
+        .name("kind").value(e.kind())
+        .name("vmId").value(e.vmId() == null ? null : e.vmId().toString())
+        .name("hostId").value(e.hostId())
+        .name("service").value(e.service())
+        .name("from").value(e.fromState())
+        .name("to").value(e.toState())
+        .name("cause").value(e.cause())
+        .endObject();
+  }
+
+  /** One event as a JSON object of its own (a line of the event stream). */
+  static String eventJson(EventRepository.Event e) throws IOException {
+    StringWriter text = new StringWriter();
+    try (JsonWriter out = new JsonWriter(text)) {
+      out.setHtmlSafe(true);
+      writeEvent(out, e);
+    }
+    return text.toString();
+  }
+}
