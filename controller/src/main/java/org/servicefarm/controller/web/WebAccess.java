@@ -47,17 +47,13 @@ public final class WebAccess {
           + " or sign in to the dashboard\n");
       return false;
     }
-    Verdict verdict = verifier.apply(token.get());
-    if (verdict instanceof Verdict.Live live) {
-      if (live.role() == Role.ADMIN) {
-        return true;
-      }
-      refuse(exchange, 403, "token '" + live.name() + "' has role " + live.role().label()
-          + "; this page needs an admin token\n");
-      return false;
+    Optional<String> refused = refusal(token.get());
+    if (refused.isEmpty()) {
+      return true;
     }
-    refuse(exchange, 401, verdict instanceof Verdict.Revoked revoked
-        ? "token '" + revoked.name() + "' was revoked\n" : "the token is not known\n");
+    // A client token is known but not enough (403); any other is no credential at all (401).
+    boolean known = verifier.apply(token.get()) instanceof Verdict.Live;
+    refuse(exchange, known ? 403 : 401, refused.get() + "\n");
     return false;
   }
 
@@ -74,7 +70,7 @@ public final class WebAccess {
     Verdict verdict = verifier.apply(token);
     if (verdict instanceof Verdict.Live live) {
       return live.role() == Role.ADMIN ? Optional.empty() : Optional.of("token '" + live.name()
-          + "' has role " + live.role().label() + "; the dashboard needs an admin token");
+          + "' has role " + live.role().label() + "; this page needs an admin token");
     }
     return Optional.of(verdict instanceof Verdict.Revoked revoked
         ? "token '" + revoked.name() + "' was revoked" : "the token is not known");
