@@ -32,10 +32,13 @@ import org.servicefarm.agent.link.LinkSettings;
 import org.servicefarm.agent.load.HostCapacityProbe;
 import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.HostCapacity;
+import org.servicefarm.config.ConfigOptions;
+import org.servicefarm.config.DaemonConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -47,7 +50,10 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "servicefarm-agent", mixinStandardHelpOptions = true,
     versionProvider = AgentMain.Version.class,
-    description = "Runs a farm host's VMs for the Service Farm controller.")
+    description = "Runs a farm host's VMs for the Service Farm controller.",
+    footer = {"", "Every option may also be set as SERVICEFARM_<OPTION> in the environment or as",
+        "option = value in the config file (flag > environment > file > default).",
+        "  servicefarm-agent --config /etc/servicefarm/agent.conf --print-config"})
 public final class AgentMain implements Callable<Integer> {
 
   static {
@@ -65,9 +71,13 @@ public final class AgentMain implements Callable<Integer> {
   private static final Pattern HOST_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
   private static final long MIB = 1024 * 1024;
+  static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/agent.conf");
 
   @Spec
   private CommandSpec spec;
+
+  @Mixin
+  private ConfigOptions configOptions;
 
   @Option(names = "--controller", defaultValue = "127.0.0.1:50051", paramLabel = "HOST:PORT[,...]",
       description = "Controller address; a comma list is tried in turn on each reconnect.")
@@ -141,7 +151,8 @@ public final class AgentMain implements Callable<Integer> {
   private AcceleratorProbe.Mode accelMode; // parsed from accel by validate()
 
   public static void main(String[] args) {
-    System.exit(new CommandLine(new AgentMain()).execute(args));
+    System.exit(DaemonConfig.execute(new CommandLine(new AgentMain()), args, System.getenv(),
+        DEFAULT_CONFIG));
   }
 
   @Override

@@ -10,6 +10,8 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import org.servicefarm.config.ConfigOptions;
+import org.servicefarm.config.DaemonConfig;
 import org.servicefarm.controller.auth.AdminTokenBootstrap;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.RequestRateLimiter;
@@ -23,6 +25,7 @@ import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** Starts a controller: database (embedded unless a URL is given), migrations, gRPC server. */
@@ -31,9 +34,17 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:",
         "  servicefarm-controller --data-dir /var/lib/servicefarm/controller",
         "  servicefarm-controller --database-url jdbc:postgresql://db:5432/servicefarm \\",
-        "      --database-user farm   (password from SERVICEFARM_DB_PASSWORD)"})
+        "      --database-user farm   (password from SERVICEFARM_DB_PASSWORD)",
+        "",
+        "Every option may also be set as SERVICEFARM_<OPTION> in the environment or as",
+        "option = value in the config file (flag > environment > file > default).",
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config"})
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger LOG = Logger.getLogger(ControllerMain.class.getName());
+  static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/controller.conf");
+
+  @Mixin
+  ConfigOptions configOptions;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
@@ -54,7 +65,8 @@ public final class ControllerMain implements Callable<Integer> {
       + "without it the controller runs its own embedded PostgreSQL in --data-dir")
   String databaseUrl;
 
-  @Option(names = "--database-user", defaultValue = "postgres")
+  @Option(names = "--database-user", defaultValue = "postgres", description = "user of"
+      + " --database-url; the password comes from SERVICEFARM_DB_PASSWORD (default: ${DEFAULT-VALUE})")
   String databaseUser;
 
   @Option(names = "--data-dir", description = "where the controller keeps its image store, image "
@@ -280,6 +292,10 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    System.exit(DaemonConfig.execute(commandLine(), args, System.getenv(), DEFAULT_CONFIG));
+  }
+
+  static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new ControllerMain());
     cli.setCaseInsensitiveEnumValuesAllowed(true); // --auth none
     // A failure to start is told in one line; the stack trace helps nobody running the daemon.
@@ -287,6 +303,6 @@ public final class ControllerMain implements Callable<Integer> {
       commandLine.getErr().println("servicefarm-controller: " + e.getMessage());
       return 1;
     });
-    System.exit(cli.execute(args));
+    return cli;
   }
 }
