@@ -127,7 +127,8 @@ public final class ServingHealth implements AutoCloseable {
 
   private void check() {
     Report now = new Report(probeDatabase(), leadership.isLeader(),
-        leadership.leader().map(Leadership.Leader::address), connectedAgents.getAsInt());
+        leadership.leader().map(Leadership.Leader::address).filter(a -> !a.isBlank()),
+        connectedAgents.getAsInt());
     Report before = report;
     report = now;
     ServingStatus overall = now.serving() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
@@ -138,7 +139,8 @@ public final class ServingHealth implements AutoCloseable {
     }
     if (before == null || before.serving() != now.serving()
         || before.brokerServing() != now.brokerServing()) {
-      LOG.log(now.brokerServing() ? Level.INFO : Level.WARNING, "health: " + now.describe());
+      // No agent yet is how every start begins; only a database out of reach is a warning.
+      LOG.log(now.serving() ? Level.INFO : Level.WARNING, "health: " + now.describe());
     }
   }
 
