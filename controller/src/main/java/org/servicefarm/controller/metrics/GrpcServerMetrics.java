@@ -14,6 +14,7 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Times every gRPC call from its start to its final status, by method and status code. Installed
@@ -29,7 +30,8 @@ public final class GrpcServerMetrics implements ServerInterceptor {
 
   private final Histogram latency;
   // labelValues() builds a label list and looks it up on every call; keep what it answers.
-  private final ConcurrentMap<String, DistributionDataPoint[]> points = new ConcurrentHashMap<>();
+  private final ConcurrentMap<String, AtomicReferenceArray<DistributionDataPoint>> points =
+      new ConcurrentHashMap<>();
 
   GrpcServerMetrics(Histogram latency) {
     this.latency = latency;
@@ -60,13 +62,13 @@ public final class GrpcServerMetrics implements ServerInterceptor {
   }
 
   private DistributionDataPoint point(String method, Status.Code code) {
-    DistributionDataPoint[] byCode =
-        points.computeIfAbsent(method, m -> new DistributionDataPoint[CODES.length]);
-    DistributionDataPoint point = byCode[code.ordinal()];
+    AtomicReferenceArray<DistributionDataPoint> byCode =
+        points.computeIfAbsent(method, m -> new AtomicReferenceArray<>(CODES.length));
+    DistributionDataPoint point = byCode.get(code.ordinal());
     if (point == null) {
       // A race here stores the same data point twice: labelValues answers one per label set.
       point = latency.labelValues(method, code.name());
-      byCode[code.ordinal()] = point;
+      byCode.set(code.ordinal(), point);
     }
     return point;
   }
