@@ -1,5 +1,8 @@
 package org.servicefarm.agent;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -31,6 +34,8 @@ import org.servicefarm.agent.link.FailoverChannel;
 import org.servicefarm.agent.link.LinkSettings;
 import org.servicefarm.agent.load.HostCapacityProbe;
 import org.servicefarm.agent.load.HostLoadProbe;
+import org.servicefarm.agent.metrics.AgentHttpEndpoint;
+import org.servicefarm.agent.metrics.AgentMetrics;
 import org.servicefarm.api.v1.HostCapacity;
 import org.servicefarm.config.ConfigOptions;
 import org.servicefarm.config.DaemonConfig;
@@ -70,6 +75,7 @@ public final class AgentMain implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(AgentMain.class);
   private static final Pattern HOST_ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   private static final Pattern PORT_RANGE = Pattern.compile("(\\d{1,5})-(\\d{1,5})");
+  private static final Pattern HOST_PORT = Pattern.compile("(.+):(\\d{1,5})");
   private static final long MIB = 1024 * 1024;
   static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/agent.conf");
 
@@ -143,12 +149,20 @@ public final class AgentMain implements Callable<Integer> {
   private Path tlsKey;
 
   @Option(names = "--insecure",
-      description = "Allow plaintext to a controller that is not on a loopback address.")
+      description = "Allow plaintext to a controller that is not on a loopback address, and"
+          + " --metrics-listen on one that is not loopback.")
   private boolean insecure;
+
+  @Option(names = "--metrics-listen", defaultValue = "127.0.0.1:50053", paramLabel = "HOST:PORT",
+      description = "Where to serve /metrics (Prometheus) and /healthz over plain HTTP; port 0"
+          + " picks a free one, 'off' serves none; a non-loopback address needs --insecure"
+          + " (default: ${DEFAULT-VALUE}).")
+  private String metricsListen;
 
   private int firstPort; // parsed from portRange by validate()
   private int lastPort;
   private AcceleratorProbe.Mode accelMode; // parsed from accel by validate()
+  private Optional<InetSocketAddress> metricsAddress; // parsed from metricsListen by validate()
 
   public static void main(String[] args) {
     System.exit(DaemonConfig.execute(new CommandLine(new AgentMain()), args, System.getenv(),
@@ -169,11 +183,14 @@ public final class AgentMain implements Callable<Integer> {
     FailoverChannel storeChannel =
         new FailoverChannel(controllerList, channels);
     BlobTransfers transfers = new BlobTransfers(new ImageStoreClient(storeChannel));
-    DiskStore disks = kind.runsQemu()
-        ? new QemuDiskStore(stateDir, new ImageCache(stateDir.resolve("cache"),
-            cacheMaxMb * MIB, transfers), new QemuImg())
+    Optional<ImageCache> cache = kind.runsQemu()
+        ? Optional.of(new ImageCache(stateDir.resolve("cache"), cacheMaxMb * MIB, transfers))
+        : Optional.empty(); // the test driver boots nothing, so it keeps no images
+    DiskStore disks = cache.isPresent()
+        ? new QemuDiskStore(stateDir, cache.get(), new QemuImg())
         : new PathOnlyDiskStore(stateDir);
-    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection(libvirtUri),
+    LibvirtConnection libvirt = new LibvirtConnection(libvirtUri);
+    LibvirtHypervisor hypervisor = new LibvirtHypervisor(libvirt,
         new HostSettings(hostId, kind, forwardBind()), disks,
         new VmArchives(stateDir, transfers), new HostPortAllocator(firstPort, lastPort));
     HostLoadProbe load = HostLoadProbe.forThisHost(stateDir);
@@ -183,13 +200,24 @@ public final class AgentMain implements Callable<Integer> {
         AgentVersion.current(), hostId, kind.wireName(), libvirtUri, capacity.getVcpus(),
         capacity.getMemoryMb(), controllerList);
 
+    AgentMetrics metrics = new AgentMetrics();
     ControllerLink link = new ControllerLink(
         new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current()),
-        channels, hypervisor, load);
+        channels, hypervisor, load, metrics);
+    metrics.watch(hypervisor, link::isConnected, libvirt::problem, cache);
+    AgentHttpEndpoint endpoint = metricsAddress.isEmpty() ? null : AgentHttpEndpoint.start(
+        metricsAddress.get(), metrics, link::isConnected, libvirt::problem);
+    if (endpoint != null) {
+      log.info("metrics and health on http://{}:{}/metrics and /healthz",
+          endpoint.address().getHostString(), endpoint.address().getPort());
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       try {
         log.info("stopping: letting running commands finish, then closing the stream");
+        if (endpoint != null) {
+          endpoint.close();
+        }
         link.close();
         storeChannel.close();
         hypervisor.close();
@@ -241,6 +269,32 @@ public final class AgentMain implements Callable<Integer> {
     if (capacityMemoryMb != null && capacityMemoryMb < 1) {
       throw new ParameterException(spec.commandLine(), "--capacity-memory-mb must be at least 1");
     }
+    metricsAddress = metricsAddress();
+  }
+
+  /** The --metrics-listen address, empty for 'off'; refused with the value when it is bad. */
+  private Optional<InetSocketAddress> metricsAddress() {
+    if ("off".equals(metricsListen)) {
+      return Optional.empty();
+    }
+    Matcher hostPort = HOST_PORT.matcher(metricsListen);
+    if (!hostPort.matches() || Integer.parseInt(hostPort.group(2)) > 65535) {
+      throw new ParameterException(spec.commandLine(), "--metrics-listen '" + metricsListen
+          + "' must be HOST:PORT (port 0-65535, 0 for any free one) or off");
+    }
+    InetAddress host;
+    try {
+      host = InetAddress.getByName(hostPort.group(1));
+    } catch (UnknownHostException e) {
+      throw new ParameterException(spec.commandLine(), "--metrics-listen '" + metricsListen
+          + "': unknown host " + hostPort.group(1), e);
+    }
+    if (!host.isLoopbackAddress() && !insecure) {
+      throw new ParameterException(spec.commandLine(), "--metrics-listen " + metricsListen
+          + " is not a loopback address; the endpoint is plaintext and unauthenticated, which"
+          + " there needs --insecure");
+    }
+    return Optional.of(new InetSocketAddress(host, Integer.parseInt(hostPort.group(2))));
   }
 
   /** Mutual TLS when the three TLS files are given; plaintext only to loopback or --insecure. */

@@ -51,6 +51,20 @@ class AgentMainTest {
   }
 
   @Test
+  void badMetricsListenIsRefusedNamingTheValue() {
+    Outcome notHostPort = run("--host-id", "h1", "--libvirt-uri", "test:///default",
+        "--metrics-listen", "50053");
+    assertEquals(CommandLine.ExitCode.USAGE, notHostPort.exitCode());
+    assertTrue(notHostPort.stderr().contains("--metrics-listen '50053' must be HOST:PORT"),
+        notHostPort.stderr());
+    Outcome remote = run("--host-id", "h1", "--libvirt-uri", "test:///default",
+        "--metrics-listen", "10.0.0.5:9100");
+    assertEquals(CommandLine.ExitCode.USAGE, remote.exitCode());
+    assertTrue(remote.stderr().contains("--metrics-listen 10.0.0.5:9100 is not a loopback"
+        + " address"), remote.stderr());
+  }
+
+  @Test
   void hostIdIsRequired() {
     Outcome outcome = run("--libvirt-uri", "test:///default");
     assertEquals(CommandLine.ExitCode.USAGE, outcome.exitCode());

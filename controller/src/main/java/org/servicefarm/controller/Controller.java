@@ -5,7 +5,6 @@ import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
@@ -44,6 +43,7 @@ import org.servicefarm.controller.ha.LeaderElection;
 import org.servicefarm.controller.ha.LeaderFence;
 import org.servicefarm.controller.ha.LeaderRouting;
 import org.servicefarm.controller.ha.Leadership;
+import org.servicefarm.controller.health.ServingHealth;
 import org.servicefarm.controller.hosts.AgentControlService;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.events.EventFeed;
@@ -58,6 +58,7 @@ import org.servicefarm.controller.images.ImageConstructor;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.images.ImageStoreService;
 import org.servicefarm.controller.lifecycle.IdleLadder;
+import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.operations.OperationResumer;
 import org.servicefarm.controller.operations.OperationTracker;
@@ -87,6 +88,8 @@ public final class Controller implements AutoCloseable {
   private final ImageCatalog catalog;
   private final TokenRegistry tokens;
   private final FarmSummary dashboardSummary;
+  private final ControllerMetrics metrics = new ControllerMetrics();
+  private final ServingHealth servingHealth;
   private Server server;
 
   /**
@@ -128,8 +131,9 @@ public final class Controller implements AutoCloseable {
     BlobStore blobs = new BlobStore(dataDir);
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
-        new OperationTracker(db, operationRepo, StatusMapper::toStatus);
-    ImageConstructor constructor = new ImageConstructor(db, images, blobs, dataDir);
+        new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
+    ImageConstructor constructor = new ImageConstructor(db, images, blobs,
+        ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
     ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
@@ -179,6 +183,10 @@ public final class Controller implements AutoCloseable {
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
     election.start(duties);
+    this.servingHealth = new ServingHealth(health, db.dataSource(), election,
+        agents::connectedCount);
+    metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
+        .map(ServingHealth.Report::serving).orElse(false));
   }
 
   /** Whether this controller leads the farm, and which one does. */
@@ -219,6 +227,8 @@ public final class Controller implements AutoCloseable {
   public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
       throws IOException {
     builder.intercept(agentIdentity);
+    // Added last, so it runs first: it sees every call's final status, refusals included.
+    builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
     List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
     // Agents stream only to the leader; clients' calls to a follower are forwarded to it.
@@ -236,22 +246,25 @@ public final class Controller implements AutoCloseable {
         ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), authorization));
     builder.addService(ServerInterceptors.intercept(legacyReflection(), authorization));
     server = builder.build().start();
-    health.setStatus("", ServingStatus.SERVING);
-    for (String name : List.of("servicefarm.v1.ServiceBroker", "servicefarm.v1.FarmAdmin",
-        "servicefarm.v1.AgentControl", "servicefarm.v1.ImageStore", "servicefarm.v1.TokenAdmin")) {
-      health.setStatus(name, ServingStatus.SERVING);
-    }
+    // Serving statuses follow the database, leadership and agents from here on.
+    servingHealth.start();
     return server;
   }
 
   /**
    * Mounts the controller's HTTP routes on {@code web}: {@code /healthz} (public: 200 while this
-   * controller serves, saying whether it leads) and the operator's dashboard at {@code /}.
+   * controller serves, 503 while its database cannot be reached, saying whether it leads and
+   * whether requests can be placed), {@code /metrics} (admin: it names services and hosts) and
+   * the operator's dashboard at {@code /}.
    */
   public void serveWeb(WebServer web) {
-    web.route("/healthz", WebServer.Access.PUBLIC, exchange -> WebServer.sendText(exchange, 200,
-        (election.isLeader() ? "serving, leading" : "serving, following "
-            + election.leader().map(Leadership.Leader::address).orElse("(no leader yet)")) + "\n"));
+    web.route("/healthz", WebServer.Access.PUBLIC, exchange -> {
+      ServingHealth.Report report = servingHealth.report().orElse(null);
+      WebServer.sendText(exchange, report != null && report.serving() ? 200 : 503,
+          (report == null ? "starting: the gRPC server is not serving yet" : report.describe())
+              + "\n");
+    });
+    web.route("/metrics", WebServer.Access.ADMIN, metrics::handle);
     new Dashboard(dashboardSummary, eventFeed).mount(web);
   }
 
@@ -263,6 +276,7 @@ public final class Controller implements AutoCloseable {
 
   @Override
   public void close() {
+    servingHealth.close();
     health.enterTerminalState();
     if (server != null) {
       server.shutdown();

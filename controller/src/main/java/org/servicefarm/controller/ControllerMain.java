@@ -56,7 +56,8 @@ public final class ControllerMain implements Callable<Integer> {
   String advertise;
 
   @Option(names = "--http-listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50052",
-      description = "host:port to serve HTTP on: the dashboard (admin token) and /healthz;"
+      description = "host:port to serve HTTP on: the dashboard and /metrics (admin token) and"
+          + " /healthz;"
           + " 'off' for none; a non-loopback address needs --insecure, as plaintext gRPC does"
           + " (default: ${DEFAULT-VALUE})")
   String httpListen;

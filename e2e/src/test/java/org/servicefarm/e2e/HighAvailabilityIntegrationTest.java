@@ -189,7 +189,8 @@ class HighAvailabilityIntegrationTest {
         List.of("--controller", controllers, "--host-id", hostId, "--libvirt-uri",
             "test:///default", "--state-dir", dir.resolve("agent-" + hostId).toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
-            "--port-range", firstPort + "-" + (firstPort + 499))));
+            "--port-range", firstPort + "-" + (firstPort + 499),
+            "--metrics-listen", "127.0.0.1:0")));
   }
 
   private FarmClient client(String target, String token) {

@@ -88,6 +88,13 @@ final class InProcessFarm implements AutoCloseable {
             .requestServiceDeadline(Duration.ofSeconds(30)).bearerToken(token).build());
   }
 
+  /** A plain channel to the controller (health checks, raw stubs); the farm closes it. */
+  ManagedChannel channel() {
+    ManagedChannel channel = InProcessChannelBuilder.forName(serverName).build();
+    channels.add(channel);
+    return channel;
+  }
+
   Path controllerDir() {
     return dir.resolve("controller");
   }

@@ -25,6 +25,7 @@ final class ProcessFarm implements AutoCloseable {
   private final String libvirtUri;
   private FarmProcess controller;
   private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
+  private final Map<String, Integer> agentHttpPorts = new LinkedHashMap<>();
   private FarmClient client;
   private final List<String> databaseArgs = new java.util.ArrayList<>();
   private String listenHost = "127.0.0.1";
@@ -45,6 +46,11 @@ final class ProcessFarm implements AutoCloseable {
   /** The controller's HTTP endpoint (dashboard, metrics, /healthz) as a URL without a path. */
   String httpBase() {
     return "http://127.0.0.1:" + httpPort;
+  }
+
+  /** The agent's metrics and health endpoint (--metrics-listen) as a URL without a path. */
+  String agentHttpBase(String hostId) {
+    return "http://127.0.0.1:" + agentHttpPorts.get(hostId);
   }
 
   /**
@@ -137,11 +143,15 @@ final class ProcessFarm implements AutoCloseable {
   void startAgent(String hostId, List<String> prefix, List<String> extraArgs) throws IOException {
     // Each simulated host forwards from its own port range: they all share this machine's ports.
     int first = 20000 + 500 * (Math.abs(hostId.hashCode()) % 20);
+    // And each serves its metrics on a port of its own (the default one would collide).
+    int httpPort = freePort();
+    agentHttpPorts.put(hostId, httpPort);
     List<String> args = new java.util.ArrayList<>(
         List.of("--controller", target(), "--host-id", hostId, "--libvirt-uri", libvirtUri,
             "--state-dir", dir.resolve("agent-" + hostId).toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
-            "--port-range", first + "-" + (first + 499)));
+            "--port-range", first + "-" + (first + 499),
+            "--metrics-listen", "127.0.0.1:" + httpPort));
     if (!listenHost.startsWith("127.")) {
       args.add("--insecure");
     }

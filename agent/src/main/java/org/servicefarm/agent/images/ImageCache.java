@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -43,6 +44,15 @@ public final class ImageCache {
   private final Map<String, Integer> leases = new HashMap<>(); // guarded by this
   /** One fetch per digest: later askers wait for it and then find the blob in place. */
   private final ConcurrentMap<String, ReentrantLock> fetchLocks = new ConcurrentHashMap<>();
+  private final AtomicLong hits = new AtomicLong();
+  private final AtomicLong misses = new AtomicLong();
+  private final AtomicLong fetchedBytes = new AtomicLong();
+
+  /**
+   * What the cache has done since the agent started: blobs found in place, blobs fetched from
+   * the controller's image store, and the bytes those fetches brought.
+   */
+  public record Stats(long hits, long misses, long fetchedBytes) {}
 
   public ImageCache(Path dir, long maxBytes, BlobTransfers transfers) throws IOException {
     this.dir = QemuReadable.directory(dir.toAbsolutePath().normalize());
@@ -110,6 +120,7 @@ public final class ImageCache {
         if (Files.isRegularFile(blob)
             && (expectedSize <= 0 || Files.size(blob) == expectedSize)) {
           Files.setLastModifiedTime(blob, FileTime.fromMillis(System.currentTimeMillis()));
+          hits.incrementAndGet();
           return lease;
         }
         Path partial = dir.resolve(digest.hex() + PARTIAL_SUFFIX);
@@ -118,6 +129,8 @@ public final class ImageCache {
         Files.move(partial, blob, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         QemuReadable.file(blob);
+        misses.incrementAndGet();
+        fetchedBytes.addAndGet(Files.size(blob));
         log.info("cached {} ({}, {} bytes) in {} ms", what, digest, Files.size(blob),
             (System.nanoTime() - started) / 1_000_000);
         return lease;
@@ -132,6 +145,10 @@ public final class ImageCache {
       lease.close();
       throw e;
     }
+  }
+
+  public Stats stats() {
+    return new Stats(hits.get(), misses.get(), fetchedBytes.get());
   }
 
   /** Digests of the complete blobs in the cache. */

@@ -27,10 +27,17 @@ public final class CommandHandler {
 
   private final Hypervisor hypervisor;
   private final GenerationTracker generations;
+  private final CommandObserver observer;
 
   public CommandHandler(Hypervisor hypervisor, GenerationTracker generations) {
+    this(hypervisor, generations, CommandObserver.NONE);
+  }
+
+  public CommandHandler(Hypervisor hypervisor, GenerationTracker generations,
+      CommandObserver observer) {
     this.hypervisor = hypervisor;
     this.generations = generations;
+    this.observer = observer;
   }
 
   public CommandResult execute(Command command) {
@@ -68,7 +75,9 @@ public final class CommandHandler {
             action + " of vm " + vmId + " failed unexpectedly: " + e);
       }
     }
-    long millis = (System.nanoTime() - startedNanos) / 1_000_000;
+    long nanos = System.nanoTime() - startedNanos;
+    long millis = nanos / 1_000_000;
+    observer.finished(action, result.getOk() ? "ok" : outcome(result.getErrorKind()), nanos);
     log.info("command {}: {} vm {} generation {}: {} ({} ms)", command.getCommandId(), action,
         vmId, generation,
         result.getOk() ? "ok, " + describe(result.getStatus().getPower()) : result.getError(),
@@ -108,6 +117,14 @@ public final class CommandHandler {
 
   private static void fail(CommandResult.Builder result, CommandError kind, String error) {
     result.setOk(false).setErrorKind(kind).setError(error);
+  }
+
+  /** The error kind as a metric label: COMMAND_ERROR_NOT_FOUND is not_found. */
+  static String outcome(CommandError kind) {
+    String name = kind.name();
+    String prefix = "COMMAND_ERROR_";
+    return (name.startsWith(prefix) ? name.substring(prefix.length()) : name)
+        .toLowerCase(Locale.ROOT);
   }
 
   /** The one place hypervisor failure kinds become the API's error kinds. */

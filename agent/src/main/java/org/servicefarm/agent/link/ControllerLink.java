@@ -62,11 +62,23 @@ public final class ControllerLink implements AutoCloseable {
 
   public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
       HostLoadProbe loadProbe) {
+    this(settings, channels, hypervisor, loadProbe, CommandObserver.NONE);
+  }
+
+  /** @param commandObserver told how each command ended */
+  public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
+      HostLoadProbe loadProbe, CommandObserver commandObserver) {
     this.settings = settings;
     this.channels = channels;
     this.hypervisor = hypervisor;
     this.loadProbe = loadProbe;
-    this.commands = new CommandHandler(hypervisor, generations);
+    this.commands = new CommandHandler(hypervisor, generations, commandObserver);
+  }
+
+  /** Whether a controller has accepted this agent's registration and the stream is still open. */
+  public boolean isConnected() {
+    Session session = current;
+    return session != null && session.registered && !session.ended.get();
   }
 
   /** Starts dialling in the background; returns at once. */
@@ -154,6 +166,7 @@ public final class ControllerLink implements AutoCloseable {
     private final String target;
     private final ManagedChannel channel;
     private final AtomicBoolean ended = new AtomicBoolean();
+    private volatile boolean registered;
     private volatile SerializedStreamWriter<AgentMessage> writer;
     private volatile int inventorySize;
     private ScheduledFuture<?> reports; // guarded by this
@@ -184,6 +197,7 @@ public final class ControllerLink implements AutoCloseable {
           int seconds = message.getRegistered().getReportIntervalSeconds();
           seconds = seconds > 0 ? seconds : DEFAULT_REPORT_INTERVAL_SECONDS;
           backoff.reset();
+          registered = true;
           log.info("registered with controller {} with {} VM(s); reporting every {} s", target,
               inventorySize, seconds);
           scheduleReports(seconds);

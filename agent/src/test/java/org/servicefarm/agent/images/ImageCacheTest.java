@@ -109,6 +109,18 @@ class ImageCacheTest {
   }
 
   @Test
+  void statsCountAFetchAsAMissWithItsBytesAndTheNextAskAsAHit() throws Exception {
+    byte[] image = randomBytes(200_000, 4);
+    BlobDigest digest = store.add(image);
+    ImageCache cache = cache(UNBOUNDED);
+
+    cache.ensure(digest, image.length, "image web (disk)").close();
+    cache.ensure(digest, image.length, "image web (disk)").close();
+
+    assertEquals(new ImageCache.Stats(1, 1, image.length), cache.stats());
+  }
+
+  @Test
   void blobWhoseBytesDoNotMatchItsDigestIsRefusedAndNothingIsLeftInTheCache() throws Exception {
     BlobDigest claimed =
         FakeImageStoreForTest.digestOf("the image as built".getBytes(StandardCharsets.UTF_8));

@@ -32,12 +32,14 @@ public final class OperationRepository {
       Integer errorCode,
       UUID leaseId,
       java.time.Instant leaseExpiresAt,
-      int leaseTtlSeconds) {}
+      int leaseTtlSeconds,
+      java.time.Instant createdAt,
+      java.time.Instant updatedAt) {}
 
   // The answer's lease as it is now (renewals move its expiry), read beside the row.
   private static final String ROW_COLUMNS =
       "id, service, vm_id, created, phase, progress_percent, phase_message, version, result_host,"
-          + " result_port, error, error_code, lease_id,"
+          + " result_port, error, error_code, lease_id, created_at, updated_at,"
           + " (SELECT l.expires_at FROM leases l WHERE l.id = lease_id) AS lease_expires_at,"
           + " (SELECT l.ttl_seconds FROM leases l WHERE l.id = lease_id) AS lease_ttl_seconds";
 
@@ -58,7 +60,9 @@ public final class OperationRepository {
               Rows.nullableInt(rs, "error_code"),
               Rows.uuid(rs, "lease_id"),
               Rows.instant(rs, "lease_expires_at"),
-              rs.getInt("lease_ttl_seconds"));
+              rs.getInt("lease_ttl_seconds"),
+              Rows.instant(rs, "created_at"),
+              Rows.instant(rs, "updated_at"));
 
   public Optional<KeyedRequest> findByKey(Database.Tx tx, String key) throws SQLException {
     return tx.queryOne(

@@ -41,6 +41,11 @@ public final class AgentRegistry {
     }
   }
 
+  /** How many agents are connected now (for health and metrics). */
+  public int connectedCount() {
+    return (int) sessions.values().stream().filter(s -> !s.isClosed()).count();
+  }
+
   public Collection<AgentSession> all() {
     return sessions.values();
   }

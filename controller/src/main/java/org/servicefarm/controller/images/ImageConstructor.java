@@ -11,6 +11,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.FarmException;
@@ -72,17 +73,39 @@ public final class ImageConstructor {
   private final Settings settings;
   private final Map<UUID, CompletableFuture<ImageRecord>> inFlight = new ConcurrentHashMap<>();
   private final Map<UUID, BuildPhases> lastPhases = new ConcurrentHashMap<>();
+  private final Consumer<Outcome> outcomes;
 
   public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Path dataDir) {
     this(db, images, blobs, Settings.defaults(dataDir));
   }
 
   public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Settings settings) {
+    this(db, images, blobs, settings, outcome -> { });
+  }
+
+  /** @param outcomes told how each call of {@link #ensureBuilt} for a composed image ended */
+  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Settings settings,
+      Consumer<Outcome> outcomes) {
     this.db = db;
     this.images = images;
     this.blobs = blobs;
     this.settings = settings;
+    this.outcomes = outcomes;
   }
+
+  /** How a composed image became ready for a caller: the controller's image cache, in effect. */
+  public enum Outcome {
+    /** It was READY already: nothing to build. */
+    ALREADY_BUILT,
+    /** This call built it. */
+    BUILT,
+    /** Another caller here, or another controller, built it while this one waited. */
+    WAITED_FOR_BUILD,
+    /** The build failed. */
+    FAILED
+  }
+
+  private record Ready(ImageRecord image, Outcome how) {}
 
   /**
    * The image, READY: as it is when it needs no build, otherwise once this controller or another
@@ -91,19 +114,31 @@ public final class ImageConstructor {
    */
   public ImageRecord ensureBuilt(ImageRecord image) {
     if (!image.needsBuild()) {
+      if (image.composed()) {
+        outcomes.accept(Outcome.ALREADY_BUILT);
+      }
       return image;
     }
     CompletableFuture<ImageRecord> mine = new CompletableFuture<>();
     CompletableFuture<ImageRecord> running = inFlight.putIfAbsent(image.id(), mine);
     if (running != null) {
-      return await(running, image);
+      try {
+        ImageRecord ready = await(running, image);
+        outcomes.accept(Outcome.WAITED_FOR_BUILD);
+        return ready;
+      } catch (RuntimeException e) {
+        outcomes.accept(Outcome.FAILED);
+        throw e;
+      }
     }
     try {
-      ImageRecord ready = claimOrWait(image);
-      mine.complete(ready);
-      return ready;
+      Ready ready = claimOrWait(image);
+      mine.complete(ready.image());
+      outcomes.accept(ready.how());
+      return ready.image();
     } catch (RuntimeException e) {
       mine.completeExceptionally(e);
+      outcomes.accept(Outcome.FAILED);
       throw e;
     } finally {
       inFlight.remove(image.id(), mine);
@@ -115,12 +150,12 @@ public final class ImageConstructor {
     return Optional.ofNullable(lastPhases.get(imageId));
   }
 
-  private ImageRecord claimOrWait(ImageRecord image) {
+  private Ready claimOrWait(ImageRecord image) {
     boolean anotherBuilds = false;
     while (true) {
       ImageRecord current = reload(image);
       if (current.ready()) {
-        return current;
+        return new Ready(current, Outcome.WAITED_FOR_BUILD);
       }
       if (anotherBuilds && current.buildState().equals("FAILED")) {
         throw new FarmException.Unavailable("image " + image.name()
@@ -129,7 +164,7 @@ public final class ImageConstructor {
       Optional<ImageRecord> claimed =
           db.inTransaction(tx -> images.claimBuild(tx, image.id(), settings.staleClaimAfter()));
       if (claimed.isPresent()) {
-        return build(claimed.get());
+        return new Ready(build(claimed.get()), Outcome.BUILT);
       }
       anotherBuilds = true;
       sleep(settings.pollInterval(), image);

@@ -41,14 +41,25 @@ public final class OperationTracker {
   private final Database db;
   private final OperationRepository operations;
   private final Function<Throwable, Status> statuses;
+  private final Consumer<OperationRow> finished;
   private final Map<UUID, List<Consumer<OperationRow>>> listeners = new ConcurrentHashMap<>();
 
   /** @param statuses the status a failure answers a caller, as the API maps it */
   public OperationTracker(Database db, OperationRepository operations,
       Function<Throwable, Status> statuses) {
+    this(db, operations, statuses, row -> { });
+  }
+
+  /**
+   * @param finished told once of each request this controller finishes, with its final row
+   *     (the metrics time it); a request finished twice (two followers) is told only by the first
+   */
+  public OperationTracker(Database db, OperationRepository operations,
+      Function<Throwable, Status> statuses, Consumer<OperationRow> finished) {
     this.db = db;
     this.operations = operations;
     this.statuses = statuses;
+    this.finished = finished;
   }
 
   // ---- the reconciler's side: what the VM is doing now ----
@@ -113,7 +124,7 @@ public final class OperationTracker {
   public void succeeded(UUID id, OperationResult result) {
     try {
       operations.succeed(db, id, result.host(), result.port(), result.leaseId())
-          .ifPresent(this::publish);
+          .ifPresent(this::publishFinished);
     } catch (DatabaseException e) {
       LOG.log(Level.WARNING, "request {0} succeeded but could not be recorded: {1}",
           new Object[] {id, e.getMessage()});
@@ -124,7 +135,7 @@ public final class OperationTracker {
     Status status = statuses.apply(failure);
     String why = status.getDescription() == null ? status.getCode().name() : status.getDescription();
     try {
-      operations.fail(db, id, why, status.getCode().value()).ifPresent(this::publish);
+      operations.fail(db, id, why, status.getCode().value()).ifPresent(this::publishFinished);
     } catch (DatabaseException e) {
       LOG.log(Level.WARNING, "request {0} failed ({1}) but could not be recorded: {2}",
           new Object[] {id, why, e.getMessage()});
@@ -144,6 +155,11 @@ public final class OperationTracker {
       list.remove(listener);
       return list.isEmpty() ? null : list;
     });
+  }
+
+  private void publishFinished(OperationRow row) {
+    finished.accept(row);
+    publish(row);
   }
 
   private void publish(OperationRow row) {

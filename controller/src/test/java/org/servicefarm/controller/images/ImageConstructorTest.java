@@ -86,6 +86,11 @@ class ImageConstructorTest {
     assertEquals("READY", ready.buildState());
     assertEquals("b".repeat(64), ready.kernelSha256());
     assertFalse(catalog.needsBuild(image.id()));
+    List<ImageConstructor.Outcome> outcomes = new java.util.ArrayList<>();
+    new ImageConstructor(db, images, new BlobStore(dataDir),
+        ImageConstructor.Settings.defaults(dataDir), outcomes::add).ensureBuilt(ready);
+    assertEquals(List.of(ImageConstructor.Outcome.ALREADY_BUILT), outcomes,
+        "a built image is a hit of the controller's image store");
   }
 
   @Test
@@ -114,11 +119,14 @@ class ImageConstructorTest {
     ImageConstructor.Settings settings = new ImageConstructor.Settings(dataDir,
         new ComposeCommand("bookworm", List.of("http://127.0.0.1:9/debian")),
         Duration.ofMinutes(2), Duration.ofMinutes(3), Duration.ofMinutes(45), Duration.ofSeconds(1));
-    ImageConstructor constructor = new ImageConstructor(db, images, new BlobStore(dataDir), settings);
+    List<ImageConstructor.Outcome> outcomes = new java.util.ArrayList<>();
+    ImageConstructor constructor = new ImageConstructor(db, images, new BlobStore(dataDir),
+        settings, outcomes::add);
 
     FarmException e = assertThrows(FarmException.Unavailable.class,
         () -> constructor.ensureBuilt(image));
 
+    assertEquals(List.of(ImageConstructor.Outcome.FAILED), outcomes, "what the metrics count");
     assertTrue(e.getMessage().contains(image.name()), e.getMessage());
     ImageRecord failed = catalog.image(image.id());
     assertEquals("FAILED", failed.buildState());

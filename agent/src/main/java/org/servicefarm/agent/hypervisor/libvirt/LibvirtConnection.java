@@ -1,6 +1,7 @@
 package org.servicefarm.agent.hypervisor.libvirt;
 
 import com.sun.jna.Pointer;
+import java.util.Optional;
 import org.libvirt.Connect;
 import org.libvirt.LibvirtException;
 import org.libvirt.jna.Libvirt;
@@ -51,6 +52,19 @@ public final class LibvirtConnection implements AutoCloseable {
     connect = new Connect(uri);
     log.info("connected to libvirt at {} (hypervisor {})", uri, connect.getType());
     return connect;
+  }
+
+  /**
+   * Empty when libvirt answers now (reconnecting if it must), else why it does not: for the
+   * agent's health and metrics.
+   */
+  public Optional<String> problem() {
+    try {
+      get();
+      return Optional.empty();
+    } catch (LibvirtException e) {
+      return Optional.of(LibvirtErrors.describe(e));
+    }
   }
 
   @Override
