@@ -10,8 +10,10 @@ import io.grpc.protobuf.services.ProtoReflectionService;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.function.Function;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
 import org.servicefarm.controller.api.EventAndDrainAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.MalformedRequests;
@@ -91,6 +93,19 @@ public final class Controller implements AutoCloseable {
   private final ControllerMetrics metrics = new ControllerMetrics();
   private final ServingHealth servingHealth;
   private Server server;
+  /**
+   * The gRPC server's handlers. Bounded: no call waits on a thread (requests and admin actions
+   * answer from futures when their VM settles), so as many threads as the database pool has
+   * connections keep every connection busy, and a flood of calls queues instead of spawning a
+   * thread each.
+   */
+  private final ExecutorService serverThreads =
+      Executors.newFixedThreadPool(SERVER_THREADS, named("grpc-server"));
+  /** Where waiting requests and admin actions finish once their VM settles (see VmWaiter). */
+  private final ExecutorService completions =
+      Executors.newFixedThreadPool(COMPLETION_THREADS, named("request-completion"));
+  static final int SERVER_THREADS = 32;
+  private static final int COMPLETION_THREADS = 8;
 
   /**
    * A controller that is alone on its database, or that cannot forward to a leader elsewhere.
@@ -147,7 +162,7 @@ public final class Controller implements AutoCloseable {
             java.time.Clock.systemUTC()));
     HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
         watcher, config.livenessTimeout(), config.loadPersistInterval());
-    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher);
+    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
@@ -226,6 +241,7 @@ public final class Controller implements AutoCloseable {
    */
   public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
       throws IOException {
+    builder.executor(serverThreads);
     builder.intercept(agentIdentity);
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
@@ -268,6 +284,15 @@ public final class Controller implements AutoCloseable {
     new Dashboard(dashboardSummary, eventFeed).mount(web);
   }
 
+  private static java.util.concurrent.ThreadFactory named(String prefix) {
+    java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
   // grpcurl before 1.9 asks only v1alpha reflection; serve both so any grpcurl works.
   @SuppressWarnings("deprecation")
   private static BindableService legacyReflection() {
@@ -286,5 +311,7 @@ public final class Controller implements AutoCloseable {
     eventFeed.close();
     brokerService.close();
     reconciler.close();
+    serverThreads.shutdown();
+    completions.shutdown();
   }
 }

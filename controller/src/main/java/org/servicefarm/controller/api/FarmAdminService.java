@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
 import org.servicefarm.api.v1.BundledService;
 import org.servicefarm.api.v1.DefineServiceRequest;
@@ -365,10 +366,10 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
-      BiFunction<UUID, Duration, VmRecord> action) {
-    VmRecord vm = action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait));
-    out.onNext(db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
-    out.onCompleted();
+      BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
+    LaterAnswer.answer(out,
+        action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
+        vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
   }
 
   private static UUID pageToken(String token) {

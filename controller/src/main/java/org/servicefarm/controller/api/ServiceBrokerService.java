@@ -71,15 +71,15 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
       out.onCompleted();
       return;
     }
-    Broker.Granted g = broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait));
-    out.onNext(RequestServiceResponse.newBuilder()
-        .setVmId(g.vmId().toString())
-        .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host()).setPort(g.port()))
-        .setState(ProtoMapping.state(g.state()))
-        .setCreated(g.created())
-        .setLease(ProtoMapping.lease(g.lease()))
-        .build());
-    out.onCompleted();
+    LaterAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
+        g -> RequestServiceResponse.newBuilder()
+            .setVmId(g.vmId().toString())
+            .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host())
+                .setPort(g.port()))
+            .setState(ProtoMapping.state(g.state()))
+            .setCreated(g.created())
+            .setLease(ProtoMapping.lease(g.lease()))
+            .build());
   }
 
   @Override

@@ -2,6 +2,8 @@ package org.servicefarm.controller.broker;
 
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
@@ -64,14 +66,20 @@ public final class Broker {
     }
   }
 
-  /** A request whose lease lasts the default TTL. */
-  public Granted request(String service, String idempotencyKey, Duration wait) {
+  /** A request whose lease lasts the default TTL; see {@link #request(String, String, int, Duration)}. */
+  public CompletableFuture<Granted> request(String service, String idempotencyKey,
+      Duration wait) {
     return request(service, idempotencyKey, Leases.DEFAULT_TTL_SECONDS, wait);
   }
 
-  /** @param leaseTtlSeconds what the granted lease lasts, and each renewal extends it by */
-  public Granted request(String service, String idempotencyKey, int leaseTtlSeconds,
-      Duration wait) {
+  /**
+   * Decides at once (in the caller's thread: unknown services, bad input and placement failures
+   * are thrown here) and answers when the VM is ACTIVE, without holding a thread meanwhile.
+   *
+   * @param leaseTtlSeconds what the granted lease lasts, and each renewal extends it by
+   */
+  public CompletableFuture<Granted> request(String service, String idempotencyKey,
+      int leaseTtlSeconds, Duration wait) {
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
     UUID operationId = idempotencyKey == null ? null : UUID.randomUUID();
     RequestDecider.Decision decision;
@@ -83,29 +91,39 @@ public final class Broker {
     Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
       // Its operation, if any, was recorded READY by the deciding transaction.
-      return decision.answer();
+      return CompletableFuture.completedFuture(decision.answer());
     }
     reconciler.kick(decision.vm().id());
-    try {
-      Granted granted = waiter.awaitActive(decision.vm().id(), service, decision.created(), wait);
-      Failpoints.hit("provision.answering");
-      LeaseRecord lease = leases.startTerm(decision.lease(), idempotencyKey);
-      if (operationId != null) {
-        tracker.succeeded(operationId, result(granted.withLease(lease)));
-      }
-      return granted.withLease(lease);
-    } catch (FarmException e) {
-      try {
-        leases.cancel(decision.lease());
-      } catch (DatabaseException cancelFailure) {
-        // The caller needs why the request failed; the held lease expires on its own.
-        e.addSuppressed(cancelFailure);
-      }
-      if (operationId != null) {
-        tracker.failed(operationId, e);
-      }
-      throw e;
-    }
+    return waiter.whenActive(decision.vm().id(), service, decision.created(), wait)
+        .thenApply(granted -> {
+          Failpoints.hit("provision.answering");
+          LeaseRecord lease = leases.startTerm(decision.lease(), idempotencyKey);
+          if (operationId != null) {
+            tracker.succeeded(operationId, result(granted.withLease(lease)));
+          }
+          return granted.withLease(lease);
+        })
+        .whenComplete((granted, failure) -> {
+          if (failure == null) {
+            return;
+          }
+          Throwable cause = unwrap(failure);
+          try {
+            leases.cancel(decision.lease());
+          } catch (DatabaseException cancelFailure) {
+            // The caller needs why the request failed; the held lease expires on its own.
+            cause.addSuppressed(cancelFailure);
+          }
+          if (operationId != null) {
+            tracker.failed(operationId, cause);
+          }
+        });
+  }
+
+  /** The exception a future's stage threw, without the CompletionException around it. */
+  public static Throwable unwrap(Throwable failure) {
+    return failure instanceof CompletionException c && c.getCause() != null
+        ? c.getCause() : failure;
   }
 
   /** A request answered at once: the VM chosen for it, and the operation that follows it. */
@@ -168,11 +186,11 @@ public final class Broker {
         g.lease() == null ? null : g.lease().id());
   }
 
-  private Granted repeat(OperationRepository.KeyedRequest earlier, String service, String key,
-      int ttlSeconds, Duration wait) {
+  private CompletableFuture<Granted> repeat(OperationRepository.KeyedRequest earlier,
+      String service, String key, int ttlSeconds, Duration wait) {
     VmRecord vm = revive(earlier, service, key);
-    Granted granted = waiter.awaitActive(vm.id(), service, earlier.created(), wait);
-    return granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key));
+    return waiter.whenActive(vm.id(), service, earlier.created(), wait)
+        .thenApply(granted -> granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key)));
   }
 
   /** The VM an earlier request with the key chose, wanted ACTIVE again. */

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
@@ -14,7 +15,7 @@ import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
  * Admin actions on one VM: each sets the desired state, lets the reconciler do the work, and
- * waits (bounded) for the VM to settle so the caller sees the outcome.
+ * answers (within the wait given) when the VM has settled, so the caller sees the outcome.
  */
 public final class VmActions {
   private final Database db;
@@ -29,32 +30,32 @@ public final class VmActions {
     this.waiter = waiter;
   }
 
-  public VmRecord suspend(UUID id, Duration wait) {
+  public CompletableFuture<VmRecord> suspend(UUID id, Duration wait) {
     return change(id, DesiredState.SLEEPING, EnumSet.of(VmState.ACTIVE, VmState.SLEEPING,
         VmState.STARTING, VmState.PROVISIONING), "suspend", wait);
   }
 
-  public VmRecord resume(UUID id, Duration wait) {
+  public CompletableFuture<VmRecord> resume(UUID id, Duration wait) {
     return change(id, DesiredState.ACTIVE, EnumSet.of(VmState.SLEEPING, VmState.ACTIVE,
         VmState.STARTING), "resume", wait);
   }
 
-  public VmRecord archive(UUID id, Duration wait) {
+  public CompletableFuture<VmRecord> archive(UUID id, Duration wait) {
     return change(id, DesiredState.ARCHIVED, EnumSet.of(VmState.ACTIVE, VmState.SLEEPING,
         VmState.STARTING, VmState.ARCHIVING, VmState.ARCHIVED), "archive", wait);
   }
 
-  public VmRecord restore(UUID id, Duration wait) {
+  public CompletableFuture<VmRecord> restore(UUID id, Duration wait) {
     return change(id, DesiredState.ACTIVE, EnumSet.of(VmState.ARCHIVED, VmState.ARCHIVING,
         VmState.RESTORING, VmState.ACTIVE), "restore", wait);
   }
 
-  public VmRecord delete(UUID id, Duration wait) {
+  public CompletableFuture<VmRecord> delete(UUID id, Duration wait) {
     Set<VmState> any = EnumSet.complementOf(EnumSet.of(VmState.FAILED));
     return change(id, DesiredState.DELETED, any, "delete", wait);
   }
 
-  private VmRecord change(UUID id, DesiredState desired, Set<VmState> allowed, String action,
+  private CompletableFuture<VmRecord> change(UUID id, DesiredState desired, Set<VmState> allowed, String action,
       Duration wait) {
     VmRecord vm = db.inTransaction(tx -> {
       VmRecord current = vms.lock(tx, id)
@@ -69,6 +70,6 @@ public final class VmActions {
       return vms.setDesired(tx, current, desired, "admin: " + action);
     });
     reconciler.kick(vm.id());
-    return waiter.awaitSettled(vm.id(), wait);
+    return waiter.whenSettled(vm.id(), wait);
   }
 }

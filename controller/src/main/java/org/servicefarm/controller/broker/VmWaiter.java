@@ -4,7 +4,8 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.servicefarm.controller.FarmException;
@@ -16,31 +17,45 @@ import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
 
-/** Waits for a VM to settle, then reads where its service is reached. */
+/**
+ * Waits for a VM to settle, then reads where its service is reached. Nobody blocks: the answers
+ * are futures, completed on the {@code completions} executor. The reconcile worker that records a
+ * VM's transition wakes the waiters, and what they do next (read the access, start leases, finish
+ * operations: several transactions per waiting request) must not hold that worker from the next
+ * VM.
+ */
 public final class VmWaiter {
   private final Database db;
   private final VmRepository vms;
   private final VmQueries queries;
   private final VmStateWatcher watcher;
+  private final Executor completions;
 
-  public VmWaiter(Database db, VmRepository vms, VmQueries queries, VmStateWatcher watcher) {
+  public VmWaiter(Database db, VmRepository vms, VmQueries queries, VmStateWatcher watcher,
+      Executor completions) {
     this.db = db;
     this.vms = vms;
     this.queries = queries;
     this.watcher = watcher;
-  }
-
-  /** Waits until the VM is ACTIVE and answers the service's access on it. */
-  public Broker.Granted awaitActive(UUID vmId, String service, boolean created, Duration wait) {
-    return access(awaitSettled(vmId, wait), service, created);
+    this.completions = completions;
   }
 
   /**
-   * {@link #awaitActive} without blocking: completes with the access once the VM is ACTIVE, or
-   * with the exception awaitActive would have thrown.
+   * Completes with the service's access once the VM is ACTIVE; fails as Unavailable when it
+   * settles elsewhere (FAILED, DELETED, another desired state) and as TimedOut after {@code wait}.
    */
   public CompletableFuture<Broker.Granted> whenActive(UUID vmId, String service, boolean created,
       Duration wait) {
+    return whenSettled(vmId, wait).thenApply(vm -> access(vm, service, created));
+  }
+
+  /**
+   * Completes with the VM once its observed state matches its desired one or can no longer change
+   * (FAILED, DELETED); a VM that is not there in time fails as a timeout naming its state.
+   *
+   * @throws FarmException.NotFound at once when there is no such VM
+   */
+  public CompletableFuture<VmRecord> whenSettled(UUID vmId, Duration wait) {
     CompletableFuture<VmRecord> done =
         watcher.await(vmId, vm -> vm.settled() || vm.state().isFinal());
     // Read after registering: a change committed before the registration is seen here.
@@ -56,9 +71,9 @@ public final class VmWaiter {
       done.complete(now);
     }
     return done.orTimeout(wait.toMillis(), TimeUnit.MILLISECONDS)
-        .handle((vm, failure) -> {
-          Throwable cause = failure instanceof java.util.concurrent.CompletionException c
-              && c.getCause() != null ? c.getCause() : failure;
+        .handleAsync((vm, failure) -> {
+          Throwable cause = failure instanceof CompletionException c && c.getCause() != null
+              ? c.getCause() : failure;
           if (cause instanceof TimeoutException) {
             throw timedOut(vmId, wait);
           }
@@ -68,8 +83,8 @@ public final class VmWaiter {
           if (cause != null) {
             throw new IllegalStateException("waiting for VM " + vmId, cause);
           }
-          return access(vm, service, created);
-        });
+          return vm;
+        }, completions);
   }
 
   private Broker.Granted access(VmRecord vm, String service, boolean created) {
@@ -90,36 +105,6 @@ public final class VmWaiter {
       return new Broker.Granted(vmId, service, view.hostAddress(), offer.get().hostPort(),
           vm.state(), created);
     });
-  }
-
-  /**
-   * Waits until the VM's observed state matches its desired one or can no longer change (FAILED,
-   * DELETED), and returns it; a VM that is not there in time is a timeout naming its state.
-   */
-  public VmRecord awaitSettled(UUID vmId, Duration wait) {
-    CompletableFuture<VmRecord> done =
-        watcher.await(vmId, vm -> vm.settled() || vm.state().isFinal());
-    try {
-      // Read after registering: a change committed before the registration is seen here.
-      VmRecord now = db.inTransaction(tx -> vms.find(tx, vmId))
-          .orElseThrow(() -> new FarmException.NotFound("no VM with id " + vmId));
-      if (now.settled() || now.state().isFinal()) {
-        return now;
-      }
-      return done.get(wait.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      throw timedOut(vmId, wait);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof FarmException farm) {
-        throw farm;
-      }
-      throw new IllegalStateException("waiting for VM " + vmId, e.getCause());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new FarmException.Unavailable("interrupted while waiting for VM " + vmId);
-    } finally {
-      done.cancel(false);
-    }
   }
 
   private FarmException.TimedOut timedOut(UUID vmId, Duration wait) {
