@@ -4,6 +4,8 @@ import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
 import org.servicefarm.api.v1.Image;
@@ -13,8 +15,8 @@ import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.ServiceDefinition;
 
 /**
- * The catalog calls of {@link FarmClient}: definitions and images. Reads are retried; defining
- * and registering are not, since the server decides what a repeat means.
+ * The catalog calls of {@link FarmClient}: definitions and images. Reads are retried; defining,
+ * deleting and registering are not, since the server decides what a repeat means.
  */
 final class CatalogCalls {
   private final FarmAdminBlockingStub admin;
@@ -32,6 +34,13 @@ final class CatalogCalls {
         DefineServiceRequest.newBuilder().setDefinition(definition).build();
     return caller.blocking(plan(FarmAdminGrpc.getDefineServiceMethod(), definition.getName(), false),
         deadline -> admin.withDeadline(deadline).defineService(request));
+  }
+
+  DeleteServiceResponse deleteService(String name, boolean force) {
+    DeleteServiceRequest request =
+        DeleteServiceRequest.newBuilder().setName(name).setForce(force).build();
+    return caller.blocking(plan(FarmAdminGrpc.getDeleteServiceMethod(), name, false),
+        deadline -> admin.withDeadline(deadline).deleteService(request));
   }
 
   List<ServiceDefinition> listServiceDefinitions() {

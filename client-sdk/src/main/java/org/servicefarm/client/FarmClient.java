@@ -11,6 +11,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
@@ -269,6 +270,23 @@ public final class FarmClient implements AutoCloseable {
   /** Adds or replaces a service definition. Not retried: the server decides what a repeat means. */
   public ServiceDefinition defineService(ServiceDefinition definition) {
     return catalog.defineService(definition);
+  }
+
+  /**
+   * Deletes a service definition: the services it offers (bundled ones too) leave the catalog, and
+   * requests for them fail with {@link ServiceNotFoundException}; defining the name again brings it
+   * back. Not retried: a repeat after a lost answer would find nothing to delete.
+   *
+   * @param name the definition's name
+   * @param force also delete the definition's VMs (their leases end with them); without it, a
+   *     definition that still has VMs is refused
+   * @return the name and the ids of the VMs this call set to be deleted (none without force)
+   * @throws NotFoundException when no definition of that name is in the catalog
+   * @throws FarmException with FAILED_PRECONDITION when, without force, VMs of the definition
+   *     remain; the message names them
+   */
+  public DeleteServiceResponse deleteService(String name, boolean force) {
+    return catalog.deleteService(Arguments.requireText(name, "service name"), force);
   }
 
   /** Every service definition in the catalog. */

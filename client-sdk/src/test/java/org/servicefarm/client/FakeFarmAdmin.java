@@ -6,6 +6,8 @@ import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.Image;
@@ -91,6 +93,35 @@ public final class FakeFarmAdmin extends FarmAdminGrpc.FarmAdminImplBase {
           ListServiceDefinitionsResponse.newBuilder().addAllDefinitions(definitions).build());
       observer.onCompleted();
     }
+  }
+
+  /**
+   * Removes the definition; refuses, as the farm does, while VMs offer its service, unless force,
+   * which answers their ids.
+   */
+  @Override
+  public void deleteService(DeleteServiceRequest request,
+      StreamObserver<DeleteServiceResponse> observer) {
+    if (faults.failedPending(observer)) {
+      return;
+    }
+    String name = request.getName();
+    if (definitions.stream().noneMatch(d -> d.getName().equals(name))) {
+      observer.onError(Status.NOT_FOUND.withDescription("no service definition named '" + name
+          + "'").asRuntimeException());
+      return;
+    }
+    List<String> vmIds = vms.stream().filter(vm -> vm.getServicesList().contains(name))
+        .map(Vm::getId).toList();
+    if (!vmIds.isEmpty() && !request.getForce()) {
+      observer.onError(Status.FAILED_PRECONDITION.withDescription("definition '" + name
+          + "' has VMs " + vmIds).asRuntimeException());
+      return;
+    }
+    definitions.removeIf(d -> d.getName().equals(name));
+    observer.onNext(DeleteServiceResponse.newBuilder().setName(name).addAllDeletedVmIds(vmIds)
+        .build());
+    observer.onCompleted();
   }
 
   @Override

@@ -24,6 +24,7 @@ import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.auth.TokenVerifier;
 import org.servicefarm.controller.broker.Broker;
+import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.broker.VmProvisioner;
@@ -183,7 +184,8 @@ public final class Controller implements AutoCloseable {
         new TokenAdminService(tokens),
         new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait(),
-            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents)),
+            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
+            new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     eventFeed.start();

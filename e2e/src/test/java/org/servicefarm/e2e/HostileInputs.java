@@ -52,6 +52,8 @@ final class HostileInputs {
     unary(a + "DefineService", () -> DefineServiceRequest.newBuilder()
         .setDefinition(definition()).build());
     unary(a + "ListServiceDefinitions", ListServiceDefinitionsRequest::getDefaultInstance);
+    unary(a + "DeleteService", () -> DeleteServiceRequest.newBuilder().setName(name())
+        .setForce(r.nextBoolean()).build());
     unary(a + "RegisterImage", () -> RegisterImageRequest.newBuilder().setName(name())
         .setSha256(text()).setSizeBytes(bigNumber()).setFormat(text()).setSourcePath(text())
         .build());

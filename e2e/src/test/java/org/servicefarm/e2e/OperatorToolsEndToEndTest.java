@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.servicefarm.api.v1.Access;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.HostStatus;
 import org.servicefarm.api.v1.Lease;
@@ -256,6 +257,24 @@ class OperatorToolsEndToEndTest {
     } finally {
       channel.shutdownNow();
     }
+  }
+
+  @Test
+  @Order(10)
+  void serviceDeleteRefusesADefinitionWithVmsExceptWithForce() throws Exception {
+    ok(farmctl.run("service", "define", "cli-unused", "--packages", "busybox", "--port", "80"));
+    Run unused = ok(farmctl.run("service", "delete", "cli-unused"));
+    assertEquals(List.of("SERVICE", "DELETED", "DELETED_VMS"), words(unused.lines().get(0)));
+    assertEquals(List.of("cli-unused", "yes", "-"), row(unused, "cli-unused"));
+
+    Run refused = farmctl.run("service", "delete", SERVICE);
+    assertEquals(8, refused.exitCode(), refused.describe());
+    assertTrue(refused.err().contains(requested.getVmId()), refused.describe());
+
+    DeleteServiceResponse forced = parse(ok(farmctl.run("service", "delete", SERVICE, "--force",
+        "-o", "json")), DeleteServiceResponse.newBuilder());
+    assertEquals(List.of(requested.getVmId()), forced.getDeletedVmIdsList());
+    assertEquals(3, farmctl.run("service", "delete", SERVICE).exitCode(), "already deleted");
   }
 
   /** The message as reflection built it equals the generated one, and so do its field types. */

@@ -1,7 +1,9 @@
 package org.servicefarm.client.cli;
 
+import io.grpc.Status;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.servicefarm.client.FarmException;
 import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.FarmUnavailableException;
 import org.servicefarm.client.InvalidRequestException;
@@ -22,6 +24,8 @@ final class ExitCodes {
   static final int NO_CAPACITY = 5;
   static final int PERMISSION_DENIED = 6;
   static final int INVALID_REQUEST = 7;
+  /** FAILED_PRECONDITION: the request is sound but what the farm holds now does not allow it. */
+  static final int CONFLICT = 8;
 
   /** What --help lists under "Exit codes". */
   static Map<String, String> descriptions() {
@@ -35,6 +39,9 @@ final class ExitCodes {
     descriptions.put(Integer.toString(NO_CAPACITY), "No farm host has room for a new VM.");
     descriptions.put(Integer.toString(PERMISSION_DENIED), "Permission denied, or no valid token.");
     descriptions.put(Integer.toString(INVALID_REQUEST), "The farm refused the request as invalid.");
+    descriptions.put(Integer.toString(CONFLICT), "What the farm holds now does not allow it: a"
+        + " name taken, a definition that still has VMs, a VM in the wrong state, a lease that"
+        + " ended.");
     return descriptions;
   }
 
@@ -56,6 +63,9 @@ final class ExitCodes {
     }
     if (error instanceof InvalidRequestException) {
       return INVALID_REQUEST;
+    }
+    if (error instanceof FarmException farm && farm.code() == Status.Code.FAILED_PRECONDITION) {
+      return CONFLICT;
     }
     return FAILURE;
   }

@@ -2,6 +2,7 @@ package org.servicefarm.client.cli;
 
 import java.util.List;
 import org.servicefarm.api.v1.BundledService;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.ListServiceDefinitionsResponse;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
@@ -18,8 +19,9 @@ import picocli.CommandLine.TypeConversionException;
 @Command(
     name = "service",
    
-    description = "Define services in the catalog, or list the definitions.",
-    subcommands = {ServiceCommand.Define.class, ServiceCommand.ListDefinitions.class},
+    description = "Define services in the catalog, list the definitions, or delete one.",
+    subcommands = {ServiceCommand.Define.class, ServiceCommand.ListDefinitions.class,
+      ServiceCommand.Delete.class},
     footer = {
       "%nExample:",
       "  farmctl service define redis --packages redis-server --port 6379 --command redis-server",
@@ -153,6 +155,39 @@ final class ServiceCommand {
         farmCtl.output().print(
             ListServiceDefinitionsResponse.newBuilder().addAllDefinitions(definitions),
             table(definitions));
+      }
+    }
+  }
+
+  @Command(
+      name = "delete",
+      description = {"Delete a service definition and the services it offers (bundled ones too);",
+        "requests for them then fail, and `service define` may use the name again. Refused while",
+        "the definition has VMs that are not deleted; --force deletes them too."},
+      footer = {
+        "%nExamples:",
+        "  farmctl service delete redis",
+        "  farmctl service delete redis --force -o json",
+      })
+  static final class Delete implements Runnable {
+
+    @Parameters(paramLabel = "<name>", description = "The definition's name.")
+    private String name;
+
+    @Option(names = "--force",
+        description = "Also delete the definition's VMs; leases on them end with them.")
+    private boolean force;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Override
+    public void run() {
+      FarmCtl farmCtl = FarmCtl.of(spec);
+      try (FarmClient client = farmCtl.openClient()) {
+        DeleteServiceResponse deleted = client.deleteService(name, force);
+        farmCtl.output().print(deleted, new Table("SERVICE", "DELETED", "DELETED_VMS")
+            .row(deleted.getName(), "yes", Cells.list(deleted.getDeletedVmIdsList())));
       }
     }
   }

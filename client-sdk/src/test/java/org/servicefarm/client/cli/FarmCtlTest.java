@@ -290,6 +290,22 @@ class FarmCtlTest {
   }
 
   @Test
+  void serviceDeleteOfADefinitionWithVmsExitsEightAndForcePrintsTheDeletedVms() {
+    farm.admin.definitions.add(ServiceDefinition.newBuilder().setName("redis").build());
+    farm.admin.vms.add(vm("vm-1", VmState.VM_STATE_ACTIVE).toBuilder().addServices("redis").build());
+
+    Run refused = farmctl("service", "delete", "redis");
+    Run forced = farmctl("service", "delete", "redis", "--force");
+
+    assertEquals(8, refused.exitCode(), refused.err());
+    assertEquals(1, refused.err().lines().count(), refused.err());
+    assertTrue(refused.err().contains("definition 'redis' has VMs [vm-1]"), refused.err());
+    assertEquals(0, forced.exitCode(), forced.err());
+    assertEquals(List.of("SERVICE  DELETED  DELETED_VMS", "redis    yes      vm-1"),
+        forced.out().lines().toList());
+  }
+
+  @Test
   void serviceDefineSendsTheIdleLadderAndInstanceLimits() {
     Run run = farmctl("service", "define", "api", "--image", "api-v3", "--port", "8080",
         "--sleep-after", "300", "--archive-after", "86400", "--delete-after", "604800",

@@ -15,6 +15,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
 import org.servicefarm.api.v1.BundledService;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceRequest;
+import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
@@ -38,6 +40,7 @@ import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
 import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
@@ -64,21 +67,26 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final VmActions actions;
   private final Duration actionWait;
   private final EventAndDrainAdmin eventsAndDrains;
+  private final DefinitionDeletion deletion;
 
   /**
-   * Without an image store: registering and uploading images answer UNAVAILABLE. Kept so the
-   * controller builds until it wires an {@link ImageIntake}; then this constructor goes.
+   * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
+   * catalog and images alone.
    */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null);
+    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null, null);
   }
 
-  /** @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost */
+  /**
+   * @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost
+   * @param deletion DeleteService
+   */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
-      EventAndDrainAdmin eventsAndDrains) {
+      EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
     this.eventsAndDrains = eventsAndDrains;
+    this.deletion = deletion;
     this.db = db;
     this.catalog = catalog;
     this.intake = intake;
@@ -134,6 +142,20 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
     }
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void deleteService(DeleteServiceRequest req, StreamObserver<DeleteServiceResponse> out) {
+    String name = Validation.serviceName("name", req.getName());
+    if (deletion == null) {
+      throw new FarmException.Unavailable("this controller was started without definition"
+          + " deletion; service definitions cannot be deleted");
+    }
+    DefinitionDeletion.Deleted deleted = deletion.delete(name, req.getForce());
+    DeleteServiceResponse.Builder resp = DeleteServiceResponse.newBuilder().setName(name);
+    deleted.deletedVmIds().forEach(id -> resp.addDeletedVmIds(id.toString()));
     out.onNext(resp.build());
     out.onCompleted();
   }

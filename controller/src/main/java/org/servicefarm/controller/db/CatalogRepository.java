@@ -13,7 +13,16 @@ import org.servicefarm.controller.model.InstancePolicy;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 
-/** Service definitions and the named services they offer ({@code service_definitions}, {@code services}). */
+/**
+ * Service definitions and the named services they offer ({@code service_definitions}, {@code
+ * services}).
+ *
+ * <p>A definition is in the catalog while it has {@code services} rows. Deleting it removes those
+ * rows and keeps its {@code service_definitions} row, because {@code vms} rows (DELETED ones too)
+ * reference it without cascade; so every reader of the catalog joins {@code services}, and a
+ * deleted definition is invisible to listing, requests and the idle ladder. {@link #define} on
+ * the name writes the row afresh and inserts its services again, which revives it.
+ */
 public final class CatalogRepository {
 
   /** Where a named service comes from, and how its definition's VMs live and scale. */
@@ -98,6 +107,29 @@ public final class CatalogRepository {
           port.guestPort());
     }
     return Optional.empty();
+  }
+
+  /**
+   * Locks the definition against a concurrent {@link #define} (whose upsert takes the same row
+   * lock) and says whether it is in the catalog: its row exists and it still offers services.
+   * Reads its services after the lock, so a define that committed meanwhile is seen.
+   */
+  public boolean lockIfDefined(Database.Tx tx, String name) throws SQLException {
+    // NO KEY UPDATE, not UPDATE: VM inserts referencing the row take KEY SHARE and need not wait.
+    boolean exists = tx.queryOne(
+            "SELECT name FROM service_definitions WHERE name = ? FOR NO KEY UPDATE",
+            rs -> rs.getString(1), name)
+        .isPresent();
+    return exists && tx.queryOne("SELECT 1 FROM services WHERE definition = ? LIMIT 1",
+        rs -> rs.getInt(1), name).isPresent();
+  }
+
+  /**
+   * Takes the definition out of the catalog: its services (its own and bundled ones) go, its row
+   * stays for the VMs that reference it (see the class comment).
+   */
+  public void removeServices(Database.Tx tx, String name) throws SQLException {
+    tx.update("DELETE FROM services WHERE definition = ?", name);
   }
 
   public Optional<ServiceRoute> route(Database.Tx tx, String service) throws SQLException {

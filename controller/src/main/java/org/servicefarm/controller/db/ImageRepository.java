@@ -145,6 +145,8 @@ public final class ImageRepository {
   /**
    * The packages and command of a composed image, from a definition that uses it. Every such
    * definition has the same ones (the image is keyed by their hash); the first by name is taken.
+   * A deleted definition's row may be taken too (no join with {@code services}, see {@link
+   * CatalogRepository}): it still holds the very inputs the image is keyed by, so it answers right.
    */
   public Optional<Composition> composition(Database.Tx tx, UUID imageId) throws SQLException {
     return tx.queryOne(

@@ -186,13 +186,17 @@ public final class VmQueries {
     return views;
   }
 
-  /** Services offered now: per service, the VMs and their states. */
+  /**
+   * Services offered now: per service, the VMs and their states. A VM being deleted offers nothing
+   * (a request would not be answered with it), e.g. right after its definition was deleted.
+   */
   public record OfferedService(String service, String definition, UUID vmId, VmState state) {}
 
   public List<OfferedService> offeredServices(Database db) {
     return db.query(
         "SELECT vs.service, v.definition, v.id, v.state FROM vm_services vs"
             + " JOIN vms v ON v.id = vs.vm_id WHERE v.state NOT IN ('DELETED', 'FAILED')"
+            + " AND v.desired_state <> 'DELETED'"
             + " ORDER BY vs.service, v.id",
         rs ->
             new OfferedService(

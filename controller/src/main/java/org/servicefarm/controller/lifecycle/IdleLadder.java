@@ -110,6 +110,12 @@ public final class IdleLadder {
   private List<UUID> provision(Database.Tx tx, ServiceDefinitionRecord def, LadderPlan.Plan plan)
       throws SQLException {
     List<UUID> created = new ArrayList<>();
+    // The tick listed the definition before taking its lock; if it was deleted since, its VMs are
+    // being deleted and the plan would refill the pool of a definition nobody can request. Read
+    // only here: the moves leave VMs being deleted alone, so they need no such check.
+    if (plan.provision() == 0 || catalog.find(tx, def.name()).isEmpty()) {
+      return created;
+    }
     try {
       for (int i = 0; i < plan.provision(); i++) {
         created.add(provisioner.provision(tx, def, plan.provisionCause()).id());

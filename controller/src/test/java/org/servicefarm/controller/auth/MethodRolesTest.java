@@ -25,6 +25,7 @@ class MethodRolesTest {
     "servicefarm.v1.ServiceBroker/ReleaseLease, client admin",
     "servicefarm.v1.ServiceBroker/WatchOperation, client admin",
     "servicefarm.v1.FarmAdmin/DefineService, admin",
+    "servicefarm.v1.FarmAdmin/DeleteService, admin",
     "servicefarm.v1.FarmAdmin/DeleteVm, admin",
     "servicefarm.v1.FarmAdmin/DrainHost, admin",
     "servicefarm.v1.TokenAdmin/CreateToken, admin",
