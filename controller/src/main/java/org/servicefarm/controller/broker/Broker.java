@@ -1,6 +1,7 @@
 package org.servicefarm.controller.broker;
 
 import java.time.Duration;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -10,6 +11,7 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
+import org.servicefarm.controller.db.OperationRepository.OperationRow;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
@@ -94,14 +96,28 @@ public final class Broker {
       return CompletableFuture.completedFuture(decision.answer());
     }
     reconciler.kick(decision.vm().id());
-    return waiter.whenActive(decision.vm().id(), service, decision.created(), wait)
-        .thenApply(granted -> {
+    return answerWhenActive(decision, service, idempotencyKey, operationId, wait);
+  }
+
+  /**
+   * The decided request's answer once its VM is ACTIVE: the access read, the held lease's term
+   * started and the operation (if any) recorded done, in one transaction. On failure the held
+   * lease is released and the operation recorded failed.
+   */
+  private CompletableFuture<Granted> answerWhenActive(RequestDecider.Decision decision,
+      String service, String idempotencyKey, UUID operationId, Duration wait) {
+    return waiter.whenSettled(decision.vm().id(), wait)
+        .thenApply(vm -> {
           Failpoints.hit("provision.answering");
-          LeaseRecord lease = leases.startTerm(decision.lease(), idempotencyKey);
-          if (operationId != null) {
-            tracker.succeeded(operationId, result(granted.withLease(lease)));
-          }
-          return granted.withLease(lease);
+          record Answered(Granted granted, Optional<OperationRow> operation) {}
+          Answered answered = db.inTransaction(tx -> {
+            Granted granted = waiter.access(tx, vm, service, decision.created());
+            granted = granted.withLease(leases.startTerm(tx, decision.lease(), idempotencyKey));
+            return new Answered(granted, operationId == null ? Optional.empty()
+                : tracker.succeeded(tx, operationId, result(granted)));
+          });
+          answered.operation().ifPresent(tracker::published);
+          return answered.granted();
         })
         .whenComplete((granted, failure) -> {
           if (failure == null) {
@@ -152,20 +168,8 @@ public final class Broker {
       return new Started(vm.id(), VmState.ACTIVE, false, operationId);
     }
     reconciler.kick(vm.id());
-    tracker.follow(operationId, waiter.whenActive(vm.id(), service, decision.created(), wait)
-        .thenApply(granted -> { Failpoints.hit("provision.answering"); return granted; })
-        .thenApply(granted -> result(
-            granted.withLease(leases.startTerm(decision.lease(), idempotencyKey))))
-        .whenComplete((answered, failure) -> {
-          if (failure != null) {
-            try {
-              leases.cancel(decision.lease());
-            } catch (DatabaseException cancelFailure) {
-              // The operation records why it failed; the held lease expires on its own.
-              failure.addSuppressed(cancelFailure);
-            }
-          }
-        }));
+    // Its outcome is recorded on the operation, which the caller follows.
+    answerWhenActive(decision, service, idempotencyKey, operationId, wait);
     return new Started(vm.id(), vm.state(), decision.created(), operationId);
   }
 

@@ -98,11 +98,14 @@ public final class Leases {
    * ended meanwhile, the caller gets a fresh one on the same VM.
    */
   LeaseRecord startTerm(LeaseRecord held, String key) {
-    return db.inTransaction(tx -> {
-      Optional<LeaseRecord> renewed = leases.renew(tx, held.id(), held.ttlSeconds());
-      return renewed.isPresent() ? renewed.get()
-          : grant(tx, held.vmId(), held.service(), held.ttlSeconds(), key);
-    });
+    return db.inTransaction(tx -> startTerm(tx, held, key));
+  }
+
+  /** {@link #startTerm(LeaseRecord, String)} inside the caller's transaction. */
+  LeaseRecord startTerm(Database.Tx tx, LeaseRecord held, String key) throws SQLException {
+    Optional<LeaseRecord> renewed = leases.renew(tx, held.id(), held.ttlSeconds());
+    return renewed.isPresent() ? renewed.get()
+        : grant(tx, held.vmId(), held.service(), held.ttlSeconds(), key);
   }
 
   /** The caller was not answered (the VM failed, the wait timed out): it holds nothing. */

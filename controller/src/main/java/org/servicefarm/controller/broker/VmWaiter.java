@@ -88,23 +88,31 @@ public final class VmWaiter {
   }
 
   private Broker.Granted access(VmRecord vm, String service, boolean created) {
+    return db.inTransaction(tx -> access(tx, vm, service, created));
+  }
+
+  /**
+   * Where the service is reached on the settled VM, read in the caller's transaction.
+   *
+   * @throws FarmException.Unavailable when the VM did not settle ACTIVE or forwards no port for it
+   */
+  Broker.Granted access(Database.Tx tx, VmRecord vm, String service, boolean created)
+      throws java.sql.SQLException {
     UUID vmId = vm.id();
     if (vm.state() != VmState.ACTIVE) {
       throw new FarmException.Unavailable("VM " + vmId + " for service '" + service + "' is "
           + vm.state() + (vm.failureReason() == null ? "" : ": " + vm.failureReason())
           + " (wanted " + vm.desiredState() + ")");
     }
-    return db.inTransaction(tx -> {
-      VmQueries.VmView view = queries.views(tx, java.util.List.of(vm)).get(0);
-      Optional<VmServiceRecord> offer =
-          view.offers().stream().filter(o -> o.service().equals(service)).findFirst();
-      if (offer.isEmpty() || offer.get().hostPort() == null || view.hostAddress() == null) {
-        throw new FarmException.Unavailable("VM " + vmId + " is ACTIVE but its host forwards no port"
-            + " for service '" + service + "'");
-      }
-      return new Broker.Granted(vmId, service, view.hostAddress(), offer.get().hostPort(),
-          vm.state(), created);
-    });
+    VmQueries.VmView view = queries.views(tx, java.util.List.of(vm)).get(0);
+    Optional<VmServiceRecord> offer =
+        view.offers().stream().filter(o -> o.service().equals(service)).findFirst();
+    if (offer.isEmpty() || offer.get().hostPort() == null || view.hostAddress() == null) {
+      throw new FarmException.Unavailable("VM " + vmId + " is ACTIVE but its host forwards no port"
+          + " for service '" + service + "'");
+    }
+    return new Broker.Granted(vmId, service, view.hostAddress(), offer.get().hostPort(),
+        vm.state(), created);
   }
 
   private FarmException.TimedOut timedOut(UUID vmId, Duration wait) {

@@ -148,6 +148,15 @@ public final class CatalogRepository {
     return db.inTransaction(tx -> list(tx, ""));
   }
 
+  /**
+   * The definitions with an idle ladder or a warm pool ({@link InstancePolicy#laddered()}): the
+   * ladder reads them every second, and a farm of thousands of definitions mostly has neither.
+   */
+  public List<ServiceDefinitionRecord> laddered(Database db) {
+    return db.inTransaction(tx -> list(tx, "WHERE d.sleep_after_seconds > 0"
+        + " OR d.archive_after_seconds > 0 OR d.delete_after_seconds > 0 OR d.min_active > 0"));
+  }
+
   private List<ServiceDefinitionRecord> list(Database.Tx tx, String where, Object... args)
       throws SQLException {
     // One query for definitions and their services together: no query per definition.

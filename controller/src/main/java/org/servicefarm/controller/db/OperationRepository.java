@@ -161,7 +161,13 @@ public final class OperationRepository {
   /** Finishes a running request with its answer; empty when it had finished already. */
   public Optional<OperationRow> succeed(Database db, UUID id, String host, int port,
       UUID leaseId) {
-    return db.queryOne(
+    return db.inTransaction(tx -> succeed(tx, id, host, port, leaseId));
+  }
+
+  /** {@link #succeed(Database, UUID, String, int, UUID)} inside the caller's transaction. */
+  public Optional<OperationRow> succeed(Database.Tx tx, UUID id, String host, int port,
+      UUID leaseId) throws java.sql.SQLException {
+    return tx.queryOne(
         "UPDATE operations SET state = 'SUCCEEDED', phase = 'READY', progress_percent = 100,"
             + " phase_message = NULL, result_host = ?, result_port = ?, lease_id = ?,"
             + " version = version + 1, updated_at = now() WHERE id = ? AND state = 'RUNNING'"

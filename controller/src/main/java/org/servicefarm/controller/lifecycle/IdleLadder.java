@@ -60,10 +60,8 @@ public final class IdleLadder {
   public void tick() {
     // A failure is logged and the next tick tries again: the ladder is level-triggered.
     try {
-      for (ServiceDefinitionRecord def : catalog.list(db)) {
-        if (def.policy().laddered()) {
-          step(def);
-        }
+      for (ServiceDefinitionRecord def : catalog.laddered(db)) {
+        step(def);
       }
       if (System.nanoTime() - lastPruneNanos > PRUNE_EVERY.toNanos()) {
         lastPruneNanos = System.nanoTime();

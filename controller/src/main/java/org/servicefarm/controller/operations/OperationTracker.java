@@ -131,6 +131,20 @@ public final class OperationTracker {
     }
   }
 
+  /**
+   * Records the request's success inside the caller's transaction (with its lease's start, so a
+   * waiting request finishes in one commit); hand the row to {@link #published} after the commit.
+   */
+  public Optional<OperationRow> succeeded(Database.Tx tx, UUID id, OperationResult result)
+      throws java.sql.SQLException {
+    return operations.succeed(tx, id, result.host(), result.port(), result.leaseId());
+  }
+
+  /** Tells the operation's watchers about a change committed by the caller. */
+  public void published(OperationRow row) {
+    publishFinished(row);
+  }
+
   public void failed(UUID id, Throwable failure) {
     Status status = statuses.apply(failure);
     String why = status.getDescription() == null ? status.getCode().name() : status.getDescription();

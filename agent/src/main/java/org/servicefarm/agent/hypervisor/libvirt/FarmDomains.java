@@ -3,8 +3,10 @@ package org.servicefarm.agent.hypervisor.libvirt;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.libvirt.Connect;
 import org.libvirt.Domain;
 import org.libvirt.DomainInfo.DomainState;
@@ -28,6 +30,12 @@ final class FarmDomains {
 
   private final LibvirtConnection connection;
   private final String hostId;
+  /**
+   * Each definition's farm metadata by the definition's XML. Every load report lists every domain,
+   * and a definition rarely changes between two reports: comparing its XML is far cheaper than
+   * parsing it. Kept for the definitions the last listing saw (and those found since).
+   */
+  private final Map<String, Optional<DomainMetadata>> metadataByXml = new ConcurrentHashMap<>();
 
   FarmDomains(LibvirtConnection connection, String hostId) {
     this.connection = connection;
@@ -44,8 +52,7 @@ final class FarmDomains {
     String name = DomainDefinition.domainName(vmId);
     try {
       Domain domain = connection.get().domainLookupByName(name);
-      Optional<DomainMetadata> metadata = DomainMetadataXml.fromDomainXml(
-          domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
+      Optional<DomainMetadata> metadata = metadataOf(domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
       if (metadata.isEmpty() || !metadata.get().vmId().equals(vmId)) {
         throw new HypervisorException(Kind.HYPERVISOR, "domain " + name + " exists on this"
             + " libvirtd but does not carry the farm metadata of vm " + vmId
@@ -83,13 +90,15 @@ final class FarmDomains {
       ifStillThere(() -> connect.domainLookupByName(name)).ifPresent(domains::add);
     }
     List<FarmDomain> farmDomains = new ArrayList<>();
+    Set<String> listed = new HashSet<>();
     for (Domain domain : domains) {
       Optional<String> xml = ifStillThere(() -> domain.getXMLDesc(Domain.XMLFlags.INACTIVE));
       if (xml.isEmpty()) {
         continue;
       }
+      listed.add(xml.get());
       try {
-        DomainMetadataXml.fromDomainXml(xml.get())
+        metadataOf(xml.get())
             .filter(metadata -> metadata.hostId().equals(hostId))
             .ifPresent(metadata -> farmDomains.add(new FarmDomain(domain, metadata)));
       } catch (MalformedMetadataException e) {
@@ -97,7 +106,19 @@ final class FarmDomains {
             domain.getName(), e.getMessage());
       }
     }
+    metadataByXml.keySet().retainAll(listed);
     return farmDomains;
+  }
+
+  private Optional<DomainMetadata> metadataOf(String definitionXml)
+      throws MalformedMetadataException {
+    Optional<DomainMetadata> known = metadataByXml.get(definitionXml);
+    if (known != null) {
+      return known;
+    }
+    Optional<DomainMetadata> metadata = DomainMetadataXml.fromDomainXml(definitionXml);
+    metadataByXml.put(definitionXml, metadata);
+    return metadata;
   }
 
   /** Host ports promised to this host's farm domains by their metadata. */
