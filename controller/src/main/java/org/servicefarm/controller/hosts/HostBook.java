@@ -28,8 +28,14 @@ final class HostBook {
   private final HostRepository hosts;
   private final LongSupplier nanoTime;
   private final ReentrantLock refreshing = new ReentrantLock();
-  /** vCPUs and MB placed on each host since the last read: {vcpus, memoryMb}. */
-  private final Map<String, long[]> placedSince = new ConcurrentHashMap<>();
+  /**
+   * vCPUs and MB placed on each host ({vcpus, memoryMb}) since the last read, and in the interval
+   * before it. A placement's transaction may commit after the read that follows it began, so the
+   * read can miss it: each placement is counted for two intervals, at the cost of counting some
+   * twice for one.
+   */
+  private volatile Map<String, long[]> placedRecently = new ConcurrentHashMap<>();
+  private volatile Map<String, long[]> placedBefore = Map.of();
   private volatile Read last;
 
   HostBook(HostRepository hosts, LongSupplier nanoTime) {
@@ -53,9 +59,8 @@ final class HostBook {
         read = last;
         if (read == null || nanoTime.getAsLong() - read.atNanos() > MAX_AGE_NANOS) {
           long at = nanoTime.getAsLong();
-          // Cleared first: a VM placed while the table is read is counted twice until the next
-          // read rather than not at all.
-          placedSince.clear();
+          placedBefore = placedRecently;
+          placedRecently = new ConcurrentHashMap<>();
           read = new Read(hosts.list(tx), at);
           last = read;
         }
@@ -68,7 +73,7 @@ final class HostBook {
 
   /** Counts a VM just placed on {@code hostId} until the next read of the table. */
   void placed(String hostId, int vcpus, long memoryMb) {
-    placedSince.compute(hostId, (id, sum) -> {
+    placedRecently.compute(hostId, (id, sum) -> {
       long[] next = sum == null ? new long[2] : sum;
       next[0] += vcpus;
       next[1] += memoryMb;
@@ -82,16 +87,24 @@ final class HostBook {
   }
 
   private List<HostRecord> withPlaced(List<HostRecord> read) {
-    if (placedSince.isEmpty()) {
+    Map<String, long[]> recently = placedRecently;
+    Map<String, long[]> before = placedBefore;
+    if (recently.isEmpty() && before.isEmpty()) {
       return read;
     }
     List<HostRecord> out = new ArrayList<>(read.size());
     for (HostRecord h : read) {
-      long[] placed = placedSince.get(h.id());
-      out.add(placed == null ? h : new HostRecord(h.id(), h.address(), h.hypervisor(),
-          h.status(), h.capacityVcpus(), h.capacityMemoryMb(), h.capacityDiskMb(), h.load(),
-          h.lastReportAt(), h.allocatedVcpus() + (int) placed[0],
-          h.allocatedMemoryMb() + placed[1]));
+      long[] a = recently.get(h.id());
+      long[] b = before.get(h.id());
+      if (a == null && b == null) {
+        out.add(h);
+        continue;
+      }
+      long vcpus = (a == null ? 0 : a[0]) + (b == null ? 0 : b[0]);
+      long memoryMb = (a == null ? 0 : a[1]) + (b == null ? 0 : b[1]);
+      out.add(new HostRecord(h.id(), h.address(), h.hypervisor(), h.status(), h.capacityVcpus(),
+          h.capacityMemoryMb(), h.capacityDiskMb(), h.load(), h.lastReportAt(),
+          h.allocatedVcpus() + (int) vcpus, h.allocatedMemoryMb() + memoryMb));
     }
     return out;
   }

@@ -12,8 +12,9 @@ class PlacerSpreadTest {
 
   @Test
   void hostsAsGoodAsTheBestTakeTurnsBeingTriedFirstAndTheRestKeepTheirRank() {
-    List<RankedHost> ranked = List.of(new RankedHost("a", 0.10), new RankedHost("b", 0.12),
-        new RankedHost("c", 0.14), new RankedHost("d", 0.40), new RankedHost("e", 0.50));
+    // a, b, c within the band of a (0.01, under one small VM's load); d is one VM further.
+    List<RankedHost> ranked = List.of(new RankedHost("a", 0.100), new RankedHost("b", 0.104),
+        new RankedHost("c", 0.108), new RankedHost("d", 0.1125), new RankedHost("e", 0.50));
     Set<String> firsts = new HashSet<>();
     for (int i = 0; i < 300; i++) {
       List<RankedHost> order = Placer.spread(ranked);
@@ -27,7 +28,7 @@ class PlacerSpreadTest {
 
   @Test
   void aClearlyBestHostIsAlwaysTriedFirst() {
-    List<RankedHost> ranked = List.of(new RankedHost("a", 0.10), new RankedHost("b", 0.30));
+    List<RankedHost> ranked = List.of(new RankedHost("a", 0.10), new RankedHost("b", 0.1125));
     for (int i = 0; i < 50; i++) {
       assertEquals("a", Placer.spread(ranked).get(0).hostId());
     }
