@@ -14,6 +14,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.config.DaemonConfig;
+import org.servicefarm.config.OptionsReadme;
 import org.servicefarm.config.SettableOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
@@ -36,19 +37,7 @@ class AgentConfigTest {
 
   @Test
   void everyOptionIsInTheReadmeWithItsKeyVariableAndDefault() throws IOException {
-    List<String> rows = ReadmeSection.rows("### Agent options");
-    for (OptionSpec option : new CommandLine(new AgentMain()).getCommandSpec().options()) {
-      String row = ReadmeSection.rowOf(rows, option.longestName());
-      if (SettableOptions.of(option.command()).contains(option)) {
-        assertTrue(row.contains("`" + SettableOptions.key(option) + "`, `"
-                + SettableOptions.envName(option) + "`"),
-            "README row of " + option.longestName() + " lacks its key and variable: " + row);
-        if (option.defaultValue() != null) {
-          assertTrue(row.contains("`" + option.defaultValue() + "`"), "README row of "
-              + option.longestName() + " lacks its default " + option.defaultValue() + ": " + row);
-        }
-      }
-    }
+    OptionsReadme.assertListed(new CommandLine(new AgentMain()).getCommandSpec(), "### Agent options");
   }
 
   @Test

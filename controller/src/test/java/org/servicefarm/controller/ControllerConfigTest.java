@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.config.DaemonConfig;
+import org.servicefarm.config.OptionsReadme;
 import org.servicefarm.config.SettableOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
@@ -37,19 +38,7 @@ class ControllerConfigTest {
 
   @Test
   void everyOptionIsInTheReadmeWithItsKeyVariableAndDefault() throws IOException {
-    List<String> rows = ReadmeSection.rows("### Controller options");
-    for (OptionSpec option : ControllerMain.commandLine().getCommandSpec().options()) {
-      String row = ReadmeSection.rowOf(rows, option.longestName());
-      if (SettableOptions.of(option.command()).contains(option)) {
-        String key = SettableOptions.key(option);
-        assertTrue(row.contains("`" + key + "`, `" + SettableOptions.envName(option) + "`"),
-            "README row of " + option.longestName() + " lacks its key and variable: " + row);
-        if (option.defaultValue() != null) {
-          assertTrue(row.contains("`" + option.defaultValue() + "`"), "README row of "
-              + option.longestName() + " lacks its default " + option.defaultValue() + ": " + row);
-        }
-      }
-    }
+    OptionsReadme.assertListed(ControllerMain.commandLine().getCommandSpec(), "### Controller options");
   }
 
   @Test
