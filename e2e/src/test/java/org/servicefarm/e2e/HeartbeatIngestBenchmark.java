@@ -27,7 +27,8 @@ class HeartbeatIngestBenchmark {
   private static final Duration INTERVAL = Duration.ofSeconds(2);
   private static final int CHANNELS = 4;
   // Long enough for registration's events to leave the controller's change lookback (10 s).
-  private static final Duration SETTLE = Duration.ofSeconds(15);
+  private static final Duration SETTLE =
+      Duration.ofSeconds(Integer.getInteger("bench.settleSeconds", 15));
   private static final Duration WINDOW = Duration.ofSeconds(30);
 
   private record Sample(long nanos, double cpuSeconds, long reports, long commits,
