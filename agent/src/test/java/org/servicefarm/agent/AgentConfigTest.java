@@ -37,7 +37,8 @@ class AgentConfigTest {
 
   @Test
   void everyOptionIsInTheReadmeWithItsKeyVariableAndDefault() throws IOException {
-    OptionsReadme.assertListed(new CommandLine(new AgentMain()).getCommandSpec(), "### Agent options");
+    OptionsReadme.assertListed(new CommandLine(new AgentMain()).getCommandSpec(),
+        "### Agent options");
   }
 
   @Test

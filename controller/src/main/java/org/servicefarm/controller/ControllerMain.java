@@ -57,8 +57,8 @@ public final class ControllerMain implements Callable<Integer> {
 
   @Option(names = "--http-listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:50052",
       description = "host:port to serve HTTP on: the dashboard and /metrics (admin token) and"
-          + " /healthz;"
-          + " 'off' for none; a non-loopback address needs --insecure, as plaintext gRPC does"
+          + " /healthz; HTTPS with --tls-cert's certificate; 'off' for none; a non-loopback"
+          + " address without TLS needs --insecure, as plaintext gRPC does"
           + " (default: ${DEFAULT-VALUE})")
   String httpListen;
 
@@ -185,10 +185,11 @@ public final class ControllerMain implements Callable<Integer> {
     Server server = tls.isPresent()
         ? controller.serve(tls.get().applyTo(builder), tls.get().agentIdentity(), authSettings)
         : controller.serve(builder, AgentIdentity.trustingRegistration(), authSettings);
-    WebServer web = startWeb(controller, tls.isPresent());
+    WebServer web = startWeb(controller, tls);
     System.out.println("servicefarm controller serving on " + listen
         + (tls.isPresent() ? " (TLS)" : "")
-        + (web == null ? "" : ", HTTP on " + web.address().getHostString() + ":"
+        + (web == null ? "" : (tls.isPresent() ? ", HTTPS on " : ", HTTP on ")
+            + web.address().getHostString() + ":"
             + web.address().getPort()));
     EmbeddedPostgres pg = embedded;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -211,20 +212,21 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   /** The HTTP endpoint, or null with {@code --http-listen off}. */
-  private WebServer startWeb(Controller controller, boolean tls) throws java.io.IOException {
+  private WebServer startWeb(Controller controller, Optional<ServerTls> tls)
+      throws java.io.IOException {
     if ("off".equals(httpListen)) {
       return null;
     }
     InetSocketAddress address = parseOption("--http-listen", httpListen);
-    if (!address.getAddress().isLoopbackAddress() && !insecure) {
+    if (tls.isEmpty() && !address.getAddress().isLoopbackAddress() && !insecure) {
       // The dashboard's sign-in carries the admin token: it must not cross hosts in plaintext.
       throw new CommandLine.ParameterException(new CommandLine(this), "--http-listen "
-          + httpListen + " is not a loopback address; the HTTP endpoint is plaintext"
-          + (tls ? " (it does not serve TLS yet)" : "") + ", which there needs --insecure");
+          + httpListen + " is not a loopback address; without --tls-cert the HTTP endpoint is"
+          + " plaintext, which there needs --insecure");
     }
     WebAccess access = auth == AuthMode.TOKENS
         ? WebAccess.tokens(controller.tokens().verifier()::verify) : WebAccess.open();
-    WebServer web = WebServer.start(address, access);
+    WebServer web = WebServer.start(address, access, tls.map(ServerTls::httpsContext));
     controller.serveWeb(web);
     return web;
   }

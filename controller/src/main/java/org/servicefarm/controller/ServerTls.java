@@ -51,6 +51,21 @@ public record ServerTls(Path certificateChain, Path privateKey, Optional<Path> c
     }
   }
 
+  /**
+   * The same certificate and key for the HTTP endpoint (dashboard, metrics): HTTPS without client
+   * certificates, since its callers prove who they are with tokens.
+   */
+  public javax.net.ssl.SSLContext httpsContext() {
+    try {
+      SslContext ssl = SslContextBuilder.forServer(certificateChain.toFile(), privateKey.toFile())
+          .sslProvider(io.netty.handler.ssl.SslProvider.JDK).build();
+      return ((io.netty.handler.ssl.JdkSslContext) ssl).context();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("cannot serve HTTPS with --tls-cert " + certificateChain
+          + " / --tls-key " + privateKey + ": " + e.getMessage(), e);
+    }
+  }
+
   private static void requireFile(String option, Path file) {
     if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
       throw new IllegalArgumentException(option + " " + file + " is not a readable file");

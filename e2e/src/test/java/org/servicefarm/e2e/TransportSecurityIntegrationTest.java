@@ -1,6 +1,7 @@
 package org.servicefarm.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.ManagedChannel;
@@ -9,14 +10,22 @@ import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -38,6 +47,8 @@ import org.servicefarm.controller.auth.Role;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
+import org.servicefarm.controller.web.WebAccess;
+import org.servicefarm.controller.web.WebServer;
 
 /**
  * A controller serving TLS on a loopback port with agents' client certificates verified against
@@ -208,5 +219,51 @@ class TransportSecurityIntegrationTest {
           org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, client::listHosts);
       assertTrue(refused.getMessage() != null, refused.toString());
     }
+  }
+
+  @Test
+  void theHttpEndpointServesHttpsWithTheControllersCertificateAndASecureSignInCookie()
+      throws Exception {
+    ServerTls tls = new ServerTls(pki.certificate("controller"), pki.key("controller"),
+        Optional.empty());
+    try (WebServer web = WebServer.start(new InetSocketAddress("127.0.0.1", 0),
+        WebAccess.tokens(controller.tokens().verifier()::verify),
+        Optional.of(tls.httpsContext()))) {
+      controller.serveWeb(web);
+      String base = "https://127.0.0.1:" + web.address().getPort();
+      HttpClient https = HttpClient.newBuilder()
+          .sslContext(trusting(pki.certificate(PkiDirectory.CA))).build();
+      HttpResponse<String> health = https.send(
+          HttpRequest.newBuilder(URI.create(base + "/healthz")).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, health.statusCode(), health.body());
+      HttpResponse<String> signIn = https.send(HttpRequest.newBuilder(URI.create(base + "/login"))
+              .header("Content-Type", "application/x-www-form-urlencoded")
+              .POST(HttpRequest.BodyPublishers.ofString("token=" + adminToken)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(303, signIn.statusCode(), signIn.body());
+      assertTrue(signIn.headers().firstValue("Set-Cookie").orElse("").contains("; Secure"),
+          signIn.headers().toString());
+      // Plaintext to the HTTPS port does not get an answer.
+      assertThrows(java.io.IOException.class, () -> HttpClient.newHttpClient().send(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + web.address().getPort()
+              + "/healthz")).build(), HttpResponse.BodyHandlers.ofString()));
+    }
+  }
+
+  /** A client TLS context that trusts only the farm's CA. */
+  private static SSLContext trusting(Path caPem) throws Exception {
+    KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+    trusted.load(null, null);
+    try (var in = Files.newInputStream(caPem)) {
+      trusted.setCertificateEntry("farm-ca",
+          CertificateFactory.getInstance("X.509").generateCertificate(in));
+    }
+    TrustManagerFactory trust =
+        TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+    trust.init(trusted);
+    SSLContext context = SSLContext.getInstance("TLS");
+    context.init(null, trust.getTrustManagers(), null);
+    return context;
   }
 }

@@ -3,15 +3,19 @@ package org.servicefarm.controller.web;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import javax.net.ssl.SSLContext;
 
 /**
  * The controller's HTTP endpoint beside its gRPC port: what people and scrapers reach with a
@@ -49,9 +53,25 @@ public final class WebServer implements AutoCloseable {
    * @throws IOException naming the address when it cannot be bound
    */
   public static WebServer start(InetSocketAddress address, WebAccess access) throws IOException {
+    return start(address, access, Optional.empty());
+  }
+
+  /**
+   * Serves HTTPS with {@code tls} when given (the controller's certificate), else plain HTTP.
+   *
+   * @throws IOException naming the address when it cannot be bound
+   */
+  public static WebServer start(InetSocketAddress address, WebAccess access,
+      Optional<SSLContext> tls) throws IOException {
     HttpServer server;
     try {
-      server = HttpServer.create(address, 64);
+      if (tls.isPresent()) {
+        HttpsServer https = HttpsServer.create(address, 64);
+        https.setHttpsConfigurator(new HttpsConfigurator(tls.get()));
+        server = https;
+      } else {
+        server = HttpServer.create(address, 64);
+      }
     } catch (java.net.BindException e) {
       throw new IOException("cannot serve HTTP on " + address + ": " + e.getMessage(), e);
     }
