@@ -165,7 +165,7 @@ public final class FarmClient implements AutoCloseable {
    * Extends a live lease by its own TTL from now.
    *
    * @throws NotFoundException when the farm knows no such lease
-   * @throws FarmException with FAILED_PRECONDITION when the lease was released or has expired;
+   * @throws ConflictException (FAILED_PRECONDITION) when the lease was released or has expired;
    *     request the service again
    */
   public Lease renewLease(String leaseId) {
@@ -282,7 +282,7 @@ public final class FarmClient implements AutoCloseable {
    *     definition that still has VMs is refused
    * @return the name and the ids of the VMs this call set to be deleted (none without force)
    * @throws NotFoundException when no definition of that name is in the catalog
-   * @throws FarmException with FAILED_PRECONDITION when, without force, VMs of the definition
+   * @throws ConflictException (FAILED_PRECONDITION) when, without force, VMs of the definition
    *     remain; the message names them
    */
   public DeleteServiceResponse deleteService(String name, boolean force) {

@@ -44,6 +44,9 @@ final class StatusMapper {
         return new FarmUnavailableException(server, "farm at " + farmAddress + " is unavailable"
             + " (" + attempts + (attempts == 1 ? " attempt" : " attempts") + "): "
             + detail(status), error);
+      case FAILED_PRECONDITION:
+        return new ConflictException(server, orDefault(server,
+            plan.methodName() + " was refused in the farm's current state"), error);
       case INVALID_ARGUMENT:
         return new InvalidRequestException(server, orDefault(server,
             plan.methodName() + " was refused as invalid"), error);

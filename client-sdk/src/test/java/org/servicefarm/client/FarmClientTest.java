@@ -98,6 +98,18 @@ class FarmClientTest {
   }
 
   @Test
+  void aRefusalInTheFarmsCurrentStateRaisesConflictWithTheFarmsWords() {
+    farm.broker.refuse("redis", Status.FAILED_PRECONDITION.withDescription(
+        "cannot suspend VM vm-7: it is ARCHIVED"));
+
+    ConflictException error =
+        assertThrows(ConflictException.class, () -> client.requestService("redis"));
+
+    assertEquals(Status.Code.FAILED_PRECONDITION, error.code());
+    assertEquals("cannot suspend VM vm-7: it is ARCHIVED", error.getMessage());
+  }
+
+  @Test
   void unauthenticatedRaisesPermissionDenied() {
     farm.broker.refuse("redis", Status.UNAUTHENTICATED.withDescription("token expired"));
 
