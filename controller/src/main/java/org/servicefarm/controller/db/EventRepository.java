@@ -67,6 +67,16 @@ public final class EventRepository {
         cause);
   }
 
+  /**
+   * An INSERT of one VM_STATE event for each VM row {@code vms} (a common table expression in the
+   * caller's statement) returns, so a VM's change and its event go in one round trip. Its
+   * parameters, in order: host id, from state, to state, cause.
+   */
+  static String vmStateOf(String vms) {
+    return "INSERT INTO events (kind, vm_id, host_id, service, from_state, to_state, cause)"
+        + " SELECT 'VM_STATE', id, ?, definition, ?, ?, ? FROM " + vms;
+  }
+
   public List<Event> forVm(Database db, UUID vmId) {
     return db.query(SELECT + " WHERE vm_id = ? ORDER BY id", MAPPER, vmId);
   }

@@ -50,21 +50,23 @@ public final class VmRepository {
       String cause)
       throws SQLException {
     UUID id = UUID.randomUUID();
-    VmRecord vm =
-        tx.query(
-                "INSERT INTO vms (id, definition, image_id, host_id, state, desired_state, vcpus,"
-                    + " memory_mb) VALUES (?, ?, ?, ?, 'PROVISIONING', 'ACTIVE', ?, ?) RETURNING "
-                    + COLUMNS,
-                MAPPER,
-                id,
-                definition,
-                imageId,
-                hostId,
-                vcpus,
-                memoryMb)
-            .get(0);
-    events.vmState(tx, id, hostId, null, VmState.PROVISIONING, cause);
-    return vm;
+    return tx.query(
+            "WITH placed AS (INSERT INTO vms (id, definition, image_id, host_id, state,"
+                + " desired_state, vcpus, memory_mb) VALUES (?, ?, ?, ?, 'PROVISIONING', 'ACTIVE',"
+                + " ?, ?) RETURNING " + COLUMNS + "), logged AS ("
+                + EventRepository.vmStateOf("placed") + ") SELECT " + COLUMNS + " FROM placed",
+            MAPPER,
+            id,
+            definition,
+            imageId,
+            hostId,
+            vcpus,
+            memoryMb,
+            hostId,
+            null,
+            VmState.PROVISIONING.name(),
+            cause)
+        .get(0);
   }
 
   public Optional<VmRecord> find(Database.Tx tx, UUID id) throws SQLException {
@@ -192,19 +194,25 @@ public final class VmRepository {
     VmRecord vm = before.get();
     String hostId = change.setHost() ? change.hostId() : vm.hostId();
     String archiveRef = change.archiveRef() != null ? change.archiveRef() : vm.archiveRef();
+    // The change and its event in one statement: one round trip for every step of every VM.
     VmRecord after =
         tx.query(
-                "UPDATE vms SET state = ?, host_id = ?, archive_ref = ?, failure_reason = ?,"
-                    + " updated_at = now() WHERE id = ? AND state = ? RETURNING " + COLUMNS,
+                "WITH moved AS (UPDATE vms SET state = ?, host_id = ?, archive_ref = ?,"
+                    + " failure_reason = ?, updated_at = now() WHERE id = ? AND state = ?"
+                    + " RETURNING " + COLUMNS + "), logged AS (" + EventRepository.vmStateOf("moved")
+                    + ") SELECT " + COLUMNS + " FROM moved",
                 MAPPER,
                 to.name(),
                 hostId,
                 archiveRef,
                 change.failureReason(),
                 id,
-                vm.state().name())
+                vm.state().name(),
+                hostId != null ? hostId : vm.hostId(),
+                vm.state().name(),
+                to.name(),
+                cause)
             .get(0);
-    events.vmState(tx, id, hostId != null ? hostId : vm.hostId(), vm.state(), to, cause);
     return Optional.of(after);
   }
 
