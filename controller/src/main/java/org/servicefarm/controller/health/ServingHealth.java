@@ -110,9 +110,20 @@ public final class ServingHealth implements AutoCloseable {
         TimeUnit.MILLISECONDS);
   }
 
-  /** The last look's findings; empty before the first. */
+  /**
+   * The database as the last look found it, with leadership and the connected agents as they are
+   * now (both in memory): an agent that connected a moment ago counts at once. Empty before the
+   * first look.
+   */
   public Optional<Report> report() {
-    return Optional.ofNullable(report);
+    Report last = report;
+    return last == null ? Optional.empty() : Optional.of(withDatabase(last.databaseProblem()));
+  }
+
+  private Report withDatabase(Optional<String> databaseProblem) {
+    return new Report(databaseProblem, leadership.isLeader(),
+        leadership.leader().map(Leadership.Leader::address).filter(a -> !a.isBlank()),
+        connectedAgents.getAsInt());
   }
 
   private void checkSafely() {
@@ -126,9 +137,7 @@ public final class ServingHealth implements AutoCloseable {
   }
 
   private void check() {
-    Report now = new Report(probeDatabase(), leadership.isLeader(),
-        leadership.leader().map(Leadership.Leader::address).filter(a -> !a.isBlank()),
-        connectedAgents.getAsInt());
+    Report now = withDatabase(probeDatabase());
     Report before = report;
     report = now;
     ServingStatus overall = now.serving() ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
