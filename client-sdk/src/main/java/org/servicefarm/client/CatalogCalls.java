@@ -1,5 +1,6 @@
 package org.servicefarm.client;
 
+import io.grpc.Channel;
 import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
@@ -22,11 +23,17 @@ final class CatalogCalls {
   private final FarmAdminBlockingStub admin;
   private final UnaryCaller caller;
   private final Duration callDeadline;
+  /** The token-bearing channel and the status mapping, for the client-streaming upload. */
+  private final Channel channel;
+  private final StatusMapper statusMapper;
 
-  CatalogCalls(FarmAdminBlockingStub admin, UnaryCaller caller, Duration callDeadline) {
-    this.admin = admin;
+  CatalogCalls(Channel channel, UnaryCaller caller, StatusMapper statusMapper,
+      Duration callDeadline) {
+    this.admin = FarmAdminGrpc.newBlockingStub(channel);
     this.caller = caller;
     this.callDeadline = callDeadline;
+    this.channel = channel;
+    this.statusMapper = statusMapper;
   }
 
   ServiceDefinition defineService(ServiceDefinition definition) {
@@ -59,6 +66,12 @@ final class CatalogCalls {
     return caller.blocking(plan(FarmAdminGrpc.getListImagesMethod(), "", true),
         deadline -> admin.withDeadline(deadline)
             .listImages(ListImagesRequest.getDefaultInstance()).getImagesList());
+  }
+
+  Image uploadImage(String name, String format, java.nio.file.Path file, Duration timeout)
+      throws java.io.IOException {
+    CallPlan plan = new CallPlan(FarmAdminGrpc.getUploadImageMethod(), name, false, timeout);
+    return ImageUpload.call(channel, statusMapper, plan, name, format, file, timeout);
   }
 
   private CallPlan plan(MethodDescriptor<?, ?> method, String subject, boolean retried) {

@@ -3,7 +3,6 @@ package org.servicefarm.client;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
-import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -14,11 +13,8 @@ import java.util.function.Consumer;
 import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
-import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
-import org.servicefarm.api.v1.GetVmRequest;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.Image;
-import org.servicefarm.api.v1.ListServicesRequest;
 import org.servicefarm.api.v1.ListServicesResponse;
 import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RegisterImageRequest;
@@ -48,12 +44,8 @@ public final class FarmClient implements AutoCloseable {
   private final FarmClientOptions options;
   /** The channel this client opened and must close; null when the caller owns the channel. */
   private final ManagedChannel ownedChannel;
-  private final ServiceBrokerBlockingStub broker;
-  private final FarmAdminBlockingStub admin;
-  private final UnaryCaller caller;
-  private final Channel authorizedChannel;
-  private final StatusMapper statusMapper;
   private final WatchCalls watches;
+  private final BrokerReadCalls brokerReads;
   private final RequestCalls requests;
   private final LeaseCalls leases;
   private final VmHostCalls vmsAndHosts;
@@ -80,14 +72,13 @@ public final class FarmClient implements AutoCloseable {
     Channel authorized = options.bearerToken()
         .map(token -> ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token)))
         .orElse(channel);
-    this.broker = ServiceBrokerGrpc.newBlockingStub(authorized);
-    this.admin = FarmAdminGrpc.newBlockingStub(authorized);
-    this.statusMapper = new StatusMapper(channel.authority());
-    this.caller = new UnaryCaller(options, statusMapper);
-    this.authorizedChannel = authorized;
-    this.vmsAndHosts = new VmHostCalls(admin, FarmAdminGrpc.newFutureStub(authorized), caller,
-        options.callDeadline());
-    this.catalog = new CatalogCalls(admin, caller, options.callDeadline());
+    ServiceBrokerBlockingStub broker = ServiceBrokerGrpc.newBlockingStub(authorized);
+    StatusMapper statusMapper = new StatusMapper(channel.authority());
+    UnaryCaller caller = new UnaryCaller(options, statusMapper);
+    this.brokerReads = new BrokerReadCalls(broker, caller, options.callDeadline());
+    this.vmsAndHosts = new VmHostCalls(FarmAdminGrpc.newBlockingStub(authorized),
+        FarmAdminGrpc.newFutureStub(authorized), caller, options.callDeadline());
+    this.catalog = new CatalogCalls(authorized, caller, statusMapper, options.callDeadline());
     this.watches = new WatchCalls(authorized, options, caller, statusMapper);
     this.requests = new RequestCalls(broker, ServiceBrokerGrpc.newFutureStub(authorized), caller,
         watches, options.requestServiceDeadline());
@@ -252,17 +243,12 @@ public final class FarmClient implements AutoCloseable {
 
   /** The services VMs offer now, and the defined ones a request would construct. */
   public ListServicesResponse listServices() {
-    return caller.blocking(idempotent(ServiceBrokerGrpc.getListServicesMethod(), ""),
-        deadline -> broker.withDeadline(deadline)
-            .listServices(ListServicesRequest.getDefaultInstance()));
+    return brokerReads.listServices();
   }
 
   /** @throws NotFoundException when there is no VM with that id */
   public Vm getVm(String vmId) {
-    GetVmRequest request =
-        GetVmRequest.newBuilder().setVmId(Arguments.requireText(vmId, "VM id")).build();
-    return caller.blocking(idempotent(ServiceBrokerGrpc.getGetVmMethod(), vmId),
-        deadline -> broker.withDeadline(deadline).getVm(request));
+    return brokerReads.getVm(Arguments.requireText(vmId, "VM id"));
   }
 
   // ---- FarmAdmin: catalog and images ----
@@ -308,8 +294,7 @@ public final class FarmClient implements AutoCloseable {
    */
   public Image uploadImage(String name, String format, java.nio.file.Path file,
       java.time.Duration timeout) throws java.io.IOException {
-    CallPlan plan = new CallPlan(FarmAdminGrpc.getUploadImageMethod(), name, false, timeout);
-    return ImageUpload.call(authorizedChannel, statusMapper, plan, name, format, file, timeout);
+    return catalog.uploadImage(name, format, file, timeout);
   }
 
   /** Every image in the catalog. */
@@ -421,12 +406,5 @@ public final class FarmClient implements AutoCloseable {
       ownedChannel.shutdownNow();
       Thread.currentThread().interrupt();
     }
-  }
-
-  // ---- helpers ----
-
-  /** A call that may be repeated: it reads, or sets state that repeating leaves as it is. */
-  private CallPlan idempotent(MethodDescriptor<?, ?> method, String subject) {
-    return new CallPlan(method, subject, true, options.callDeadline());
   }
 }
