@@ -4,6 +4,7 @@ import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.Status;
+import java.nio.channels.ClosedChannelException;
 
 /**
  * One call a follower relays to the leader, in both directions and with flow control: a message
@@ -19,6 +20,22 @@ final class ForwardedCall<Q, R> {
   ForwardedCall(ServerCall<Q, R> inbound, ClientCall<Q, R> outbound) {
     this.inbound = inbound;
     this.outbound = outbound;
+  }
+
+  /**
+   * The leader's status as the caller gets it. When the connection to the leader closes under a
+   * call (the leader died), grpc-java may end it UNKNOWN "channel closed" rather than UNAVAILABLE;
+   * relayed as it is, the caller would not retry. It is UNAVAILABLE: the call may be sent again,
+   * and a request with an idempotency key then finds its first attempt's work.
+   */
+  static Status relayed(Status status) {
+    boolean connectionLost = status.getCode() == Status.Code.UNKNOWN
+        && (status.getCause() instanceof ClosedChannelException
+            || "channel closed".equals(status.getDescription()));
+    return connectionLost
+        ? Status.UNAVAILABLE.withDescription("the connection to the leading controller closed"
+            + " during the call; try again").withCause(status.getCause())
+        : status;
   }
 
   ServerCall.Listener<Q> start(Metadata headers) {
@@ -82,7 +99,7 @@ final class ForwardedCall<Q, R> {
 
     @Override
     public void onClose(Status status, Metadata trailers) {
-      inbound.close(status, trailers);
+      inbound.close(relayed(status), trailers);
     }
 
     @Override
