@@ -19,6 +19,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
+import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
@@ -38,13 +39,18 @@ import picocli.CommandLine.Option;
         "",
         "Every option may also be set as SERVICEFARM_<OPTION> in the environment or as",
         "option = value in the config file (flag > environment > file > default).",
-        "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config"})
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config",
+        "  servicefarm-controller --blob-store s3://farm-blobs/prod --s3-endpoint http://minio:9000",
+        "      (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"})
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger LOG = Logger.getLogger(ControllerMain.class.getName());
   static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/controller.conf");
 
   @Mixin
   ConfigOptions configOptions;
+
+  @Mixin
+  BlobStoreOptions blobStoreOptions;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
@@ -137,6 +143,8 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
+    // A blob store that cannot be reached fails the start before anything else is started.
+    BlobStorage blobs = blobStoreOptions.open(dir);
     if (url == null) {
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
       url = embedded.jdbcUrl();
@@ -160,7 +168,7 @@ public final class ControllerMain implements Callable<Integer> {
     // over TLS verified by the farm's CA when this controller serves TLS.
     PeerChannels peers = tls.isEmpty() ? PeerChannels.plaintext()
         : PeerChannels.tls(tls.get().clientCa().orElse(tls.get().certificateChain()));
-    Controller controller = new Controller(db, config, dir, advertised, peers);
+    Controller controller = new Controller(db, config, dir, advertised, peers, blobs);
     AuthSettings authSettings = AuthSettings.none();
     if (auth == AuthMode.TOKENS) {
       AdminTokenBootstrap.ensureAdmin(controller.tokens(), dir);
@@ -198,6 +206,7 @@ public final class ControllerMain implements Callable<Integer> {
       }
       controller.close();
       peers.close();
+      blobs.close();
       db.close();
       if (pg != null) {
         try {
