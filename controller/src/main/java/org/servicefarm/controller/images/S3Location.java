@@ -1,7 +1,5 @@
 package org.servicefarm.controller.images;
 
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.util.regex.Pattern;
 import org.servicefarm.controller.FarmException;
 
@@ -12,35 +10,32 @@ import org.servicefarm.controller.FarmException;
 public record S3Location(String bucket, String prefix) {
   // S3's own rule for bucket names (3 to 63 lowercase letters, digits, dots and hyphens).
   private static final Pattern BUCKET = Pattern.compile("[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]");
+  private static final String SCHEME = "s3://";
 
   public S3Location {
     if (!BUCKET.matcher(bucket).matches()) {
       throw new FarmException.InvalidInput("'" + BlobStore.shorten(bucket)
           + "' is not an S3 bucket name (3 to 63 lowercase letters, digits, dots, hyphens)");
     }
-    if (prefix.startsWith("/") || prefix.endsWith("/") || prefix.contains("//")) {
+    if (prefix.startsWith("/") || prefix.endsWith("/") || prefix.contains("//")
+        || prefix.chars().anyMatch(c -> c < 0x20 || c == 0x7f || c == '?' || c == '#')) {
       throw new FarmException.InvalidInput("'" + BlobStore.shorten(prefix)
-          + "' is not a key prefix (no leading, trailing or doubled '/')");
+          + "' is not a key prefix (no leading, trailing or doubled '/', no '?', '#' or"
+          + " control characters)");
     }
   }
 
   /** Parses {@code s3://bucket} or {@code s3://bucket/prefix} (a trailing '/' is dropped). */
   public static S3Location parse(String value) {
-    URI uri;
-    try {
-      uri = new URI(value);
-    } catch (URISyntaxException e) {
-      throw new FarmException.InvalidInput("'" + BlobStore.shorten(value)
-          + "' is not s3://bucket/prefix: " + e.getMessage());
-    }
-    if (!"s3".equals(uri.getScheme()) || uri.getHost() == null || uri.getQuery() != null
-        || uri.getFragment() != null || uri.getUserInfo() != null || uri.getPort() != -1) {
+    if (value == null || !value.startsWith(SCHEME)) {
       throw new FarmException.InvalidInput("'" + BlobStore.shorten(value)
           + "' is not s3://bucket/prefix");
     }
-    String path = uri.getPath() == null ? "" : uri.getPath();
-    String prefix = path.replaceAll("^/+", "").replaceAll("/+$", "");
-    return new S3Location(uri.getHost(), prefix);
+    String rest = value.substring(SCHEME.length());
+    int slash = rest.indexOf('/');
+    String bucket = slash < 0 ? rest : rest.substring(0, slash);
+    String prefix = slash < 0 ? "" : rest.substring(slash + 1).replaceAll("/+$", "");
+    return new S3Location(bucket, prefix);
   }
 
   /** The object key of a blob. */
