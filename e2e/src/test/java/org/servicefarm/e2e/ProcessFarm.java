@@ -67,9 +67,13 @@ final class ProcessFarm implements AutoCloseable {
 
   /** Controllers started from now on use this database instead of an embedded one. */
   void useDatabase(StandalonePostgres postgres) {
+    useDatabase(postgres.jdbcUrl(), postgres.user());
+  }
+
+  /** Controllers started from now on use the database at this JDBC URL. */
+  void useDatabase(String jdbcUrl, String user) {
     databaseArgs.clear();
-    databaseArgs.addAll(List.of("--database-url", postgres.jdbcUrl(),
-        "--database-user", postgres.user()));
+    databaseArgs.addAll(List.of("--database-url", jdbcUrl, "--database-user", user));
   }
 
   void startController() throws IOException {
