@@ -278,7 +278,7 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   // Root's home is closed to the unprivileged user the embedded PostgreSQL runs as.
-  private static Path defaultDataDir() {
+  static Path defaultDataDir() {
     boolean root = "root".equals(System.getProperty("user.name"));
     return root ? Path.of("/var/lib/servicefarm/controller")
         : Path.of(System.getProperty("user.home"), ".servicefarm", "controller");
@@ -308,7 +308,9 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   static CommandLine commandLine() {
-    CommandLine cli = new CommandLine(new ControllerMain());
+    CommandLine cli = new CommandLine(new ControllerMain())
+        .addSubcommand(new BackupCommand())
+        .addSubcommand(new RestoreCommand());
     cli.setCaseInsensitiveEnumValuesAllowed(true); // --auth none
     // A failure to start is told in one line; the stack trace helps nobody running the daemon.
     cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {

@@ -62,6 +62,12 @@ final class ObjectStoreServer implements AutoCloseable {
         "--s3-endpoint", endpoint().toString());
   }
 
+  /** The credentials as the controller's own flags (for one-off commands run without them). */
+  List<String> credentialArgs() {
+    return List.of("--s3-access-key-id", ACCESS_KEY_ID, "--s3-secret-access-key",
+        SECRET_ACCESS_KEY, "--s3-region", "us-east-1");
+  }
+
   /** The credentials, as every AWS tool reads them. */
   Map<String, String> controllerEnv() {
     return Map.of("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY,
