@@ -22,9 +22,10 @@ import picocli.CommandLine.ParentCommand;
         "Uses the database and blob store of the controller's options (flags before 'backup',"
         + " the environment or the config file)."},
     footer = {"", "Examples:",
-        "  servicefarm-controller --config /etc/servicefarm/controller.conf backup farm.backup",
-        "  servicefarm-controller --database-url jdbc:postgresql://db:5432/servicefarm \\",
-        "      --blob-store s3://farm-blobs/prod backup /var/backups/farm-$(date +%F).backup"})
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf \\",
+        "      backup /var/backups/farm.backup",
+        "  servicefarm-controller --database-url jdbc:postgresql://db/servicefarm \\",
+        "      --blob-store s3://farm-blobs/prod backup farm-$(date +%%F).backup"})
 final class BackupCommand implements Callable<Integer> {
   @ParentCommand
   ControllerMain controller;

@@ -40,8 +40,11 @@ import picocli.CommandLine.Option;
         "Every option may also be set as SERVICEFARM_<OPTION> in the environment or as",
         "option = value in the config file (flag > environment > file > default).",
         "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config",
-        "  servicefarm-controller --blob-store s3://farm-blobs/prod --s3-endpoint http://minio:9000",
-        "      (credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"})
+        "  servicefarm-controller --blob-store s3://farm-blobs/prod \\",
+        "      --s3-endpoint http://minio:9000  (keys from AWS_ACCESS_KEY_ID and",
+        "      AWS_SECRET_ACCESS_KEY)",
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf \\",
+        "      backup /var/backups/farm.backup   (and restore FILE)"})
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger LOG = Logger.getLogger(ControllerMain.class.getName());
   static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/controller.conf");

@@ -21,8 +21,8 @@ import picocli.CommandLine.ParentCommand;
         "Uses the database and blob store of the controller's options (flags before"
         + " 'restore', the environment or the config file)."},
     footer = {"", "Examples:",
-        "  servicefarm-controller --database-url jdbc:postgresql://newdb:5432/servicefarm \\",
-        "      --blob-store s3://farm-blobs/prod restore /var/backups/farm-2026-12-07.backup"})
+        "  servicefarm-controller --database-url jdbc:postgresql://newdb/servicefarm \\",
+        "      --blob-store s3://farm-blobs/prod restore farm-2026-12-07.backup"})
 final class RestoreCommand implements Callable<Integer> {
   @ParentCommand
   ControllerMain controller;
