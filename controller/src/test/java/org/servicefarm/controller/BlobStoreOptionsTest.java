@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
+import java.net.URI;
 import java.nio.file.Path;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
+import org.servicefarm.controller.images.S3ClientSettings;
 import picocli.CommandLine;
 
 class BlobStoreOptionsTest {
@@ -63,5 +66,13 @@ class BlobStoreOptionsTest {
         () -> parse("--blob-store", "s3://farm-blobs", "--s3-access-key-id", "id").open(dir));
     assertTrue(credentials.getMessage().contains("both the access key id and the secret"),
         credentials.getMessage());
+  }
+
+  @Test
+  void objectStoreSettingsNeverShowTheSecret() {
+    String shown = new S3ClientSettings(Optional.of(URI.create("http://127.0.0.1:9000")),
+        Optional.empty(), Optional.of("farm"), Optional.of("very-secret")).toString();
+    assertTrue(shown.contains("http://127.0.0.1:9000") && shown.contains("farm"), shown);
+    assertTrue(!shown.contains("very-secret"), shown);
   }
 }

@@ -66,6 +66,13 @@ public record S3ClientSettings(Optional<URI> endpoint, Optional<String> region,
         + region.map(r -> " (region " + r + ")").orElse("");
   }
 
+  /** Never the secret: settings may end up in a log or an exception message. */
+  @Override
+  public String toString() {
+    return "S3ClientSettings[" + describe() + accessKeyId.map(id -> ", access key id " + id)
+        .orElse(", credentials from the environment") + "]";
+  }
+
   private AwsCredentialsProvider credentials() {
     if (accessKeyId.isPresent()) {
       return StaticCredentialsProvider.create(
