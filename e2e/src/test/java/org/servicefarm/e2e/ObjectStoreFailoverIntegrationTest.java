@@ -63,21 +63,8 @@ class ObjectStoreFailoverIntegrationTest {
     }
     if (dir != null) {
       keepLogs();
-      if (mountedUnder(dir)) {
-        // A controller stopped while composing may leave its build's chroot mounts (/proc,
-        // /sys, a bind of /dev/shm): deleting through them would delete the host's files.
-        System.err.println("WARNING: " + dir + " still has file systems mounted under it;"
-            + " left in place, unmount them and delete it by hand");
-      } else {
-        ProcessFarm.deleteTree(dir);
-      }
+      ProcessFarm.deleteTree(dir);
     }
-  }
-
-  private static boolean mountedUnder(Path root) throws IOException {
-    String prefix = root.toRealPath() + "/";
-    return Files.readAllLines(Path.of("/proc/self/mounts")).stream()
-        .map(line -> line.split(" ")[1]).anyMatch(point -> point.startsWith(prefix));
   }
 
   // The farm's directory goes with it; its logs stay in target/ to read after a failed run.
