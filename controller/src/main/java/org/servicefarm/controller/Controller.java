@@ -55,6 +55,7 @@ import org.servicefarm.controller.hosts.DrainReturns;
 import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
 import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageConstructor;
@@ -126,6 +127,15 @@ public final class Controller implements AutoCloseable {
    */
   public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir,
       String advertise, Function<String, io.grpc.Channel> peers) {
+    this(db, config, dataDir, advertise, peers, new BlobStore(dataDir));
+  }
+
+  /**
+   * @param blobs where images and archives live: {@code <dataDir>/blobs}, or an object store
+   *     that every controller of the farm shares
+   */
+  public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir,
+      String advertise, Function<String, io.grpc.Channel> peers, BlobStorage blobs) {
     Failpoints.announce();
     this.peers = peers;
     this.election = new LeaderElection(db, advertise);
@@ -144,7 +154,6 @@ public final class Controller implements AutoCloseable {
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
     Placer.ImageDigests digests =
         (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
-    BlobStore blobs = new BlobStore(dataDir);
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);

@@ -19,6 +19,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
+import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
@@ -38,13 +39,21 @@ import picocli.CommandLine.Option;
         "",
         "Every option may also be set as SERVICEFARM_<OPTION> in the environment or as",
         "option = value in the config file (flag > environment > file > default).",
-        "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config"})
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf --print-config",
+        "  servicefarm-controller --blob-store s3://farm-blobs/prod \\",
+        "      --s3-endpoint http://minio:9000  (keys from AWS_ACCESS_KEY_ID and",
+        "      AWS_SECRET_ACCESS_KEY)",
+        "  servicefarm-controller --config /etc/servicefarm/controller.conf \\",
+        "      backup /var/backups/farm.backup   (and restore FILE)"})
 public final class ControllerMain implements Callable<Integer> {
   private static final Logger LOG = Logger.getLogger(ControllerMain.class.getName());
   static final Path DEFAULT_CONFIG = Path.of("/etc/servicefarm/controller.conf");
 
   @Mixin
   ConfigOptions configOptions;
+
+  @Mixin
+  BlobStoreOptions blobStoreOptions;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
@@ -137,6 +146,8 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
+    // A blob store that cannot be reached fails the start before anything else is started.
+    BlobStorage blobs = blobStoreOptions.open(dir);
     if (url == null) {
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
       url = embedded.jdbcUrl();
@@ -160,7 +171,7 @@ public final class ControllerMain implements Callable<Integer> {
     // over TLS verified by the farm's CA when this controller serves TLS.
     PeerChannels peers = tls.isEmpty() ? PeerChannels.plaintext()
         : PeerChannels.tls(tls.get().clientCa().orElse(tls.get().certificateChain()));
-    Controller controller = new Controller(db, config, dir, advertised, peers);
+    Controller controller = new Controller(db, config, dir, advertised, peers, blobs);
     AuthSettings authSettings = AuthSettings.none();
     if (auth == AuthMode.TOKENS) {
       AdminTokenBootstrap.ensureAdmin(controller.tokens(), dir);
@@ -198,6 +209,7 @@ public final class ControllerMain implements Callable<Integer> {
       }
       controller.close();
       peers.close();
+      blobs.close();
       db.close();
       if (pg != null) {
         try {
@@ -269,7 +281,7 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   // Root's home is closed to the unprivileged user the embedded PostgreSQL runs as.
-  private static Path defaultDataDir() {
+  static Path defaultDataDir() {
     boolean root = "root".equals(System.getProperty("user.name"));
     return root ? Path.of("/var/lib/servicefarm/controller")
         : Path.of(System.getProperty("user.home"), ".servicefarm", "controller");
@@ -299,7 +311,9 @@ public final class ControllerMain implements Callable<Integer> {
   }
 
   static CommandLine commandLine() {
-    CommandLine cli = new CommandLine(new ControllerMain());
+    CommandLine cli = new CommandLine(new ControllerMain())
+        .addSubcommand(new BackupCommand())
+        .addSubcommand(new RestoreCommand());
     cli.setCaseInsensitiveEnumValuesAllowed(true); // --auth none
     // A failure to start is told in one line; the stack trace helps nobody running the daemon.
     cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {

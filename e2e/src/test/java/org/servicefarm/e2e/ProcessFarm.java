@@ -67,9 +67,13 @@ final class ProcessFarm implements AutoCloseable {
 
   /** Controllers started from now on use this database instead of an embedded one. */
   void useDatabase(StandalonePostgres postgres) {
+    useDatabase(postgres.jdbcUrl(), postgres.user());
+  }
+
+  /** Controllers started from now on use the database at this JDBC URL. */
+  void useDatabase(String jdbcUrl, String user) {
     databaseArgs.clear();
-    databaseArgs.addAll(List.of("--database-url", postgres.jdbcUrl(),
-        "--database-user", postgres.user()));
+    databaseArgs.addAll(List.of("--database-url", jdbcUrl, "--database-user", user));
   }
 
   void startController() throws IOException {
@@ -277,8 +281,28 @@ final class ProcessFarm implements AutoCloseable {
     }
   }
 
-  /** Deletes a test's directory; a failure is reported, not fatal: the test's outcome stands. */
+  /**
+   * Deletes a test's directory; a failure is reported, not fatal: the test's outcome stands. A
+   * directory with a file system still mounted under it is left alone: a controller stopped while
+   * composing an image may leave its chroot's mounts (/proc, /sys, a bind of /dev/shm), and
+   * deleting through them would delete the host's files.
+   */
   static void deleteTree(Path root) {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try {
+      String prefix = root.toRealPath() + "/";
+      if (Files.readAllLines(Path.of("/proc/self/mounts")).stream()
+          .map(line -> line.split(" ")[1]).anyMatch(point -> point.startsWith(prefix))) {
+        System.err.println("WARNING: " + root + " has file systems mounted under it; left in"
+            + " place: unmount them, then delete it");
+        return;
+      }
+    } catch (IOException e) {
+      System.err.println("cannot check mounts under " + root + ", not deleting it: " + e);
+      return;
+    }
     try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
       for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);

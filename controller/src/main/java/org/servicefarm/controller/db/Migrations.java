@@ -17,4 +17,18 @@ public final class Migrations {
         .load()
         .migrate();
   }
+
+  /**
+   * Brings a database up to {@code version} and no further (a restore loads a backup taken at
+   * that version; the controller's own start migrates the rest).
+   */
+  public static MigrateResult migrateTo(DataSource dataSource, String version) {
+    return Flyway.configure()
+        .dataSource(dataSource)
+        .locations("classpath:db/migration")
+        .validateOnMigrate(true)
+        .target(version)
+        .load()
+        .migrate();
+  }
 }

@@ -23,12 +23,13 @@ import java.util.regex.Pattern;
 import org.servicefarm.controller.FarmException;
 
 /**
- * The controller's content-addressed store: each blob (base image, kernel, initrd, archived disk)
- * is the file {@code <dataDir>/blobs/<sha256>}. A blob is written to a temporary file while its
- * bytes are hashed, checked against what the writer declared, flushed to disk, and only then
- * renamed into place, so a blob that exists is always complete and matches its name.
+ * The controller's content-addressed store in a local directory: each blob (base image, kernel,
+ * initrd, archived disk) is the file {@code <dataDir>/blobs/<sha256>}. A blob is written to a
+ * temporary file while its bytes are hashed, checked against what the writer declared, flushed to
+ * disk, and only then renamed into place, so a blob that exists is always complete and matches
+ * its name. {@link S3BlobStorage} keeps its local copies in one of these too.
  */
-public final class BlobStore {
+public final class BlobStore implements BlobStorage {
   private static final Logger LOG = Logger.getLogger(BlobStore.class.getName());
   public static final long DEFAULT_MAX_BLOB_BYTES = 16L << 30;
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
@@ -40,21 +41,39 @@ public final class BlobStore {
   /** A stored blob: its name and length. */
   public record BlobInfo(String sha256, long sizeBytes) {}
 
+  /** Runs on a complete, verified blob file before the blob becomes visible in the directory. */
+  @FunctionalInterface
+  public interface BeforePublish {
+    void accept(Path file, String sha256) throws IOException;
+  }
+
   private final Path root;
   private final Path incoming;
   private final long maxBlobBytes;
+  private final BeforePublish beforePublish;
 
   public BlobStore(Path dataDir) {
     this(dataDir, DEFAULT_MAX_BLOB_BYTES);
   }
 
   public BlobStore(Path dataDir, long maxBlobBytes) {
+    this(dataDir.resolve("blobs"), maxBlobBytes, (file, sha256) -> { });
+  }
+
+  /** A store whose blobs are the files of {@code directory} itself. */
+  public static BlobStore inDirectory(Path directory, long maxBlobBytes,
+      BeforePublish beforePublish) {
+    return new BlobStore(directory, maxBlobBytes, beforePublish);
+  }
+
+  private BlobStore(Path root, long maxBlobBytes, BeforePublish beforePublish) {
     if (maxBlobBytes <= 0) {
       throw new IllegalArgumentException("maxBlobBytes must be positive, not " + maxBlobBytes);
     }
-    this.root = dataDir.resolve("blobs");
+    this.root = root;
     this.incoming = root.resolve(".incoming");
     this.maxBlobBytes = maxBlobBytes;
+    this.beforePublish = beforePublish;
     try {
       Files.createDirectories(incoming);
       removeAbandonedParts();
@@ -63,11 +82,13 @@ public final class BlobStore {
     }
   }
 
+  @Override
   public long maxBlobBytes() {
     return maxBlobBytes;
   }
 
   /** The blob's name and length, or empty when the store does not hold it. */
+  @Override
   public Optional<BlobInfo> stat(String sha256) {
     Path file = pathOf(sha256);
     try {
@@ -83,6 +104,7 @@ public final class BlobStore {
    * Opens the blob for reading from {@code offset}; the caller closes the channel. An unknown
    * digest is NotFound; an offset past the end is InvalidInput.
    */
+  @Override
   public FileChannel openAt(String sha256, long offset) {
     Path file = pathOf(sha256);
     try {
@@ -102,6 +124,7 @@ public final class BlobStore {
   }
 
   /** Removes the blob; false when it was not there. */
+  @Override
   public boolean delete(String sha256) {
     try {
       return Files.deleteIfExists(pathOf(sha256));
@@ -114,6 +137,7 @@ public final class BlobStore {
    * Starts writing a blob whose bytes arrive piece by piece. {@code expectedSha256} may be null
    * (the bytes name the blob) and {@code expectedSize} negative (any length up to the maximum).
    */
+  @Override
   public BlobWriter writer(String expectedSha256, long expectedSize) {
     if (expectedSha256 != null) {
       pathOf(expectedSha256);
@@ -131,6 +155,7 @@ public final class BlobStore {
   }
 
   /** Stores everything {@code in} yields; a mismatch with what was declared stores nothing. */
+  @Override
   public BlobInfo put(InputStream in, String expectedSha256, long expectedSize) {
     try (BlobWriter writer = writer(expectedSha256, expectedSize)) {
       byte[] buffer = new byte[COPY_BUFFER];
@@ -147,6 +172,7 @@ public final class BlobStore {
    * Copies a file into the store, hashing it on the way. A copy rather than a hard link: the
    * source stays the owner's to edit in place, and an edit must not change a stored blob.
    */
+  @Override
   public BlobInfo copyIn(Path source, String expectedSha256, long expectedSize) {
     try (InputStream in = Files.newInputStream(source)) {
       return put(in, expectedSha256, expectedSize);
@@ -161,6 +187,7 @@ public final class BlobStore {
    * Moves a file the caller owns and will not touch again (a build's output) into the store:
    * hashed once, then renamed when it lies on the store's file system, copied otherwise.
    */
+  @Override
   public BlobInfo adopt(Path file) {
     String sha256;
     long size;
@@ -180,7 +207,12 @@ public final class BlobStore {
       try (FileChannel channel = FileChannel.open(part, StandardOpenOption.WRITE)) {
         channel.force(true);
       }
-      publish(part, sha256);
+      try {
+        publish(part, sha256);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(part);
+        throw e;
+      }
       return new BlobInfo(sha256, size);
     } catch (AtomicMoveNotSupportedException e) {
       // Another file system: copying verifies the digest again as it goes.
@@ -192,6 +224,7 @@ public final class BlobStore {
 
   /** Renames a complete, flushed file into place; an existing blob of that name is identical. */
   void publish(Path part, String sha256) throws IOException {
+    beforePublish.accept(part, sha256);
     // Blobs are public content (named by their digest); a kernel adopted from a root file system
     // would otherwise keep its 0600.
     Files.setPosixFilePermissions(part, PosixFilePermissions.fromString("rw-r--r--"));

@@ -34,14 +34,14 @@ final class ImageBuild {
   private final ComposeCommand compose;
   private final Duration toolTimeout;
   private final Instant deadline;
-  private final BlobStore blobs;
+  private final BlobStorage blobs;
 
   /**
    * @param dir the build's own directory, created empty by the caller
    * @param log where the tools' output goes; outside {@code dir}, so it outlives the build
    */
   ImageBuild(Path dir, Path log, ComposeCommand compose, Duration toolTimeout, Instant deadline,
-      BlobStore blobs) {
+      BlobStorage blobs) {
     this.dir = dir;
     this.tools = new ToolRunner(dir, log);
     this.compose = compose;

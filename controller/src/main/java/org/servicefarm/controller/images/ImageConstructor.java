@@ -69,22 +69,22 @@ public final class ImageConstructor {
 
   private final Database db;
   private final ImageRepository images;
-  private final BlobStore blobs;
+  private final BlobStorage blobs;
   private final Settings settings;
   private final Map<UUID, CompletableFuture<ImageRecord>> inFlight = new ConcurrentHashMap<>();
   private final Map<UUID, BuildPhases> lastPhases = new ConcurrentHashMap<>();
   private final Consumer<Outcome> outcomes;
 
-  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Path dataDir) {
+  public ImageConstructor(Database db, ImageRepository images, BlobStorage blobs, Path dataDir) {
     this(db, images, blobs, Settings.defaults(dataDir));
   }
 
-  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Settings settings) {
+  public ImageConstructor(Database db, ImageRepository images, BlobStorage blobs, Settings settings) {
     this(db, images, blobs, settings, outcome -> { });
   }
 
   /** @param outcomes told how each call of {@link #ensureBuilt} for a composed image ended */
-  public ImageConstructor(Database db, ImageRepository images, BlobStore blobs, Settings settings,
+  public ImageConstructor(Database db, ImageRepository images, BlobStorage blobs, Settings settings,
       Consumer<Outcome> outcomes) {
     this.db = db;
     this.images = images;

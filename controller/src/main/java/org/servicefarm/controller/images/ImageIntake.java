@@ -14,9 +14,9 @@ import org.servicefarm.controller.model.ImageRecord;
  */
 public final class ImageIntake {
   private final ImageCatalog catalog;
-  private final BlobStore blobs;
+  private final BlobStorage blobs;
 
-  public ImageIntake(ImageCatalog catalog, BlobStore blobs) {
+  public ImageIntake(ImageCatalog catalog, BlobStorage blobs) {
     this.catalog = catalog;
     this.blobs = blobs;
   }

@@ -28,9 +28,9 @@ public final class ImageStoreService extends ImageStoreGrpc.ImageStoreImplBase {
   /** Bytes per FetchBlob message: well under gRPC's default 4 MiB message limit. */
   public static final int CHUNK_BYTES = 1 << 20;
 
-  private final BlobStore blobs;
+  private final BlobStorage blobs;
 
-  public ImageStoreService(BlobStore blobs) {
+  public ImageStoreService(BlobStorage blobs) {
     this.blobs = blobs;
   }
 
