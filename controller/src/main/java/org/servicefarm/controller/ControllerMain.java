@@ -70,6 +70,12 @@ public final class ControllerMain implements Callable<Integer> {
       + " --database-url; the password comes from SERVICEFARM_DB_PASSWORD (default: ${DEFAULT-VALUE})")
   String databaseUser;
 
+  @Option(names = "--embedded-database-port", paramLabel = "PORT", defaultValue = "0",
+      description = "also serve the embedded PostgreSQL on 127.0.0.1:PORT for tools such as psql,"
+          + " as user postgres with the password in <data-dir>/pgdata/servicefarm.password;"
+          + " 0: no TCP listener, only the controller's Unix socket (default: ${DEFAULT-VALUE})")
+  int embeddedDatabasePort;
+
   @Option(names = "--data-dir", description = "where the controller keeps its image store, image "
       + "builds and (without --database-url) its embedded database "
       + "(default: ~/.servicefarm/controller, or /var/lib/servicefarm/controller for root)")
@@ -138,10 +144,12 @@ public final class ControllerMain implements Callable<Integer> {
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
     if (url == null) {
-      embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
+      embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), embeddedDatabasePort,
+          embeddedDatabasePort != 0);
       url = embedded.jdbcUrl();
       user = embedded.user();
-      LOG.info("embedded PostgreSQL in " + dir.resolve("pgdata") + " on port " + embedded.port());
+      LOG.info("embedded PostgreSQL in " + dir.resolve("pgdata") + " on " + embedded.socketFile()
+          + (embedded.listensOnTcp() ? " and 127.0.0.1:" + embedded.port() : ""));
     }
     String password = System.getenv().getOrDefault("SERVICEFARM_DB_PASSWORD", "");
     Database db = new Database(url, user, password, 32);
