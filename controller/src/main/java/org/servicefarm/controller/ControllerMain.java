@@ -97,6 +97,11 @@ public final class ControllerMain implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE})")
   int orphanGraceSeconds;
 
+  @Option(names = "--audit-retention-days", paramLabel = "DAYS", defaultValue = "90",
+      description = "how long the audit trail keeps its records (farmctl audit)"
+          + " (default: ${DEFAULT-VALUE})")
+  int auditRetentionDays;
+
   @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
   boolean insecure;
 
@@ -156,13 +161,18 @@ public final class ControllerMain implements Callable<Integer> {
     var migrated = Migrations.migrate(db.dataSource());
     LOG.info("schema at version " + migrated.targetSchemaVersion + " ("
         + migrated.migrationsExecuted + " migrations applied now)");
+    if (auditRetentionDays < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--audit-retention-days "
+          + auditRetentionDays + ": give 1 day or more");
+    }
     if (orphanGraceSeconds < 0) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--orphan-grace "
           + orphanGraceSeconds + ": give seconds, 0 or more");
     }
     ControllerConfig config = ControllerConfig.defaults()
         .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds))
-        .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)));
+        .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)))
+        .withAuditRetention(Duration.ofDays(auditRetentionDays));
     String advertised = advertisedAddress(address);
     // Several controllers may share the database: followers forward clients' calls to the leader,
     // over TLS verified by the farm's CA when this controller serves TLS.
