@@ -170,7 +170,9 @@ public final class Controller implements AutoCloseable {
         watcher, config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
-    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events);
+    AuditRepository auditRecords = new AuditRepository();
+    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
+        auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     Leases leases = new Leases(db, leaseRepo, vms);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
@@ -181,7 +183,6 @@ public final class Controller implements AutoCloseable {
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
         config.requestWait(), operationTracker);
-    AuditRepository auditRecords = new AuditRepository();
     this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
         config.auditRetention());
     TokenRepository tokenRepo = new TokenRepository();

@@ -4,8 +4,12 @@ import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -19,6 +23,8 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
+import org.servicefarm.controller.images.ComposeMode;
+import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
@@ -148,6 +154,13 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
+    restrictDataDir(dir, url == null);
+    List<String> composeProblems = ComposeMode.problems();
+    if (!composeProblems.isEmpty()) {
+      LOG.warning("images cannot be composed from packages (service define --packages) until"
+          + " this is fixed: the controller runs as " + System.getProperty("user.name")
+          + ", so mmdebstrap runs in unshare mode, and " + String.join("; ", composeProblems));
+    }
     if (url == null) {
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), embeddedDatabasePort,
           embeddedDatabasePort != 0);
@@ -283,6 +296,31 @@ public final class ControllerMain implements Callable<Integer> {
       return Optional.of(tls);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The data directory is the controller's alone (0700). A root controller's embedded PostgreSQL
+   * runs as user servicefarm, which must pass through it to reach pgdata/, so then it is 0711:
+   * others may pass but not list, and every entry in it is private on its own (0700 or 0600, the
+   * database's directory owned by the database's account).
+   */
+  private static void restrictDataDir(Path dir, boolean embeddedDatabase) throws IOException {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    Files.createDirectories(dir);
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(
+        embeddedDatabase && root ? "rwx--x--x" : "rwx------"));
+    try (var entries = Files.list(dir)) {
+      for (Path entry : entries.toList()) {
+        if (entry.getFileName().toString().equals("pgdata") || Files.isSymbolicLink(entry)) {
+          continue;  // PostgreSQL keeps its own directory 0700; a link is not ours to change
+        }
+        if (Files.isDirectory(entry)) {
+          PrivatePaths.directory(entry);
+        } else {
+          PrivatePaths.file(entry);
+        }
+      }
     }
   }
 

@@ -151,6 +151,13 @@ class DashboardIntegrationTest {
     assertEquals(0, unused.get("vms").getAsInt());
     assertTrue(find(summary.getAsJsonArray("events"), "vmId", served.vmId()).isPresent(),
         "the VM's transitions are among the recent events");
+
+    // Who did it: the admin token defined the service and its request created the VM.
+    JsonObject defined = find(summary.getAsJsonArray("audit"), "target", "dash-web").orElseThrow();
+    assertEquals("servicefarm.v1.FarmAdmin/DefineService", defined.get("method").getAsString());
+    assertEquals("OK", defined.get("outcome").getAsString());
+    assertEquals(admin.tokens().list().stream().filter(t -> t.getRole().equals("admin"))
+        .findFirst().orElseThrow().getName(), defined.get("caller").getAsString());
   }
 
   @Test

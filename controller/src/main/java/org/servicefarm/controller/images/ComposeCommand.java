@@ -11,6 +11,9 @@ import org.servicefarm.controller.FarmException;
  * The mmdebstrap command that composes a root file system from Debian packages, as an argument
  * list (no shell ever sees a package name).
  *
+ * <p>Mode: as root, mmdebstrap's root mode; otherwise unshare mode, where it runs as root of a
+ * user namespace of its own and needs no privilege of the controller's (see {@link ComposeMode}).
+ *
  * <p>Mirrors: with none given, mmdebstrap uses http://deb.debian.org/debian and, for a stable
  * suite, adds its updates and security archives; it does not read the host's apt sources. A
  * mirror may be a URI, a one-line "deb ..." entry, or the path of a sources file (deb822 files
@@ -49,7 +52,8 @@ public record ComposeCommand(String suite, List<String> mirrors) {
       include.add(p);
     }
     List<String> argv = new ArrayList<>(List.of(
-        "mmdebstrap", "--variant=minbase", "--include=" + String.join(",", include),
+        "mmdebstrap", "--mode=" + ComposeMode.forThisProcess().flag(), "--variant=minbase",
+        "--include=" + String.join(",", include),
         "--aptopt=Acquire::Retries \"3\""));
     for (String pattern : EXCLUDED) {
       argv.add("--dpkgopt=path-exclude=" + pattern);

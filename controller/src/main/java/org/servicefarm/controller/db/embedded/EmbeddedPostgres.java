@@ -5,7 +5,10 @@ import java.lang.ProcessBuilder.Redirect;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -13,6 +16,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -100,6 +104,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         Path data = dataDir.toAbsolutePath().normalize();
         Files.createDirectories(data);
         Path logFile = data.resolveSibling("postgres.log");
+        privateLog(logFile);
         DataDirectoryLock lock = DataDirectoryLock.acquire(data);
         Path socketDir = null;
         EmbeddedPostgres postgres = null;
@@ -266,6 +271,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ChildProcesses.interrupted("waiting for killed PostgreSQL to exit", e);
+        }
+    }
+
+    /** The server's log may quote statements and their data: the controller's account's alone. */
+    private static void privateLog(Path logFile) throws IOException {
+        Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
+        if (Files.exists(logFile, LinkOption.NOFOLLOW_LINKS)) {
+            Files.setPosixFilePermissions(logFile, ownerOnly);
+        } else {
+            Files.createFile(logFile, PosixFilePermissions.asFileAttribute(ownerOnly));
         }
     }
 
