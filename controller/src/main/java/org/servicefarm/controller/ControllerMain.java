@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -23,7 +22,6 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
-import org.servicefarm.controller.images.ComposeMode;
 import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
@@ -155,11 +153,10 @@ public final class ControllerMain implements Callable<Integer> {
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
     restrictDataDir(dir, url == null);
-    List<String> composeProblems = ComposeMode.problems();
-    if (!composeProblems.isEmpty()) {
-      LOG.warning("images cannot be composed from packages (service define --packages) until"
-          + " this is fixed: the controller runs as " + System.getProperty("user.name")
-          + ", so mmdebstrap runs in unshare mode, and " + String.join("; ", composeProblems));
+    if (!"root".equals(System.getProperty("user.name"))) {
+      LOG.warning("this controller runs as " + System.getProperty("user.name") + ", not root:"
+          + " images are not composed from packages here (mmdebstrap needs root); register or"
+          + " upload images instead, or run the controller as root");
     }
     if (url == null) {
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), embeddedDatabasePort,
