@@ -26,6 +26,7 @@ import org.servicefarm.agent.hypervisor.storage.QemuImg;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageCache;
+import org.servicefarm.agent.images.QemuReadable;
 import org.servicefarm.agent.images.ImageStoreClient;
 import org.servicefarm.agent.link.ChannelOpener;
 import org.servicefarm.agent.link.ControllerChannels;
@@ -175,7 +176,8 @@ public final class AgentMain implements Callable<Integer> {
     List<String> controllerList = Arrays.stream(controllers.split(","))
         .map(String::trim).filter(s -> !s.isEmpty()).toList();
     ChannelOpener channels = channels(controllerList); // a refusal leaves nothing behind
-    Files.createDirectories(stateDir);
+    // Only the agent, and QEMU through its group, may read what the agent keeps.
+    QemuReadable.directory(stateDir);
 
     HypervisorKind kind = HypervisorKind.isTestDriverUri(libvirtUri)
         ? HypervisorKind.TEST

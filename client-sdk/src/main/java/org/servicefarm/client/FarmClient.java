@@ -22,6 +22,7 @@ import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
 import org.servicefarm.api.v1.ServiceDefinition;
+import org.servicefarm.api.v1.AuditLogGrpc;
 import org.servicefarm.api.v1.TokenAdminGrpc;
 import org.servicefarm.api.v1.Vm;
 
@@ -51,6 +52,7 @@ public final class FarmClient implements AutoCloseable {
   private final VmHostCalls vmsAndHosts;
   private final CatalogCalls catalog;
   private final TokenCalls tokens;
+  private final AuditCalls audit;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -86,6 +88,8 @@ public final class FarmClient implements AutoCloseable {
         options.callDeadline());
     this.tokens = new TokenCalls(TokenAdminGrpc.newBlockingStub(authorized), caller,
         options.callDeadline());
+    this.audit = new AuditCalls(AuditLogGrpc.newBlockingStub(authorized), caller,
+        options.callDeadline());
   }
 
   /**
@@ -102,6 +106,11 @@ public final class FarmClient implements AutoCloseable {
   /** Creating, listing and revoking bearer tokens (admin tokens only). */
   public TokenCalls tokens() {
     return tokens;
+  }
+
+  /** The audit trail: who changed the farm and who was refused (admin tokens only). */
+  public AuditCalls audit() {
+    return audit;
   }
 
   /** The options this client was built with. */

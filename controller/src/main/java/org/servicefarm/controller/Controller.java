@@ -14,12 +14,15 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
+import org.servicefarm.controller.api.AuditLogService;
 import org.servicefarm.controller.api.EventAndDrainAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.api.TokenAdminService;
+import org.servicefarm.controller.audit.AuditInterceptor;
+import org.servicefarm.controller.audit.AuditTrail;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.auth.TokenVerifier;
@@ -31,6 +34,7 @@ import org.servicefarm.controller.broker.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
 import org.servicefarm.controller.dashboard.FarmSummary;
+import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
@@ -94,6 +98,7 @@ public final class Controller implements AutoCloseable {
   private final FarmSummary dashboardSummary;
   private final ControllerMetrics metrics = new ControllerMetrics();
   private final ServingHealth servingHealth;
+  private final AuditTrail auditTrail;
   private Server server;
   /**
    * The gRPC server's handlers. Bounded: no call waits on a thread (requests and admin actions
@@ -174,7 +179,9 @@ public final class Controller implements AutoCloseable {
         watcher, config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
-    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events);
+    AuditRepository auditRecords = new AuditRepository();
+    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
+        auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     Leases leases = new Leases(db, leaseRepo, vms);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
@@ -185,12 +192,15 @@ public final class Controller implements AutoCloseable {
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
         config.requestWait(), operationTracker);
+    this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
+        config.auditRetention());
     TokenRepository tokenRepo = new TokenRepository();
     this.tokens = new TokenRegistry(db, tokenRepo,
         new TokenVerifier(db, tokenRepo, java.time.Clock.systemUTC()));
     this.services = List.of(
         brokerService,
         new TokenAdminService(tokens),
+        new AuditLogService(db, auditRecords),
         new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
@@ -207,6 +217,7 @@ public final class Controller implements AutoCloseable {
         .every("host loads and liveness", Duration.ofSeconds(1), hostTracker::tick)
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
+        .every("audit retention", Duration.ofHours(1), auditTrail::prune)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
@@ -223,6 +234,11 @@ public final class Controller implements AutoCloseable {
   /** The bearer tokens, for the bootstrap admin token and for tests that issue their own. */
   public TokenRegistry tokens() {
     return tokens;
+  }
+
+  /** The audit trail, for tests that write a window's summaries without waiting for it to end. */
+  public AuditTrail auditTrail() {
+    return auditTrail;
   }
 
   /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
@@ -258,6 +274,11 @@ public final class Controller implements AutoCloseable {
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
     List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
+    // The audit interceptor runs before authorization (the last in the list runs first), so it
+    // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
+    List<ServerInterceptor> audited = new java.util.ArrayList<>(authorization);
+    audited.add(new AuditInterceptor(auditTrail));
+    auditTrail.start();
     // Agents stream only to the leader; clients' calls to a follower are forwarded to it.
     LeaderRouting forwarding = LeaderRouting.forwarding(election, peers);
     LeaderRouting leaderOnly = LeaderRouting.leaderOnly(election);
@@ -265,8 +286,8 @@ public final class Controller implements AutoCloseable {
       LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
       // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
       builder.addService(MalformedRequests.refusedAsInvalid(ServerInterceptors.intercept(
-          ServerInterceptors.intercept(ServerInterceptors.intercept(s, mapper), routing),
-          authorization)));
+          ServerInterceptors.intercept(ServerInterceptors.intercept(s, mapper,
+              AuditInterceptor.servedHereMarker()), routing), audited)));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), authorization));
     builder.addService(
@@ -321,6 +342,7 @@ public final class Controller implements AutoCloseable {
     duties.close();
     eventFeed.close();
     brokerService.close();
+    auditTrail.close();
     reconciler.close();
     serverThreads.shutdown();
     completions.shutdown();

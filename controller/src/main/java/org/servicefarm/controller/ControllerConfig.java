@@ -12,6 +12,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
  * @param actionWait how long admin actions wait for the VM to settle
  * @param idleLadderTick how often the idle ladder looks for idle VMs and fills warm pools
  * @param orphans what becomes of farm domains the VM table does not place on their host
+ * @param auditRetention how long audit records are kept
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -25,10 +26,23 @@ public record ControllerConfig(
     double cpuOvercommit,
     int reconcileThreads,
     Duration idleLadderTick,
-    OrphanPolicy.Settings orphans) {
+    OrphanPolicy.Settings orphans,
+    Duration auditRetention) {
 
   /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
   public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
+  public static final Duration DEFAULT_AUDIT_RETENTION = Duration.ofDays(90);
+
+  /** Settings that keep audit records {@link #DEFAULT_AUDIT_RETENTION}. */
+  public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
+      Duration loadPersistInterval, Duration requestWait, Duration actionWait,
+      Duration commandTimeout, Duration longCommandTimeout, long reconcileSweepMillis,
+      double cpuOvercommit, int reconcileThreads, Duration idleLadderTick,
+      OrphanPolicy.Settings orphans) {
+    this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
+        commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
+        idleLadderTick, orphans, DEFAULT_AUDIT_RETENTION);
+  }
 
   /** Settings that report orphans and leave them alone. */
   public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
@@ -59,18 +73,24 @@ public record ControllerConfig(
   public ControllerConfig withIdleLadderTick(Duration tick) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, tick, orphans);
+        cpuOvercommit, reconcileThreads, tick, orphans, auditRetention);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads, idleLadderTick, orphans);
+        reconcileThreads, idleLadderTick, orphans, auditRetention);
   }
 
   public ControllerConfig withOrphans(OrphanPolicy.Settings policy) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, policy);
+        cpuOvercommit, reconcileThreads, idleLadderTick, policy, auditRetention);
+  }
+
+  public ControllerConfig withAuditRetention(Duration retention) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, retention);
   }
 }

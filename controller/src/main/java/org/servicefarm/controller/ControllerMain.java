@@ -4,7 +4,10 @@ import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -20,6 +23,7 @@ import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
@@ -79,6 +83,12 @@ public final class ControllerMain implements Callable<Integer> {
       + " --database-url; the password comes from SERVICEFARM_DB_PASSWORD (default: ${DEFAULT-VALUE})")
   String databaseUser;
 
+  @Option(names = "--embedded-database-port", paramLabel = "PORT", defaultValue = "0",
+      description = "also serve the embedded PostgreSQL on 127.0.0.1:PORT for tools such as psql,"
+          + " as user postgres with the password in <data-dir>/pgdata/servicefarm.password;"
+          + " 0: no TCP listener, only the controller's Unix socket (default: ${DEFAULT-VALUE})")
+  int embeddedDatabasePort;
+
   @Option(names = "--data-dir", description = "where the controller keeps its image store, image "
       + "builds and (without --database-url) its embedded database "
       + "(default: ~/.servicefarm/controller, or /var/lib/servicefarm/controller for root)")
@@ -99,6 +109,11 @@ public final class ControllerMain implements Callable<Integer> {
       description = "how long --orphans delete waits after first seeing an orphan"
           + " (default: ${DEFAULT-VALUE})")
   int orphanGraceSeconds;
+
+  @Option(names = "--audit-retention-days", paramLabel = "DAYS", defaultValue = "90",
+      description = "how long the audit trail keeps its records (farmctl audit)"
+          + " (default: ${DEFAULT-VALUE})")
+  int auditRetentionDays;
 
   @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
   boolean insecure;
@@ -148,24 +163,37 @@ public final class ControllerMain implements Callable<Integer> {
     Path dir = dataDir != null ? dataDir : defaultDataDir();
     // A blob store that cannot be reached fails the start before anything else is started.
     BlobStorage blobs = blobStoreOptions.open(dir);
+    restrictDataDir(dir, url == null);
+    if (!"root".equals(System.getProperty("user.name"))) {
+      LOG.warning("this controller runs as " + System.getProperty("user.name") + ", not root:"
+          + " images are not composed from packages here (mmdebstrap needs root); register or"
+          + " upload images instead, or run the controller as root");
+    }
     if (url == null) {
-      embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
+      embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), embeddedDatabasePort,
+          embeddedDatabasePort != 0);
       url = embedded.jdbcUrl();
       user = embedded.user();
-      LOG.info("embedded PostgreSQL in " + dir.resolve("pgdata") + " on port " + embedded.port());
+      LOG.info("embedded PostgreSQL in " + dir.resolve("pgdata") + " on " + embedded.socketFile()
+          + (embedded.listensOnTcp() ? " and 127.0.0.1:" + embedded.port() : ""));
     }
     String password = System.getenv().getOrDefault("SERVICEFARM_DB_PASSWORD", "");
     Database db = new Database(url, user, password, 32);
     var migrated = Migrations.migrate(db.dataSource());
     LOG.info("schema at version " + migrated.targetSchemaVersion + " ("
         + migrated.migrationsExecuted + " migrations applied now)");
+    if (auditRetentionDays < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--audit-retention-days "
+          + auditRetentionDays + ": give 1 day or more");
+    }
     if (orphanGraceSeconds < 0) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--orphan-grace "
           + orphanGraceSeconds + ": give seconds, 0 or more");
     }
     ControllerConfig config = ControllerConfig.defaults()
         .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds))
-        .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)));
+        .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)))
+        .withAuditRetention(Duration.ofDays(auditRetentionDays));
     String advertised = advertisedAddress(address);
     // Several controllers may share the database: followers forward clients' calls to the leader,
     // over TLS verified by the farm's CA when this controller serves TLS.
@@ -277,6 +305,31 @@ public final class ControllerMain implements Callable<Integer> {
       return Optional.of(tls);
     } catch (IllegalArgumentException e) {
       throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The data directory is the controller's alone (0700). A root controller's embedded PostgreSQL
+   * runs as user servicefarm, which must pass through it to reach pgdata/, so then it is 0711:
+   * others may pass but not list, and every entry in it is private on its own (0700 or 0600, the
+   * database's directory owned by the database's account).
+   */
+  private static void restrictDataDir(Path dir, boolean embeddedDatabase) throws IOException {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    Files.createDirectories(dir);
+    Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(
+        embeddedDatabase && root ? "rwx--x--x" : "rwx------"));
+    try (var entries = Files.list(dir)) {
+      for (Path entry : entries.toList()) {
+        if (entry.getFileName().toString().equals("pgdata") || Files.isSymbolicLink(entry)) {
+          continue;  // PostgreSQL keeps its own directory 0700; a link is not ours to change
+        }
+        if (Files.isDirectory(entry)) {
+          PrivatePaths.directory(entry);
+        } else {
+          PrivatePaths.file(entry);
+        }
+      }
     }
   }
 

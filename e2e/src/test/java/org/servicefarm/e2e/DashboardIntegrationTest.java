@@ -151,6 +151,21 @@ class DashboardIntegrationTest {
     assertEquals(0, unused.get("vms").getAsInt());
     assertTrue(find(summary.getAsJsonArray("events"), "vmId", served.vmId()).isPresent(),
         "the VM's transitions are among the recent events");
+
+    // Who did it: the admin token defined the service and its request created the VM.
+    String adminName = admin.tokens().list().stream().filter(t -> t.getRole().equals("admin"))
+        .findFirst().orElseThrow().getName();
+    List<String> onWeb = new java.util.ArrayList<>();
+    for (var element : summary.getAsJsonArray("audit")) {
+      JsonObject record = element.getAsJsonObject();
+      if (record.get("target").getAsString().equals("dash-web")) {
+        assertEquals(adminName, record.get("caller").getAsString(), record.toString());
+        assertEquals("OK", record.get("outcome").getAsString(), record.toString());
+        onWeb.add(record.get("method").getAsString());
+      }
+    }
+    assertEquals(List.of("servicefarm.v1.ServiceBroker/RequestService",
+        "servicefarm.v1.FarmAdmin/DefineService"), onWeb, "newest first");
   }
 
   @Test

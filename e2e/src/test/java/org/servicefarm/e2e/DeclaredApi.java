@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.servicefarm.api.v1.AgentControlGrpc;
+import org.servicefarm.api.v1.AuditLogGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.ImageStoreGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
@@ -35,7 +36,7 @@ final class DeclaredApi {
     Map<String, FileDescriptor> files = filesReachableFrom(List.of(
         FarmAdminGrpc.getServiceDescriptor(), ServiceBrokerGrpc.getServiceDescriptor(),
         TokenAdminGrpc.getServiceDescriptor(), ImageStoreGrpc.getServiceDescriptor(),
-        AgentControlGrpc.getServiceDescriptor()));
+        AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor()));
     List<ServiceDescriptor> services = new ArrayList<>();
     try (Stream<Path> protos = Files.list(FarmJars.root().resolve(PROTO_DIR))) {
       for (Path proto : protos.filter(p -> p.toString().endsWith(".proto")).sorted().toList()) {

@@ -277,6 +277,26 @@ class OperatorToolsEndToEndTest {
     assertEquals(3, farmctl.run("service", "delete", SERVICE).exitCode(), "already deleted");
   }
 
+  @Test
+  @Order(11)
+  void auditNamesTheTokenBehindEachChangeAndFiltersByTarget() throws Exception {
+    Run all = ok(farmctl.run("audit", "--caller", "bootstrap-admin"));
+    assertEquals(List.of("ID", "AT", "CALLER", "PEER", "METHOD", "TARGET", "OUTCOME", "CALLS",
+        "DETAIL"), words(all.lines().get(0)));
+    assertTrue(all.lines().stream().anyMatch(l -> l.contains("FarmAdmin/DefineService")
+        && l.contains(SERVICE) && l.contains("bootstrap-admin")), all.describe());
+
+    Run onVm = ok(farmctl.run("audit", "--on", requested.getVmId(), "-o", "json"));
+    List<String> methods = new java.util.ArrayList<>();
+    for (String line : onVm.lines()) {
+      org.servicefarm.api.v1.AuditRecord.Builder record = org.servicefarm.api.v1.AuditRecord.newBuilder();
+      JsonFormat.parser().merge(line, record);
+      methods.add(record.getMethod());
+    }
+    assertEquals(List.of("servicefarm.v1.FarmAdmin/SuspendVm", "servicefarm.v1.FarmAdmin/ResumeVm"),
+        methods, onVm.describe());
+  }
+
   /** The message as reflection built it equals the generated one, and so do its field types. */
   private static void sameMessages(Descriptor declared, Descriptor served, Set<String> seen,
       List<String> problems) {

@@ -183,11 +183,18 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   FarmClient client() {
-    return client(Duration.ofSeconds(90));
+    return client != null ? client : client(Duration.ofSeconds(90));
   }
 
-  /** The farm's client; requests wait up to requestDeadline (a first build takes minutes). */
+  /**
+   * The farm's client; requests wait up to requestDeadline (a first build takes minutes). The
+   * client startController made, with the default deadline, is replaced by one with this one.
+   */
   FarmClient client(Duration requestDeadline) {
+    if (client != null && !client.options().requestServiceDeadline().equals(requestDeadline)) {
+      client.close();
+      client = null;
+    }
     if (client == null) {
       // The farm's controller serves plaintext, also on a non-loopback listenOn address.
       client = FarmClient.connect(FarmClientOptions.builder().target(target()).plaintext(true)

@@ -142,6 +142,19 @@ class RealGuestEndToEndTest {
     }
   }
 
+  @Test
+  @Order(7)
+  void noFileTheControllerOrAnAgentKeepsIsReadableByAnotherAccount() throws Exception {
+    List<Path> dirs = new java.util.ArrayList<>(List.of(farm.dir().resolve("controller")));
+    HOSTS.forEach(host -> dirs.add(farm.dir().resolve("agent-" + host)));
+    List<String> readable = new java.util.ArrayList<>();
+    for (Path dir : dirs) {
+      readable.addAll(ReadableByOthers.under(dir));
+    }
+    assertEquals(List.of(), readable, "images, archives, disks, tokens and the database are"
+        + " for the farm's accounts (and QEMU's group) only");
+  }
+
   private static List<Path> filesNaming(Path dir, String vmId) throws IOException {
     if (!Files.exists(dir)) {
       return List.of();

@@ -14,6 +14,7 @@ import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 final class StandalonePostgres implements AutoCloseable {
   private final Path dataDir;
   private final int port;
+  private final String jdbcUrl;
   private EmbeddedPostgres server;
 
   StandalonePostgres(Path dir) throws IOException {
@@ -23,10 +24,12 @@ final class StandalonePostgres implements AutoCloseable {
     this.dataDir = dir.resolve("pgdata");
     this.server = EmbeddedPostgres.start(dataDir, 0);
     this.port = server.port();
+    this.jdbcUrl = server.jdbcUrl();
   }
 
+  /** Over the server's Unix socket, which stays the same across restarts; no password needed. */
   String jdbcUrl() {
-    return "jdbc:postgresql://127.0.0.1:" + port + "/" + EmbeddedPostgres.DATABASE;
+    return jdbcUrl;
   }
 
   String user() {

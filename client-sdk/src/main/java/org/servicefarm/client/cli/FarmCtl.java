@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
       EventsCommand.class,
       HostCommand.class,
       TokenCommand.class,
+      AuditCommand.class,
       PkiCommand.class,
       CompletionCommand.class,
     },

@@ -5,11 +5,15 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import java.util.EnumSet;
 import java.util.Optional;
+import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.audit.CallAudit;
+import org.servicefarm.controller.hosts.AgentIdentity;
 
 /**
  * The one place that decides whether a call may proceed: who the caller is (a bearer token's
@@ -22,6 +26,10 @@ public final class AuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final String BEARER = "Bearer ";
+
+  /** What access control refuses with; other codes (a database outage) are no refusal. */
+  private static final Set<Status.Code> AUDITED_REFUSALS = EnumSet.of(Status.Code.UNAUTHENTICATED,
+      Status.Code.PERMISSION_DENIED, Status.Code.RESOURCE_EXHAUSTED);
 
   private final TokenVerifier verifier;
   private final AgentRecognizer agents;
@@ -44,6 +52,9 @@ public final class AuthInterceptor implements ServerInterceptor {
       return next.startCall(call, headers);
     }
     LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.get().getDescription());
+    if (AUDITED_REFUSALS.contains(refusal.get().getCode())) {
+      CallAudit.refusedByAccessControl();
+    }
     call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
     return new ServerCall.Listener<>() {};
   }
@@ -64,7 +75,11 @@ public final class AuthInterceptor implements ServerInterceptor {
           "method " + method + " is open to no role"));
     }
     MethodRoles.Access allowed = access.get();
-    if (allowed.open() || allowed.allows(Role.AGENT) && agents.isAgent(call)) {
+    if (allowed.open()) {
+      return Optional.empty();
+    }
+    if (allowed.allows(Role.AGENT) && agents.isAgent(call)) {
+      CallAudit.identified(CallAudit.Caller.agent(AgentIdentity.certifiedHost().orElse("unverified")));
       return Optional.empty();
     }
     if (authorization == null) {
@@ -77,13 +92,16 @@ public final class AuthInterceptor implements ServerInterceptor {
     }
     TokenVerifier.Verdict verdict = verifier.verify(authorization.substring(BEARER.length()).strip());
     if (verdict instanceof TokenVerifier.Verdict.Revoked revoked) {
+      CallAudit.identified(CallAudit.Caller.anonymous("revoked token '" + revoked.name() + "'"));
       return Optional.of(Status.UNAUTHENTICATED.withDescription(
           "bearer token '" + revoked.name() + "' was revoked"));
     }
     if (!(verdict instanceof TokenVerifier.Verdict.Live live)) {
+      CallAudit.identified(CallAudit.Caller.anonymous("unknown token"));
       return Optional.of(Status.UNAUTHENTICATED.withDescription(
           "bearer token is unknown to this farm"));
     }
+    CallAudit.identified(CallAudit.Caller.token(live.id(), live.name()));
     if (!allowed.allows(live.role())) {
       return Optional.of(Status.PERMISSION_DENIED.withDescription(
           method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "

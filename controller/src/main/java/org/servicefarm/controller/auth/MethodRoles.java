@@ -35,6 +35,7 @@ public final class MethodRoles {
       "servicefarm.v1.ServiceBroker", Access.only(Role.CLIENT, Role.ADMIN),
       "servicefarm.v1.FarmAdmin", Access.only(Role.ADMIN),
       "servicefarm.v1.TokenAdmin", Access.only(Role.ADMIN),
+      "servicefarm.v1.AuditLog", Access.only(Role.ADMIN),
       "servicefarm.v1.AgentControl", Access.only(Role.AGENT));
 
   // Admins may read blobs (to check what an agent will fetch); only agents store them (archives).

@@ -9,6 +9,7 @@ import io.grpc.Status;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.Optional;
+import org.servicefarm.controller.audit.CallAudit;
 
 /**
  * Rate limits by peer address when there are no tokens to tell callers apart
@@ -29,9 +30,11 @@ public final class PeerRateLimitInterceptor implements ServerInterceptor {
     String peer = peer(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
     Optional<Status> refusal = open ? Optional.empty()
         : limiter.refusal("peer:" + peer, "the caller at " + peer);
+    CallAudit.identified(CallAudit.Caller.anonymous("no authentication (--auth none)"));
     if (refusal.isEmpty()) {
       return next.startCall(call, headers);
     }
+    CallAudit.refusedByAccessControl();
     call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
     return new ServerCall.Listener<>() {};
   }

@@ -7,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
@@ -90,6 +91,7 @@ public final class Broker {
     } catch (RequestDecider.KeyRaced raced) {
       return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    auditChange(decision);
     Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
       // Its operation, if any, was recorded READY by the deciding transaction.
@@ -162,6 +164,7 @@ public final class Broker {
     } catch (RequestDecider.KeyRaced raced) {
       return repeatNoWait(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    auditChange(decision);
     Failpoints.hit("provision.decided");
     VmRecord vm = decision.vm();
     if (decision.answer() != null) {
@@ -197,6 +200,17 @@ public final class Broker {
         .thenApply(granted -> granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key)));
   }
 
+  /** Tells the audit trail when a request created or woke a VM (the warm path changes neither). */
+  private static void auditChange(RequestDecider.Decision decision) {
+    VmRecord vm = decision.vm();
+    if (decision.created()) {
+      CallAudit.changed("created VM " + vm.id());
+    } else if (decision.answer() == null && (vm.state() == VmState.SLEEPING
+        || vm.state() == VmState.ARCHIVING || vm.state() == VmState.ARCHIVED)) {
+      CallAudit.changed("woke VM " + vm.id() + " (" + vm.state() + ")");
+    }
+  }
+
   /** The VM an earlier request with the key chose, wanted ACTIVE again. */
   private VmRecord revive(OperationRepository.KeyedRequest earlier, String service, String key) {
     if (!earlier.service().equals(service)) {
@@ -207,6 +221,7 @@ public final class Broker {
     if (!vm.state().isFinal() && vm.desiredState() != DesiredState.ACTIVE
         && vm.desiredState() != DesiredState.DELETED) {
       db.inTransaction(tx -> vms.setDesired(tx, vm, DesiredState.ACTIVE, "requested again: " + service));
+      CallAudit.changed("woke VM " + vm.id() + " (" + vm.state() + ", repeated key)");
     }
     reconciler.kick(vm.id());
     return vm;

@@ -6,6 +6,7 @@ import java.io.StringWriter;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -13,6 +14,7 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.model.AuditRecord;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
@@ -21,7 +23,9 @@ import org.servicefarm.controller.model.VmState;
 /**
  * The farm as the dashboard shows it, read afresh for each call and written as JSON: hosts with
  * their load, VMs by state and the most recent ones, service definitions with their VM counts,
- * and the newest events. It reads what FarmAdmin's List calls read, on any controller.
+ * the newest events, and the newest audit records (who changed the farm, who was refused). It
+ * reads what FarmAdmin's List calls and AuditLog read, on any controller; the dashboard is for
+ * admins only, as those calls are.
  *
  * <p>Gson's writer escapes {@code < > & = '} as {@code \u003c}…, so a value that came from a user
  * (a command, an event's cause) cannot close a script or markup context even if misused.
@@ -29,6 +33,7 @@ import org.servicefarm.controller.model.VmState;
 public final class FarmSummary {
   static final int VMS_SHOWN = 100;
   static final int EVENTS_SHOWN = 50;
+  static final int AUDIT_SHOWN = 50;
 
   private final Database db;
   private final HostRepository hosts;
@@ -36,9 +41,11 @@ public final class FarmSummary {
   private final VmQueries vms;
   private final ImageCatalog catalog;
   private final EventRepository events;
+  private final AuditRepository audit;
 
   public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmQueries vms,
-      ImageCatalog catalog, EventRepository events) {
+      ImageCatalog catalog, EventRepository events, AuditRepository audit) {
+    this.audit = audit;
     this.db = db;
     this.hosts = hosts;
     this.agents = agents;
@@ -62,9 +69,32 @@ public final class FarmSummary {
         writeEvent(out, e);
       }
       out.endArray();
+      writeAudit(out);
       out.endObject();
     }
     return text.toString();
+  }
+
+  /** The newest audit records, newest first. */
+  private void writeAudit(JsonWriter out) throws IOException {
+    List<AuditRecord> newest = audit.page(db, null, null, 0, AUDIT_SHOWN);
+    out.name("audit").beginArray();
+    for (int i = newest.size() - 1; i >= 0; i--) {
+      AuditRecord r = newest.get(i);
+      out.beginObject()
+          .name("id").value(r.id())
+          .name("at").value(r.at().toString())
+          .name("caller").value(r.callerKind().equals("token") ? r.caller()
+              : r.callerKind() + ": " + r.caller())
+          .name("peer").value(r.peer())
+          .name("method").value(r.method())
+          .name("target").value(r.target())
+          .name("outcome").value(r.outcome())
+          .name("calls").value(r.callCount())
+          .name("detail").value(r.detail())
+          .endObject();
+    }
+    out.endArray();
   }
 
   private void writeHosts(JsonWriter out) throws IOException {

@@ -12,7 +12,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
@@ -75,7 +74,8 @@ public final class BlobStore implements BlobStorage {
     this.maxBlobBytes = maxBlobBytes;
     this.beforePublish = beforePublish;
     try {
-      Files.createDirectories(incoming);
+      PrivatePaths.directory(root);
+      PrivatePaths.directory(incoming);
       removeAbandonedParts();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot prepare the blob store in " + root, e);
@@ -225,9 +225,9 @@ public final class BlobStore implements BlobStorage {
   /** Renames a complete, flushed file into place; an existing blob of that name is identical. */
   void publish(Path part, String sha256) throws IOException {
     beforePublish.accept(part, sha256);
-    // Blobs are public content (named by their digest); a kernel adopted from a root file system
-    // would otherwise keep its 0600.
-    Files.setPosixFilePermissions(part, PosixFilePermissions.fromString("rw-r--r--"));
+    // Served over gRPC to agents and admins only: no other local account reads blobs (archives
+    // are VMs' disks), and a kernel adopted from a root file system may arrive with any mode.
+    PrivatePaths.file(part);
     Files.move(part, pathOf(sha256), StandardCopyOption.ATOMIC_MOVE,
         StandardCopyOption.REPLACE_EXISTING);
     // The rename itself must survive a crash too.

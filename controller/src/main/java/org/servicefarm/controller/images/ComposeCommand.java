@@ -11,6 +11,12 @@ import org.servicefarm.controller.FarmException;
  * The mmdebstrap command that composes a root file system from Debian packages, as an argument
  * list (no shell ever sees a package name).
  *
+ * <p>Mode: root, said explicitly rather than left to mmdebstrap's choice. Its unshare mode would
+ * need no root, but the root it runs as in its user namespace is one of the account's
+ * subordinate ids, which can neither create the root file system in the controller's private
+ * build directory nor be read back by the steps after it (the init, mkfs.ext4 -d, which would
+ * also record the wrong owners); composing therefore needs a root controller.
+ *
  * <p>Mirrors: with none given, mmdebstrap uses http://deb.debian.org/debian and, for a stable
  * suite, adds its updates and security archives; it does not read the host's apt sources. A
  * mirror may be a URI, a one-line "deb ..." entry, or the path of a sources file (deb822 files
@@ -49,7 +55,7 @@ public record ComposeCommand(String suite, List<String> mirrors) {
       include.add(p);
     }
     List<String> argv = new ArrayList<>(List.of(
-        "mmdebstrap", "--variant=minbase", "--include=" + String.join(",", include),
+        "mmdebstrap", "--mode=root", "--variant=minbase", "--include=" + String.join(",", include),
         "--aptopt=Acquire::Retries \"3\""));
     for (String pattern : EXCLUDED) {
       argv.add("--dpkgopt=path-exclude=" + pattern);

@@ -1,10 +1,7 @@
 package org.servicefarm.controller.images;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * What a composed image runs as PID 1: a shell script that brings up the network QEMU's user
@@ -116,20 +113,16 @@ public record GuestInit(String serviceName, String command) {
         """.formatted(COMMAND_PATH, SERVICE_PATH);
   }
 
-  /** Writes the script (mode 0755), the command and the service name into a root file system. */
+  /**
+   * Writes the script (mode 0755), the command and the service name into a root file system,
+   * resolving the paths as the guest will ({@link GuestRoot}): links the packages left there
+   * (merged /usr's /sbin, or a hostile absolute one) never lead the writes out of the image.
+   */
   public void writeInto(Path rootfs) throws IOException {
-    Path init = inside(rootfs, INIT_PATH);
-    Files.createDirectories(init.getParent());
-    Files.writeString(init, script(), StandardCharsets.UTF_8);
-    Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
-    Path commandFile = inside(rootfs, COMMAND_PATH);
-    Files.createDirectories(commandFile.getParent());
-    Files.writeString(commandFile, command, StandardCharsets.UTF_8);
-    Files.writeString(inside(rootfs, SERVICE_PATH), serviceName + "\n", StandardCharsets.UTF_8);
-    Files.createDirectories(inside(rootfs, "/srv/www"));
-  }
-
-  private static Path inside(Path rootfs, String guestPath) {
-    return rootfs.resolve(guestPath.substring(1));
+    GuestRoot guest = new GuestRoot(rootfs);
+    guest.writeFile(INIT_PATH, script(), "rwxr-xr-x");
+    guest.writeFile(COMMAND_PATH, command, "rw-r--r--");
+    guest.writeFile(SERVICE_PATH, serviceName + "\n", "rw-r--r--");
+    guest.createDirectories("/srv/www");
   }
 }

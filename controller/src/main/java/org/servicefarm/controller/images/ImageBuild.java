@@ -99,12 +99,16 @@ final class ImageBuild {
   private static Path newestBootFile(Path rootfs, String prefix)
       throws ToolRunner.ToolFailure, IOException {
     List<Path> found = new ArrayList<>();
-    Path boot = rootfs.resolve("boot");
-    if (Files.isDirectory(boot)) {
+    // Resolved inside the image: a /boot or kernel that links elsewhere must not bring a file of
+    // the controller's host into the image store.
+    GuestRoot guest = new GuestRoot(rootfs);
+    Path boot = guest.resolve("/boot");
+    if (Files.isDirectory(boot, LinkOption.NOFOLLOW_LINKS)) {
       try (DirectoryStream<Path> files = Files.newDirectoryStream(boot, prefix + "*")) {
         for (Path f : files) {
-          if (Files.isRegularFile(f) && Files.size(f) > 0) {
-            found.add(f);
+          Path file = guest.resolve("/boot/" + f.getFileName());
+          if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) > 0) {
+            found.add(file);
           }
         }
       }

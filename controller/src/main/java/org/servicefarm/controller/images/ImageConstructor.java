@@ -180,6 +180,7 @@ public final class ImageConstructor {
     try {
       Composition composition = composition(claimed);
       BuildDirectory.remove(dir); // what a crashed build left
+      PrivatePaths.directory(buildRoot); // a root file system and its log: the controller's own
       Files.createDirectories(dir);
       Files.deleteIfExists(log);
       ImageBuild.Result result = new ImageBuild(dir, log, settings.compose(),

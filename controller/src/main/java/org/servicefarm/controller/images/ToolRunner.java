@@ -8,6 +8,8 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,6 +20,9 @@ import java.util.concurrent.TimeUnit;
 final class ToolRunner {
   static final int TAIL_LINES = 15;
   private static final String SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin";
+  /** Proxy settings, which apt honours; an operator behind a proxy cannot compose without them. */
+  static final List<String> PASSED_ON =
+      List.of("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY");
 
   /** A tool that failed, timed out or could not start; the message ends with its last words. */
   static final class ToolFailure extends Exception {
@@ -48,8 +53,10 @@ final class ToolRunner {
     List<String> command = new ArrayList<>(argv);
     command.set(0, locate(argv.get(0)));
     ProcessBuilder builder = new ProcessBuilder(command);
-    // The tools' own helpers (ldconfig, mke2fs's) live in sbin directories too.
-    builder.environment().merge("PATH", SBIN_PATH, (path, sbin) -> path + ":" + sbin);
+    Map<String, String> environment = builder.environment();
+    Map<String, String> minimal = environment(System.getenv(), workDir);
+    environment.clear();
+    environment.putAll(minimal);
     Process process;
     try {
       process = builder
@@ -82,6 +89,29 @@ final class ToolRunner {
       throw new ToolFailure(step + ": " + argv.get(0) + " exited with status "
           + process.exitValue() + tail(errors));
     }
+  }
+
+  /**
+   * What the tools (and apt, dpkg and the packages' maintainer scripts they run) see of the
+   * controller's environment: a fixed PATH that includes the sbin directories their helpers
+   * (ldconfig, mke2fs's) live in, a plain locale, the build directory as home and for temporary
+   * files, and the proxy settings apt needs to reach a mirror. Nothing else: the controller's
+   * environment holds secrets (SERVICEFARM_DB_PASSWORD), and a maintainer script is code from a
+   * package.
+   */
+  static Map<String, String> environment(Map<String, String> controllers, Path workDir) {
+    Map<String, String> env = new TreeMap<>();
+    env.put("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    env.put("LC_ALL", "C.UTF-8");
+    env.put("HOME", workDir.toString());
+    env.put("TMPDIR", workDir.toString());
+    for (String proxy : PASSED_ON) {
+      String value = controllers.get(proxy);
+      if (value != null) {
+        env.put(proxy, value);
+      }
+    }
+    return env;
   }
 
   /**

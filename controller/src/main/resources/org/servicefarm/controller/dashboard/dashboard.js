@@ -119,6 +119,19 @@
     ], String(e.id))), 7, 'No events yet.');
   }
 
+  function renderAudit(records) {
+    fill('audit', records.map((a) => row([
+      cell(time(a.at)),
+      cell(a.caller),
+      cell(a.peer, 'id'),
+      cell(a.method.replace('servicefarm.v1.', '')),
+      cell(a.target, 'id'),
+      cell(a.outcome, a.outcome === 'OK' ? '' : 'refused'),
+      cell(a.calls),
+      cell(a.detail),
+    ], String(a.id))), 8, 'Nothing recorded yet.');
+  }
+
   /** Adds events not shown yet, keeping the newest first and at most MAX_EVENTS. */
   function mergeEvents(incoming) {
     const known = new Set(events.map((e) => e.id));
@@ -157,6 +170,7 @@
     renderVms(summary.vmStates, summary.vms);
     renderServices(summary.services);
     mergeEvents(summary.events);
+    renderAudit(summary.audit);
     byId('updated').textContent = 'updated ' + time(summary.generatedAt);
   }
 

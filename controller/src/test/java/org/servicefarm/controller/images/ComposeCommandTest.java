@@ -18,6 +18,7 @@ class ComposeCommandTest {
         "g++"), ROOTFS);
 
     assertEquals("mmdebstrap", argv.get(0));
+    assertTrue(argv.contains("--mode=root"), "the mode is said, not left to mmdebstrap's choice");
     assertTrue(argv.contains("--variant=minbase"));
     String include = argv.stream().filter(a -> a.startsWith("--include=")).findFirst().orElseThrow();
     List<String> packages = List.of(include.substring("--include=".length()).split(","));

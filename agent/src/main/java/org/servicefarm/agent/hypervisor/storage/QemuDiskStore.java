@@ -81,6 +81,7 @@ public final class QemuDiskStore implements DiskStore {
       qemuImg.createOverlay(prepared.leases().get(0).path(), image.getFormat(), partial);
       Files.move(partial, diskPath(vmId),
           StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      QemuReadable.file(diskPath(vmId));
       return prepared;
     } catch (IOException e) {
       prepared.close();
@@ -104,6 +105,7 @@ public final class QemuDiskStore implements DiskStore {
       qemuImg.rebaseUnsafe(restoredDisk, prepared.leases().get(0).path(), image.getFormat());
       Files.move(restoredDisk, diskPath(vmId),
           StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      QemuReadable.file(diskPath(vmId));
       return prepared;
     } catch (IOException e) {
       prepared.close();

@@ -18,6 +18,7 @@ import java.util.zip.ZipException;
 import org.servicefarm.agent.images.BlobDigest;
 import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageException;
+import org.servicefarm.agent.images.QemuReadable;
 
 /**
  * Archived VMs live in the controller's image store, so any host can restore them: an archive is
@@ -66,7 +67,7 @@ public final class VmArchives {
    * decompresses it. The caller moves or deletes the returned file.
    */
   public Path download(String vmId, BlobDigest archive) throws ImageException, IOException {
-    Path dir = Files.createDirectories(vmDir(vmId));
+    Path dir = archiveDirectory(vmId);
     Path compressed = dir.resolve(archive.hex() + ".gz");
     transfers.download(archive, 0, compressed,
         "archive " + archive.archiveRef() + " of vm " + vmId);
@@ -97,7 +98,7 @@ public final class VmArchives {
   }
 
   private String upload(String vmId, InputStream payload) throws ImageException, IOException {
-    Path dir = Files.createDirectories(vmDir(vmId));
+    Path dir = archiveDirectory(vmId);
     Path compressed = dir.resolve("upload.gz");
     // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
     // repeated archive) gives the same digest and the store already holds it.
@@ -113,6 +114,14 @@ public final class VmArchives {
         StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     Files.delete(compressed);
     return digest.archiveRef();
+  }
+
+  /** The VM's archive directory, created if missing; archives are the agent's alone. */
+  private Path archiveDirectory(String vmId) throws IOException {
+    Path dir = Files.createDirectories(vmDir(vmId));
+    QemuReadable.agentOnly(root);
+    QemuReadable.agentOnly(dir);
+    return dir;
   }
 
   private Path vmDir(String vmId) {

@@ -5,8 +5,12 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
  * An exclusive lock on {@code <dataDir>.lock}, held by the controller process for as long as it
@@ -18,6 +22,9 @@ final class DataDirectoryLock implements Closeable {
 
     private final Path file;
     private final FileChannel channel;
+    private static final Set<PosixFilePermission> OWNER_ONLY =
+            PosixFilePermissions.fromString("rw-------");
+
     private final FileLock lock;
 
     private DataDirectoryLock(Path file, FileChannel channel, FileLock lock) {
@@ -29,7 +36,10 @@ final class DataDirectoryLock implements Closeable {
     /** Acquires the lock or fails at once, naming the data directory that is in use. */
     static DataDirectoryLock acquire(Path dataDir) throws IOException {
         Path file = dataDir.resolveSibling(dataDir.getFileName() + ".lock");
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        // Owner-only like everything beside the data directory; an existing file is made so too.
+        FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE), PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+        Files.setPosixFilePermissions(file, OWNER_ONLY);
         FileLock lock;
         try {
             lock = channel.tryLock();

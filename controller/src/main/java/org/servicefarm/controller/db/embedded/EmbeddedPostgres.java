@@ -5,17 +5,18 @@ import java.lang.ProcessBuilder.Redirect;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
-import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -30,8 +31,11 @@ import java.util.stream.Stream;
  * {@code postgres.log} in the data directory's parent, next to the data directory, so it
  * survives re-initialising the data and is found where the data is.
  *
- * <p>The server listens on 127.0.0.1 only, with trust authentication for the superuser
- * {@value #USER}: anyone who can open a loopback connection on this host can use it.
+ * <p>Only the controller can open it (see {@link ClientAuthentication}): the server listens on a
+ * Unix socket in a directory closed to every other account and admits only the controller's own
+ * account there, by peer credentials. A TCP listener on 127.0.0.1, for tools such as psql, is
+ * off unless asked for, and takes the superuser's password, kept in a 0600 file in the data
+ * directory.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
 
@@ -39,7 +43,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
     /** The database the controller uses, created on first start. */
     public static final String DATABASE = "servicefarm";
-    /** The superuser initdb creates; it needs no password (trust on loopback). */
+    /** The superuser initdb creates; the controller's account connects as it over the socket. */
     public static final String USER = "postgres";
 
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
@@ -48,6 +52,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     /** With port 0 another process may take the port we picked before postgres binds it. */
     private static final int ATTEMPTS_WITH_PICKED_PORT = 3;
     private static final int LOG_TAIL_LINES = 30;
+    /** Names the socket file when no TCP port is asked for; the socket's directory is ours alone. */
+    private static final int SOCKET_ONLY_PORT = 5432;
 
     private final Path dataDir;
     private final DataDirectoryLock lock;
@@ -57,11 +63,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
     private final ServerAccount account;
     private final Process server;
     private final int port;
+    private final boolean tcp;
     private final Thread shutdownHook;
     private boolean closed;
 
     private EmbeddedPostgres(Path dataDir, DataDirectoryLock lock, Path logFile, Path socketDir,
-            PostgresBinaries binaries, ServerAccount account, Process server, int port) {
+            PostgresBinaries binaries, ServerAccount account, Process server, int port, boolean tcp) {
         this.dataDir = dataDir;
         this.lock = lock;
         this.logFile = logFile;
@@ -70,6 +77,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         this.account = account;
         this.server = server;
         this.port = port;
+        this.tcp = tcp;
         this.shutdownHook = new Thread(this::closeAtJvmExit, "embedded-postgres-shutdown");
     }
 
@@ -79,13 +87,24 @@ public final class EmbeddedPostgres implements AutoCloseable {
      * directory by a controller that was killed is stopped first; a data directory in use by a
      * live controller is refused.
      *
-     * @param port the TCP port on 127.0.0.1, or 0 to pick a free one
+     * <p>The server listens on its Unix socket only; see {@link #start(Path, int, boolean)}.
+     *
+     * @param port the port number that names the socket file, or 0 for the default
      */
     public static EmbeddedPostgres start(Path dataDir, int port) throws IOException {
+        return start(dataDir, port, false);
+    }
+
+    /**
+     * As {@link #start(Path, int)}, and with {@code tcp} also on 127.0.0.1:{@code port} (0 picks
+     * a free port), where connections need {@link #password()}.
+     */
+    public static EmbeddedPostgres start(Path dataDir, int port, boolean tcp) throws IOException {
         long started = System.nanoTime();
         Path data = dataDir.toAbsolutePath().normalize();
         Files.createDirectories(data);
         Path logFile = data.resolveSibling("postgres.log");
+        privateLog(logFile);
         DataDirectoryLock lock = DataDirectoryLock.acquire(data);
         Path socketDir = null;
         EmbeddedPostgres postgres = null;
@@ -97,12 +116,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
             if (!Files.exists(data.resolve("PG_VERSION"))) {
                 initdb(binaries, account, data, logFile);
             }
+            ClientAuthentication.writeRules(data, System.getProperty("user.name"), USER);
+            ClientAuthentication.password(data);
+            account.takeOwnership(data);
             PostmasterPidFile.clearLeftovers(data, lock);
             socketDir = SocketDirectory.prepare(data, account);
             account.requireAccess(binaries.bin("postgres"), List.of(socketDir));
-            postgres = launchUntilReady(data, lock, logFile, socketDir, binaries, account, port);
+            postgres = launchUntilReady(data, lock, logFile, socketDir, binaries, account, port, tcp);
             Runtime.getRuntime().addShutdownHook(postgres.shutdownHook);
-            postgres.createDatabaseIfMissing();
+            SuperuserSession.createDatabaseIfMissing(postgres.socketFile(), DATABASE);
+            SuperuserSession.setPassword(postgres.socketFile(), postgres.password());
         } catch (IOException | RuntimeException e) {
             try {
                 if (postgres != null) {
@@ -119,8 +142,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
             throw e;
         }
         LOG.info(String.format(Locale.ROOT,
-                "PostgreSQL listening on 127.0.0.1:%d (data %s, log %s), started in %d ms",
-                postgres.port, data, logFile, Duration.ofNanos(System.nanoTime() - started).toMillis()));
+                "PostgreSQL listening on %s%s (data %s, log %s), started in %d ms",
+                postgres.socketFile(), tcp ? " and 127.0.0.1:" + postgres.port : "", data, logFile,
+                Duration.ofNanos(System.nanoTime() - started).toMillis()));
         return postgres;
     }
 
@@ -129,9 +153,35 @@ public final class EmbeddedPostgres implements AutoCloseable {
         return jdbcUrl(DATABASE);
     }
 
-    /** JDBC URL of another database on this server, e.g. one made for a test. */
+    /**
+     * JDBC URL of another database on this server, e.g. one made for a test. It reaches the server
+     * over its Unix socket, which admits only this JVM's operating-system account; no password.
+     */
     public String jdbcUrl(String database) {
+        return SuperuserSession.jdbcUrl(socketFile(), database);
+    }
+
+    /** JDBC URL over TCP on 127.0.0.1, which needs {@link #password()}; only if started so. */
+    public String tcpJdbcUrl(String database) {
+        if (!tcp) {
+            throw new IllegalStateException("the embedded PostgreSQL was started without TCP");
+        }
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
+    }
+
+    /** Whether the server also listens on 127.0.0.1:{@link #port()}. */
+    public boolean listensOnTcp() {
+        return tcp;
+    }
+
+    /** The superuser's password, needed over TCP only (kept 0600 in the data directory). */
+    public String password() throws IOException {
+        return ClientAuthentication.password(dataDir);
+    }
+
+    /** The server's Unix socket, in a directory only the server's account may enter. */
+    public Path socketFile() {
+        return socketDir.resolve(".s.PGSQL." + port);
     }
 
     public String user() {
@@ -149,7 +199,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
     /** Opens a connection as {@value #USER} to {@code database}. */
     public Connection connect(String database) throws SQLException {
-        return connect(port, database);
+        return SuperuserSession.open(socketFile(), database);
     }
 
     /**
@@ -224,6 +274,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
     }
 
+    /** The server's log may quote statements and their data: the controller's account's alone. */
+    private static void privateLog(Path logFile) throws IOException {
+        Set<PosixFilePermission> ownerOnly = PosixFilePermissions.fromString("rw-------");
+        if (Files.exists(logFile, LinkOption.NOFOLLOW_LINKS)) {
+            Files.setPosixFilePermissions(logFile, ownerOnly);
+        } else {
+            Files.createFile(logFile, PosixFilePermissions.asFileAttribute(ownerOnly));
+        }
+    }
+
     private static void initdb(PostgresBinaries binaries, ServerAccount account, Path data,
             Path logFile) throws IOException {
         try (Stream<Path> entries = Files.list(data)) {
@@ -235,7 +295,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
         LOG.info(() -> "initialising a new PostgreSQL data directory in " + data);
         long offset = ChildProcesses.sizeOf(logFile);
         List<String> initdb = List.of(binaries.bin("initdb").toString(), "-D", data.toString(),
-                "-U", USER, "-E", "UTF8", "--locale=C", "--auth-local=trust", "--auth-host=trust",
+                "-U", USER, "-E", "UTF8", "--locale=C", "--auth-local=peer",
+                "--auth-host=scram-sha-256",
                 "--no-instructions");
         int exit = ChildProcesses.run(account.command(initdb), binaries.home(),
                 Redirect.appendTo(logFile.toFile()), INITDB_TIMEOUT);
@@ -246,15 +307,18 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
 
     private static EmbeddedPostgres launchUntilReady(Path data, DataDirectoryLock lock, Path logFile,
-            Path socketDir, PostgresBinaries binaries, ServerAccount account, int requestedPort)
-            throws IOException {
-        int attempts = requestedPort == 0 ? ATTEMPTS_WITH_PICKED_PORT : 1;
+            Path socketDir, PostgresBinaries binaries, ServerAccount account, int requestedPort,
+            boolean tcp) throws IOException {
+        boolean picksPort = requestedPort == 0 && tcp;
+        int attempts = picksPort ? ATTEMPTS_WITH_PICKED_PORT : 1;
         for (int attempt = 1; ; attempt++) {
-            int port = requestedPort == 0 ? freePort() : requestedPort;
+            int port = picksPort ? freePort() : requestedPort == 0 ? SOCKET_ONLY_PORT : requestedPort;
             long offset = ChildProcesses.sizeOf(logFile);
             List<String> command = List.of(binaries.bin("postgres").toString(),
                     "-D", data.toString(), "-p", Integer.toString(port),
-                    "-c", "listen_addresses=127.0.0.1", "-k", socketDir.toString(),
+                    "-c", "listen_addresses=" + (tcp ? "127.0.0.1" : ""),
+                    "-k", socketDir.toString(), "-c", "unix_socket_permissions=0700",
+                    "-c", "password_encryption=scram-sha-256",
                     // Explicit, so an edited postgresql.conf cannot trade away durability
                     // or send the server's messages somewhere other than our log file.
                     "-c", "fsync=on", "-c", "logging_collector=off");
@@ -265,7 +329,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
                     .redirectInput(Redirect.from(Path.of("/dev/null").toFile()))
                     .start();
             EmbeddedPostgres postgres = new EmbeddedPostgres(
-                    data, lock, logFile, socketDir, binaries, account, server, port);
+                    data, lock, logFile, socketDir, binaries, account, server, port, tcp);
             if (postgres.awaitReady(offset)) {
                 return postgres;
             }
@@ -287,7 +351,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
         long deadline = System.nanoTime() + STARTUP_TIMEOUT.toNanos();
         SQLException lastFailure = null;
         while (server.isAlive()) {
-            try (Connection connection = connect(port, "postgres")) {
+            try (Connection connection = SuperuserSession.open(socketFile(), "postgres")) {
                 if (servesOurDataDirectory(connection)) {
                     return true;
                 }
@@ -296,7 +360,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
             }
             if (System.nanoTime() > deadline) {
                 killServer();
-                throw new IOException("PostgreSQL did not accept connections on port " + port
+                throw new IOException("PostgreSQL did not accept connections on " + socketFile()
                         + " within " + STARTUP_TIMEOUT.toSeconds() + " s (last error: " + lastFailure
                         + "); last lines of " + logFile + ":\n"
                         + ChildProcesses.tail(logFile, logOffset, LOG_TAIL_LINES));
@@ -322,34 +386,6 @@ public final class EmbeddedPostgres implements AutoCloseable {
             row.next();
             return Path.of(row.getString(1)).equals(dataDir);
         }
-    }
-
-    private void createDatabaseIfMissing() throws IOException {
-        try (Connection connection = connect(port, "postgres");
-                PreparedStatement exists =
-                        connection.prepareStatement("select 1 from pg_database where datname = ?")) {
-            exists.setString(1, DATABASE);
-            try (ResultSet row = exists.executeQuery()) {
-                if (row.next()) {
-                    return;
-                }
-            }
-            try (Statement create = connection.createStatement()) {
-                create.execute("create database " + DATABASE);
-            }
-            LOG.info(() -> "created database " + DATABASE);
-        } catch (SQLException e) {
-            throw new IOException("could not create database " + DATABASE + " on port " + port, e);
-        }
-    }
-
-    private static Connection connect(int port, String database) throws SQLException {
-        Properties properties = new Properties();
-        properties.setProperty("user", USER);
-        properties.setProperty("connectTimeout", "5");
-        properties.setProperty("ApplicationName", "servicefarm-embedded-postgres");
-        return DriverManager.getConnection(
-                "jdbc:postgresql://127.0.0.1:" + port + "/" + database, properties);
     }
 
     private static int freePort() throws IOException {

@@ -24,7 +24,6 @@ final class ServerAccount {
     private static final Logger LOG = Logger.getLogger(ServerAccount.class.getName());
 
     static final String PREFERRED_USER = "servicefarm";
-    private static final String FALLBACK_USER = "nobody";
     private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(30);
     private static final Path WORK_DIR = Path.of("/");
 
@@ -39,8 +38,7 @@ final class ServerAccount {
 
     /**
      * The account for a server started by this JVM. When root, picks {@value #PREFERRED_USER}
-     * (creating it with useradd when missing and possible) or else {@value #FALLBACK_USER};
-     * output of useradd goes to {@code commandLog}.
+     * (creating it with useradd when missing); output of useradd goes to {@code commandLog}.
      */
     static ServerAccount forThisProcess(Path commandLog) throws IOException {
         if (!runsAsRoot()) {
@@ -142,6 +140,11 @@ final class ServerAccount {
         throw new IOException("/proc/self/status has no Uid line");
     }
 
+    /**
+     * Only {@value #PREFERRED_USER}, created when missing: the server's account owns the farm's
+     * data, so it must be an account of its own, never one shared with other daemons such as
+     * {@code nobody}.
+     */
     private static String unprivilegedUser(Path commandLog) throws IOException {
         if (userExists(PREFERRED_USER)) {
             return PREFERRED_USER;
@@ -157,15 +160,10 @@ final class ServerAccount {
                 LOG.info(() -> "created system user " + PREFERRED_USER + " to run PostgreSQL");
                 return PREFERRED_USER;
             }
-            LOG.warning(() -> "useradd " + PREFERRED_USER + " failed with exit code " + exit
-                    + " (output in " + commandLog + "); falling back to user " + FALLBACK_USER);
         }
-        if (!userExists(FALLBACK_USER)) {
-            throw new IOException("the controller runs as root and PostgreSQL refuses to, but"
-                    + " neither user " + PREFERRED_USER + " nor " + FALLBACK_USER
-                    + " exists and none could be created; create user " + PREFERRED_USER);
-        }
-        return FALLBACK_USER;
+        throw new IOException("the controller runs as root and PostgreSQL refuses to, but user "
+                + PREFERRED_USER + " does not exist and could not be created (see " + commandLog
+                + "); create it (useradd --system " + PREFERRED_USER + ")");
     }
 
     private static boolean userExists(String user) throws IOException {

@@ -41,8 +41,9 @@ class EmbeddedPostgresTest {
     void startsOnEmptyDirectoryAndServesTheServicefarmDatabase() throws Exception {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.start(dataDir, 0)) {
             assertTrue(postgres.port() > 0);
-            assertEquals("jdbc:postgresql://127.0.0.1:" + postgres.port() + "/servicefarm",
+            assertTrue(postgres.jdbcUrl().contains("socketFactoryArg=" + postgres.socketFile()),
                     postgres.jdbcUrl());
+            assertFalse(postgres.listensOnTcp());
             assertEquals("servicefarm", queryString(postgres, "select current_database()"));
             assertEquals("1", queryString(postgres, "select 1"));
             assertEquals("UTF8", queryString(postgres, "show server_encoding"));
@@ -134,7 +135,7 @@ class EmbeddedPostgresTest {
         try {
             leftoverPort = awaitReadyPort(controller);
             try (Connection connection = DriverManager.getConnection(
-                            "jdbc:postgresql://127.0.0.1:" + leftoverPort + "/servicefarm", "postgres", "");
+                            socketUrl(leftoverPort), "postgres", "");
                     Statement statement = connection.createStatement()) {
                 statement.execute("create table hosts (name text)");
                 statement.execute("insert into hosts values ('host-1')");
@@ -143,13 +144,15 @@ class EmbeddedPostgresTest {
             controller.destroyForcibly();  // SIGKILL: no shutdown hook runs
             assertTrue(controller.waitFor(60, TimeUnit.SECONDS));
         }
-        DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + leftoverPort + "/servicefarm",
-                "postgres", "").close();  // the server outlived its controller
+        DriverManager.getConnection(socketUrl(leftoverPort), "postgres", "")
+                .close();  // the server outlived its controller
+        long leftoverPid = Long.parseLong(
+                Files.readAllLines(dataDir.resolve("postmaster.pid")).get(0).strip());
 
         try (EmbeddedPostgres restarted = EmbeddedPostgres.start(dataDir, 0)) {
             assertEquals("host-1", queryString(restarted, "select name from hosts"));
-            assertThrows(SQLException.class, () -> DriverManager.getConnection(
-                    "jdbc:postgresql://127.0.0.1:" + leftoverPort + "/servicefarm", "postgres", "").close(),
+            // The restarted server takes over the same socket, so judge the old one by its pid.
+            assertFalse(ProcessHandle.of(leftoverPid).map(ProcessHandle::isAlive).orElse(false),
                     "the leftover server still runs");
         }
     }
@@ -166,14 +169,20 @@ class EmbeddedPostgresTest {
     }
 
     @Test
-    void startingTwiceOnAFixedPortFailsWithTheServerLog() throws Exception {
-        try (EmbeddedPostgres first = EmbeddedPostgres.start(dataDir, 0)) {
+    void startingTwiceOnAFixedTcpPortFailsWithTheServerLog() throws Exception {
+        try (EmbeddedPostgres first = EmbeddedPostgres.start(dataDir, 0, true)) {
             Path otherData = tempDir.resolve("other");
             IOException refused = assertThrows(IOException.class,
-                    () -> EmbeddedPostgres.start(otherData, first.port()));
+                    () -> EmbeddedPostgres.start(otherData, first.port(), true));
             assertTrue(refused.getMessage().contains("exited with code"), refused.getMessage());
             assertTrue(refused.getMessage().contains("could not"), refused.getMessage());
         }
+    }
+
+    private String socketUrl(int port) {
+        return "jdbc:postgresql://localhost/servicefarm?socketFactory="
+                + "org.newsclub.net.unix.AFUNIXSocketFactory$FactoryArg&socketFactoryArg="
+                + SocketDirectory.pathFor(dataDir.toAbsolutePath().normalize()).resolve(".s.PGSQL." + port);
     }
 
     private Process startServerInAnotherJvm() throws IOException {
