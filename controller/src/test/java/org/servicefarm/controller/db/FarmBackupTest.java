@@ -12,10 +12,10 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.postgresql.ds.PGSimpleDataSource;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 
 /** A farm's database backed up while written to, and restored into a new, empty database. */
@@ -137,13 +137,9 @@ class FarmBackupTest {
     return archived;
   }
 
-  private static PGSimpleDataSource dataSource(Database db) throws SQLException {
-    String url = db.query("SELECT 'jdbc:postgresql://127.0.0.1:' || current_setting('port')"
-        + " || '/' || current_database()", rs -> rs.getString(1)).get(0);
-    PGSimpleDataSource ds = new PGSimpleDataSource();
-    ds.setURL(url);
-    ds.setUser(EmbeddedPostgresForTests.user());
-    return ds;
+  /** The database's own pool: backups and restores take one connection of it at a time. */
+  private static DataSource dataSource(Database db) {
+    return db.dataSource();
   }
 
   /** Every row of the table as text, in a fixed order. */
