@@ -167,7 +167,7 @@ public final class Controller implements AutoCloseable {
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
-    Leases leases = new Leases(db, leaseRepo, vms);
+    Leases leases = new Leases(db, leaseRepo, vms, queries);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker);
     // Requests a controller that stopped leading left RUNNING are finished by the new leader.

@@ -1,5 +1,7 @@
 package org.servicefarm.controller.auth;
 
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -39,57 +41,75 @@ public final class AuthInterceptor implements ServerInterceptor {
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     String method = call.getMethodDescriptor().getFullMethodName();
-    Optional<Status> refusal = refusal(method, call, headers);
-    if (refusal.isEmpty()) {
-      return next.startCall(call, headers);
+    Checked checked = checked(method, call, headers);
+    if (checked.refusal().isEmpty()) {
+      Context context = Context.current().withValue(Caller.KEY, checked.caller())
+          .withValue(Caller.ADMIN, checked.admin());
+      return Contexts.interceptCall(context, call, headers, next);
     }
-    LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.get().getDescription());
-    call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
+    Status refusal = checked.refusal().get();
+    LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.getDescription());
+    call.close(refusal, RequestRateLimiter.trailersFor(refusal));
     return new ServerCall.Listener<>() {};
   }
 
-  private Optional<Status> refusal(String method, ServerCall<?, ?> call, Metadata headers) {
+  /** A call let through (no refusal) with who made it, or refused. */
+  private record Checked(Optional<Status> refusal, String caller, boolean admin) {
+    static Checked refused(Status status) {
+      return new Checked(Optional.of(status), null, false);
+    }
+
+    static Checked of(Optional<Status> status, String caller, boolean admin) {
+      return new Checked(status, caller, admin);
+    }
+  }
+
+  private Checked checked(String method, ServerCall<?, ?> call, Metadata headers) {
     try {
       return check(method, call, headers.get(AUTHORIZATION));
     } catch (RuntimeException e) {
       // The token table could not be read (database down): answer as any other call would.
-      return Optional.of(StatusMapper.toStatus(e));
+      return Checked.refused(StatusMapper.toStatus(e));
     }
   }
 
-  private Optional<Status> check(String method, ServerCall<?, ?> call, String authorization) {
+  private Checked check(String method, ServerCall<?, ?> call, String authorization) {
     Optional<MethodRoles.Access> access = MethodRoles.of(method);
     if (access.isEmpty()) {
-      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+      return Checked.refused(Status.PERMISSION_DENIED.withDescription(
           "method " + method + " is open to no role"));
     }
     MethodRoles.Access allowed = access.get();
-    if (allowed.open() || allowed.allows(Role.AGENT) && agents.isAgent(call)) {
-      return Optional.empty();
+    if (allowed.open()) {
+      return Checked.of(Optional.empty(), Caller.ANONYMOUS, false);
+    }
+    if (allowed.allows(Role.AGENT) && agents.isAgent(call)) {
+      return Checked.of(Optional.empty(), Caller.AGENT, false);
     }
     if (authorization == null) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
           + " needs an 'authorization: Bearer <token>' header of role " + roles(allowed)));
     }
     if (!authorization.startsWith(BEARER)) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "the authorization header is not 'Bearer <token>'"));
     }
     TokenVerifier.Verdict verdict = verifier.verify(authorization.substring(BEARER.length()).strip());
     if (verdict instanceof TokenVerifier.Verdict.Revoked revoked) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "bearer token '" + revoked.name() + "' was revoked"));
     }
     if (!(verdict instanceof TokenVerifier.Verdict.Live live)) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "bearer token is unknown to this farm"));
     }
     if (!allowed.allows(live.role())) {
-      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+      return Checked.refused(Status.PERMISSION_DENIED.withDescription(
           method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "
               + live.role().label()));
     }
-    return limiter.refusal("token:" + live.id(), "token '" + live.name() + "'");
+    return Checked.of(limiter.refusal("token:" + live.id(), "token '" + live.name() + "'"),
+        Caller.ofToken(live.id()), live.role() == Role.ADMIN);
   }
 
   private static String roles(MethodRoles.Access allowed) {
