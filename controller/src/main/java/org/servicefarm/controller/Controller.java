@@ -144,7 +144,8 @@ public final class Controller implements AutoCloseable {
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
     Placer.ImageDigests digests =
         (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
-    BlobStore blobs = new BlobStore(dataDir);
+    BlobStore blobs = new BlobStore(dataDir, BlobStore.DEFAULT_MAX_BLOB_BYTES,
+        config.images().storeQuotaBytes());
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);

@@ -1,6 +1,7 @@
 package org.servicefarm.controller;
 
 import java.time.Duration;
+import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 
 /**
@@ -12,6 +13,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
  * @param actionWait how long admin actions wait for the VM to settle
  * @param idleLadderTick how often the idle ladder looks for idle VMs and fills warm pools
  * @param orphans what becomes of farm domains the VM table does not place on their host
+ * @param images where registered images may be read from, and the image store's quota
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -25,10 +27,22 @@ public record ControllerConfig(
     double cpuOvercommit,
     int reconcileThreads,
     Duration idleLadderTick,
-    OrphanPolicy.Settings orphans) {
+    OrphanPolicy.Settings orphans,
+    ImageSettings images) {
 
   /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
   public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
+
+  /** Settings with the default image settings (no import directory). */
+  public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
+      Duration loadPersistInterval, Duration requestWait, Duration actionWait,
+      Duration commandTimeout, Duration longCommandTimeout, long reconcileSweepMillis,
+      double cpuOvercommit, int reconcileThreads, Duration idleLadderTick,
+      OrphanPolicy.Settings orphans) {
+    this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
+        commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
+        idleLadderTick, orphans, ImageSettings.defaults());
+  }
 
   /** Settings that report orphans and leave them alone. */
   public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
@@ -59,18 +73,24 @@ public record ControllerConfig(
   public ControllerConfig withIdleLadderTick(Duration tick) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, tick, orphans);
+        cpuOvercommit, reconcileThreads, tick, orphans, images);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads, idleLadderTick, orphans);
+        reconcileThreads, idleLadderTick, orphans, images);
   }
 
   public ControllerConfig withOrphans(OrphanPolicy.Settings policy) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, policy);
+        cpuOvercommit, reconcileThreads, idleLadderTick, policy, images);
+  }
+
+  public ControllerConfig withImages(ImageSettings settings) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, settings);
   }
 }

@@ -86,6 +86,17 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (allowed.allows(Role.AGENT) && agents.isAgent(call)) {
       return Checked.of(Optional.empty(), Caller.AGENT, false);
     }
+    Optional<String> certified = agents.certifiedHost(call);
+    if (allowed.allows(Role.CERTIFIED_AGENT) && certified.isPresent()) {
+      // Counted like a token's calls: an agent's uploads and fetches are bounded too.
+      return Checked.of(limiter.refusal("agent:" + certified.get(),
+          "the agent of host " + certified.get()), Caller.AGENT, false);
+    }
+    if (authorization == null && allowed.allows(Role.CERTIFIED_AGENT)) {
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(method + " needs an agent's"
+          + " client certificate (controller --tls-client-ca, agent --tls-cert) or an admin"
+          + " bearer token (agent --token-file)"));
+    }
     if (authorization == null) {
       return Checked.refused(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
           + " needs an 'authorization: Bearer <token>' header of role " + roles(allowed)));

@@ -43,18 +43,26 @@ public final class BlobStore {
   private final Path root;
   private final Path incoming;
   private final long maxBlobBytes;
+  private final long quotaBytes;
 
   public BlobStore(Path dataDir) {
     this(dataDir, DEFAULT_MAX_BLOB_BYTES);
   }
 
   public BlobStore(Path dataDir, long maxBlobBytes) {
-    if (maxBlobBytes <= 0) {
-      throw new IllegalArgumentException("maxBlobBytes must be positive, not " + maxBlobBytes);
+    this(dataDir, maxBlobBytes, ImageSettings.DEFAULT_STORE_QUOTA_BYTES);
+  }
+
+  /** @param quotaBytes what every blob together may take; a blob that would pass it is refused */
+  public BlobStore(Path dataDir, long maxBlobBytes, long quotaBytes) {
+    if (maxBlobBytes <= 0 || quotaBytes <= 0) {
+      throw new IllegalArgumentException("maxBlobBytes and quotaBytes must be positive, not "
+          + maxBlobBytes + " and " + quotaBytes);
     }
     this.root = dataDir.resolve("blobs");
     this.incoming = root.resolve(".incoming");
     this.maxBlobBytes = maxBlobBytes;
+    this.quotaBytes = quotaBytes;
     try {
       Files.createDirectories(incoming);
       removeAbandonedParts();
@@ -65,6 +73,29 @@ public final class BlobStore {
 
   public long maxBlobBytes() {
     return maxBlobBytes;
+  }
+
+  public long quotaBytes() {
+    return quotaBytes;
+  }
+
+  /** Bytes the store holds now, blobs being written included. */
+  public long usedBytes() {
+    try (var files = Files.walk(root, 2)) {
+      return files.filter(Files::isRegularFile).mapToLong(BlobStore::sizeOrZero).sum();
+    } catch (IOException e) {
+      throw ioFailure("cannot measure the image store in " + root, e);
+    } catch (UncheckedIOException e) {
+      throw ioFailure("cannot measure the image store in " + root, e.getCause());
+    }
+  }
+
+  private static long sizeOrZero(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return 0; // removed while counting (a finished or aborted write): it holds nothing now
+    }
   }
 
   /** The blob's name and length, or empty when the store does not hold it. */
@@ -122,9 +153,16 @@ public final class BlobStore {
       throw new FarmException.InvalidInput("size_bytes: " + expectedSize
           + " is more than the image store takes (" + maxBlobBytes + " bytes)");
     }
+    // Checked when each write starts: concurrent writes may pass the quota by what they carry.
+    long room = quotaBytes - usedBytes();
+    if (expectedSize > room) {
+      throw new FarmException.NoCapacity("the image store is full: it holds " + (quotaBytes
+          - Math.max(room, 0)) + " bytes of its quota of " + quotaBytes + ", and size_bytes "
+          + expectedSize + " does not fit; delete images or raise --image-store-quota-gb");
+    }
     Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);
     try {
-      return new BlobWriter(this, part, expectedSha256, expectedSize);
+      return new BlobWriter(this, part, expectedSha256, expectedSize, room);
     } catch (IOException e) {
       throw ioFailure("cannot create a blob in " + incoming, e);
     }

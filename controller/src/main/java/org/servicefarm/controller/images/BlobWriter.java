@@ -23,17 +23,20 @@ public final class BlobWriter implements AutoCloseable {
   private final Path part;
   private final String expectedSha256;
   private final long expectedSize;
+  private final long room;
   private final FileChannel channel;
   private final MessageDigest digest = Sha256.newDigest();
   private long written;
   private boolean done;
 
-  BlobWriter(BlobStore store, Path part, String expectedSha256, long expectedSize)
+  /** @param room what the store's quota leaves for this blob when it starts */
+  BlobWriter(BlobStore store, Path part, String expectedSha256, long expectedSize, long room)
       throws IOException {
     this.store = store;
     this.part = part;
     this.expectedSha256 = expectedSha256;
     this.expectedSize = expectedSize;
+    this.room = room;
     this.channel = FileChannel.open(part, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
   }
 
@@ -55,6 +58,11 @@ public final class BlobWriter implements AutoCloseable {
       abort();
       throw new FarmException.InvalidInput("blob is larger than the image store takes ("
           + store.maxBlobBytes() + " bytes)");
+    }
+    if (after > room) {
+      abort();
+      throw new FarmException.NoCapacity("the image store is full: its quota of "
+          + store.quotaBytes() + " bytes leaves " + room + " for this blob, and more arrived");
     }
     digest.update(bytes.duplicate());
     try {
