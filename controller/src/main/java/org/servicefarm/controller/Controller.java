@@ -183,7 +183,7 @@ public final class Controller implements AutoCloseable {
     this.services = List.of(
         brokerService,
         new TokenAdminService(tokens),
-        new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
+        new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),

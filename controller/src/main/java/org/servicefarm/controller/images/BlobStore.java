@@ -170,12 +170,18 @@ public final class BlobStore {
 
   /** Stores everything {@code in} yields; a mismatch with what was declared stores nothing. */
   public BlobInfo put(InputStream in, String expectedSha256, long expectedSize) {
+    return put(in, expectedSha256, expectedSize, BlobWriter.ContentCheck.NONE);
+  }
+
+  /** As {@link #put(InputStream, String, long)}, storing the bytes only if {@code check} passes. */
+  public BlobInfo put(InputStream in, String expectedSha256, long expectedSize,
+      BlobWriter.ContentCheck check) {
     try (BlobWriter writer = writer(expectedSha256, expectedSize)) {
       byte[] buffer = new byte[COPY_BUFFER];
       for (int n; (n = in.read(buffer)) >= 0; ) {
         writer.write(ByteBuffer.wrap(buffer, 0, n));
       }
-      return writer.finish();
+      return writer.finish(check);
     } catch (IOException e) {
       throw ioFailure("cannot read the bytes for a blob", e);
     }

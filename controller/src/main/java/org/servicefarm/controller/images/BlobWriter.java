@@ -76,8 +76,24 @@ public final class BlobWriter implements AutoCloseable {
     written = after;
   }
 
+  /** What must hold of a blob's bytes before it is published; throws to refuse them. */
+  @FunctionalInterface
+  public interface ContentCheck {
+    void check(Path bytes);
+
+    ContentCheck NONE = bytes -> { };
+  }
+
   /** Verifies length and digest, makes the bytes durable and publishes the blob. */
   public BlobStore.BlobInfo finish() {
+    return finish(ContentCheck.NONE);
+  }
+
+  /**
+   * As {@link #finish()}, publishing the blob only once {@code check} accepts its bytes; a
+   * refusal discards them and is thrown.
+   */
+  public BlobStore.BlobInfo finish(ContentCheck check) {
     checkOpen();
     String actual = Sha256.hex(digest);
     if (expectedSize >= 0 && written != expectedSize) {
@@ -93,6 +109,12 @@ public final class BlobWriter implements AutoCloseable {
     try {
       channel.force(true);
       channel.close();
+      try {
+        check.check(part);
+      } catch (RuntimeException refused) {
+        abort();
+        throw refused;
+      }
       store.publish(part, actual);
       done = true;
       return new BlobStore.BlobInfo(actual, written);
