@@ -59,13 +59,20 @@ public final class HttpEndpoint implements AutoCloseable {
   private final EventLoopGroup boss;
   private final EventLoopGroup io;
   private final ThreadPoolExecutor workers;
+  private final ConcurrentSkipListMap<String, WebHandler> routes;
 
   private HttpEndpoint(Channel server, EventLoopGroup boss, EventLoopGroup io,
-      ThreadPoolExecutor workers) {
+      ThreadPoolExecutor workers, ConcurrentSkipListMap<String, WebHandler> routes) {
     this.server = server;
     this.boss = boss;
     this.io = io;
     this.workers = workers;
+    this.routes = routes;
+  }
+
+  /** Serves {@code handler} for {@code prefix} and every path it begins, from now on. */
+  public void route(String prefix, WebHandler handler) {
+    routes.put(prefix, handler);
   }
 
   /**
@@ -112,7 +119,7 @@ public final class HttpEndpoint implements AutoCloseable {
         });
     try {
       Channel server = bootstrap.bind(address).syncUninterruptibly().channel();
-      return new HttpEndpoint(server, boss, io, workers);
+      return new HttpEndpoint(server, boss, io, workers, byPrefix);
     } catch (RuntimeException e) {
       boss.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
       io.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
