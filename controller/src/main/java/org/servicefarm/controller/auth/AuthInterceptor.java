@@ -28,13 +28,17 @@ public final class AuthInterceptor implements ServerInterceptor {
   private final TokenVerifier verifier;
   private final AgentRecognizer agents;
   private final RequestRateLimiter limiter;
+  private final RevocableStreams streams;
 
-  /** @param limiter counts each call of a live token; agents and open methods are not counted */
+  /**
+   * @param limiter counts each call of a live token; agents and open methods are not counted
+   */
   public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents,
       RequestRateLimiter limiter) {
     this.verifier = verifier;
     this.agents = agents;
     this.limiter = limiter;
+    this.streams = new RevocableStreams(verifier::isLive);
   }
 
   @Override
@@ -45,7 +49,13 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (checked.refusal().isEmpty()) {
       Context context = Context.current().withValue(Caller.KEY, checked.caller())
           .withValue(Caller.ADMIN, checked.admin());
-      return Contexts.interceptCall(context, call, headers, next);
+      if (checked.token() == null || call.getMethodDescriptor().getType().serverSendsOneMessage()) {
+        return Contexts.interceptCall(context, call, headers, next);
+      }
+      // A stream outlives the check made as it opened: it ends when its token is revoked.
+      RevocableStreams.Revocable<Q, R> tracked =
+          streams.track(checked.token().id(), checked.token().name(), call);
+      return tracked.listen(Contexts.interceptCall(context, tracked, headers, next));
     }
     Status refusal = checked.refusal().get();
     LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.getDescription());
@@ -53,14 +63,15 @@ public final class AuthInterceptor implements ServerInterceptor {
     return new ServerCall.Listener<>() {};
   }
 
-  /** A call let through (no refusal) with who made it, or refused. */
-  private record Checked(Optional<Status> refusal, String caller, boolean admin) {
+  /** A call let through (no refusal) with who made it and its live token if any, or refused. */
+  private record Checked(Optional<Status> refusal, String caller, boolean admin,
+      TokenVerifier.Verdict.Live token) {
     static Checked refused(Status status) {
-      return new Checked(Optional.of(status), null, false);
+      return new Checked(Optional.of(status), null, false, null);
     }
 
     static Checked of(Optional<Status> status, String caller, boolean admin) {
-      return new Checked(status, caller, admin);
+      return new Checked(status, caller, admin, null);
     }
   }
 
@@ -119,8 +130,8 @@ public final class AuthInterceptor implements ServerInterceptor {
           method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "
               + live.role().label()));
     }
-    return Checked.of(limiter.refusal("token:" + live.id(), "token '" + live.name() + "'"),
-        Caller.ofToken(live.id()), live.role() == Role.ADMIN);
+    return new Checked(limiter.refusal("token:" + live.id(), "token '" + live.name() + "'"),
+        Caller.ofToken(live.id()), live.role() == Role.ADMIN, live);
   }
 
   private static String roles(MethodRoles.Access allowed) {
