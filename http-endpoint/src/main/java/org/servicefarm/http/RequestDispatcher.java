@@ -21,8 +21,9 @@ import java.util.logging.Logger;
 
 /**
  * Hands each whole request to a worker and stops reading the connection until it is answered,
- * so one connection runs one handler at a time. Requests that cannot be served (bad URI, no
- * route, workers all busy) are answered on the event loop.
+ * so one connection runs one handler at a time; requests a client pipelined into the same read
+ * wait their turn, answered in order. Requests that cannot be served (bad URI, no route, workers
+ * all busy) are answered on the event loop.
  */
 final class RequestDispatcher extends SimpleChannelInboundHandler<FullHttpRequest> {
   private static final Logger LOG = Logger.getLogger(RequestDispatcher.class.getName());
@@ -36,6 +37,9 @@ final class RequestDispatcher extends SimpleChannelInboundHandler<FullHttpReques
   private final Routes routes;
   private final Executor workers;
   private final boolean secure;
+  // One per connection; touched on its event loop only.
+  private final java.util.ArrayDeque<FullHttpRequest> waiting = new java.util.ArrayDeque<>();
+  private boolean busy;
 
   RequestDispatcher(Routes routes, Executor workers, boolean secure) {
     this.routes = routes;
@@ -49,6 +53,14 @@ final class RequestDispatcher extends SimpleChannelInboundHandler<FullHttpReques
     if (deadline != null) {
       deadline.arrived();
     }
+    if (busy) {
+      waiting.add(request.retain());
+      return;
+    }
+    dispatch(ctx, request);
+  }
+
+  private void dispatch(ChannelHandlerContext ctx, FullHttpRequest request) {
     if (!request.decoderResult().isSuccess()) {
       answer(ctx, HttpResponseStatus.BAD_REQUEST, "the request could not be read: "
           + request.decoderResult().cause().getMessage() + "\n");
@@ -69,26 +81,52 @@ final class RequestDispatcher extends SimpleChannelInboundHandler<FullHttpReques
     }
     WebExchange exchange = new WebExchange(ctx.channel(), request, uri, secure);
     ctx.channel().config().setAutoRead(false);
+    busy = true;
     try {
       workers.execute(() -> run(ctx, handler, exchange));
     } catch (RejectedExecutionException e) {
-      ctx.channel().config().setAutoRead(true);
+      busy = false;
       answer(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many requests at once\n");
     }
   }
 
-  private static void run(ChannelHandlerContext ctx, WebHandler handler, WebExchange exchange) {
+  private void run(ChannelHandlerContext ctx, WebHandler handler, WebExchange exchange) {
     try {
       handler.handle(exchange);
     } catch (IOException | RuntimeException e) {
       LOG.log(Level.FINE, "HTTP handler ended early: " + e.getMessage(), e);
     } finally {
       exchange.close();
-      if (exchange.keepsConnection() && ctx.channel().isActive()) {
-        ctx.channel().config().setAutoRead(true);
-        ctx.channel().read();
-      }
+      ctx.executor().execute(() -> answered(ctx, exchange.keepsConnection()));
     }
+  }
+
+  /** On the event loop: the next pipelined request, or reading again. */
+  private void answered(ChannelHandlerContext ctx, boolean keep) {
+    busy = false;
+    if (!keep || !ctx.channel().isActive()) {
+      waiting.forEach(FullHttpRequest::release);
+      waiting.clear();
+      return;
+    }
+    FullHttpRequest next = waiting.poll();
+    if (next != null) {
+      try {
+        dispatch(ctx, next);
+      } finally {
+        next.release();
+      }
+      return;
+    }
+    ctx.channel().config().setAutoRead(true);
+    ctx.channel().read();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+    waiting.forEach(FullHttpRequest::release);
+    waiting.clear();
+    super.channelInactive(ctx);
   }
 
   private static void answer(ChannelHandlerContext ctx, HttpResponseStatus status, String text) {

@@ -122,4 +122,18 @@ class HttpEndpointTest {
     assertEquals(-1, in.read(), "the connection over the bound is closed");
     assertTrue(sockets.get(0).isConnected());
   }
+
+  @Test
+  void pipelinedRequestsAreAnsweredInOrderOnOneConnection() throws Exception {
+    start(HttpEndpoint.Limits.defaults());
+    Socket s = new Socket("127.0.0.1", endpoint.address().getPort());
+    sockets.add(s);
+    s.getOutputStream().write(("GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+        + "GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .getBytes(StandardCharsets.US_ASCII));
+    s.setSoTimeout(10_000);
+    String both = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+    assertTrue(both.indexOf("page /first") < both.indexOf("page /second")
+        && both.contains("page /first"), both);
+  }
 }
