@@ -149,6 +149,12 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM PKCS#8 key of --tls-cert.")
   private Path tlsKey;
 
+  @Option(names = "--token-file", paramLabel = "FILE",
+      description = "File holding an admin bearer token, sent on image store calls; needed when"
+          + " the agent has no client certificate (--tls-cert), since the controller's image store"
+          + " serves only certified agents and admin tokens.")
+  private Path tokenFile;
+
   @Option(names = "--insecure",
       description = "Allow plaintext to a controller that is not on a loopback address, and"
           + " --metrics-listen on one that is not loopback.")
@@ -184,7 +190,8 @@ public final class AgentMain implements Callable<Integer> {
         : new AcceleratorProbe().choose(accelMode, Optional.ofNullable(kvmProbeKernel)).kind();
     FailoverChannel storeChannel =
         new FailoverChannel(controllerList, channels);
-    BlobTransfers transfers = new BlobTransfers(new ImageStoreClient(storeChannel));
+    BlobTransfers transfers =
+        new BlobTransfers(new ImageStoreClient(storeChannel, storeToken()));
     Optional<ImageCache> cache = kind.runsQemu()
         ? Optional.of(new ImageCache(stateDir.resolve("cache"), cacheMaxMb * MIB, transfers))
         : Optional.empty(); // the test driver boots nothing, so it keeps no images
@@ -320,6 +327,24 @@ public final class AgentMain implements Callable<Integer> {
           + " --tls-cert and --tls-key)");
     }
     return ControllerChannels.plaintext();
+  }
+
+  /** The bearer token of --token-file, read once at start. */
+  private Optional<String> storeToken() {
+    if (tokenFile == null) {
+      return Optional.empty();
+    }
+    try {
+      String token = Files.readString(tokenFile).strip();
+      if (token.isEmpty()) {
+        throw new ParameterException(spec.commandLine(), "--token-file " + tokenFile
+            + " is empty; it must hold a bearer token (farmctl token create --role admin)");
+      }
+      return Optional.of(token);
+    } catch (java.io.IOException e) {
+      throw new ParameterException(spec.commandLine(), "cannot read --token-file " + tokenFile
+          + ": " + e.getMessage(), e);
+    }
   }
 
   private String forwardBind() {

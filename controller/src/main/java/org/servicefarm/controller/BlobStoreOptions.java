@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
+import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.images.S3BlobStorage;
 import org.servicefarm.controller.images.S3ClientSettings;
 import org.servicefarm.controller.images.S3Location;
@@ -41,16 +42,26 @@ final class BlobStoreOptions {
       + " config file than on the command line")
   String s3SecretAccessKey;
 
-  /** Opens the store the options name; a bad value or an unreachable bucket fails here. */
+  /** Opens the store with the default quota, for commands that only read it (backup, restore). */
   BlobStorage open(Path dataDir) {
+    return open(dataDir, ImageSettings.DEFAULT_STORE_QUOTA_BYTES);
+  }
+
+  /**
+   * Opens the store the options name; a bad value or an unreachable bucket fails here.
+   *
+   * @param quotaBytes what the blobs together may take (counted in the local directory, which an
+   *     object store's blobs pass through)
+   */
+  BlobStorage open(Path dataDir, long quotaBytes) {
     if (blobStore == null || blobStore.isBlank()) {
       requireNoS3Options("without --blob-store s3://…");
-      return new BlobStore(dataDir);
+      return new BlobStore(dataDir, BlobStore.DEFAULT_MAX_BLOB_BYTES, quotaBytes);
     }
     if (!blobStore.startsWith("s3:")) {
       requireNoS3Options("with --blob-store " + blobStore + " (a directory)");
       return BlobStore.inDirectory(Path.of(blobStore), BlobStore.DEFAULT_MAX_BLOB_BYTES,
-          (file, sha256) -> { });
+          quotaBytes, (file, sha256) -> { });
     }
     S3Location location;
     S3ClientSettings settings;
@@ -62,7 +73,7 @@ final class BlobStoreOptions {
       throw new IllegalArgumentException("--blob-store: " + e.getMessage(), e);
     }
     return S3BlobStorage.open(settings, location, dataDir.resolve("blob-cache"),
-        BlobStore.DEFAULT_MAX_BLOB_BYTES);
+        BlobStore.DEFAULT_MAX_BLOB_BYTES, quotaBytes);
   }
 
   private Optional<URI> endpoint() {

@@ -45,6 +45,7 @@ import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.ha.LeaderDuties;
 import org.servicefarm.controller.ha.LeaderElection;
 import org.servicefarm.controller.ha.LeaderFence;
@@ -53,7 +54,6 @@ import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.health.ServingHealth;
 import org.servicefarm.controller.hosts.AgentControlService;
 import org.servicefarm.controller.hosts.AgentIdentity;
-import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.DrainReturns;
 import org.servicefarm.controller.hosts.HostDrainer;
@@ -72,8 +72,8 @@ import org.servicefarm.controller.operations.OperationResumer;
 import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
-import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.reconcile.OfferRecorder;
+import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.reconcile.ReconcileSteps;
 import org.servicefarm.controller.reconcile.Reconciler;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
@@ -132,7 +132,8 @@ public final class Controller implements AutoCloseable {
    */
   public Controller(Database db, ControllerConfig config, java.nio.file.Path dataDir,
       String advertise, Function<String, io.grpc.Channel> peers) {
-    this(db, config, dataDir, advertise, peers, new BlobStore(dataDir));
+    this(db, config, dataDir, advertise, peers, new BlobStore(dataDir,
+        BlobStore.DEFAULT_MAX_BLOB_BYTES, config.images().storeQuotaBytes()));
   }
 
   /**
@@ -183,7 +184,7 @@ public final class Controller implements AutoCloseable {
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
         auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
-    Leases leases = new Leases(db, leaseRepo, vms);
+    Leases leases = new Leases(db, leaseRepo, vms, queries);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker);
     // Requests a controller that stopped leading left RUNNING are finished by the new leader.
@@ -201,7 +202,8 @@ public final class Controller implements AutoCloseable {
         brokerService,
         new TokenAdminService(tokens),
         new AuditLogService(db, auditRecords),
-        new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
+        new FarmAdminService(db, catalog,
+            new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
             new VmActions(db, vms, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),

@@ -1,6 +1,7 @@
 package org.servicefarm.controller;
 
 import java.time.Duration;
+import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 
 /**
@@ -13,6 +14,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
  * @param idleLadderTick how often the idle ladder looks for idle VMs and fills warm pools
  * @param orphans what becomes of farm domains the VM table does not place on their host
  * @param auditRetention how long audit records are kept
+ * @param images where registered images may be read from, and the image store's quota
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -27,13 +29,14 @@ public record ControllerConfig(
     int reconcileThreads,
     Duration idleLadderTick,
     OrphanPolicy.Settings orphans,
-    Duration auditRetention) {
+    Duration auditRetention,
+    ImageSettings images) {
 
   /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
   public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
   public static final Duration DEFAULT_AUDIT_RETENTION = Duration.ofDays(90);
 
-  /** Settings that keep audit records {@link #DEFAULT_AUDIT_RETENTION}. */
+  /** Settings that keep audit records {@link #DEFAULT_AUDIT_RETENTION}, with no image import directory. */
   public ControllerConfig(int reportIntervalSeconds, Duration livenessTimeout,
       Duration loadPersistInterval, Duration requestWait, Duration actionWait,
       Duration commandTimeout, Duration longCommandTimeout, long reconcileSweepMillis,
@@ -41,7 +44,7 @@ public record ControllerConfig(
       OrphanPolicy.Settings orphans) {
     this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
         commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
-        idleLadderTick, orphans, DEFAULT_AUDIT_RETENTION);
+        idleLadderTick, orphans, DEFAULT_AUDIT_RETENTION, ImageSettings.defaults());
   }
 
   /** Settings that report orphans and leave them alone. */
@@ -73,24 +76,30 @@ public record ControllerConfig(
   public ControllerConfig withIdleLadderTick(Duration tick) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, tick, orphans, auditRetention);
+        cpuOvercommit, reconcileThreads, tick, orphans, auditRetention, images);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads, idleLadderTick, orphans, auditRetention);
+        reconcileThreads, idleLadderTick, orphans, auditRetention, images);
   }
 
   public ControllerConfig withOrphans(OrphanPolicy.Settings policy) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, policy, auditRetention);
+        cpuOvercommit, reconcileThreads, idleLadderTick, policy, auditRetention, images);
   }
 
   public ControllerConfig withAuditRetention(Duration retention) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, retention);
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, retention, images);
+  }
+
+  public ControllerConfig withImages(ImageSettings settings) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, auditRetention, settings);
   }
 }

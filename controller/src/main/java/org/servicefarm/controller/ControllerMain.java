@@ -25,6 +25,7 @@ import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
@@ -138,6 +139,17 @@ public final class ControllerMain implements Callable<Integer> {
           + " plaintext on a loopback address (default: ${DEFAULT-VALUE})")
   AuthMode auth;
 
+  @Option(names = "--image-import-dir", paramLabel = "DIR", description = "the only directory"
+      + " RegisterImage (farmctl image register --path) reads image files from; files there are"
+      + " read without following symbolic links (default: none, registering by path is off;"
+      + " upload images instead)")
+  Path imageImportDir;
+
+  @Option(names = "--image-store-quota-gb", paramLabel = "GIB", defaultValue = "100",
+      description = "what the image store (images, composed layers, VM archives) may hold in all;"
+          + " an upload or archive that would pass it is refused (default: ${DEFAULT-VALUE})")
+  long imageStoreQuotaGb;
+
   @Option(names = "--rate-limit", paramLabel = "REQUESTS_PER_SECOND", defaultValue = "200",
       description = "requests per second one token (or, with --auth none, one peer address) may"
           + " send, with bursts of twice that; a stream counts once; 0 turns the limit off"
@@ -161,8 +173,9 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
+    ImageSettings images = imageSettings();
     // A blob store that cannot be reached fails the start before anything else is started.
-    BlobStorage blobs = blobStoreOptions.open(dir);
+    BlobStorage blobs = blobStoreOptions.open(dir, images.storeQuotaBytes());
     restrictDataDir(dir, url == null);
     if (!"root".equals(System.getProperty("user.name"))) {
       LOG.warning("this controller runs as " + System.getProperty("user.name") + ", not root:"
@@ -191,6 +204,7 @@ public final class ControllerMain implements Callable<Integer> {
           + orphanGraceSeconds + ": give seconds, 0 or more");
     }
     ControllerConfig config = ControllerConfig.defaults()
+        .withImages(images)
         .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds))
         .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)))
         .withAuditRetention(Duration.ofDays(auditRetentionDays));
@@ -249,6 +263,28 @@ public final class ControllerMain implements Callable<Integer> {
     }, "shutdown"));
     server.awaitTermination();
     return 0;
+  }
+
+  private ImageSettings imageSettings() {
+    if (imageStoreQuotaGb < 1) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--image-store-quota-gb "
+          + imageStoreQuotaGb + ": give GiB, 1 or more");
+    }
+    ImageSettings settings =
+        ImageSettings.defaults().withStoreQuotaBytes(imageStoreQuotaGb << 30);
+    if (imageImportDir == null) {
+      return settings;
+    }
+    if (!java.nio.file.Files.isDirectory(imageImportDir)) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--image-import-dir "
+          + imageImportDir + " is not a directory");
+    }
+    try {
+      return settings.withImportDirectory(imageImportDir.toRealPath());
+    } catch (java.io.IOException e) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--image-import-dir "
+          + imageImportDir + " cannot be read: " + e.getMessage());
+    }
   }
 
   /** The HTTP endpoint, or null with {@code --http-listen off}. */

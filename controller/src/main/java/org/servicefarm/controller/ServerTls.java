@@ -55,11 +55,11 @@ public record ServerTls(Path certificateChain, Path privateKey, Optional<Path> c
    * The same certificate and key for the HTTP endpoint (dashboard, metrics): HTTPS without client
    * certificates, since its callers prove who they are with tokens.
    */
-  public javax.net.ssl.SSLContext httpsContext() {
+  public SslContext httpsContext() {
     try {
       SslContext ssl = SslContextBuilder.forServer(certificateChain.toFile(), privateKey.toFile())
           .sslProvider(io.netty.handler.ssl.SslProvider.JDK).build();
-      return ((io.netty.handler.ssl.JdkSslContext) ssl).context();
+      return ssl;
     } catch (SSLException | IllegalArgumentException e) {
       throw new IllegalArgumentException("cannot serve HTTPS with --tls-cert " + certificateChain
           + " / --tls-key " + privateKey + ": " + e.getMessage(), e);

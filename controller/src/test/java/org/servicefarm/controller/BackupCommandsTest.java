@@ -17,6 +17,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import org.servicefarm.controller.images.BlobStore;
+import org.servicefarm.controller.images.ImageSettings;
 import picocli.CommandLine;
 
 /** The backup and restore commands as an operator runs them, on a blob store in a directory. */
@@ -40,7 +41,7 @@ class BackupCommandsTest {
     String digest;
     try (Database db = new Database(source, EmbeddedPostgresForTests.user(), "", 2);
         BlobStore store = BlobStore.inDirectory(blobs, BlobStore.DEFAULT_MAX_BLOB_BYTES,
-            (file, sha256) -> { })) {
+            ImageSettings.DEFAULT_STORE_QUOTA_BYTES, (file, sha256) -> { })) {
       Migrations.migrate(db.dataSource());
       digest = store.put(new ByteArrayInputStream(new byte[] {7, 7, 7}), null, -1).sha256();
       db.update("INSERT INTO images (id, name, sha256, size_bytes, format, build_state)"

@@ -10,11 +10,15 @@ import java.util.Random;
 import java.util.UUID;
 import java.util.function.Supplier;
 import org.servicefarm.api.v1.*;
+import org.servicefarm.diskimage.Qcow2Bytes;
 
 /**
  * Hostile calls for {@link HostileRequestFuzzTest}, every one drawn from one seeded Random: bad
  * strings and numbers in real messages, mutated and random bytes, messages near and over the
- * 4 MiB limit, wrong or forged credentials, and agent streams that lie about who they are.
+ * 4 MiB limit, wrong or forged credentials, agent streams that lie about who they are or
+ * flood their inventory, paths to the controller's own files, and images whose headers name
+ * files on the hosts. A call's summary says "[auth live admin]" when it carried an admin token,
+ * so the test can hold the image store and RegisterImage to who may use them.
  * Never the farm's own VM, its host h1 (except to forge it) or service fuzz-web (except to
  * request it), so the test can tell damage from the fuzz's own admin actions.
  */
@@ -55,8 +59,9 @@ final class HostileInputs {
     unary(a + "DeleteService", () -> DeleteServiceRequest.newBuilder().setName(name())
         .setForce(r.nextBoolean()).build());
     unary(a + "RegisterImage", () -> RegisterImageRequest.newBuilder().setName(name())
-        .setSha256(text()).setSizeBytes(bigNumber()).setFormat(text()).setSourcePath(text())
+        .setSha256(text()).setSizeBytes(bigNumber()).setFormat(text()).setSourcePath(path())
         .build());
+    add(a + "UploadImage", MethodType.CLIENT_STREAMING, this::hostileImage);
     add(a + "UploadImage", MethodType.CLIENT_STREAMING, () -> List.of(
         UploadImageChunk.newBuilder().setHeader(UploadImageHeader.newBuilder().setName(name())
             .setFormat(text()).setSizeBytes(bigNumber()).setSha256(text())).build(),
@@ -151,8 +156,30 @@ final class HostileInputs {
     if (value != null) {
       headers.put(AUTHORIZATION, value);
     }
-    summary += " [auth " + (value == null ? "none" : roll < 5 ? "bad #" + roll : "live") + "]";
+    boolean admin = roll >= 5 && tokens.indexOf(value.substring("Bearer ".length())) % 2 == 0;
+    summary += " [auth " + (value == null ? "none" : roll < 5 ? "bad #" + roll
+        : admin ? "live admin" : "live client") + "]";
     return headers;
+  }
+
+  /** A path on the controller's host an attacker would like read into the image store. */
+  private String path() {
+    String[] hostile = {"/proc/self/environ", "/etc/shadow", "/dev/zero", "/proc/self/fd/0",
+        "/var/lib/servicefarm/../../../etc/passwd", "/tmp"};
+    String p = r.nextBoolean() ? hostile[r.nextInt(hostile.length)] : text();
+    summary += " [path " + shown(p) + "]";
+    return p;
+  }
+
+  /** A well-formed upload of a qcow2 whose header names a file on whatever host opens it. */
+  private List<UploadImageChunk> hostileImage() {
+    byte[] image = r.nextBoolean() ? Qcow2Bytes.withBackingFile(1 << 20, "/etc/shadow")
+        : Qcow2Bytes.withDataFile(1 << 20, "/dev/vda");
+    summary += " [qcow2 naming a host file]";
+    return List.of(UploadImageChunk.newBuilder().setHeader(UploadImageHeader.newBuilder()
+            .setName("hostile-" + r.nextInt(1000)).setFormat("qcow2").setSizeBytes(image.length))
+            .build(),
+        UploadImageChunk.newBuilder().setData(ByteString.copyFrom(image)).build());
   }
 
   private List<AgentMessage> agentStream() {
@@ -164,7 +191,7 @@ final class HostileInputs {
       stream.add(AgentMessage.newBuilder().setRegister(Register.newBuilder().setHostId(host)
           .setAddress(text()).setHypervisor(text()).setAgentVersion(text())
           .setCapacity(HostCapacity.newBuilder().setVcpus(number()).setMemoryMb(bigNumber()))
-          .addCachedImages(text()).addInventory(domain())).build());
+          .addCachedImages(text()).addAllInventory(inventory())).build());
     }
     for (int n = 0; n < 1 + r.nextInt(3); n++) {
       stream.add(switch (r.nextInt(4)) {
@@ -179,6 +206,19 @@ final class HostileInputs {
       });
     }
     return stream;
+  }
+
+  /** Mostly one domain; now and then a flood of made-up ones. */
+  private List<DomainStatus> inventory() {
+    if (r.nextInt(20) != 0) {
+      return List.of(domain());
+    }
+    summary += " [flooded inventory]";
+    List<DomainStatus> flood = new ArrayList<>();
+    for (int n = 0; n < 5000; n++) {
+      flood.add(DomainStatus.newBuilder().setVmId(UUID.randomUUID().toString()).build());
+    }
+    return flood;
   }
 
   private DomainStatus domain() {

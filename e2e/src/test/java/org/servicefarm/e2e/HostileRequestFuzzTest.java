@@ -96,6 +96,15 @@ class HostileRequestFuzzTest {
           if (code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN) {
             offenders.add(answer);
           }
+          // The image store serves admins (and certified agents, of which the fuzz has none),
+          // nothing is registered by path without an import directory, and no image naming a
+          // host file is taken in.
+          if (code == Status.Code.OK && (answer.contains(" servicefarm.v1.ImageStore/")
+              && !answer.contains("[auth live admin]")
+              || answer.contains(" servicefarm.v1.FarmAdmin/RegisterImage:")
+              || answer.contains("[qcow2 naming a host file]"))) {
+            offenders.add("accepted: " + answer);
+          }
         }
       } finally {
         channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
@@ -117,7 +126,8 @@ class HostileRequestFuzzTest {
           + ", controller alive, VMs lost: " + lost);
       offenders.stream().limit(40).forEach(o -> System.out.println("  offender: " + o));
 
-      assertTrue(offenders.isEmpty(), offenders.size() + " calls answered INTERNAL or UNKNOWN"
+      assertTrue(offenders.isEmpty(), offenders.size() + " calls answered INTERNAL or UNKNOWN,"
+          + " or accepted what must be refused"
           + " (seed " + seed + "), first: " + offenders.stream().limit(5).toList());
       assertEquals(before.vmId(), after.vmId(), "the service is still answered by its VM");
       assertEquals(0, lost, "the VM requested before the fuzz survives it");

@@ -21,16 +21,21 @@ import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.InvalidRequestException;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.controller.images.ImageSettings;
+import org.servicefarm.diskimage.Qcow2Bytes;
 
 /** Pre-constructed images: uploaded or registered by path, stored by digest, used by services. */
 class ImageIntegrationTest {
   private static InProcessFarm farm;
   private static FarmClient client;
+  private static Path importDir;
   @TempDir Path dir;
 
   @BeforeAll
   static void start() throws Exception {
-    farm = new InProcessFarm(InProcessFarm.fastConfig());
+    importDir = Files.createTempDirectory("servicefarm-import").toRealPath();
+    farm = new InProcessFarm(InProcessFarm.fastConfig()
+        .withImages(ImageSettings.defaults().withImportDirectory(importDir)));
     farm.addHost("img-host", 4, 4096);
     farm.awaitConnected(List.of("img-host"));
     client = farm.client();
@@ -53,8 +58,8 @@ class ImageIntegrationTest {
 
   @Test
   void anUploadedImageIsStoredByItsDigestAndServicesBuildOnIt() throws Exception {
-    Path file = randomFile(dir, "base.qcow2", 3 * 1024 * 1024 + 17);
-    Image image = client.uploadImage("uploaded-base", "qcow2", file, Duration.ofMinutes(1));
+    Path file = randomFile(dir, "base.raw", 3 * 1024 * 1024 + 17);
+    Image image = client.uploadImage("uploaded-base", "raw", file, Duration.ofMinutes(1));
     assertEquals(sha256(file), image.getSha256());
     assertEquals(Files.size(file), image.getSizeBytes());
     assertEquals("READY", image.getBuildState());
@@ -67,7 +72,7 @@ class ImageIntegrationTest {
 
   @Test
   void anImageRegisteredByPathMustMatchTheDigestGiven() throws Exception {
-    Path file = randomFile(dir, "disk.raw", 100_000);
+    Path file = randomFile(importDir, "disk.raw", 100_000);
     Image image = client.registerImage(RegisterImageRequest.newBuilder().setName("by-path")
         .setFormat("raw").setSourcePath(file.toString()).setSha256(sha256(file)).build());
     assertEquals(sha256(file), image.getSha256());
@@ -75,7 +80,24 @@ class ImageIntegrationTest {
     String wrong = "0".repeat(64);
     InvalidRequestException e = assertThrows(InvalidRequestException.class, () ->
         client.registerImage(RegisterImageRequest.newBuilder().setName("by-path-wrong")
-            .setSourcePath(file.toString()).setSha256(wrong).build()));
+            .setFormat("raw").setSourcePath(file.toString()).setSha256(wrong).build()));
     assertTrue(e.getMessage().contains(wrong) && e.getMessage().contains(sha256(file)), e.getMessage());
+  }
+
+  @Test
+  void aQcow2NamingAHostFileIsRefusedUploadedOrRegisteredAndNamesTheFile() throws Exception {
+    byte[] hostile = Qcow2Bytes.withBackingFile(1 << 20, "/etc/servicefarm/agent.token");
+    Path uploaded = Files.write(dir.resolve("hostile.qcow2"), hostile);
+    InvalidRequestException upload = assertThrows(InvalidRequestException.class,
+        () -> client.uploadImage("hostile-up", "qcow2", uploaded, Duration.ofMinutes(1)));
+    assertTrue(upload.getMessage().contains("backing file '/etc/servicefarm/agent.token'"),
+        upload.getMessage());
+    Path registered = Files.write(importDir.resolve("hostile.qcow2"), hostile);
+    InvalidRequestException register = assertThrows(InvalidRequestException.class,
+        () -> client.registerImage(RegisterImageRequest.newBuilder().setName("hostile-reg")
+            .setSourcePath(registered.toString()).build()));
+    assertTrue(register.getMessage().contains("backing file '/etc/servicefarm/agent.token'"),
+        register.getMessage());
+    assertTrue(client.listImages().stream().noneMatch(i -> i.getName().startsWith("hostile")));
   }
 }

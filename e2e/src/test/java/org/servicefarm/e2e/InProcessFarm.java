@@ -99,6 +99,10 @@ final class InProcessFarm implements AutoCloseable {
     return dir.resolve("controller");
   }
 
+  String adminToken() throws IOException {
+    return Files.readString(adminTokenFile()).strip();
+  }
+
   Path adminTokenFile() {
     return controllerDir().resolve(AdminTokenBootstrap.FILE_NAME);
   }
@@ -131,8 +135,9 @@ final class InProcessFarm implements AutoCloseable {
     int first = 30000 + 200 * hosts.size();
     ChannelOpener inProcess = target -> InProcessChannelBuilder.forName(target).build();
     // Archives go to the controller's image store, so a VM archived here restores anywhere.
+    // Agents without a client certificate reach the image store with an admin token.
     VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
-        new FailoverChannel(List.of(serverName), inProcess))));
+        new FailoverChannel(List.of(serverName), inProcess), java.util.Optional.of(adminToken()))));
     LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
         new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(hostDir),
         archives, new HostPortAllocator(first, first + 199));

@@ -110,7 +110,7 @@ final class NettyFarm implements AutoCloseable {
     Files.writeString(node, "<node/>");
     ChannelOpener tcp = address -> NettyChannelBuilder.forTarget(address).usePlaintext().build();
     VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
-        new FailoverChannel(List.of(target), tcp))));
+        new FailoverChannel(List.of(target), tcp), java.util.Optional.of(adminToken))));
     LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
         new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(hostDir),
         archives, new HostPortAllocator(firstPort, firstPort + 39));

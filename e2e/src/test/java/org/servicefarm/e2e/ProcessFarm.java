@@ -159,6 +159,10 @@ final class ProcessFarm implements AutoCloseable {
     if (!listenHost.startsWith("127.")) {
       args.add("--insecure");
     }
+    // Without a client certificate, the image store serves an agent only with an admin token.
+    if (Files.exists(adminTokenFile()) && !extraArgs.contains("--tls-cert")) {
+      args.addAll(List.of("--token-file", adminTokenFile().toString()));
+    }
     args.addAll(extraArgs);
     agents.put(hostId, FarmProcess.start("agent-" + hostId, FarmJars.agent(), dir.resolve("logs"),
         args, Map.of(), prefix));

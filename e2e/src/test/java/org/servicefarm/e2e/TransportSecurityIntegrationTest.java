@@ -193,6 +193,32 @@ class TransportSecurityIntegrationTest {
   }
 
   @Test
+  void theImageStoreServesACertifiedAgentAndNotACallerWithoutCertificateOrToken()
+      throws Exception {
+    org.servicefarm.api.v1.StatBlobRequest stat = org.servicefarm.api.v1.StatBlobRequest
+        .newBuilder().setSha256("0".repeat(64)).build();
+    ManagedChannel agent = agentChannel("agent-host-a");
+    ManagedChannel anonymous = io.grpc.netty.NettyChannelBuilder.forTarget(target)
+        .sslContext(io.grpc.netty.GrpcSslContexts.forClient()
+            .trustManager(pki.certificate(PkiDirectory.CA).toFile()).build())
+        .build();
+    try {
+      io.grpc.StatusRuntimeException known = org.junit.jupiter.api.Assertions.assertThrows(
+          io.grpc.StatusRuntimeException.class,
+          () -> org.servicefarm.api.v1.ImageStoreGrpc.newBlockingStub(agent).statBlob(stat));
+      assertEquals(Status.Code.NOT_FOUND, known.getStatus().getCode(),
+          "the certified agent is let in and told the blob is missing");
+      io.grpc.StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(
+          io.grpc.StatusRuntimeException.class,
+          () -> org.servicefarm.api.v1.ImageStoreGrpc.newBlockingStub(anonymous).statBlob(stat));
+      assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode());
+    } finally {
+      agent.shutdownNow();
+      anonymous.shutdownNow();
+    }
+  }
+
+  @Test
   void clientCertificateNamingNoHostCannotActAsAnAgent() throws Exception {
     ManagedChannel channel = agentChannel("client-ops");
     try {

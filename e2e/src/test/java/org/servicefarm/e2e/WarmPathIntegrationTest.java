@@ -66,9 +66,9 @@ class WarmPathIntegrationTest {
       pool.shutdownNow();
     }
     List<String> rows = farm.db().query("SELECT state || '/' || phase FROM operations"
-        + " WHERE idempotency_key = 'one-key'", rs -> rs.getString(1));
+        + " WHERE request_key = 'one-key'", rs -> rs.getString(1));
     assertEquals(List.of("SUCCEEDED/READY"), rows, "one operation for the key, done");
-    Set<String> liveOnKey = farm.db().query("SELECT id::text FROM leases WHERE idempotency_key ="
+    Set<String> liveOnKey = farm.db().query("SELECT id::text FROM leases WHERE request_key ="
             + " 'one-key' AND released_at IS NULL AND expires_at > now()", rs -> rs.getString(1))
         .stream().collect(Collectors.toSet());
     assertEquals(1, liveOnKey.size(), "the losers of the race wrote no lease: " + liveOnKey);

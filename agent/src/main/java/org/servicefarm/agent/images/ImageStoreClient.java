@@ -1,12 +1,15 @@
 package org.servicefarm.agent.images;
 
 import com.google.protobuf.ByteString;
+import io.grpc.ClientInterceptor;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -47,9 +50,35 @@ public final class ImageStoreClient {
   }
 
   private final FailoverChannel channels;
+  private final Optional<ClientInterceptor> bearer;
 
+  /** A client known to the store by its channel's client certificate (mutual TLS). */
   public ImageStoreClient(FailoverChannel channels) {
+    this(channels, Optional.empty());
+  }
+
+  /**
+   * @param bearerToken sent on every call when present: without a client certificate the store
+   *     serves only a caller with an admin token
+   */
+  public ImageStoreClient(FailoverChannel channels, Optional<String> bearerToken) {
     this.channels = channels;
+    this.bearer = bearerToken.map(token -> {
+      Metadata headers = new Metadata();
+      headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+          "Bearer " + token);
+      return MetadataUtils.newAttachHeadersInterceptor(headers);
+    });
+  }
+
+  private ImageStoreGrpc.ImageStoreBlockingStub blocking(ManagedChannel channel) {
+    ImageStoreGrpc.ImageStoreBlockingStub stub = ImageStoreGrpc.newBlockingStub(channel);
+    return bearer.map(stub::withInterceptors).orElse(stub);
+  }
+
+  private ImageStoreGrpc.ImageStoreStub async(ManagedChannel channel) {
+    ImageStoreGrpc.ImageStoreStub stub = ImageStoreGrpc.newStub(channel);
+    return bearer.map(stub::withInterceptors).orElse(stub);
   }
 
   /**
@@ -67,7 +96,7 @@ public final class ImageStoreClient {
     Context.CancellableContext call = Context.current().withCancellation();
     Context previous = call.attach();
     try {
-      Iterator<BlobChunk> chunks = ImageStoreGrpc.newBlockingStub(channel)
+      Iterator<BlobChunk> chunks = blocking(channel)
           .withDeadlineAfter(TRANSFER_DEADLINE_MINUTES, TimeUnit.MINUTES).fetchBlob(request);
       while (chunks.hasNext()) {
         sink.accept(chunks.next());
@@ -85,7 +114,7 @@ public final class ImageStoreClient {
   public Optional<BlobInfo> stat(BlobDigest digest) {
     ManagedChannel channel = channels.current();
     try {
-      return Optional.of(ImageStoreGrpc.newBlockingStub(channel)
+      return Optional.of(blocking(channel)
           .withDeadlineAfter(STAT_DEADLINE_SECONDS, TimeUnit.SECONDS)
           .statBlob(StatBlobRequest.newBuilder().setSha256(digest.hex()).build()));
     } catch (StatusRuntimeException e) {
@@ -105,7 +134,7 @@ public final class ImageStoreClient {
       throws IOException, InterruptedException {
     ManagedChannel channel = channels.current();
     PutCall call = new PutCall();
-    ImageStoreGrpc.newStub(channel)
+    async(channel)
         .withDeadlineAfter(TRANSFER_DEADLINE_MINUTES, TimeUnit.MINUTES).putBlob(call);
     try {
       call.send(PutBlobChunk.newBuilder().setHeader(

@@ -1,19 +1,17 @@
 package org.servicefarm.agent.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-import com.sun.net.httpserver.HttpServer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.servicefarm.http.HttpEndpoint;
+import org.servicefarm.http.WebExchange;
+import org.servicefarm.http.WebHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,12 +24,10 @@ import org.slf4j.LoggerFactory;
 public final class AgentHttpEndpoint implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AgentHttpEndpoint.class);
 
-  private final HttpServer server;
-  private final ExecutorService pool;
+  private final HttpEndpoint endpoint;
 
-  private AgentHttpEndpoint(HttpServer server, ExecutorService pool) {
-    this.server = server;
-    this.pool = pool;
+  private AgentHttpEndpoint(HttpEndpoint endpoint) {
+    this.endpoint = endpoint;
   }
 
   /**
@@ -42,44 +38,38 @@ public final class AgentHttpEndpoint implements AutoCloseable {
   public static AgentHttpEndpoint start(InetSocketAddress address, AgentMetrics metrics,
       BooleanSupplier controllerConnected, Supplier<Optional<String>> libvirtProblem)
       throws IOException {
-    HttpServer server;
-    try {
-      server = HttpServer.create(address, 16);
-    } catch (BindException e) {
-      throw new IOException("cannot serve metrics on " + address + ": " + e.getMessage(), e);
-    }
-    // Two threads: scrapes and health checks are few, and must not take threads from commands.
-    ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "metrics-http");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(pool);
-    route(server, "/metrics", exchange -> {
-      ByteArrayOutputStream body = new ByteArrayOutputStream(8 * 1024);
-      metrics.write(body);
-      send(exchange, 200, metrics.contentType(), body.toByteArray());
-    });
-    route(server, "/healthz", exchange -> {
-      boolean connected = controllerConnected.getAsBoolean();
-      Optional<String> libvirt = libvirtProblem.get();
-      String body = (connected ? "controller: connected" : "controller: not connected") + "\n"
-          + libvirt.map(why -> "libvirt: does not answer: " + why).orElse("libvirt: answers")
-          + "\n";
-      send(exchange, connected && libvirt.isEmpty() ? 200 : 503, "text/plain; charset=utf-8",
-          body.getBytes(StandardCharsets.UTF_8));
-    });
-    server.start();
-    return new AgentHttpEndpoint(server, pool);
+    // Two workers: scrapes and health checks are few, and must not take threads from commands;
+    // slow clients wait on the event loop, not on them.
+    HttpEndpoint.Limits defaults = HttpEndpoint.Limits.defaults();
+    HttpEndpoint.Limits limits = new HttpEndpoint.Limits(defaults.maxConnections(),
+        defaults.maxRequestBytes(), defaults.requestTimeout(), defaults.idleTimeout(), 2,
+        defaults.queuedRequests());
+    HttpEndpoint endpoint = HttpEndpoint.start("metrics-http", address, limits,
+        Optional.empty(), Map.of(
+        "/metrics", guarded("/metrics", exchange -> {
+          ByteArrayOutputStream body = new ByteArrayOutputStream(8 * 1024);
+          metrics.write(body);
+          send(exchange, 200, metrics.contentType(), body.toByteArray());
+        }),
+        "/healthz", guarded("/healthz", exchange -> {
+          boolean connected = controllerConnected.getAsBoolean();
+          Optional<String> libvirt = libvirtProblem.get();
+          String body = (connected ? "controller: connected" : "controller: not connected")
+              + "\n" + libvirt.map(why -> "libvirt: does not answer: " + why)
+                  .orElse("libvirt: answers") + "\n";
+          send(exchange, connected && libvirt.isEmpty() ? 200 : 503,
+              "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
+        })));
+    return new AgentHttpEndpoint(endpoint);
   }
 
   /** Where it listens, with the port chosen when 0 was asked for. */
   public InetSocketAddress address() {
-    return server.getAddress();
+    return endpoint.address();
   }
 
-  private static void route(HttpServer server, String path, HttpHandler handler) {
-    server.createContext(path, exchange -> {
+  private static WebHandler guarded(String path, WebHandler handler) {
+    return exchange -> {
       try {
         handler.handle(exchange);
       } catch (IOException | RuntimeException e) {
@@ -88,13 +78,11 @@ public final class AgentHttpEndpoint implements AutoCloseable {
           send(exchange, 500, "text/plain; charset=utf-8",
               ("internal error: " + e.getMessage() + "\n").getBytes(StandardCharsets.UTF_8));
         }
-      } finally {
-        exchange.close();
       }
-    });
+    };
   }
 
-  private static void send(HttpExchange exchange, int status, String contentType, byte[] body)
+  private static void send(WebExchange exchange, int status, String contentType, byte[] body)
       throws IOException {
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
@@ -107,7 +95,6 @@ public final class AgentHttpEndpoint implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    pool.shutdownNow();
+    endpoint.close();
   }
 }

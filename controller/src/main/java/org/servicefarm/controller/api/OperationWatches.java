@@ -16,6 +16,7 @@ import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
 import org.servicefarm.controller.operations.OperationTracker;
@@ -41,15 +42,23 @@ final class OperationWatches implements AutoCloseable {
     this.tracker = tracker;
   }
 
-  /** Starts following the operation on the call; NOT_FOUND when there is no such operation. */
+  /**
+   * Starts following the operation on the call; NOT_FOUND when there is no such operation, or
+   * when it is another caller's (only admins follow every caller's operations).
+   */
   void watch(UUID id, ServerCallStreamObserver<OperationUpdate> out) {
+    String caller = Caller.current();
+    boolean admin = Caller.currentIsAdmin();
     Watch watch = new Watch(id, out);
     // Subscribed before reading, so a change committed in between arrives one way or the other.
     watch.unsubscribe = tracker.subscribe(id, watch::offer);
     OperationRow current;
     try {
-      current = tracker.find(id).orElseThrow(() -> new FarmException.NotFound(
-          "no operation with id " + id + " (operation ids come from RequestService with no_wait)"));
+      // Another caller's operation is answered as one that does not exist: its id says nothing.
+      current = tracker.find(id)
+          .filter(row -> admin || row.caller() == null || row.caller().equals(caller))
+          .orElseThrow(() -> new FarmException.NotFound("no operation with id " + id
+              + " of this caller (operation ids come from RequestService with no_wait)"));
     } catch (RuntimeException e) {
       watch.unsubscribe.run();
       throw e;

@@ -21,12 +21,14 @@ import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.WatchOperationRequest;
 import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.operations.OperationTracker;
 
@@ -56,7 +58,9 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   @Override
   public void requestService(RequestServiceRequest req, StreamObserver<RequestServiceResponse> out) {
     String service = Validation.serviceName("service", req.getService());
-    String key = Validation.idempotencyKey(req.getIdempotencyKey());
+    // A key is the caller's own: another caller's same key is another request.
+    RequestKey key = new RequestKey(Caller.current(),
+        Validation.idempotencyKey(req.getIdempotencyKey()));
     int ttl = Validation.leaseTtl("lease_ttl_seconds", req.getLeaseTtlSeconds(),
         Leases.DEFAULT_TTL_SECONDS, Leases.MAX_TTL_SECONDS);
     if (req.getNoWait()) {

@@ -1,5 +1,7 @@
 package org.servicefarm.controller.auth;
 
+import io.grpc.Context;
+import io.grpc.Contexts;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -34,80 +36,118 @@ public final class AuthInterceptor implements ServerInterceptor {
   private final TokenVerifier verifier;
   private final AgentRecognizer agents;
   private final RequestRateLimiter limiter;
+  private final RevocableStreams streams;
 
-  /** @param limiter counts each call of a live token; agents and open methods are not counted */
+  /**
+   * @param limiter counts each call of a live token; agents and open methods are not counted
+   */
   public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents,
       RequestRateLimiter limiter) {
     this.verifier = verifier;
     this.agents = agents;
     this.limiter = limiter;
+    this.streams = new RevocableStreams(verifier::isLive);
   }
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     String method = call.getMethodDescriptor().getFullMethodName();
-    Optional<Status> refusal = refusal(method, call, headers);
-    if (refusal.isEmpty()) {
-      return next.startCall(call, headers);
+    Checked checked = checked(method, call, headers);
+    if (checked.refusal().isEmpty()) {
+      Context context = Context.current().withValue(Caller.KEY, checked.caller())
+          .withValue(Caller.ADMIN, checked.admin());
+      if (checked.token() == null || call.getMethodDescriptor().getType().serverSendsOneMessage()) {
+        return Contexts.interceptCall(context, call, headers, next);
+      }
+      // A stream outlives the check made as it opened: it ends when its token is revoked.
+      RevocableStreams.Revocable<Q, R> tracked =
+          streams.track(checked.token().id(), checked.token().name(), call);
+      return tracked.listen(Contexts.interceptCall(context, tracked, headers, next));
     }
-    LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.get().getDescription());
-    if (AUDITED_REFUSALS.contains(refusal.get().getCode())) {
+    Status refusal = checked.refusal().get();
+    LOG.log(Level.FINE, () -> "refused " + method + ": " + refusal.getDescription());
+    if (AUDITED_REFUSALS.contains(refusal.getCode())) {
       CallAudit.refusedByAccessControl();
     }
-    call.close(refusal.get(), RequestRateLimiter.trailersFor(refusal.get()));
+    call.close(refusal, RequestRateLimiter.trailersFor(refusal));
     return new ServerCall.Listener<>() {};
   }
 
-  private Optional<Status> refusal(String method, ServerCall<?, ?> call, Metadata headers) {
+  /** A call let through (no refusal) with who made it and its live token if any, or refused. */
+  private record Checked(Optional<Status> refusal, String caller, boolean admin,
+      TokenVerifier.Verdict.Live token) {
+    static Checked refused(Status status) {
+      return new Checked(Optional.of(status), null, false, null);
+    }
+
+    static Checked of(Optional<Status> status, String caller, boolean admin) {
+      return new Checked(status, caller, admin, null);
+    }
+  }
+
+  private Checked checked(String method, ServerCall<?, ?> call, Metadata headers) {
     try {
       return check(method, call, headers.get(AUTHORIZATION));
     } catch (RuntimeException e) {
       // The token table could not be read (database down): answer as any other call would.
-      return Optional.of(StatusMapper.toStatus(e));
+      return Checked.refused(StatusMapper.toStatus(e));
     }
   }
 
-  private Optional<Status> check(String method, ServerCall<?, ?> call, String authorization) {
+  private Checked check(String method, ServerCall<?, ?> call, String authorization) {
     Optional<MethodRoles.Access> access = MethodRoles.of(method);
     if (access.isEmpty()) {
-      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+      return Checked.refused(Status.PERMISSION_DENIED.withDescription(
           "method " + method + " is open to no role"));
     }
     MethodRoles.Access allowed = access.get();
     if (allowed.open()) {
-      return Optional.empty();
+      return Checked.of(Optional.empty(), Caller.ANONYMOUS, false);
     }
     if (allowed.allows(Role.AGENT) && agents.isAgent(call)) {
       CallAudit.identified(CallAudit.Caller.agent(AgentIdentity.certifiedHost().orElse("unverified")));
-      return Optional.empty();
+      return Checked.of(Optional.empty(), Caller.AGENT, false);
+    }
+    Optional<String> certified = agents.certifiedHost(call);
+    if (allowed.allows(Role.CERTIFIED_AGENT) && certified.isPresent()) {
+      CallAudit.identified(CallAudit.Caller.agent(certified.get()));
+      // Counted like a token's calls: an agent's uploads and fetches are bounded too.
+      return Checked.of(limiter.refusal("agent:" + certified.get(),
+          "the agent of host " + certified.get()), Caller.AGENT, false);
+    }
+    if (authorization == null && allowed.allows(Role.CERTIFIED_AGENT)) {
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(method + " needs an agent's"
+          + " client certificate (controller --tls-client-ca, agent --tls-cert) or an admin"
+          + " bearer token (agent --token-file)"));
     }
     if (authorization == null) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription("no bearer token: " + method
           + " needs an 'authorization: Bearer <token>' header of role " + roles(allowed)));
     }
     if (!authorization.startsWith(BEARER)) {
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "the authorization header is not 'Bearer <token>'"));
     }
     TokenVerifier.Verdict verdict = verifier.verify(authorization.substring(BEARER.length()).strip());
     if (verdict instanceof TokenVerifier.Verdict.Revoked revoked) {
       CallAudit.identified(CallAudit.Caller.anonymous("revoked token '" + revoked.name() + "'"));
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "bearer token '" + revoked.name() + "' was revoked"));
     }
     if (!(verdict instanceof TokenVerifier.Verdict.Live live)) {
       CallAudit.identified(CallAudit.Caller.anonymous("unknown token"));
-      return Optional.of(Status.UNAUTHENTICATED.withDescription(
+      return Checked.refused(Status.UNAUTHENTICATED.withDescription(
           "bearer token is unknown to this farm"));
     }
     CallAudit.identified(CallAudit.Caller.token(live.id(), live.name()));
     if (!allowed.allows(live.role())) {
-      return Optional.of(Status.PERMISSION_DENIED.withDescription(
+      return Checked.refused(Status.PERMISSION_DENIED.withDescription(
           method + " needs role " + roles(allowed) + "; token '" + live.name() + "' has role "
               + live.role().label()));
     }
-    return limiter.refusal("token:" + live.id(), "token '" + live.name() + "'");
+    return new Checked(limiter.refusal("token:" + live.id(), "token '" + live.name() + "'"),
+        Caller.ofToken(live.id()), live.role() == Role.ADMIN, live);
   }
 
   private static String roles(MethodRoles.Access allowed) {

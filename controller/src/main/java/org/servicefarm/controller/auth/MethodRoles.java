@@ -38,11 +38,12 @@ public final class MethodRoles {
       "servicefarm.v1.AuditLog", Access.only(Role.ADMIN),
       "servicefarm.v1.AgentControl", Access.only(Role.AGENT));
 
-  // Admins may read blobs (to check what an agent will fetch); only agents store them (archives).
+  // The image store holds every image and every VM's archive: only an agent known by its
+  // certificate, or an admin token (which an agent may hold in plaintext mode), reaches it.
   private static final Map<String, Access> BY_METHOD = Map.of(
-      "servicefarm.v1.ImageStore/FetchBlob", Access.only(Role.ADMIN, Role.AGENT),
-      "servicefarm.v1.ImageStore/StatBlob", Access.only(Role.ADMIN, Role.AGENT),
-      "servicefarm.v1.ImageStore/PutBlob", Access.only(Role.AGENT));
+      "servicefarm.v1.ImageStore/FetchBlob", Access.only(Role.ADMIN, Role.CERTIFIED_AGENT),
+      "servicefarm.v1.ImageStore/StatBlob", Access.only(Role.ADMIN, Role.CERTIFIED_AGENT),
+      "servicefarm.v1.ImageStore/PutBlob", Access.only(Role.ADMIN, Role.CERTIFIED_AGENT));
 
   private MethodRoles() {}
 

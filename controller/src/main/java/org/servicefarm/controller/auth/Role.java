@@ -9,7 +9,13 @@ import java.util.Locale;
 public enum Role {
   CLIENT,
   ADMIN,
-  AGENT;
+  /** An agent on its control stream: certified over TLS with a client CA, anyone in plaintext. */
+  AGENT,
+  /**
+   * An agent whose verified client certificate names its host. Only it (or an admin) reaches the
+   * image store, whose blobs include other VMs' archives: plaintext proves nothing.
+   */
+  CERTIFIED_AGENT;
 
   /** The role as stored in {@code api_tokens.role} and shown to people. */
   public String label() {

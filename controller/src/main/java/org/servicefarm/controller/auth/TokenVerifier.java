@@ -60,6 +60,16 @@ public final class TokenVerifier {
     return verdict;
   }
 
+  /** Whether the token of this id is live (known and not revoked), as of the held copy. */
+  public boolean isLive(UUID id) {
+    for (ApiTokenRecord t : current().tokens()) {
+      if (t.id().equals(id)) {
+        return !t.revoked();
+      }
+    }
+    return false;
+  }
+
   /** Drops the in-memory copy, so the next call reads the table (after a create or revoke). */
   public void forget() {
     snapshot = null;

@@ -17,6 +17,7 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
+import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationResult;
@@ -69,8 +70,8 @@ public final class Broker {
     }
   }
 
-  /** A request whose lease lasts the default TTL; see {@link #request(String, String, int, Duration)}. */
-  public CompletableFuture<Granted> request(String service, String idempotencyKey,
+  /** A request whose lease lasts the default TTL; see {@link #request(String, RequestKey, int, Duration)}. */
+  public CompletableFuture<Granted> request(String service, RequestKey idempotencyKey,
       Duration wait) {
     return request(service, idempotencyKey, Leases.DEFAULT_TTL_SECONDS, wait);
   }
@@ -81,10 +82,10 @@ public final class Broker {
    *
    * @param leaseTtlSeconds what the granted lease lasts, and each renewal extends it by
    */
-  public CompletableFuture<Granted> request(String service, String idempotencyKey,
+  public CompletableFuture<Granted> request(String service, RequestKey idempotencyKey,
       int leaseTtlSeconds, Duration wait) {
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
-    UUID operationId = idempotencyKey == null ? null : UUID.randomUUID();
+    UUID operationId = idempotencyKey.keyed() ? UUID.randomUUID() : null;
     RequestDecider.Decision decision;
     try {
       decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
@@ -107,7 +108,7 @@ public final class Broker {
    * lease is released and the operation recorded failed.
    */
   private CompletableFuture<Granted> answerWhenActive(RequestDecider.Decision decision,
-      String service, String idempotencyKey, UUID operationId, Duration wait) {
+      String service, RequestKey idempotencyKey, UUID operationId, Duration wait) {
     return waiter.whenSettled(decision.vm().id(), wait)
         .thenApply(vm -> {
           Failpoints.hit("provision.answering");
@@ -155,7 +156,7 @@ public final class Broker {
    *
    * @param wait how long the operation may take before it fails as timed out
    */
-  public Started requestNoWait(String service, String idempotencyKey, int leaseTtlSeconds,
+  public Started requestNoWait(String service, RequestKey idempotencyKey, int leaseTtlSeconds,
       Duration wait) {
     UUID operationId = UUID.randomUUID();
     RequestDecider.Decision decision;
@@ -177,7 +178,7 @@ public final class Broker {
   }
 
   private Started repeatNoWait(OperationRepository.KeyedRequest earlier, String service,
-      String key, int ttlSeconds, Duration wait) {
+      RequestKey key, int ttlSeconds, Duration wait) {
     VmRecord vm = revive(earlier, service, key);
     // Followed here too, so the operation finishes even if whoever started it is gone; only a
     // running operation is finished, so following it twice changes nothing. Its answer carries
@@ -194,7 +195,7 @@ public final class Broker {
   }
 
   private CompletableFuture<Granted> repeat(OperationRepository.KeyedRequest earlier,
-      String service, String key, int ttlSeconds, Duration wait) {
+      String service, RequestKey key, int ttlSeconds, Duration wait) {
     VmRecord vm = revive(earlier, service, key);
     return waiter.whenActive(vm.id(), service, earlier.created(), wait)
         .thenApply(granted -> granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key)));
@@ -212,9 +213,9 @@ public final class Broker {
   }
 
   /** The VM an earlier request with the key chose, wanted ACTIVE again. */
-  private VmRecord revive(OperationRepository.KeyedRequest earlier, String service, String key) {
+  private VmRecord revive(OperationRepository.KeyedRequest earlier, String service, RequestKey key) {
     if (!earlier.service().equals(service)) {
-      throw new FarmException.Conflict("idempotency key '" + key + "' was used for service '"
+      throw new FarmException.Conflict("idempotency key '" + key.idempotencyKey() + "' was used for service '"
           + earlier.service() + "', not '" + service + "'");
     }
     VmRecord vm = db.inTransaction(tx -> vms.find(tx, earlier.vmId())).orElseThrow();

@@ -8,9 +8,11 @@ import java.util.UUID;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.LeaseRepository;
+import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
+import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
 
 /**
@@ -28,11 +30,13 @@ public final class Leases {
   private final Database db;
   private final LeaseRepository leases;
   private final VmRepository vms;
+  private final VmQueries queries;
 
-  public Leases(Database db, LeaseRepository leases, VmRepository vms) {
+  public Leases(Database db, LeaseRepository leases, VmRepository vms, VmQueries queries) {
     this.db = db;
     this.leases = leases;
     this.vms = vms;
+    this.queries = queries;
   }
 
   /**
@@ -72,7 +76,7 @@ public final class Leases {
   }
 
   /** A lease on a VM that answers at once: it lasts its TTL from now. */
-  LeaseRecord grant(Database.Tx tx, UUID vmId, String service, int ttlSeconds, String key)
+  LeaseRecord grant(Database.Tx tx, UUID vmId, String service, int ttlSeconds, RequestKey key)
       throws SQLException {
     return leases.grant(tx, vmId, service, ttlSeconds, Duration.ofSeconds(ttlSeconds), key);
   }
@@ -83,13 +87,13 @@ public final class Leases {
    * took the key first, and then nothing is written.
    */
   Optional<LeaseRecord> grantAnswered(Database.Tx tx, UUID vmId, String service, int ttlSeconds,
-      String key, UUID operationId, String host, int port) throws SQLException {
+      RequestKey key, UUID operationId, String host, int port) throws SQLException {
     return leases.grantAnswered(tx, vmId, service, ttlSeconds, key, operationId, host, port);
   }
 
   /** A lease held while the caller waits for its VM: its first term covers the wait too. */
   LeaseRecord hold(Database.Tx tx, UUID vmId, String service, int ttlSeconds, Duration wait,
-      String key) throws SQLException {
+      RequestKey key) throws SQLException {
     return leases.grant(tx, vmId, service, ttlSeconds, wait.plusSeconds(ttlSeconds), key);
   }
 
@@ -97,12 +101,12 @@ public final class Leases {
    * The VM is ACTIVE and the caller is answered: the held lease now lasts its TTL from now. If it
    * ended meanwhile, the caller gets a fresh one on the same VM.
    */
-  LeaseRecord startTerm(LeaseRecord held, String key) {
+  LeaseRecord startTerm(LeaseRecord held, RequestKey key) {
     return db.inTransaction(tx -> startTerm(tx, held, key));
   }
 
-  /** {@link #startTerm(LeaseRecord, String)} inside the caller's transaction. */
-  LeaseRecord startTerm(Database.Tx tx, LeaseRecord held, String key) throws SQLException {
+  /** {@link #startTerm(LeaseRecord, RequestKey)} inside the caller's transaction. */
+  LeaseRecord startTerm(Database.Tx tx, LeaseRecord held, RequestKey key) throws SQLException {
     Optional<LeaseRecord> renewed = leases.renew(tx, held.id(), held.ttlSeconds());
     return renewed.isPresent() ? renewed.get()
         : grant(tx, held.vmId(), held.service(), held.ttlSeconds(), key);
@@ -120,7 +124,7 @@ public final class Leases {
    * For a request taken over after a restart ({@code OperationResumer}): the lease its decision
    * held, its term started now as {@link #startTerm} does; a fresh lease when that one is gone.
    */
-  public LeaseRecord startResumedTerm(UUID vmId, String service, String key, Instant decidedAt) {
+  public LeaseRecord startResumedTerm(UUID vmId, String service, RequestKey key, Instant decidedAt) {
     Optional<LeaseRecord> held =
         db.inTransaction(tx -> leases.heldByDecision(tx, vmId, service, key, decidedAt));
     return held.isPresent() ? startTerm(held.get(), key)
@@ -128,7 +132,7 @@ public final class Leases {
   }
 
   /** A request taken over after a restart failed: the lease its decision held is released. */
-  public void cancelResumed(UUID vmId, String service, String key, Instant decidedAt) {
+  public void cancelResumed(UUID vmId, String service, RequestKey key, Instant decidedAt) {
     db.inTransaction(tx -> leases.heldByDecision(tx, vmId, service, key, decidedAt))
         .ifPresent(this::cancel);
   }
@@ -137,10 +141,16 @@ public final class Leases {
    * For a repeated request: the live lease its first answer granted, or a fresh one when that
    * lease has ended. A lease still in its first term (the first request waits yet) starts its TTL.
    */
-  LeaseRecord forRepeat(UUID vmId, String service, int ttlSeconds, String key) {
+  LeaseRecord forRepeat(UUID vmId, String service, int ttlSeconds, RequestKey key) {
     return db.inTransaction(tx -> {
       Optional<LeaseRecord> held = leases.liveByKey(tx, vmId, key);
       if (held.isEmpty()) {
+        // A fresh lease is a new hold on the VM: it counts against the cap like any other.
+        if (!queries.leaseFitsLocked(tx, vmId)) {
+          throw new FarmException.NoCapacity("the lease of idempotency key '"
+              + key.idempotencyKey() + "' has ended and VM " + vmId + " holds max_leases_per_vm"
+              + " live leases; request '" + service + "' with a new key");
+        }
         return grant(tx, vmId, service, ttlSeconds, key);
       }
       LeaseRecord lease = held.get();

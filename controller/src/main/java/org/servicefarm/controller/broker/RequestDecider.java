@@ -18,6 +18,7 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
+import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -69,7 +70,7 @@ final class RequestDecider {
    *
    * @param operationId the request's operation, recorded with the decision; null for none
    */
-  Decision decide(String service, String key, int ttlSeconds, Duration wait,
+  Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
       UUID operationId) {
     if (!exclusiveServices.contains(service)) {
       try {
@@ -81,14 +82,14 @@ final class RequestDecider {
     return decide(service, key, ttlSeconds, wait, operationId, true);
   }
 
-  private Decision decide(String service, String key, int ttlSeconds, Duration wait,
+  private Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
       UUID operationId, boolean exclusive) {
     return db.inTransaction(tx -> {
       VmQueries.RequestRoute found = queries.routeLocked(tx, service, key, exclusive).orElse(null);
       if (found == null) {
         // A key used before answers as its first request did (a conflict naming its service).
         Optional<OperationRepository.KeyedRequest> earlier =
-            key == null ? Optional.empty() : operations.findByKey(tx, key);
+            key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
         throw earlier.<RuntimeException>map(KeyRaced::new)
             .orElseGet(() -> new FarmException.ServiceNotFound(service));
       }
@@ -111,7 +112,7 @@ final class RequestDecider {
     });
   }
 
-  private Decision decide(Database.Tx tx, ServiceRoute route, String key, int ttlSeconds,
+  private Decision decide(Database.Tx tx, ServiceRoute route, RequestKey key, int ttlSeconds,
       Duration wait, UUID operationId, boolean exclusiveHeld) throws SQLException {
     String service = route.service();
     List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service,
@@ -166,7 +167,7 @@ final class RequestDecider {
   }
 
   /** The request that holds the key, which a lost insert under it waited for. */
-  private OperationRepository.KeyedRequest findKey(Database.Tx tx, String key) {
+  private OperationRepository.KeyedRequest findKey(Database.Tx tx, RequestKey key) {
     try {
       return operations.findByKey(tx, key).orElseThrow();
     } catch (SQLException e) {

@@ -1,6 +1,5 @@
 package org.servicefarm.controller.dashboard;
 
-import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -8,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
+import org.servicefarm.http.WebExchange;
 
 /**
  * The operator's dashboard in a browser: one page ({@code /}) with its style sheet and script,
@@ -71,7 +71,7 @@ public final class Dashboard {
     });
   }
 
-  private static void get(HttpExchange exchange, String contentType, String body)
+  private static void get(WebExchange exchange, String contentType, String body)
       throws IOException {
     if (!"GET".equals(exchange.getRequestMethod())) {
       methodNotAllowed(exchange, "GET");
@@ -81,7 +81,7 @@ public final class Dashboard {
     WebServer.send(exchange, 200, contentType, body);
   }
 
-  static void methodNotAllowed(HttpExchange exchange, String allowed) throws IOException {
+  static void methodNotAllowed(WebExchange exchange, String allowed) throws IOException {
     secureHeaders(exchange, false);
     exchange.getResponseHeaders().set("Allow", allowed);
     WebServer.sendText(exchange, 405, exchange.getRequestMethod() + " is not allowed here; use "
@@ -94,7 +94,7 @@ public final class Dashboard {
    *
    * @param stream whether the answer is an event stream (proxies must not buffer it)
    */
-  static void secureHeaders(HttpExchange exchange, boolean stream) {
+  static void secureHeaders(WebExchange exchange, boolean stream) {
     var h = exchange.getResponseHeaders();
     h.set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
     h.set("X-Frame-Options", "DENY");

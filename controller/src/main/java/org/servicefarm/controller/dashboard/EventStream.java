@@ -1,6 +1,5 @@
 package org.servicefarm.controller.dashboard;
 
-import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +13,7 @@ import java.util.logging.Logger;
 import org.servicefarm.controller.db.EventRepository.Event;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.web.WebServer;
+import org.servicefarm.http.WebExchange;
 
 /**
  * The farm's events as Server-Sent Events ({@code text/event-stream}), fed by the {@link
@@ -43,7 +43,7 @@ final class EventStream {
     this.feed = feed;
   }
 
-  void serve(HttpExchange exchange) throws IOException {
+  void serve(WebExchange exchange) throws IOException {
     if (open.incrementAndGet() > MAX_STREAMS) {
       open.decrementAndGet();
       WebServer.sendText(exchange, 503, "too many event streams are open (at most "
@@ -77,7 +77,7 @@ final class EventStream {
     }
   }
 
-  private static void stream(HttpExchange exchange, BlockingQueue<Event> queue)
+  private static void stream(WebExchange exchange, BlockingQueue<Event> queue)
       throws IOException, InterruptedException {
     Dashboard.secureHeaders(exchange, true);
     exchange.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");

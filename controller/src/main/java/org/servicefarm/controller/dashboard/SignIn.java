@@ -1,7 +1,5 @@
 package org.servicefarm.controller.dashboard;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpsExchange;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLDecoder;
@@ -10,6 +8,7 @@ import java.util.Optional;
 import org.servicefarm.controller.auth.ApiTokens;
 import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
+import org.servicefarm.http.WebExchange;
 
 /**
  * Signing in to the dashboard: a browser cannot send a bearer header on page loads, so the admin
@@ -35,7 +34,7 @@ final class SignIn {
     this.loginPage = Dashboard.resource("login.html");
   }
 
-  void login(HttpExchange exchange) throws IOException {
+  void login(WebExchange exchange) throws IOException {
     switch (exchange.getRequestMethod()) {
       case "GET" -> showForm(exchange, 200, "");
       case "POST" -> checkToken(exchange);
@@ -43,7 +42,7 @@ final class SignIn {
     }
   }
 
-  void logout(HttpExchange exchange) throws IOException {
+  void logout(WebExchange exchange) throws IOException {
     if (!"POST".equals(exchange.getRequestMethod())) {
       Dashboard.methodNotAllowed(exchange, "POST");
       return;
@@ -55,7 +54,7 @@ final class SignIn {
     redirect(exchange, LOGIN);
   }
 
-  private void checkToken(HttpExchange exchange) throws IOException {
+  private void checkToken(WebExchange exchange) throws IOException {
     if (refusedAsCrossSite(exchange)) {
       return;
     }
@@ -86,15 +85,15 @@ final class SignIn {
   }
 
   /** A session cookie (gone when the browser closes) only this server's pages send back. */
-  private static String cookie(HttpExchange exchange, String value, String extra) {
+  private static String cookie(WebExchange exchange, String value, String extra) {
     return WebAccess.COOKIE + "=" + value + "; Path=/; HttpOnly; SameSite=Strict"
-        + (exchange instanceof HttpsExchange ? "; Secure" : "") + extra;
+        + (exchange.isSecure() ? "; Secure" : "") + extra;
   }
 
   /** Answers 403 and says so when the request came from another site's page. */
-  private static boolean refusedAsCrossSite(HttpExchange exchange) throws IOException {
+  private static boolean refusedAsCrossSite(WebExchange exchange) throws IOException {
     String host = exchange.getRequestHeaders().getFirst("Host");
-    String own = (exchange instanceof HttpsExchange ? "https://" : "http://") + host;
+    String own = (exchange.isSecure() ? "https://" : "http://") + host;
     String origin = exchange.getRequestHeaders().getFirst("Origin");
     String referer = exchange.getRequestHeaders().getFirst("Referer");
     String refusal = null;
@@ -114,7 +113,7 @@ final class SignIn {
   }
 
   /** One field of a URL-encoded form body; empty when absent. */
-  private static String formField(HttpExchange exchange, String name) throws IOException {
+  private static String formField(WebExchange exchange, String name) throws IOException {
     byte[] body;
     try (InputStream in = exchange.getRequestBody()) {
       body = in.readNBytes(MAX_FORM_BYTES + 1);
@@ -131,7 +130,7 @@ final class SignIn {
     return "";
   }
 
-  private void showForm(HttpExchange exchange, int status, String message) throws IOException {
+  private void showForm(WebExchange exchange, int status, String message) throws IOException {
     String shown = message.isEmpty() ? ""
         : "<p class=\"error\" role=\"alert\">" + Dashboard.escapeHtml(message) + "</p>";
     Dashboard.secureHeaders(exchange, false);
@@ -139,7 +138,7 @@ final class SignIn {
         loginPage.replace("<!--message-->", shown));
   }
 
-  private static void redirect(HttpExchange exchange, String location) throws IOException {
+  private static void redirect(WebExchange exchange, String location) throws IOException {
     Dashboard.secureHeaders(exchange, false);
     exchange.getResponseHeaders().set("Location", location);
     WebServer.sendText(exchange, 303, "see " + location + "\n");

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.LeaseRecord;
+import org.servicefarm.controller.model.RequestKey;
 
 /**
  * Leases ({@code leases}): who holds which VM until when. A lease is live while it is unreleased
@@ -39,16 +40,17 @@ public final class LeaseRepository {
    * (longer than the TTL while the VM is still starting, so the hold covers the wait).
    */
   public LeaseRecord grant(Database.Tx tx, UUID vmId, String service, int ttlSeconds,
-      Duration firstTerm, String idempotencyKey) throws SQLException {
+      Duration firstTerm, RequestKey key) throws SQLException {
     return tx.query(
-            "INSERT INTO leases (id, vm_id, service, ttl_seconds, idempotency_key, expires_at)"
-                + " VALUES (?, ?, ?, ?, ?, now() + make_interval(secs => ?)) RETURNING " + COLUMNS,
+            "INSERT INTO leases (id, vm_id, service, ttl_seconds, caller, request_key, expires_at)"
+                + " VALUES (?, ?, ?, ?, ?, ?, now() + make_interval(secs => ?)) RETURNING " + COLUMNS,
             MAPPER,
             UUID.randomUUID(),
             vmId,
             service,
             ttlSeconds,
-            idempotencyKey,
+            key == null ? null : key.caller(),
+            key == null ? null : key.idempotencyKey(),
             seconds(firstTerm))
         .get(0);
   }
@@ -61,38 +63,40 @@ public final class LeaseRepository {
    * written and the caller answers what that request chose.
    */
   public Optional<LeaseRecord> grantAnswered(Database.Tx tx, UUID vmId, String service,
-      int ttlSeconds, String idempotencyKey, UUID operationId, String host, int port)
+      int ttlSeconds, RequestKey key, UUID operationId, String host, int port)
       throws SQLException {
     UUID leaseId = UUID.randomUUID();
     boolean recorded = operationId != null;
     // The operation names the lease inserted beside it: foreign keys are checked once the whole
     // statement has run.
     return tx.queryOne(
-        "WITH op AS (INSERT INTO operations (id, kind, service, vm_id, idempotency_key, state,"
+        "WITH op AS (INSERT INTO operations (id, kind, service, vm_id, caller, request_key, state,"
             + "   created, phase, progress_percent, result_host, result_port, lease_id)"
-            + "   SELECT ?::uuid, 'REQUEST', ?, ?, ?::text, 'SUCCEEDED', false, 'READY', 100, ?, ?, ?"
-            + "   WHERE ?"
-            + "   ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
-            + " INSERT INTO leases (id, vm_id, service, ttl_seconds, idempotency_key, expires_at)"
-            + " SELECT ?, ?, ?, ?, ?::text, now() + make_interval(secs => ?)"
+            + "   SELECT ?::uuid, 'REQUEST', ?, ?, ?::text, ?::text, 'SUCCEEDED', false, 'READY', 100,"
+            + "   ?, ?, ? WHERE ?"
+            + "   ON CONFLICT (caller, request_key) DO NOTHING RETURNING id)"
+            + " INSERT INTO leases (id, vm_id, service, ttl_seconds, caller, request_key, expires_at)"
+            + " SELECT ?, ?, ?, ?, ?::text, ?::text, now() + make_interval(secs => ?)"
             + " WHERE NOT ? OR EXISTS (SELECT 1 FROM op) RETURNING " + COLUMNS,
         MAPPER,
-        operationId, service, vmId, idempotencyKey, host, port, leaseId, recorded,
-        leaseId, vmId, service, ttlSeconds, idempotencyKey, (double) ttlSeconds, recorded);
+        operationId, service, vmId, key.caller(), key.idempotencyKey(), host, port, leaseId,
+        recorded, leaseId, vmId, service, ttlSeconds, key.caller(), key.idempotencyKey(),
+        (double) ttlSeconds, recorded);
   }
 
   public Optional<LeaseRecord> find(Database.Tx tx, UUID id) throws SQLException {
     return tx.queryOne("SELECT " + COLUMNS + " FROM leases WHERE id = ?", MAPPER, id);
   }
 
-  /** The newest live lease a request with this key holds on the VM. */
-  public Optional<LeaseRecord> liveByKey(Database.Tx tx, UUID vmId, String idempotencyKey)
+  /** The newest live lease a request of this caller with this key holds on the VM. */
+  public Optional<LeaseRecord> liveByKey(Database.Tx tx, UUID vmId, RequestKey key)
       throws SQLException {
     return tx.query(
-            "SELECT " + COLUMNS + " FROM leases WHERE idempotency_key = ? AND vm_id = ?"
+            "SELECT " + COLUMNS + " FROM leases WHERE caller = ? AND request_key = ? AND vm_id = ?"
                 + " AND released_at IS NULL AND expires_at > now() ORDER BY created_at DESC LIMIT 1",
             MAPPER,
-            idempotencyKey,
+            key.caller(),
+            key.idempotencyKey(),
             vmId)
         .stream()
         .findFirst();
@@ -104,15 +108,15 @@ public final class LeaseRepository {
    * {@code created_at} (now() is the transaction's start).
    */
   public Optional<LeaseRecord> heldByDecision(Database.Tx tx, UUID vmId, String service,
-      String idempotencyKey, Instant decidedAt) throws SQLException {
+      RequestKey key, Instant decidedAt) throws SQLException {
     return tx.query(
             "SELECT " + COLUMNS + " FROM leases WHERE vm_id = ? AND service = ? AND created_at = ?"
-                + " AND idempotency_key IS NOT DISTINCT FROM ? LIMIT 1",
+                + " AND request_key IS NOT DISTINCT FROM ? LIMIT 1",
             MAPPER,
             vmId,
             service,
             decidedAt,
-            idempotencyKey)
+            key.idempotencyKey())
         .stream()
         .findFirst();
   }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.OperationPhase;
+import org.servicefarm.controller.model.RequestKey;
 
 /**
  * Multi-step actions and the idempotency keys of client requests ({@code operations}). A request
@@ -34,12 +35,13 @@ public final class OperationRepository {
       java.time.Instant leaseExpiresAt,
       int leaseTtlSeconds,
       java.time.Instant createdAt,
-      java.time.Instant updatedAt) {}
+      java.time.Instant updatedAt,
+      String caller) {}
 
   // The answer's lease as it is now (renewals move its expiry), read beside the row.
   private static final String ROW_COLUMNS =
       "id, service, vm_id, created, phase, progress_percent, phase_message, version, result_host,"
-          + " result_port, error, error_code, lease_id, created_at, updated_at,"
+          + " result_port, error, error_code, lease_id, created_at, updated_at, caller,"
           + " (SELECT l.expires_at FROM leases l WHERE l.id = lease_id) AS lease_expires_at,"
           + " (SELECT l.ttl_seconds FROM leases l WHERE l.id = lease_id) AS lease_ttl_seconds";
 
@@ -62,49 +64,55 @@ public final class OperationRepository {
               Rows.instant(rs, "lease_expires_at"),
               rs.getInt("lease_ttl_seconds"),
               Rows.instant(rs, "created_at"),
-              Rows.instant(rs, "updated_at"));
+              Rows.instant(rs, "updated_at"),
+              rs.getString("caller"));
 
-  public Optional<KeyedRequest> findByKey(Database.Tx tx, String key) throws SQLException {
+  /** The request this caller made earlier with the key (another caller's never). */
+  public Optional<KeyedRequest> findByKey(Database.Tx tx, RequestKey key) throws SQLException {
     return tx.queryOne(
-        "SELECT id, service, vm_id, created FROM operations WHERE idempotency_key = ?",
+        "SELECT id, service, vm_id, created FROM operations WHERE caller = ? AND request_key = ?",
         rs -> new KeyedRequest(Rows.uuid(rs, "id"), rs.getString("service"), Rows.uuid(rs, "vm_id"),
             rs.getBoolean("created")),
-        key);
+        key.caller(),
+        key.idempotencyKey());
   }
 
   /**
-   * Records a request (under its key, when it has one); returns empty when recorded, or the
-   * request that already holds the key (a concurrent duplicate won the race).
+   * Records a request with its caller (under its key, when it has one); returns empty when
+   * recorded, or the request of the same caller that already holds the key (a concurrent
+   * duplicate won the race).
    */
   public Optional<KeyedRequest> recordRequest(
-      Database.Tx tx, UUID id, String key, String service, UUID vmId, boolean created,
+      Database.Tx tx, UUID id, RequestKey key, String service, UUID vmId, boolean created,
       OperationPhase phase, int progressPercent)
       throws SQLException {
     int inserted =
         tx.update(
-            "INSERT INTO operations (id, kind, service, vm_id, idempotency_key, state, created,"
-                + " phase, progress_percent) VALUES (?, 'REQUEST', ?, ?, ?, 'RUNNING', ?, ?, ?)"
-                + " ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO operations (id, kind, service, vm_id, caller, request_key, state, created,"
+                + " phase, progress_percent) VALUES (?, 'REQUEST', ?, ?, ?, ?, 'RUNNING', ?, ?, ?)"
+                + " ON CONFLICT (caller, request_key) DO NOTHING",
             id,
             service,
             vmId,
-            key,
+            key.caller(),
+            key.idempotencyKey(),
             created,
             phase.name(),
             progressPercent);
-    return inserted == 1 || key == null ? Optional.empty() : findByKey(tx, key);
+    return inserted == 1 || !key.keyed() ? Optional.empty() : findByKey(tx, key);
   }
 
-  /** Records a request under its key, as {@link #recordRequest(Database.Tx, UUID, String,
+  /** Records a request under its key, as {@link #recordRequest(Database.Tx, UUID, RequestKey,
    * String, UUID, boolean, OperationPhase, int)} does, starting QUEUED. */
   public Optional<KeyedRequest> recordRequest(
-      Database.Tx tx, String key, String service, UUID vmId, boolean created) throws SQLException {
+      Database.Tx tx, RequestKey key, String service, UUID vmId, boolean created)
+      throws SQLException {
     return recordRequest(tx, UUID.randomUUID(), key, service, vmId, created, OperationPhase.QUEUED,
         0);
   }
 
   /** A request still under way, as a controller that takes it over after a restart needs it. */
-  public record RunningRequest(UUID id, String service, UUID vmId, boolean created, String key,
+  public record RunningRequest(UUID id, String service, UUID vmId, boolean created, RequestKey key,
       java.time.Instant decidedAt) {}
 
   /**
@@ -113,27 +121,15 @@ public final class OperationRepository {
    */
   public List<RunningRequest> runningRequests(Database db, java.time.Instant before) {
     return db.query(
-        "SELECT id, service, vm_id, created, idempotency_key, created_at FROM operations"
+        "SELECT id, service, vm_id, created, caller, request_key, created_at FROM operations"
             + " WHERE kind = 'REQUEST' AND state = 'RUNNING' AND vm_id IS NOT NULL"
             + " AND created_at < ? ORDER BY created_at",
         rs -> new RunningRequest(Rows.uuid(rs, "id"), rs.getString("service"),
-            Rows.uuid(rs, "vm_id"), rs.getBoolean("created"), rs.getString("idempotency_key"),
+            Rows.uuid(rs, "vm_id"), rs.getBoolean("created"), requestKey(rs),
             Rows.instant(rs, "created_at")),
         before);
   }
 
-  /** Records a request answered at once by a running VM: done as soon as it exists. */
-  public void recordReady(Database db, UUID id, String service, UUID vmId, String host, int port) {
-    db.update(
-        "INSERT INTO operations (id, kind, service, vm_id, state, created, phase, progress_percent,"
-            + " result_host, result_port) VALUES (?, 'REQUEST', ?, ?, 'SUCCEEDED', false, 'READY',"
-            + " 100, ?, ?)",
-        id,
-        service,
-        vmId,
-        host,
-        port);
-  }
 
   public Optional<OperationRow> find(Database db, UUID id) {
     return db.queryOne("SELECT " + ROW_COLUMNS + " FROM operations WHERE id = ?", ROW, id);
@@ -191,17 +187,10 @@ public final class OperationRepository {
         id);
   }
 
-  /** Finishes a waiting (blocking) request recorded under its key. */
-  public void finish(Database db, String key, String error) {
-    db.update(
-        "UPDATE operations SET state = ?, error = ?, phase = ?,"
-            + " progress_percent = CASE WHEN ? = 'READY' THEN 100 ELSE progress_percent END,"
-            + " version = version + 1, updated_at = now()"
-            + " WHERE idempotency_key = ? AND state = 'RUNNING'",
-        error == null ? "SUCCEEDED" : "FAILED",
-        error,
-        error == null ? "READY" : "FAILED",
-        error == null ? "READY" : "FAILED",
-        key);
+  /** A row's caller and key; rows written before callers were recorded belong to nobody. */
+  private static RequestKey requestKey(java.sql.ResultSet rs) throws SQLException {
+    String caller = rs.getString("caller");
+    return new RequestKey(caller == null ? "unrecorded" : caller, rs.getString("request_key"));
   }
+
 }

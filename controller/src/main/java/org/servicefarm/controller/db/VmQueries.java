@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
@@ -62,7 +63,7 @@ public final class VmQueries {
    *
    * @return empty when no such service exists
    */
-  public Optional<RequestRoute> routeLocked(Database.Tx tx, String service, String key,
+  public Optional<RequestRoute> routeLocked(Database.Tx tx, String service, RequestKey key,
       boolean exclusive) throws SQLException {
     return tx.queryOne(
         "SELECT s.name, s.definition, s.guest_port, " + CatalogRepository.POLICY_COLUMNS + ","
@@ -73,7 +74,7 @@ public final class VmQueries {
             + " o.id AS earlier_id, o.service AS earlier_service, o.vm_id AS earlier_vm,"
             + " o.created AS earlier_created"
             + " FROM services s JOIN service_definitions d ON d.name = s.definition"
-            + " LEFT JOIN operations o ON o.idempotency_key = ?"
+            + " LEFT JOIN operations o ON o.caller = ? AND o.request_key = ?"
             + " WHERE s.name = ?",
         rs -> {
           UUID earlier = Rows.uuid(rs, "earlier_id");
@@ -85,8 +86,32 @@ public final class VmQueries {
                   rs.getBoolean("earlier_created"))));
         },
         exclusive,
-        key,
+        key.caller(),
+        key.idempotencyKey(),
         service);
+  }
+
+  /**
+   * Whether the VM can take one more lease under its definition's {@code max_leases_per_vm},
+   * holding the definition's exclusive lock (as a deciding request does) until the transaction
+   * ends, so the lease the caller then grants cannot pass the cap. The live leases are counted
+   * by a second statement, whose snapshot follows the lock.
+   */
+  public boolean leaseFitsLocked(Database.Tx tx, UUID vmId) throws SQLException {
+    Optional<Integer> cap = tx.queryOne(
+        "SELECT d.max_leases_per_vm,"
+            + " pg_advisory_xact_lock(hashtextextended('definition:' || d.name, 0)) AS locked"
+            + " FROM vms v JOIN service_definitions d ON d.name = v.definition WHERE v.id = ?",
+        rs -> rs.getInt(1),
+        vmId);
+    if (cap.isEmpty() || cap.get() == 0) {
+      return true;
+    }
+    long live = tx.queryOne(
+        "SELECT count(*) FROM leases WHERE vm_id = ? AND released_at IS NULL AND expires_at > now()",
+        rs -> rs.getLong(1),
+        vmId).orElse(0L);
+    return live < cap.get();
   }
 
   /**

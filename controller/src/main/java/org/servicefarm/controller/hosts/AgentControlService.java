@@ -75,6 +75,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           case REGISTER -> register(message.getRegister());
           case LOAD -> {
             requireSession("a load report");
+            ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
             // Liveness and load at once; the table is squared off this stream's thread.
             session.reported(load(message.getLoad().getLoad()),
                 message.getLoad().getCachedImagesList());
@@ -117,6 +118,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
         Validation.text("address", register.getAddress(), 255);
         Validation.text("hypervisor", register.getHypervisor(), 64);
         Validation.text("agent_version", register.getAgentVersion(), 128);
+        ReportValidation.requireValid("inventory", register.getInventoryList());
         if (session != null) {
           if (!session.hostId().equals(register.getHostId())) {
             throw new FarmException.InvalidInput("this stream registered host " + session.hostId()

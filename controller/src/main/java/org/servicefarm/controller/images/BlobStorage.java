@@ -38,6 +38,10 @@ public interface BlobStorage extends AutoCloseable {
   /** Stores everything {@code in} yields; a mismatch with what was declared stores nothing. */
   BlobStore.BlobInfo put(InputStream in, String expectedSha256, long expectedSize);
 
+  /** As {@link #put(InputStream, String, long)}, storing the bytes only if {@code check} passes. */
+  BlobStore.BlobInfo put(InputStream in, String expectedSha256, long expectedSize,
+      BlobWriter.ContentCheck check);
+
   /** Copies a file into the store, hashing it on the way; the source stays the caller's. */
   BlobStore.BlobInfo copyIn(Path source, String expectedSha256, long expectedSize);
 

@@ -50,29 +50,37 @@ public final class BlobStore implements BlobStorage {
   private final Path incoming;
   private final long maxBlobBytes;
   private final BeforePublish beforePublish;
+  private final long quotaBytes;
 
   public BlobStore(Path dataDir) {
     this(dataDir, DEFAULT_MAX_BLOB_BYTES);
   }
 
   public BlobStore(Path dataDir, long maxBlobBytes) {
-    this(dataDir.resolve("blobs"), maxBlobBytes, (file, sha256) -> { });
+    this(dataDir, maxBlobBytes, ImageSettings.DEFAULT_STORE_QUOTA_BYTES);
+  }
+
+  /** @param quotaBytes what every blob together may take; a blob that would pass it is refused */
+  public BlobStore(Path dataDir, long maxBlobBytes, long quotaBytes) {
+    this(dataDir.resolve("blobs"), maxBlobBytes, quotaBytes, (file, sha256) -> { });
   }
 
   /** A store whose blobs are the files of {@code directory} itself. */
-  public static BlobStore inDirectory(Path directory, long maxBlobBytes,
+  public static BlobStore inDirectory(Path directory, long maxBlobBytes, long quotaBytes,
       BeforePublish beforePublish) {
-    return new BlobStore(directory, maxBlobBytes, beforePublish);
+    return new BlobStore(directory, maxBlobBytes, quotaBytes, beforePublish);
   }
 
-  private BlobStore(Path root, long maxBlobBytes, BeforePublish beforePublish) {
-    if (maxBlobBytes <= 0) {
-      throw new IllegalArgumentException("maxBlobBytes must be positive, not " + maxBlobBytes);
+  private BlobStore(Path root, long maxBlobBytes, long quotaBytes, BeforePublish beforePublish) {
+    if (maxBlobBytes <= 0 || quotaBytes <= 0) {
+      throw new IllegalArgumentException("maxBlobBytes and quotaBytes must be positive, not "
+          + maxBlobBytes + " and " + quotaBytes);
     }
     this.root = root;
     this.incoming = root.resolve(".incoming");
     this.maxBlobBytes = maxBlobBytes;
     this.beforePublish = beforePublish;
+    this.quotaBytes = quotaBytes;
     try {
       PrivatePaths.directory(root);
       PrivatePaths.directory(incoming);
@@ -85,6 +93,29 @@ public final class BlobStore implements BlobStorage {
   @Override
   public long maxBlobBytes() {
     return maxBlobBytes;
+  }
+
+  public long quotaBytes() {
+    return quotaBytes;
+  }
+
+  /** Bytes the store holds now, blobs being written included. */
+  public long usedBytes() {
+    try (var files = Files.walk(root, 2)) {
+      return files.filter(Files::isRegularFile).mapToLong(BlobStore::sizeOrZero).sum();
+    } catch (IOException e) {
+      throw ioFailure("cannot measure the image store in " + root, e);
+    } catch (UncheckedIOException e) {
+      throw ioFailure("cannot measure the image store in " + root, e.getCause());
+    }
+  }
+
+  private static long sizeOrZero(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return 0; // removed while counting (a finished or aborted write): it holds nothing now
+    }
   }
 
   /** The blob's name and length, or empty when the store does not hold it. */
@@ -146,9 +177,16 @@ public final class BlobStore implements BlobStorage {
       throw new FarmException.InvalidInput("size_bytes: " + expectedSize
           + " is more than the image store takes (" + maxBlobBytes + " bytes)");
     }
+    // Checked when each write starts: concurrent writes may pass the quota by what they carry.
+    long room = quotaBytes - usedBytes();
+    if (expectedSize > room) {
+      throw new FarmException.NoCapacity("the image store is full: it holds " + (quotaBytes
+          - Math.max(room, 0)) + " bytes of its quota of " + quotaBytes + ", and size_bytes "
+          + expectedSize + " does not fit; delete images or raise --image-store-quota-gb");
+    }
     Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);
     try {
-      return new BlobWriter(this, part, expectedSha256, expectedSize);
+      return new BlobWriter(this, part, expectedSha256, expectedSize, room);
     } catch (IOException e) {
       throw ioFailure("cannot create a blob in " + incoming, e);
     }
@@ -157,12 +195,18 @@ public final class BlobStore implements BlobStorage {
   /** Stores everything {@code in} yields; a mismatch with what was declared stores nothing. */
   @Override
   public BlobInfo put(InputStream in, String expectedSha256, long expectedSize) {
+    return put(in, expectedSha256, expectedSize, BlobWriter.ContentCheck.NONE);
+  }
+
+  @Override
+  public BlobInfo put(InputStream in, String expectedSha256, long expectedSize,
+      BlobWriter.ContentCheck check) {
     try (BlobWriter writer = writer(expectedSha256, expectedSize)) {
       byte[] buffer = new byte[COPY_BUFFER];
       for (int n; (n = in.read(buffer)) >= 0; ) {
         writer.write(ByteBuffer.wrap(buffer, 0, n));
       }
-      return writer.finish();
+      return writer.finish(check);
     } catch (IOException e) {
       throw ioFailure("cannot read the bytes for a blob", e);
     }

@@ -23,17 +23,20 @@ public final class BlobWriter implements AutoCloseable {
   private final Path part;
   private final String expectedSha256;
   private final long expectedSize;
+  private final long room;
   private final FileChannel channel;
   private final MessageDigest digest = Sha256.newDigest();
   private long written;
   private boolean done;
 
-  BlobWriter(BlobStore store, Path part, String expectedSha256, long expectedSize)
+  /** @param room what the store's quota leaves for this blob when it starts */
+  BlobWriter(BlobStore store, Path part, String expectedSha256, long expectedSize, long room)
       throws IOException {
     this.store = store;
     this.part = part;
     this.expectedSha256 = expectedSha256;
     this.expectedSize = expectedSize;
+    this.room = room;
     this.channel = FileChannel.open(part, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
   }
 
@@ -56,6 +59,11 @@ public final class BlobWriter implements AutoCloseable {
       throw new FarmException.InvalidInput("blob is larger than the image store takes ("
           + store.maxBlobBytes() + " bytes)");
     }
+    if (after > room) {
+      abort();
+      throw new FarmException.NoCapacity("the image store is full: its quota of "
+          + store.quotaBytes() + " bytes leaves " + room + " for this blob, and more arrived");
+    }
     digest.update(bytes.duplicate());
     try {
       while (bytes.hasRemaining()) {
@@ -68,8 +76,24 @@ public final class BlobWriter implements AutoCloseable {
     written = after;
   }
 
+  /** What must hold of a blob's bytes before it is published; throws to refuse them. */
+  @FunctionalInterface
+  public interface ContentCheck {
+    void check(Path bytes);
+
+    ContentCheck NONE = bytes -> { };
+  }
+
   /** Verifies length and digest, makes the bytes durable and publishes the blob. */
   public BlobStore.BlobInfo finish() {
+    return finish(ContentCheck.NONE);
+  }
+
+  /**
+   * As {@link #finish()}, publishing the blob only once {@code check} accepts its bytes; a
+   * refusal discards them and is thrown.
+   */
+  public BlobStore.BlobInfo finish(ContentCheck check) {
     checkOpen();
     String actual = Sha256.hex(digest);
     if (expectedSize >= 0 && written != expectedSize) {
@@ -85,6 +109,12 @@ public final class BlobWriter implements AutoCloseable {
     try {
       channel.force(true);
       channel.close();
+      try {
+        check.check(part);
+      } catch (RuntimeException refused) {
+        abort();
+        throw refused;
+      }
       store.publish(part, actual);
       done = true;
       return new BlobStore.BlobInfo(actual, written);

@@ -1,8 +1,14 @@
 package org.servicefarm.controller.images;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Optional;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.model.ImageRecord;
 
@@ -10,15 +16,28 @@ import org.servicefarm.controller.model.ImageRecord;
  * Takes pre-constructed images in: a file on the controller's host, or bytes streamed by an
  * admin. Either way the bytes go into the image store first and the catalog row (READY) carries
  * their digest and size, so what agents fetch is exactly what was registered. A digest or size
- * the caller declared must match the bytes.
+ * the caller declared must match the bytes, and the image's header must name no other file
+ * ({@link ImageInspection}).
+ *
+ * <p>A file is read only from the import directory the operator configured, never through a
+ * symbolic link and never a device or FIFO: an admin token must not read the controller's own
+ * files (its environment under /proc holds the database password) into the store.
  */
 public final class ImageIntake {
   private final ImageCatalog catalog;
   private final BlobStorage blobs;
+  private final Optional<Path> importDirectory;
 
+  /** An intake that registers no file by path (uploads only). */
   public ImageIntake(ImageCatalog catalog, BlobStorage blobs) {
+    this(catalog, blobs, Optional.empty());
+  }
+
+  /** @param importDirectory the only directory registered files may come from; empty: none */
+  public ImageIntake(ImageCatalog catalog, BlobStorage blobs, Optional<Path> importDirectory) {
     this.catalog = catalog;
     this.blobs = blobs;
+    this.importDirectory = importDirectory;
   }
 
   /** The largest image the store takes. */
@@ -32,17 +51,75 @@ public final class ImageIntake {
    */
   public ImageRecord registerFile(String name, String format, Path source, String expectedSha256,
       long expectedSize) {
+    if (importDirectory.isEmpty()) {
+      throw new FarmException.Conflict("registering an image by path is off on this controller:"
+          + " start it with --image-import-dir DIR and put the file in DIR, or upload the image"
+          + " instead (farmctl image upload " + name + " FILE)");
+    }
     if (!source.isAbsolute()) {
       throw new FarmException.InvalidInput("source_path: '" + BlobStore.shorten(source.toString())
           + "' is not an absolute path");
     }
-    if (!Files.isRegularFile(source)) {
-      throw new FarmException.NotFound("source_path: " + BlobStore.shorten(source.toString())
-          + " is not a file on the controller's host");
-    }
+    Path file = importable(source.normalize());
     catalog.checkNameFree(name);
-    BlobStore.BlobInfo blob = blobs.copyIn(source, expectedSha256, expectedSize);
-    return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, source.toString());
+    BlobStore.BlobInfo blob;
+    // Opened without following a link, so a file swapped for one after the checks is not read.
+    try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
+      blob = blobs.put(in, expectedSha256, expectedSize,
+          bytes -> ImageInspection.requireSafeBase(name, format, bytes));
+    } catch (IOException e) {
+      throw new FarmException.InvalidInput("source_path: " + shown(file) + " cannot be read"
+          + " without following a link: " + e.getMessage());
+    }
+    return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, file.toString());
+  }
+
+  /**
+   * The file, once it is shown to be a regular file inside the import directory reached through
+   * no symbolic link; otherwise a refusal saying which of these it is not.
+   */
+  private Path importable(Path file) {
+    Path directory;
+    try {
+      directory = importDirectory.get().toRealPath();
+    } catch (IOException e) {
+      throw new FarmException.Unavailable("the import directory " + importDirectory.get()
+          + " (--image-import-dir) cannot be read: " + e.getMessage());
+    }
+    if (!file.startsWith(directory) || file.equals(directory)) {
+      throw new FarmException.InvalidInput("source_path: " + shown(file) + " is outside the"
+          + " import directory " + directory + " (--image-import-dir); copy the image there");
+    }
+    BasicFileAttributes attributes;
+    try {
+      Path parent = file.getParent();
+      if (!parent.toRealPath().equals(parent)) {
+        throw new FarmException.InvalidInput("source_path: " + shown(file) + " is reached"
+            + " through a symbolic link (" + parent + " is " + parent.toRealPath() + ");"
+            + " images are read only from inside " + directory);
+      }
+      attributes = Files.readAttributes(file, BasicFileAttributes.class,
+          LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      throw new FarmException.NotFound("source_path: " + shown(file)
+          + " is not a file on the controller's host");
+    } catch (IOException e) {
+      throw new FarmException.InvalidInput("source_path: " + shown(file) + " cannot be read: "
+          + e.getMessage());
+    }
+    if (attributes.isSymbolicLink()) {
+      throw new FarmException.InvalidInput("source_path: " + shown(file) + " is a symbolic"
+          + " link; the import directory takes only the image files themselves");
+    }
+    if (!attributes.isRegularFile()) {
+      throw new FarmException.InvalidInput("source_path: " + shown(file) + " is not a regular"
+          + " file (a directory, device, FIFO or socket)");
+    }
+    return file;
+  }
+
+  private static String shown(Path file) {
+    return BlobStore.shorten(file.toString());
   }
 
   /** Starts an upload of {@code sizeBytes} bytes; the name is checked now, and again at the end. */
@@ -71,9 +148,10 @@ public final class ImageIntake {
       writer.write(bytes);
     }
 
-    /** Verifies and stores the bytes, then registers the image. */
+    /** Verifies, inspects and stores the bytes, then registers the image. */
     public ImageRecord finish() {
-      BlobStore.BlobInfo blob = writer.finish();
+      BlobStore.BlobInfo blob =
+          writer.finish(bytes -> ImageInspection.requireSafeBase(name, format, bytes));
       return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, null);
     }
 

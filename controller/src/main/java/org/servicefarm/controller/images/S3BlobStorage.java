@@ -44,12 +44,13 @@ public final class S3BlobStorage implements BlobStorage {
    * @param where the store as messages name it (endpoint and location)
    */
   public S3BlobStorage(S3Client s3, S3Location location, Path cacheDir, long maxBlobBytes,
-      String where) {
+      long quotaBytes, String where) {
     this.s3 = s3;
     this.location = location;
     this.where = where;
     this.uploads = new S3Uploads(s3, location);
-    this.cache = BlobStore.inDirectory(cacheDir, maxBlobBytes, this::uploadUnlessStored);
+    this.cache = BlobStore.inDirectory(cacheDir, maxBlobBytes, quotaBytes,
+        this::uploadUnlessStored);
     for (int i = 0; i < DOWNLOAD_LOCKS; i++) {
       downloadLocks[i] = new Object();
     }
@@ -57,7 +58,7 @@ public final class S3BlobStorage implements BlobStorage {
 
   /** Connects to the store and checks that the bucket is there, before the controller serves. */
   public static S3BlobStorage open(S3ClientSettings settings, S3Location location, Path cacheDir,
-      long maxBlobBytes) {
+      long maxBlobBytes, long quotaBytes) {
     S3Client s3 = settings.newClient();
     String where = location + " at " + settings.describe();
     try {
@@ -69,7 +70,7 @@ public final class S3BlobStorage implements BlobStorage {
               ? "bucket " + location.bucket() + " does not exist" : e.getMessage()), e);
     }
     LOG.info("blob store: " + where + ", local copies in " + cacheDir);
-    return new S3BlobStorage(s3, location, cacheDir, maxBlobBytes, where);
+    return new S3BlobStorage(s3, location, cacheDir, maxBlobBytes, quotaBytes, where);
   }
 
   @Override
@@ -113,6 +114,12 @@ public final class S3BlobStorage implements BlobStorage {
   @Override
   public BlobStore.BlobInfo put(InputStream in, String expectedSha256, long expectedSize) {
     return cache.put(in, expectedSha256, expectedSize);
+  }
+
+  @Override
+  public BlobStore.BlobInfo put(InputStream in, String expectedSha256, long expectedSize,
+      BlobWriter.ContentCheck check) {
+    return cache.put(in, expectedSha256, expectedSize, check);
   }
 
   @Override

@@ -1,6 +1,5 @@
 package org.servicefarm.controller.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import io.prometheus.metrics.core.metrics.Counter;
@@ -23,6 +22,7 @@ import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
 import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.images.ImageConstructor;
+import org.servicefarm.http.WebExchange;
 
 /**
  * The controller's Prometheus metrics, served as text (exposition format 0.0.4) on /metrics. The
@@ -147,7 +147,7 @@ public final class ControllerMetrics {
   }
 
   /** Answers a scrape with every metric in the text exposition format. */
-  public void handle(HttpExchange exchange) throws IOException {
+  public void handle(WebExchange exchange) throws IOException {
     ByteArrayOutputStream body = new ByteArrayOutputStream(16 * 1024);
     writer.write(body, registry.scrape());
     exchange.getResponseHeaders().set("Content-Type", writer.getContentType());

@@ -102,13 +102,6 @@ public final class OperationTracker {
 
   // ---- the broker's side: requests and their outcome ----
 
-  /** Records a request a running VM answered at once; returns its id. */
-  public UUID recordReady(OperationResult result) {
-    UUID id = UUID.randomUUID();
-    operations.recordReady(db, id, result.service(), result.vmId(), result.host(), result.port());
-    return id;
-  }
-
   /** Finishes the request with the outcome once there is one. */
   public void follow(UUID id, CompletableFuture<OperationResult> outcome) {
     outcome.whenComplete((result, failure) -> {

@@ -51,6 +51,7 @@ public final class OrphanPolicy {
   private final Duration commandTimeout;
   private final Clock clock;
   private final OrphanSightings sightings = new OrphanSightings();
+  private final OrphanEventBudget budget = new OrphanEventBudget();
 
   public OrphanPolicy(Settings settings, Database db, EventRepository events, AgentRegistry agents,
       Duration commandTimeout, Clock clock) {
@@ -89,11 +90,20 @@ public final class OrphanPolicy {
     for (OrphanSightings.Seen s : seen.values()) {
       DomainStatus domain = byId.get(s.vmId());
       boolean kept = claimed.contains(s.vmId());
-      if (s.newlyConfirmed()) {
+      OrphanEventBudget.Spend spend = s.newlyConfirmed() ? budget.spend(hostId, now) : null;
+      if (spend != null && spend.firstSkipped()) {
+        LOG.warning("host " + hostId + " reports more than " + OrphanEventBudget.PER_HOST_PER_MINUTE
+            + " orphan domains a minute; the rest of this minute's are counted, not recorded");
+      }
+      if (spend != null && spend.record()) {
+        String skipped = spend.skippedBefore() == 0 ? "" : " (" + spend.skippedBefore()
+            + " more orphans of this host in the minute before were not recorded one by one:"
+            + " at most " + OrphanEventBudget.PER_HOST_PER_MINUTE + " a minute)";
         events.append(tx, "ORPHAN", parseOrNull(s.vmId()), hostId, null, null,
             domain.getPower().name(), "host " + hostId + " runs a farm domain for VM " + s.vmId()
-                + " that the VM table does not place there; " + fate(kept));
-        LOG.warning("orphan domain for VM " + s.vmId() + " on host " + hostId + ": " + fate(kept));
+                + " that the VM table does not place there; " + fate(kept) + skipped);
+        LOG.warning("orphan domain for VM " + s.vmId() + " on host " + hostId + ": " + fate(kept)
+            + skipped);
       }
       if (settings.mode() == Mode.DELETE && !kept && s.sighting().confirmed()
           && !s.sighting().removing() && s.sighting().age(now).compareTo(settings.grace()) >= 0) {
@@ -127,8 +137,10 @@ public final class OrphanPolicy {
               return null;
             });
           } else {
+            // The agent's words, escaped: a log line is one line.
             LOG.warning("orphan domain of VM " + vmId + " on host " + hostId + " not removed: "
-                + (error != null ? error.getMessage() : result.getError()));
+                + escaped(error != null ? String.valueOf(error.getMessage())
+                    : result.getError()));
           }
           sightings.removingEnded(hostId, vmId, removed);
         });
@@ -151,6 +163,19 @@ public final class OrphanPolicy {
             + " UNION SELECT vm_id::text FROM leases WHERE vm_id::text = ANY(?)"
             + " AND released_at IS NULL AND expires_at > now()",
         rs -> rs.getString(1), ids, ids));
+  }
+
+  /** Text from an agent as one log line: control characters shown, at most 300 characters. */
+  private static String escaped(String text) {
+    StringBuilder out = new StringBuilder();
+    text.codePoints().limit(300).forEach(c -> {
+      if (c < 0x20 || c == 0x7f) {
+        out.append(String.format("\\x%02x", c));
+      } else {
+        out.appendCodePoint(c);
+      }
+    });
+    return out.toString();
   }
 
   private static UUID parseOrNull(String id) {

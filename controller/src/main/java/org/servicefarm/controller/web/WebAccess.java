@@ -1,12 +1,12 @@
 package org.servicefarm.controller.web;
 
-import com.sun.net.httpserver.HttpExchange;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
 import org.servicefarm.controller.auth.Role;
 import org.servicefarm.controller.auth.TokenVerifier.Verdict;
+import org.servicefarm.http.WebExchange;
 
 /**
  * Decides whether an HTTP caller may use an admin route: a live admin token in {@code
@@ -37,7 +37,7 @@ public final class WebAccess {
   }
 
   /** Whether the caller is an admin; if not, the refusal has been sent. */
-  boolean admit(HttpExchange exchange) throws IOException {
+  boolean admit(WebExchange exchange) throws IOException {
     if (open) {
       return true;
     }
@@ -58,7 +58,7 @@ public final class WebAccess {
   }
 
   /** Whether the caller presents a live admin token (always, when open); answers nothing. */
-  public boolean admits(HttpExchange exchange) {
+  public boolean admits(WebExchange exchange) {
     return open || presentedToken(exchange).map(t -> refusal(t).isEmpty()).orElse(false);
   }
 
@@ -77,7 +77,7 @@ public final class WebAccess {
   }
 
   /** The token in the Authorization header, else in the dashboard's cookie. */
-  public static Optional<String> presentedToken(HttpExchange exchange) {
+  public static Optional<String> presentedToken(WebExchange exchange) {
     String header = exchange.getRequestHeaders().getFirst("Authorization");
     if (header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)) {
       return Optional.of(header.substring(7).strip());
@@ -94,7 +94,7 @@ public final class WebAccess {
     return Optional.empty();
   }
 
-  private static void refuse(HttpExchange exchange, int status, String why) throws IOException {
+  private static void refuse(WebExchange exchange, int status, String why) throws IOException {
     if (status == 401) {
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"servicefarm\"");
     }

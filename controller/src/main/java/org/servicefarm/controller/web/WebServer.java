@@ -1,33 +1,30 @@
 package org.servicefarm.controller.web;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpHandler;
-import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
-import com.sun.net.httpserver.HttpsServer;
+import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import javax.net.ssl.SSLContext;
+import org.servicefarm.http.HttpEndpoint;
+import org.servicefarm.http.WebExchange;
+import org.servicefarm.http.WebHandler;
 
 /**
  * The controller's HTTP endpoint beside its gRPC port: what people and scrapers reach with a
  * browser or curl (the dashboard, Prometheus metrics). Each route says who may use it; admin
  * routes go through {@link WebAccess}.
  *
- * <p>It runs on a small fixed pool: the pages are few and cheap, and a flood of HTTP requests
- * must not take threads from the gRPC server.
+ * <p>It runs on {@link HttpEndpoint}: Netty reads each request whole, within a deadline and a
+ * size bound, before one of a few worker threads answers it, and bounds and times out the
+ * connections, so slow clients cannot take the port (and with it /healthz) down, and a flood of
+ * HTTP requests does not take threads from the gRPC server.
  */
 public final class WebServer implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(WebServer.class.getName());
-  private static final int THREADS = 4;
 
   /** Who may use a route. */
   public enum Access {
@@ -37,13 +34,11 @@ public final class WebServer implements AutoCloseable {
     ADMIN
   }
 
-  private final HttpServer server;
-  private final ExecutorService pool;
+  private final HttpEndpoint endpoint;
   private final WebAccess access;
 
-  private WebServer(HttpServer server, ExecutorService pool, WebAccess access) {
-    this.server = server;
-    this.pool = pool;
+  private WebServer(HttpEndpoint endpoint, WebAccess access) {
+    this.endpoint = endpoint;
     this.access = access;
   }
 
@@ -62,27 +57,9 @@ public final class WebServer implements AutoCloseable {
    * @throws IOException naming the address when it cannot be bound
    */
   public static WebServer start(InetSocketAddress address, WebAccess access,
-      Optional<SSLContext> tls) throws IOException {
-    HttpServer server;
-    try {
-      if (tls.isPresent()) {
-        HttpsServer https = HttpsServer.create(address, 64);
-        https.setHttpsConfigurator(new HttpsConfigurator(tls.get()));
-        server = https;
-      } else {
-        server = HttpServer.create(address, 64);
-      }
-    } catch (java.net.BindException e) {
-      throw new IOException("cannot serve HTTP on " + address + ": " + e.getMessage(), e);
-    }
-    ExecutorService pool = Executors.newFixedThreadPool(THREADS, r -> {
-      Thread t = new Thread(r, "web");
-      t.setDaemon(true);
-      return t;
-    });
-    server.setExecutor(pool);
-    server.start();
-    return new WebServer(server, pool, access);
+      Optional<SslContext> tls) throws IOException {
+    return new WebServer(HttpEndpoint.start("web", address, HttpEndpoint.Limits.defaults(), tls,
+        Map.of()), access);
   }
 
   /** Who decides the admin routes, for pages that sign callers in or send them to a sign-in. */
@@ -92,16 +69,15 @@ public final class WebServer implements AutoCloseable {
 
   /** Where it listens (with the port chosen when 0 was asked for). */
   public InetSocketAddress address() {
-    return server.getAddress();
+    return endpoint.address();
   }
 
   /**
    * Serves {@code handler} for {@code path} and everything below it, to the callers {@code
    * who} admits. A handler that throws answers 500 with the message; nothing is left hanging.
    */
-  public void route(String path, Access who, HttpHandler handler) {
-    server.createContext(path, exchange -> {
-      // Not try-with-resources: the exchange must still be open when a failure is answered.
+  public void route(String path, Access who, WebHandler handler) {
+    endpoint.route(path, exchange -> {
       try {
         if (who == Access.ADMIN && !access.admit(exchange)) {
           return;
@@ -111,15 +87,13 @@ public final class WebServer implements AutoCloseable {
         LOG.log(Level.WARNING, "HTTP " + exchange.getRequestMethod() + " "
             + exchange.getRequestURI().getPath() + " failed", e);
         respondIfUnanswered(exchange, e);
-      } finally {
-        exchange.close();
       }
     });
   }
 
   // After the response headers went out there is nothing left to tell the caller but a closed
   // connection; before, the failure becomes a 500 the caller can read.
-  private static void respondIfUnanswered(HttpExchange exchange, Exception e) {
+  private static void respondIfUnanswered(WebExchange exchange, Exception e) {
     if (exchange.getResponseCode() != -1) {
       return;
     }
@@ -131,12 +105,12 @@ public final class WebServer implements AutoCloseable {
   }
 
   /** Answers with a UTF-8 text body. */
-  public static void sendText(HttpExchange exchange, int status, String body) throws IOException {
+  public static void sendText(WebExchange exchange, int status, String body) throws IOException {
     send(exchange, status, "text/plain; charset=utf-8", body);
   }
 
   /** Answers with a UTF-8 body of the given content type. */
-  public static void send(HttpExchange exchange, int status, String contentType, String body)
+  public static void send(WebExchange exchange, int status, String contentType, String body)
       throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", contentType);
@@ -151,12 +125,6 @@ public final class WebServer implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    pool.shutdown();
-    try {
-      pool.awaitTermination(2, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    endpoint.close();
   }
 }

@@ -44,11 +44,14 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.diskimage.Qcow2Bytes;
 
 /** RegisterImage and UploadImage over in-process gRPC on a real PostgreSQL. */
 class ImageRegistrationTest {
   @TempDir
   Path dataDir;
+  private Path importDir;
+  private ImageCatalog catalog;
   private Database db;
   private BlobStore blobs;
   private Server server;
@@ -61,9 +64,11 @@ class ImageRegistrationTest {
     db = new Database(EmbeddedPostgresForTests.freshDatabase(), EmbeddedPostgresForTests.user(), "", 4);
     Migrations.migrate(db.dataSource());
     blobs = new BlobStore(dataDir, 10_000_000);
-    ImageCatalog catalog = new ImageCatalog(db, new ImageRepository(), new CatalogRepository());
+    catalog = new ImageCatalog(db, new ImageRepository(), new CatalogRepository());
+    importDir = Files.createDirectories(dataDir.resolve("import")).toRealPath();
     // The image calls never touch VMs, so the admin service gets no VmActions.
-    FarmAdminService service = new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs),
+    FarmAdminService service = new FarmAdminService(db, catalog,
+        new ImageIntake(catalog, blobs, Optional.of(importDir)),
         new VmQueries(new VmRepository(new EventRepository()), new LeaseRepository()),
         new HostRepository(),
         new AgentRegistry(), null, Duration.ofSeconds(10));
@@ -84,8 +89,8 @@ class ImageRegistrationTest {
 
   @Test
   void registeringAFileByPathStoresItAndTheImageIsReadyWithItsDigest() throws IOException {
-    byte[] bytes = TestBytes.random(300_000, 1);
-    Path file = dataDir.resolve("debian.qcow2");
+    byte[] bytes = Qcow2Bytes.plain(1L << 30, 300_000);
+    Path file = importDir.resolve("debian.qcow2");
     Files.write(file, bytes);
 
     Image image = admin.registerImage(RegisterImageRequest.newBuilder().setName("debian-12")
@@ -103,7 +108,7 @@ class ImageRegistrationTest {
   @Test
   void aWrongDeclaredDigestIsRefusedNamingBothAndNothingIsRegistered() throws IOException {
     byte[] bytes = TestBytes.random(1000, 2);
-    Path file = dataDir.resolve("debian.raw");
+    Path file = importDir.resolve("debian.raw");
     Files.write(file, bytes);
     String declared = "f".repeat(64);
 
@@ -122,13 +127,13 @@ class ImageRegistrationTest {
   void registeringAMissingFileOrATakenNameIsRefused() throws IOException {
     StatusRuntimeException missing = assertThrows(StatusRuntimeException.class, () ->
         admin.registerImage(RegisterImageRequest.newBuilder().setName("a")
-            .setSourcePath("/nonexistent/disk.qcow2").build()));
+            .setSourcePath(importDir.resolve("disk.qcow2").toString()).build()));
     assertEquals(Status.Code.NOT_FOUND, missing.getStatus().getCode());
-    assertTrue(missing.getStatus().getDescription().contains("/nonexistent/disk.qcow2"));
+    assertTrue(missing.getStatus().getDescription().contains(importDir + "/disk.qcow2"));
 
-    Path file = dataDir.resolve("a.qcow2");
+    Path file = importDir.resolve("a.raw");
     Files.write(file, new byte[] {1});
-    RegisterImageRequest req = RegisterImageRequest.newBuilder().setName("a")
+    RegisterImageRequest req = RegisterImageRequest.newBuilder().setName("a").setFormat("raw")
         .setSourcePath(file.toString()).build();
     admin.registerImage(req);
     assertEquals(Status.Code.FAILED_PRECONDITION, assertThrows(StatusRuntimeException.class,
@@ -179,6 +184,11 @@ class ImageRegistrationTest {
   }
 
   private CompletableFuture<Image> upload(String name, long size, String sha, byte[] bytes) {
+    return upload(name, "raw", size, sha, bytes);
+  }
+
+  private CompletableFuture<Image> upload(String name, String format, long size, String sha,
+      byte[] bytes) {
     CompletableFuture<Image> result = new CompletableFuture<>();
     StreamObserver<UploadImageChunk> out = adminAsync.uploadImage(new StreamObserver<>() {
       @Override
@@ -195,7 +205,7 @@ class ImageRegistrationTest {
       public void onCompleted() {}
     });
     out.onNext(UploadImageChunk.newBuilder().setHeader(UploadImageHeader.newBuilder()
-        .setName(name).setFormat("qcow2").setSizeBytes(size).setSha256(sha)).build());
+        .setName(name).setFormat(format).setSizeBytes(size).setSha256(sha)).build());
     for (int at = 0; at < bytes.length; at += 100_000) {
       out.onNext(UploadImageChunk.newBuilder().setData(ByteString.copyFrom(bytes, at,
           Math.min(100_000, bytes.length - at))).build());

@@ -139,7 +139,8 @@ class S3BlobStorageTest {
   void aBucketThatDoesNotExistIsNamedAtStart() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> S3BlobStorage.open(server.settings(), S3Location.parse("s3://no-such-bucket/x"),
-            dir.resolve("cache"), BlobStore.DEFAULT_MAX_BLOB_BYTES));
+            dir.resolve("cache"), BlobStore.DEFAULT_MAX_BLOB_BYTES,
+            ImageSettings.DEFAULT_STORE_QUOTA_BYTES));
     assertTrue(e.getMessage().contains("bucket no-such-bucket does not exist"), e.getMessage());
   }
 
@@ -159,7 +160,8 @@ class S3BlobStorageTest {
 
   private S3BlobStorage storage(String name) {
     S3BlobStorage storage = new S3BlobStorage(server.settings().newClient(), LOCATION,
-        dir.resolve(name), BlobStore.DEFAULT_MAX_BLOB_BYTES, LOCATION.toString());
+        dir.resolve(name), BlobStore.DEFAULT_MAX_BLOB_BYTES, ImageSettings.DEFAULT_STORE_QUOTA_BYTES,
+        LOCATION.toString());
     opened.add(storage);
     return storage;
   }

@@ -17,6 +17,7 @@ import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.agent.images.BlobDigest;
 import org.servicefarm.agent.images.ImageException;
 import org.servicefarm.api.v1.PortForward;
+import org.servicefarm.diskimage.DiskImageHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,7 +97,10 @@ final class DomainArchiving {
     }
     Path unpacked;
     try {
-      unpacked = archives.download(vmId, archive);
+      // Bounded by the disk a VM of this image has: the archive may come from any host.
+      long diskBytes = LibvirtHypervisor.storage("restore", vmId,
+          () -> disks.diskBytes(spec.image(), spec.progress()));
+      unpacked = archives.download(vmId, archive, DiskImageHeader.largestFileFor(diskBytes));
     } catch (ImageException e) {
       throw new HypervisorException(Kind.IMAGE,
           "restore of vm " + vmId + " failed: " + e.getMessage(), e);

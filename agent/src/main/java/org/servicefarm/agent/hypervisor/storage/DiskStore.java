@@ -44,6 +44,13 @@ public interface DiskStore {
     return adopt(vmId, image, restoredDisk);
   }
 
+  /**
+   * The size of a VM's disk on the image (its virtual size), from which an archive of such a VM
+   * is bounded: it may unpack to no more than a disk of this size needs, and declare no larger
+   * disk. The image is fetched when missing.
+   */
+  long diskBytes(ImageRef image, TransferProgress progress) throws HypervisorException;
+
   /** Removes the VM's disk and console log; files that do not exist are fine. */
   void remove(String vmId) throws IOException;
 

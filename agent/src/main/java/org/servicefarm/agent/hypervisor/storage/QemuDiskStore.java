@@ -1,12 +1,10 @@
 package org.servicefarm.agent.hypervisor.storage;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -18,6 +16,7 @@ import org.servicefarm.agent.images.ImageException;
 import org.servicefarm.agent.images.QemuReadable;
 import org.servicefarm.agent.images.TransferProgress;
 import org.servicefarm.api.v1.ImageRef;
+import org.servicefarm.diskimage.DiskImageHeader;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +31,6 @@ public final class QemuDiskStore implements DiskStore {
   private static final Logger log = LoggerFactory.getLogger(QemuDiskStore.class);
 
   private static final Set<String> BASE_FORMATS = Set.of("qcow2", "raw");
-  private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
 
   private final Path disksDir;
   private final Path consoleDir;
@@ -75,6 +73,7 @@ public final class QemuDiskStore implements DiskStore {
   public PreparedDisk prepare(String vmId, ImageRef image, TransferProgress progress)
       throws HypervisorException {
     PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
+    requireSafeBase(prepared, image);
     Path partial = disksDir.resolve("." + vmId + ".qcow2.partial");
     try {
       Files.deleteIfExists(partial);
@@ -99,8 +98,15 @@ public final class QemuDiskStore implements DiskStore {
   @Override
   public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk,
       TransferProgress progress) throws HypervisorException {
-    requireQcow2(restoredDisk);
     PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
+    try {
+      requireSafeBase(prepared, image);
+      requireSafeOverlay(restoredDisk, header(prepared.leases().get(0).path(), "the image")
+          .virtualSizeBytes());
+    } catch (HypervisorException e) {
+      prepared.close();
+      throw e;
+    }
     try {
       qemuImg.rebaseUnsafe(restoredDisk, prepared.leases().get(0).path(), image.getFormat());
       Files.move(restoredDisk, diskPath(vmId),
@@ -198,18 +204,48 @@ public final class QemuDiskStore implements DiskStore {
     return value.isEmpty() ? Optional.empty() : Optional.of(digest(value, field, image));
   }
 
-  /** An archive whose bytes are not a qcow2 image would make libvirt fail later and less clearly. */
-  private static void requireQcow2(Path restoredDisk) throws HypervisorException {
-    byte[] magic;
-    try (InputStream in = Files.newInputStream(restoredDisk)) {
-      magic = in.readNBytes(QCOW2_MAGIC.length);
-    } catch (IOException e) {
-      throw new HypervisorException(Kind.HYPERVISOR,
-          "reading the restored disk " + restoredDisk + ": " + e, e);
+  @Override
+  public long diskBytes(ImageRef image, TransferProgress progress) throws HypervisorException {
+    try (PreparedDisk base = cacheBlobs(image, disksDir.resolve("unused"), progress)) {
+      return header(base.leases().get(0).path(), "the image").virtualSizeBytes();
     }
-    if (!Arrays.equals(magic, QCOW2_MAGIC)) {
-      throw new HypervisorException(Kind.IMAGE,
-          "the archive does not hold a qcow2 overlay (its first bytes are not QFI\\xfb)");
+  }
+
+  /**
+   * An image from the store was inspected when it entered it; this host checks again before
+   * qemu-img follows its header, since the store may hold images from before that check.
+   */
+  private static void requireSafeBase(PreparedDisk prepared, ImageRef image)
+      throws HypervisorException {
+    List<String> problems = header(prepared.leases().get(0).path(), "the image")
+        .problemsAsBase(image.getFormat());
+    if (!problems.isEmpty()) {
+      prepared.close();
+      throw new HypervisorException(Kind.IMAGE, "image " + image.getName() + " is refused on"
+          + " this host: " + String.join("; ", problems));
+    }
+  }
+
+  /**
+   * An archive may come from another host, a hostile one included: it must be a qcow2 overlay
+   * that names no file QEMU would open beside it and declares no disk larger than the VM's. The
+   * backing file it names is the archiving host's and is replaced (rebase -u) unread.
+   */
+  private static void requireSafeOverlay(Path restoredDisk, long diskBytes)
+      throws HypervisorException {
+    List<String> problems = header(restoredDisk, "the restored disk").problemsAsOverlay(diskBytes);
+    if (!problems.isEmpty()) {
+      throw new HypervisorException(Kind.IMAGE, "the archive is refused: "
+          + String.join("; ", problems));
+    }
+  }
+
+  private static DiskImageHeader header(Path file, String what) throws HypervisorException {
+    try {
+      return DiskImageHeader.read(file);
+    } catch (IOException e) {
+      throw new HypervisorException(Kind.HYPERVISOR, "reading the header of " + what + " "
+          + file + ": " + e, e);
     }
   }
 }

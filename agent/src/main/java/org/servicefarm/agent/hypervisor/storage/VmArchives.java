@@ -64,24 +64,46 @@ public final class VmArchives {
 
   /**
    * Downloads the archive (resuming a download an earlier attempt began), verifies its digest and
-   * decompresses it. The caller moves or deletes the returned file.
+   * decompresses it, stopping at {@code maxBytes}: an archive may come from any host, and one that
+   * unpacks to more than its VM's disk can hold (a gzip bomb) is refused before it fills this
+   * host's disk. The caller moves or deletes the returned file.
    */
-  public Path download(String vmId, BlobDigest archive) throws ImageException, IOException {
+  public Path download(String vmId, BlobDigest archive, long maxBytes)
+      throws ImageException, IOException {
     Path dir = archiveDirectory(vmId);
     Path compressed = dir.resolve(archive.hex() + ".gz");
     transfers.download(archive, 0, compressed,
         "archive " + archive.archiveRef() + " of vm " + vmId);
     Path restored = dir.resolve("restored");
+    long unpacked;
     try (InputStream in = new GZIPInputStream(Files.newInputStream(compressed), BUFFER_BYTES);
         OutputStream out = Files.newOutputStream(restored)) {
-      in.transferTo(out);
+      unpacked = copyAtMost(in, out, maxBytes);
     } catch (ZipException e) {
       Files.deleteIfExists(restored);
       throw new ImageException("archive " + archive.archiveRef() + " of vm " + vmId
           + " is not gzip data: " + e.getMessage(), e);
     }
     Files.delete(compressed);
+    if (unpacked > maxBytes) {
+      Files.delete(restored);
+      throw new ImageException("archive " + archive.archiveRef() + " of vm " + vmId
+          + " unpacks to more than " + maxBytes + " bytes, more than the VM's disk needs:"
+          + " refused");
+    }
     return restored;
+  }
+
+  /** Copies up to {@code limit} bytes and one more, so a return beyond the limit says so. */
+  private static long copyAtMost(InputStream in, OutputStream out, long limit) throws IOException {
+    byte[] buffer = new byte[BUFFER_BYTES];
+    long copied = 0;
+    for (int n; copied <= limit && (n = in.read(buffer, 0,
+        (int) Math.min(buffer.length, limit + 1 - copied))) >= 0; ) {
+      out.write(buffer, 0, n);
+      copied += n;
+    }
+    return copied;
   }
 
   /** Forgets the VM's archive and removes whatever of it is still on this host. */
