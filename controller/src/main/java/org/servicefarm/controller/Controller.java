@@ -150,11 +150,11 @@ public final class Controller implements AutoCloseable {
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs,
         ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
-    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images),
+    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainReturns(vms, events, placer, digests));
+        operationTracker, new DrainReturns(vms, events, placer, digests), events);
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
@@ -183,7 +183,7 @@ public final class Controller implements AutoCloseable {
         brokerService,
         new TokenAdminService(tokens),
         new FarmAdminService(db, catalog, new ImageIntake(catalog, blobs), queries, hosts, agents,
-            new VmActions(db, vms, reconciler, waiter), config.actionWait(),
+            new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),

@@ -43,7 +43,7 @@ class WaitingRequestsIntegrationTest {
       farm.awaitConnected(List.of("host-1"));
       ServiceAccess steady = client.requestService("steady");
       ServiceAccess sleepy = client.requestService("sleepy");
-      client.suspendVm(sleepy.vmId());
+      client.suspendVm(sleepy.vmId(), true);
 
       List<CompletableFuture<ServiceAccess>> waiting = new ArrayList<>();
       // A busy farm: the reconciler cannot record anything until this session lets go, so the

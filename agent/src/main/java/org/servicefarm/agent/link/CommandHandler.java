@@ -92,12 +92,29 @@ public final class CommandHandler {
     switch (command.getActionCase()) {
       case INSTALL -> {
         InstallVm install = command.getInstall();
+        InstallProgress noted = new InstallProgress() {
+          @Override
+          public void transferred(long doneBytes, long totalBytes) {
+            progress.transferred(doneBytes, totalBytes);
+          }
+
+          @Override
+          public void installing() {
+            progress.installing();
+          }
+
+          @Override
+          public void newDisk() {
+            result.setNewDisk(true);
+          }
+        };
         result.setStatus(hypervisor.install(new DomainSpec(vmId, generation, install.getImage(),
-            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList(), progress)));
+            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList(), noted,
+            install.getKeepDisk())));
       }
       case START -> result.setStatus(hypervisor.start(vmId, generation));
       case SUSPEND -> result.setStatus(hypervisor.suspend(vmId, generation));
-      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation));
+      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation, result::setNotice));
       case ARCHIVE -> result.setArchiveRef(hypervisor.archive(vmId, generation))
           .setStatus(gone(vmId, generation));
       case RESTORE -> {
@@ -134,6 +151,7 @@ public final class CommandHandler {
       case INVALID -> CommandError.COMMAND_ERROR_INVALID;
       case HYPERVISOR -> CommandError.COMMAND_ERROR_HYPERVISOR;
       case IMAGE -> CommandError.COMMAND_ERROR_IMAGE;
+      case DISK_LOST -> CommandError.COMMAND_ERROR_DISK_LOST;
     };
   }
 

@@ -16,6 +16,7 @@ import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
@@ -48,6 +49,7 @@ public final class ReconcileSteps {
   private final ImageBuilds builds;
   private final OperationTracker operations;
   private final DrainReturns drainReturns;
+  private final DiskLoss diskLoss;
 
   /** Makes a VM's image bootable before its first install (composed images are built then). */
   @FunctionalInterface
@@ -68,7 +70,9 @@ public final class ReconcileSteps {
       Placer.ImageDigests imageDigest,
       ImageBuilds builds,
       OperationTracker operations,
-      DrainReturns drainReturns) {
+      DrainReturns drainReturns,
+      EventRepository events) {
+    this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
     this.operations = operations;
     this.drainReturns = drainReturns;
     this.imageDigest = imageDigest;
@@ -144,8 +148,26 @@ public final class ReconcileSteps {
     operations.entered(vm.id(), fetches ? OperationPhase.TRANSFERRING : OperationPhase.INSTALLING,
         (fetches ? "fetching the image to host " : "installing on host ") + vm.hostId());
     Failpoints.hit("provision.image-ready");
-    return command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
-        VmState.STARTING, "installed on host " + vm.hostId(), p -> installProgress(vm, p));
+    Optional<CommandResult> result =
+        send(vm, commands.install(vm), longTimeout, p -> installProgress(vm, p));
+    if (result.isEmpty()) {
+      return false;
+    }
+    if (!result.get().getOk()
+        && result.get().getErrorKind() == CommandError.COMMAND_ERROR_DISK_LOST) {
+      return diskLoss.lost(vm, result.get().getError());
+    }
+    if (!result.get().getOk()) {
+      return fail(vm, VmState.PROVISIONING, result.get());
+    }
+    Failpoints.hit("provision.installed");
+    // A new disk for a VM that has served: only a stateless definition's VM gets one.
+    String cause = result.get().getNewDisk() && commands.hasRun(vm)
+        ? "installed on host " + vm.hostId() + " with a new disk from its image: its disk was"
+            + " lost, and definition " + vm.definition() + " is stateless"
+        : "installed on host " + vm.hostId();
+    return record(vm, EnumSet.of(VmState.PROVISIONING), VmState.STARTING, cause,
+        VmRepository.Change.NONE, false);
   }
 
   private void installProgress(VmRecord vm, CommandProgress progress) {
@@ -178,9 +200,6 @@ public final class ReconcileSteps {
     if (!result.get().getOk()) {
       return fail(vm, from, result.get());
     }
-    if (from == VmState.PROVISIONING) { // only an install starts from PROVISIONING
-      Failpoints.hit("provision.installed");
-    }
     return record(vm, EnumSet.of(from), to, cause, VmRepository.Change.NONE, false);
   }
 
@@ -196,10 +215,15 @@ public final class ReconcileSteps {
       Failpoints.hit("provision.booted");
     }
     DomainStatus status = result.get().getStatus();
+    // A wake that had to boot from the disk (its saved memory missing or unreadable) says so.
+    String notice = result.get().getNotice();
+    String recorded = notice.isEmpty() ? cause : "woken without its memory on host "
+        + vm.hostId() + ": " + notice;
     Optional<VmRecord> after =
         db.inTransaction(
             tx -> {
-              Optional<VmRecord> moved = vms.transition(tx, vm.id(), Set.of(from), VmState.ACTIVE, cause);
+              Optional<VmRecord> moved =
+                  vms.transition(tx, vm.id(), Set.of(from), VmState.ACTIVE, recorded);
               if (moved.isPresent()) {
                 offers.record(tx, moved.get(), status.getPortsList());
               }
