@@ -142,8 +142,18 @@ public final class Controller implements AutoCloseable {
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
-    Placer.ImageDigests digests =
-        (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
+    Placer.ImageDigests digests = new Placer.ImageDigests() {
+      @Override
+      public String apply(Database.Tx tx, java.util.UUID imageId) throws java.sql.SQLException {
+        return images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
+      }
+
+      @Override
+      public long sizeBytes(Database.Tx tx, java.util.UUID imageId)
+          throws java.sql.SQLException {
+        return images.find(tx, imageId).map(ImageRecord::sizeBytes).orElse(0L);
+      }
+    };
     BlobStore blobs = new BlobStore(dataDir);
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =

@@ -77,6 +77,14 @@ public interface Hypervisor extends AutoCloseable {
    */
   void delete(String vmId) throws HypervisorException;
 
+  /**
+   * Why the hypervisor does not answer right now (libvirtd stopped or restarting), or empty
+   * when it does; a failure while it does not is no fault of the VM.
+   */
+  default Optional<String> unreachable() {
+    return Optional.empty();
+  }
+
   /** Digests of the image blobs cached on this host, so placement can prefer a warm host. */
   List<String> cachedImages() throws HypervisorException;
 

@@ -1,6 +1,7 @@
 package org.servicefarm.agent.link;
 
 import java.util.Locale;
+import java.util.Optional;
 import java.util.OptionalLong;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
@@ -63,7 +64,16 @@ public final class CommandHandler {
         run(command, result, progress);
         result.setOk(true);
       } catch (HypervisorException e) {
-        fail(result, errorKind(e.kind()), e.getMessage());
+        Optional<String> unreachable = e.kind() == HypervisorException.Kind.HYPERVISOR
+            ? hypervisor.unreachable() : Optional.empty();
+        if (unreachable.isPresent()) {
+          // libvirtd went away under the command: nothing about the VM is wrong, and the
+          // command (idempotent) is sent again once libvirtd answers.
+          fail(result, CommandError.COMMAND_ERROR_UNAVAILABLE, e.getMessage()
+              + "; libvirt does not answer (" + unreachable.get() + ")");
+        } else {
+          fail(result, errorKind(e.kind()), e.getMessage());
+        }
       } catch (IllegalArgumentException e) {
         fail(result, CommandError.COMMAND_ERROR_INVALID, action + " refused: " + e.getMessage());
       } catch (RuntimeException e) {

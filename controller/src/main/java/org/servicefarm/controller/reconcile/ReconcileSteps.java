@@ -297,7 +297,7 @@ public final class ReconcileSteps {
             tx ->
                 placer.place(
                     tx,
-                    new PlacementRequest(vm.vcpus(), vm.memoryMb(), imageDigest.apply(tx, vm.imageId())),
+                    Placer.request(tx, imageDigest, vm.imageId(), vm.vcpus(), vm.memoryMb()),
                     (t, hostId) ->
                         vms.transition(t, vm.id(), EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
                             "restoring on host " + hostId, VmRepository.Change.host(hostId))));
@@ -349,6 +349,13 @@ public final class ReconcileSteps {
   private boolean fail(VmRecord vm, VmState from, CommandResult result) {
     if (result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION) {
       // A newer desire overtook this command; the next step is planned from the fresh row.
+      return false;
+    }
+    if (result.getErrorKind() == CommandError.COMMAND_ERROR_UNAVAILABLE) {
+      // libvirtd on the host is restarting: nothing is wrong with the VM; the next sweep sends
+      // the command again.
+      LOG.warning("VM " + vm.id() + " waits for libvirt on host " + vm.hostId() + ": "
+          + result.getError());
       return false;
     }
     String reason = result.getError().isEmpty()

@@ -109,6 +109,11 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public Optional<String> unreachable() {
+    return connection.problem();
+  }
+
+  @Override
   public List<String> cachedImages() throws HypervisorException {
     try {
       return disks.cachedImages();
