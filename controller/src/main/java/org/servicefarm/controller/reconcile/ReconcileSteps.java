@@ -50,6 +50,7 @@ public final class ReconcileSteps {
   private final OperationTracker operations;
   private final DrainReturns drainReturns;
   private final DiskLoss diskLoss;
+  private final FailedMoves failedMoves;
 
   /** Makes a VM's image bootable before its first install (composed images are built then). */
   @FunctionalInterface
@@ -73,6 +74,7 @@ public final class ReconcileSteps {
       DrainReturns drainReturns,
       EventRepository events) {
     this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
+    this.failedMoves = new FailedMoves(db, vms, watcher);
     this.operations = operations;
     this.drainReturns = drainReturns;
     this.imageDigest = imageDigest;
@@ -101,8 +103,7 @@ public final class ReconcileSteps {
         operations.entered(vm.id(), OperationPhase.WAKING, "waking on host " + vm.hostId());
         yield activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
       }
-      case SUSPEND -> command(vm, commands.suspend(vm), shortTimeout, VmState.ACTIVE,
-          VmState.SLEEPING, "memory saved to disk");
+      case SUSPEND -> suspend(vm);
       case ARCHIVE -> archive(vm);
       case PLACE_FOR_RESTORE -> {
         operations.entered(vm.id(), OperationPhase.PLACING, "choosing a host to restore on");
@@ -186,11 +187,6 @@ public final class ReconcileSteps {
     }
   }
 
-  private boolean command(
-      VmRecord vm, Command command, Duration timeout, VmState from, VmState to, String cause) {
-    return command(vm, command, timeout, from, to, cause, null);
-  }
-
   private boolean command(VmRecord vm, Command command, Duration timeout, VmState from,
       VmState to, String cause, Consumer<CommandProgress> progress) {
     Optional<CommandResult> result = send(vm, command, timeout, progress);
@@ -251,7 +247,7 @@ public final class ReconcileSteps {
       return false;
     }
     if (!result.get().getOk()) {
-      return fail(current, VmState.ARCHIVING, result.get());
+      return retryable(result.get()) ? false : failedMoves.archiveFailed(current, result.get());
     }
     String fromHost = current.hostId();
     String archiveRef = result.get().getArchiveRef();
@@ -346,16 +342,29 @@ public final class ReconcileSteps {
     return after.isPresent();
   }
 
-  private boolean fail(VmRecord vm, VmState from, CommandResult result) {
-    if (result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION) {
-      // A newer desire overtook this command; the next step is planned from the fresh row.
+  private boolean suspend(VmRecord vm) {
+    Optional<CommandResult> result = send(vm, commands.suspend(vm), shortTimeout);
+    if (result.isEmpty()) {
       return false;
     }
-    if (result.getErrorKind() == CommandError.COMMAND_ERROR_UNAVAILABLE) {
-      // libvirtd on the host is restarting: nothing is wrong with the VM; the next sweep sends
-      // the command again.
-      LOG.warning("VM " + vm.id() + " waits for libvirt on host " + vm.hostId() + ": "
-          + result.getError());
+    if (!result.get().getOk()) {
+      return retryable(result.get()) ? false : failedMoves.sleepFailed(vm, result.get());
+    }
+    return record(vm, EnumSet.of(VmState.ACTIVE), VmState.SLEEPING, "memory saved to disk",
+        VmRepository.Change.NONE, false);
+  }
+
+  /** A failure that says nothing about the VM: the next sweep plans again (see #fail). */
+  private static boolean retryable(CommandResult result) {
+    return result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION
+        || result.getErrorKind() == CommandError.COMMAND_ERROR_UNAVAILABLE;
+  }
+
+  private boolean fail(VmRecord vm, VmState from, CommandResult result) {
+    if (retryable(result)) {
+      // A newer desire overtook the command, or libvirtd on the host is restarting: nothing is
+      // wrong with the VM, and the next sweep plans its step again.
+      LOG.fine(() -> "VM " + vm.id() + " on host " + vm.hostId() + " waits: " + result.getError());
       return false;
     }
     String reason = result.getError().isEmpty()

@@ -227,12 +227,14 @@ public final class LibvirtHypervisor implements Hypervisor {
     FarmDomain farmDomain = found.get();
     try {
       DomainBoot.stopIfActive(farmDomain.domain());
+      // A sleeping VM keeps its saved memory until the archive is stored: an archive that fails
+      // (a full disk) leaves it as it was.
+      String archiveRef =
+          archiving.upload(farmDomain.metadata().atGeneration(generation));
       if (farmDomain.domain().hasManagedSaveImage() == 1) {
         // The archive keeps the disk only; a saved memory image would not match it after restore.
         farmDomain.domain().managedSaveRemove();
       }
-      String archiveRef =
-          archiving.upload(farmDomain.metadata().atGeneration(generation));
       undefine(farmDomain.domain());
       archiving.removeLocalFiles(vmId);
       trimImageCache();
