@@ -83,6 +83,14 @@ public final class EventRepository {
         + " AND to_state = 'ACTIVE')", rs -> rs.getBoolean(1), vmId).orElse(false);
   }
 
+  /** The state the VM left when it last entered {@code entered} (empty when it never did). */
+  public java.util.Optional<String> stateBefore(Database.Tx tx, UUID vmId, Object entered)
+      throws java.sql.SQLException {
+    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
+        + " AND to_state = ? ORDER BY id DESC LIMIT 1", rs -> rs.getString(1), vmId,
+        entered.toString());
+  }
+
   /** When the VM's newest archive was made, and how long ago (by the database's clock). */
   public record ArchiveTime(java.time.Instant at, java.time.Duration age) {}
 

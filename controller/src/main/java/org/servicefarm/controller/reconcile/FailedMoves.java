@@ -4,6 +4,7 @@ import java.util.EnumSet;
 import java.util.Optional;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.VmRecord;
@@ -20,11 +21,13 @@ import org.servicefarm.controller.model.VmState;
 final class FailedMoves {
   private final Database db;
   private final VmRepository vms;
+  private final EventRepository events;
   private final VmStateWatcher watcher;
 
-  FailedMoves(Database db, VmRepository vms, VmStateWatcher watcher) {
+  FailedMoves(Database db, VmRepository vms, EventRepository events, VmStateWatcher watcher) {
     this.db = db;
     this.vms = vms;
+    this.events = events;
     this.watcher = watcher;
   }
 
@@ -44,7 +47,10 @@ final class FailedMoves {
     return after.isPresent();
   }
 
-  /** The archive failed: the VM is started again on its host. True when the row changed. */
+  /**
+   * The archive failed: a VM that slept sleeps on (the agent keeps its saved memory until the
+   * archive is stored), one that ran is started again on its host. True when the row changed.
+   */
   boolean archiveFailed(VmRecord vm, CommandResult result) {
     Optional<VmRecord> after = db.inTransaction(tx -> {
       Optional<VmRecord> current = vms.lock(tx, vm.id());
@@ -52,12 +58,16 @@ final class FailedMoves {
           || current.get().generation() != vm.generation()) {
         return Optional.<VmRecord>empty();
       }
-      vms.setDesired(tx, current.get(), DesiredState.ACTIVE,
-          "archive failed; the VM is wanted running on host " + vm.hostId() + " again");
-      return vms.transition(tx, vm.id(), EnumSet.of(VmState.ARCHIVING), VmState.STARTING,
+      boolean slept = events.stateBefore(tx, vm.id(), VmState.ARCHIVING)
+          .filter(VmState.SLEEPING.name()::equals).isPresent();
+      DesiredState back = slept ? DesiredState.SLEEPING : DesiredState.ACTIVE;
+      vms.setDesired(tx, current.get(), back,
+          "archive failed; the VM is wanted " + back + " on host " + vm.hostId() + " again");
+      return vms.transition(tx, vm.id(), EnumSet.of(VmState.ARCHIVING),
+          slept ? VmState.SLEEPING : VmState.STARTING,
           "archive failed on host " + vm.hostId() + ": " + reason(result) + "; its domain and"
-              + " disk stay there, it is started again, and may be archived again once the"
-              + " cause is gone");
+              + " disk stay there, " + (slept ? "it sleeps on" : "it is started again")
+              + ", and may be archived again once the cause is gone");
     });
     after.ifPresent(watcher::publish);
     return after.isPresent();

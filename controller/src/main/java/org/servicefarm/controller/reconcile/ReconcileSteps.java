@@ -74,7 +74,7 @@ public final class ReconcileSteps {
       DrainReturns drainReturns,
       EventRepository events) {
     this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
-    this.failedMoves = new FailedMoves(db, vms, watcher);
+    this.failedMoves = new FailedMoves(db, vms, events, watcher);
     this.operations = operations;
     this.drainReturns = drainReturns;
     this.imageDigest = imageDigest;
