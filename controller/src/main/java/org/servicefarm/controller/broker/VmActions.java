@@ -2,6 +2,7 @@ package org.servicefarm.controller.broker;
 
 import java.time.Duration;
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -80,6 +81,14 @@ public final class VmActions {
   private CompletableFuture<VmRecord> change(UUID id, DesiredState desired, Set<VmState> allowed,
       String action, Leased leased, Duration wait) {
     VmRecord vm = db.inTransaction(tx -> {
+      if (leased != Leased.IGNORE) {
+        // The requests' key, taken before the VM's row as they do: no lease is granted on the
+        // VM between the count below and the new desire.
+        Optional<VmRecord> seen = vms.find(tx, id);
+        if (seen.isPresent()) {
+          tx.advisoryLock("definition:" + seen.get().definition());
+        }
+      }
       VmRecord current = vms.lock(tx, id)
           .orElseThrow(() -> new FarmException.NotFound("no VM with id " + id));
       if (!allowed.contains(current.state())) {
