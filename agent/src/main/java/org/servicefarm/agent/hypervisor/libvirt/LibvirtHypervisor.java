@@ -1,7 +1,6 @@
 package org.servicefarm.agent.hypervisor.libvirt;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +22,6 @@ import org.servicefarm.agent.hypervisor.storage.PreparedDisk;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PortForward;
-import org.servicefarm.api.v1.PowerState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +46,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   private final FarmDomains farmDomains;
   private final DomainArchiving archiving;
   private final DomainBoot boot;
+  private final MissingDisks missingDisks;
   private final Object placementLock = new Object();
 
   /** Takes ownership of {@code connection}: closing the hypervisor closes it. */
@@ -60,6 +59,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     this.farmDomains = new FarmDomains(connection, host.hostId());
     this.archiving = new DomainArchiving(host.kind(), disks, archives);
     this.boot = new DomainBoot(host, disks, DomainBoot.managedSaveDirFor(connection.uri()));
+    this.missingDisks = new MissingDisks(host, disks);
   }
 
   @FunctionalInterface
@@ -88,7 +88,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     try {
       List<DomainStatus> inventory = new ArrayList<>();
       for (FarmDomain farmDomain : farmDomains.all()) {
-        FarmDomains.statusIfStillThere(farmDomain).map(this::withDiskCheck)
+        FarmDomains.statusIfStillThere(farmDomain).map(missingDisks::mark)
             .ifPresent(inventory::add);
       }
       return inventory;
@@ -126,7 +126,7 @@ public final class LibvirtHypervisor implements Hypervisor {
   public DomainStatus install(DomainSpec spec) throws HypervisorException {
     String vmId = spec.vmId();
     Optional<FarmDomain> existing = farmDomains.find(vmId);
-    if (existing.isPresent() && !diskMissing(existing.get())) {
+    if (existing.isPresent() && !missingDisks.lost(existing.get())) {
       // Installed before (a repeated command): report it as it is.
       return withGeneration("install", existing.get(), spec.generation(), domain -> {});
     }
@@ -288,26 +288,6 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public void close() {
     connection.close();
-  }
-
-  /** Marks a stopped QEMU domain whose disk file is gone (a running one holds it open). */
-  private DomainStatus withDiskCheck(DomainStatus status) {
-    boolean stopped = status.getPower() != PowerState.POWER_STATE_RUNNING
-        && status.getPower() != PowerState.POWER_STATE_PAUSED;
-    if (stopped && host.kind().runsQemu()
-        && !Files.isRegularFile(disks.diskPath(status.getVmId()))) {
-      return status.toBuilder().setDiskMissing(true).build();
-    }
-    return status;
-  }
-
-  private boolean diskMissing(FarmDomain farmDomain) throws HypervisorException {
-    try {
-      return host.kind().runsQemu() && farmDomain.domain().isActive() == 0
-          && !Files.isRegularFile(disks.diskPath(farmDomain.vmId()));
-    } catch (LibvirtException e) {
-      throw failure("install", farmDomain.vmId(), e);
-    }
   }
 
   private static void undefine(Domain domain) throws LibvirtException {

@@ -102,6 +102,8 @@ public final class QemuDiskStore implements DiskStore {
     if (!Files.isRegularFile(disk)) {
       return Optional.empty();
     }
+    // An install cut between linking its new overlay into place and removing the other name.
+    deleteQuietly(disksDir.resolve("." + vmId + ".qcow2.partial"));
     // The overlay names its base by the cache's path for the digest: caching the base again (a
     // no-op when it is there) is all it takes to make the disk bootable.
     return Optional.of(cacheBlobs(image, disk, progress));
