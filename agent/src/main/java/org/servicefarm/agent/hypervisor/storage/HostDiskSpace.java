@@ -16,13 +16,19 @@ final class HostDiskSpace {
    * 0 MiB free of 64 MiB": the half-written file is gone by the time this is read.
    */
   static String describeWriteFailure(Path file, long writtenBytes, IOException cause) {
-    String room;
-    try {
-      FileStore store = Files.getFileStore(file.getParent());
-      room = "; its file system has " + store.getUsableSpace() / MIB + " MiB free of "
-          + store.getTotalSpace() / MIB + " MiB";
-    } catch (IOException e) {
-      room = "";
+    Path existing = file.toAbsolutePath().getParent();
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent(); // the directory itself may be what could not be made
+    }
+    String room = "";
+    if (existing != null) {
+      try {
+        FileStore store = Files.getFileStore(existing);
+        room = "; its file system has " + store.getUsableSpace() / MIB + " MiB free of "
+            + store.getTotalSpace() / MIB + " MiB";
+      } catch (IOException unknown) {
+        // The failure is still worth reporting without the sizes.
+      }
     }
     return "writing " + file + " failed after " + writtenBytes / MIB + " MiB (" + cause + ")"
         + room;

@@ -101,13 +101,16 @@ public final class VmArchives {
   }
 
   private String upload(String vmId, InputStream payload) throws ImageException, IOException {
-    Path dir = Files.createDirectories(vmDir(vmId));
+    Path dir = vmDir(vmId);
     Path compressed = dir.resolve("upload.gz");
     // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
     // repeated archive) gives the same digest and the store already holds it.
-    try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
-        Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
-      payload.transferTo(out);
+    try {
+      Files.createDirectories(dir);
+      try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
+          Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
+        payload.transferTo(out);
+      }
     } catch (IOException e) {
       // A full disk, most often: no half-written archive stays, and the error says how full.
       long written = Files.exists(compressed) ? Files.size(compressed) : 0;
