@@ -123,6 +123,10 @@ class FullDiskIntegrationTest {
     Files.delete(filler.resolveSibling("filler-tail"));
     Vm archived = client.archiveVm(vmId, true);
     assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState(), "archived once there is room");
+    // Placement goes by the host's reports: the room made shows in the next one (every 2 s).
+    farm.awaitTrue("host " + HOST + " reports the room made", Duration.ofSeconds(30),
+        () -> client.listHosts().stream().anyMatch(h -> h.getId().equals(HOST)
+            && h.getLoad().getDiskFreeMb() > 400));
     List<String> restored = boots(request("restored"));
     assertEquals(before, restored.subList(0, before.size()), "the archive holds the disk");
     assertEquals(before.size() + 1, restored.size(), restored.toString());
