@@ -116,7 +116,7 @@ public final class VmActions {
       return vms.setDesired(tx, current, desired, cause);
     });
     reconciler.kick(vm.id());
-    return waiter.whenSettled(vm.id(), wait);
+    return waiter.whenSettled(vm.id(), vm.generation(), wait);
   }
 
   private static String past(String action) {
