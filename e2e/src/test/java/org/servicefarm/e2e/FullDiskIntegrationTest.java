@@ -45,6 +45,7 @@ class FullDiskIntegrationTest {
   @BeforeAll
   void start() throws Exception {
     RealGuests.requireLibvirtd();
+    RealGuests.requireRoot("loop-mounting the host's state directory");
     farm = new ProcessFarm("qemu:///system");
     stateDir = Files.createDirectories(farm.dir().resolve("agent-" + HOST));
     image = Files.createTempFile("sf-full-disk", ".ext4");

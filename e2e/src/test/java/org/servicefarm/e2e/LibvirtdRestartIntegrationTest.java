@@ -44,6 +44,7 @@ class LibvirtdRestartIntegrationTest {
   @BeforeAll
   void start() throws Exception {
     RealGuests.requireLibvirtd();
+    RealGuests.requireRoot("running a libvirtd of the test's own as " + PrivateLibvirtd.USER);
     libvirtdDir = Files.createTempDirectory("sf-lvd");
     libvirtd = new PrivateLibvirtd(libvirtdDir);
     libvirtd.start();
