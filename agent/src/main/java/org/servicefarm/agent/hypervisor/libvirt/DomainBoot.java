@@ -60,7 +60,10 @@ final class DomainBoot {
           + " lost, disk kept");
       return;
     }
-    Optional<Path> saved = managedSaveDir.map(dir -> savedImage(dir, domain));
+    // Absence counts only where this agent can see the directory: an agent without the right to
+    // look must not take an image it cannot see for a missing one (create() still tells).
+    Optional<Path> saved = managedSaveDir.filter(Files::isDirectory)
+        .map(dir -> savedImage(dir, domain));
     if (saved.isPresent() && !Files.isRegularFile(saved.get())) {
       // libvirtd still believes in the image (it looked when it started) and would boot the
       // guest cold without a word; booting on purpose lets the readiness wait and notice follow.
