@@ -367,9 +367,17 @@ public final class FarmClient implements AutoCloseable {
     return vmsAndHosts.listHosts();
   }
 
-  /** Puts the VM to sleep (managed save): its memory goes to disk and leaves the host. */
+  /**
+   * Puts the VM to sleep (managed save): its memory goes to disk and leaves the host. Refused
+   * ({@link ConflictException}, naming the count) while the VM holds live leases.
+   */
   public Vm suspendVm(String vmId) {
-    return vmsAndHosts.vmAction(FarmAdminGrpc.getSuspendVmMethod(), vmId,
+    return suspendVm(vmId, false);
+  }
+
+  /** {@link #suspendVm(String)}; with {@code force} a VM in use too, ending its leases. */
+  public Vm suspendVm(String vmId, boolean force) {
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getSuspendVmMethod(), vmId, force,
         (stub, request) -> stub.suspendVm(request));
   }
 
@@ -379,9 +387,17 @@ public final class FarmClient implements AutoCloseable {
         (stub, request) -> stub.resumeVm(request));
   }
 
-  /** Moves the VM's disk to the archive store and releases its host's resources. */
+  /**
+   * Moves the VM's disk to the archive store and releases its host's resources. Refused
+   * ({@link ConflictException}, naming the count) while the VM holds live leases.
+   */
   public Vm archiveVm(String vmId) {
-    return vmsAndHosts.vmAction(FarmAdminGrpc.getArchiveVmMethod(), vmId,
+    return archiveVm(vmId, false);
+  }
+
+  /** {@link #archiveVm(String)}; with {@code force} a VM in use too, ending its leases. */
+  public Vm archiveVm(String vmId, boolean force) {
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getArchiveVmMethod(), vmId, force,
         (stub, request) -> stub.archiveVm(request));
   }
 
@@ -391,9 +407,17 @@ public final class FarmClient implements AutoCloseable {
         (stub, request) -> stub.restoreVm(request));
   }
 
-  /** Removes the VM's domain and disks; the VM's record stays, in state DELETED. */
+  /**
+   * Removes the VM's domain and disks; the VM's record stays, in state DELETED. Refused
+   * ({@link ConflictException}, naming the count) while the VM holds live leases.
+   */
   public Vm deleteVm(String vmId) {
-    return vmsAndHosts.vmAction(FarmAdminGrpc.getDeleteVmMethod(), vmId,
+    return deleteVm(vmId, false);
+  }
+
+  /** {@link #deleteVm(String)}; with {@code force} a VM in use too, ending its leases. */
+  public Vm deleteVm(String vmId, boolean force) {
+    return vmsAndHosts.vmAction(FarmAdminGrpc.getDeleteVmMethod(), vmId, force,
         (stub, request) -> stub.deleteVm(request));
   }
 

@@ -98,8 +98,13 @@ final class VmHostCalls {
   }
 
   Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId, VmActionCall action) {
+    return vmAction(method, vmId, false, action);
+  }
+
+  Vm vmAction(MethodDescriptor<VmActionRequest, Vm> method, String vmId, boolean force,
+      VmActionCall action) {
     VmActionRequest request = VmActionRequest.newBuilder()
-        .setVmId(Arguments.requireText(vmId, "VM id")).build();
+        .setVmId(Arguments.requireText(vmId, "VM id")).setForce(force).build();
     return caller.blocking(plan(method, vmId),
         deadline -> action.call(admin.withDeadline(deadline), request));
   }

@@ -171,12 +171,16 @@ public final class FakeFarmAdmin extends FarmAdminGrpc.FarmAdminImplBase {
     setDesiredState(request, VmState.VM_STATE_DELETED, observer);
   }
 
+  /** Every VM action asked for, in order (with its force flag). */
+  public final List<VmActionRequest> vmActions = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   /** Like the controller: an action changes the desired state; observed state follows later. */
   private void setDesiredState(VmActionRequest request, VmState desired,
       StreamObserver<Vm> observer) {
     if (faults.failedPending(observer)) {
       return;
     }
+    vmActions.add(request);
     for (int i = 0; i < vms.size(); i++) {
       if (vms.get(i).getId().equals(request.getVmId())) {
         Vm changed = vms.get(i).toBuilder().setDesiredState(desired).build();

@@ -158,18 +158,28 @@ public final class Controller implements AutoCloseable {
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
-    Placer.ImageDigests digests =
-        (tx, imageId) -> images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
+    Placer.ImageDigests digests = new Placer.ImageDigests() {
+      @Override
+      public String apply(Database.Tx tx, java.util.UUID imageId) throws java.sql.SQLException {
+        return images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
+      }
+
+      @Override
+      public long sizeBytes(Database.Tx tx, java.util.UUID imageId)
+          throws java.sql.SQLException {
+        return images.find(tx, imageId).map(ImageRecord::sizeBytes).orElse(0L);
+      }
+    };
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs,
         ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
-    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images),
+    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainReturns(vms, events, placer, digests));
+        operationTracker, new DrainReturns(vms, events, placer, digests), events);
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
@@ -204,7 +214,7 @@ public final class Controller implements AutoCloseable {
         new AuditLogService(db, auditRecords),
         new FarmAdminService(db, catalog,
             new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
-            new VmActions(db, vms, reconciler, waiter), config.actionWait(),
+            new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),

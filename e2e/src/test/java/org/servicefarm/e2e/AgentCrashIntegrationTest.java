@@ -128,7 +128,7 @@ class AgentCrashIntegrationTest {
   @Order(2)
   void agentKilledDuringArchiveLeavesTheVmArchivedAndRestorable() throws Exception {
     long started = System.nanoTime();
-    CompletableFuture<String> archiving = outcomeOf(() -> client.archiveVm(vmId).getState().name());
+    CompletableFuture<String> archiving = outcomeOf(() -> client.archiveVm(vmId, true).getState().name());
     // Polled tightly: the whole archive of a small overlay takes about a second.
     pollUntil("VM " + vmId + " ARCHIVING", archiving,
         () -> vm().getState() == VmState.VM_STATE_ARCHIVING);
@@ -163,7 +163,7 @@ class AgentCrashIntegrationTest {
   @Order(3)
   void agentKilledDuringWakeLeavesTheGuestActiveAndTheRequestServed() throws Exception {
     long started = System.nanoTime();
-    assertEquals(VmState.VM_STATE_SLEEPING, client.suspendVm(vmId).getState());
+    assertEquals(VmState.VM_STATE_SLEEPING, client.suspendVm(vmId, true).getState());
     RequestServiceResponse accepted = client.requestServiceNoWait(SERVICE, "wake-1");
     requests++;
     assertEquals(vmId, accepted.getVmId(), "a sleeping VM is woken, not a new one built");

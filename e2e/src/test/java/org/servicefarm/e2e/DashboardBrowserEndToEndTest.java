@@ -83,7 +83,7 @@ class DashboardBrowserEndToEndTest {
 
       // A mark a reload would wipe: the change must arrive in this same document.
       browser.evaluate("window.sameDocument = true");
-      farm.client().suspendVm(served.vmId());
+      farm.client().suspendVm(served.vmId(), true);
       browser.awaitTrue("the VM's row to say SLEEPING", vmRow + ".innerText.includes('SLEEPING')",
           PATIENCE);
       assertEquals("true", browser.evaluate("window.sameDocument === true"),

@@ -268,7 +268,7 @@ class DashboardIntegrationTest {
             && line.contains("\"to\":\"SLEEPING\""))
         .findFirst().orElse("(the stream ended)"));
     try {
-      admin.suspendVm(served.vmId());
+      admin.suspendVm(served.vmId(), true);
       String line = sleeping.get(20, TimeUnit.SECONDS);
       assertTrue(line.contains("\"kind\""), line);
     } finally {

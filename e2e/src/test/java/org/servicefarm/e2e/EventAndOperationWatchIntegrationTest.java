@@ -87,11 +87,11 @@ class EventAndOperationWatchIntegrationTest {
         Subscription otherWatch = client.watchEvents(EventFilter.any().forService("bystander"),
             byOtherService::add)) {
       ServiceAccess a = client.requestService("life");
-      client.suspendVm(a.vmId());
+      client.suspendVm(a.vmId(), true);
       client.requestService("life");
-      client.archiveVm(a.vmId());
+      client.archiveVm(a.vmId(), true);
       client.requestService("life");
-      client.deleteVm(a.vmId());
+      client.deleteVm(a.vmId(), true);
       Await.until("the deletion reaches the watcher", PATIENCE, () -> byService.stream()
           .anyMatch(e -> transition(e).equals("VM_STATE DELETING->DELETED")));
 
@@ -127,7 +127,7 @@ class EventAndOperationWatchIntegrationTest {
   void listEventsPagesWithAfterId() {
     define("paged");
     ServiceAccess a = client.requestService("paged");
-    client.suspendVm(a.vmId());
+    client.suspendVm(a.vmId(), true);
     EventFilter vm = EventFilter.any().forVm(a.vmId());
     List<Event> all = client.listEvents(vm);
     assertTrue(all.size() >= 5, "events: " + all);
@@ -185,7 +185,7 @@ class EventAndOperationWatchIntegrationTest {
   void aNoWaitRequestForASleepingVmIsFollowedThroughWaking() {
     define("nap");
     ServiceAccess a = client.requestService("nap");
-    client.suspendVm(a.vmId());
+    client.suspendVm(a.vmId(), true);
     RequestServiceResponse started = client.requestServiceNoWait("nap", UUID.randomUUID().toString());
     assertEquals(a.vmId(), started.getVmId());
     List<OperationUpdate> updates = new ArrayList<>();

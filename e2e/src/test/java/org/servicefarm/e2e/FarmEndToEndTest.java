@@ -115,7 +115,7 @@ class FarmEndToEndTest {
   void requestingASleepingVmWakesIt() {
     define("sleepy", 256);
     ServiceAccess first = client.requestService("sleepy");
-    Vm slept = client.suspendVm(first.vmId());
+    Vm slept = client.suspendVm(first.vmId(), true);
     assertEquals(VmState.VM_STATE_SLEEPING, slept.getState());
     ServiceAccess woken = client.requestService("sleepy");
     assertEquals(first.vmId(), woken.vmId());
@@ -128,7 +128,7 @@ class FarmEndToEndTest {
   void requestingAnArchivedVmRestoresIt() {
     define("dusty", 256);
     ServiceAccess first = client.requestService("dusty");
-    Vm archived = client.archiveVm(first.vmId());
+    Vm archived = client.archiveVm(first.vmId(), true);
     assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState());
     assertEquals("", archived.getHostId(), "an archived VM holds no host");
     ServiceAccess restored = client.requestService("dusty");
@@ -145,7 +145,7 @@ class FarmEndToEndTest {
     farm.awaitTrue("host " + hostId + " reports the new domain", Duration.ofSeconds(20),
         () -> hostVmCount(hostId) == activeOn(hostId));
     int before = hostVmCount(hostId);
-    Vm deleted = client.deleteVm(access.vmId());
+    Vm deleted = client.deleteVm(access.vmId(), true);
     assertEquals(VmState.VM_STATE_DELETED, deleted.getState());
     // The agent counts the farm domains libvirt has; the deleted one must be gone from it.
     farm.awaitTrue("host " + hostId + " reports one domain less", Duration.ofSeconds(20),

@@ -27,6 +27,7 @@ final class ProcessFarm implements AutoCloseable {
   private final Map<String, FarmProcess> agents = new LinkedHashMap<>();
   private final Map<String, Integer> agentHttpPorts = new LinkedHashMap<>();
   private FarmClient client;
+  private Duration clientRequestDeadline;
   private final List<String> databaseArgs = new java.util.ArrayList<>();
   private String listenHost = "127.0.0.1";
 
@@ -191,15 +192,17 @@ final class ProcessFarm implements AutoCloseable {
   }
 
   /**
-   * The farm's client; requests wait up to requestDeadline (a first build takes minutes). The
-   * client startController made, with the default deadline, is replaced by one with this one.
+   * The farm's client; requests wait up to requestDeadline (a first build takes minutes). Asking
+   * for a longer deadline than the client has replaces it: starting the controller made one with
+   * the default, and a test's first request would otherwise end after 90 s on a slow machine.
    */
   FarmClient client(Duration requestDeadline) {
-    if (client != null && !client.options().requestServiceDeadline().equals(requestDeadline)) {
+    if (client != null && requestDeadline.compareTo(clientRequestDeadline) > 0) {
       client.close();
       client = null;
     }
     if (client == null) {
+      clientRequestDeadline = requestDeadline;
       // The farm's controller serves plaintext, also on a non-loopback listenOn address.
       client = FarmClient.connect(FarmClientOptions.builder().target(target()).plaintext(true)
           .bearerToken(readAdminToken())

@@ -57,13 +57,13 @@ class RealGuestBenchmark {
       }
       List<Duration> farmWake = new ArrayList<>();
       for (int i = 0; i < ROUNDS; i++) {
-        client.suspendVm(cold.access.vmId());
+        client.suspendVm(cold.access.vmId(), true);
         farmWake.add(Timed.request(client, "bench-web-0").toFirstByte());
       }
       List<Duration> farmRestore = new ArrayList<>();
       ServiceAccess last = cold.access;
       for (int i = 0; i < ROUNDS; i++) {
-        client.archiveVm(cold.access.vmId());
+        client.archiveVm(cold.access.vmId(), true);
         Timed t = Timed.request(client, "bench-web-0");
         farmRestore.add(t.toFirstByte());
         last = t.access;

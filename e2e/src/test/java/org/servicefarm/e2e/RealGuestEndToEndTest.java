@@ -81,7 +81,7 @@ class RealGuestEndToEndTest {
   @Test
   @Order(3)
   void aSleepingGuestIsWokenByARequestAndServesAgain() throws Exception {
-    Vm slept = client.suspendVm(vmId);
+    Vm slept = client.suspendVm(vmId, true);
     assertEquals(VmState.VM_STATE_SLEEPING, slept.getState());
     ServiceAccess woken = client.requestService("static-web");
     assertEquals(vmId, woken.vmId());
@@ -92,7 +92,7 @@ class RealGuestEndToEndTest {
   @Order(4)
   void anArchivedGuestIsRestoredOnAnotherHostWithItsDisk() throws Exception {
     String firstHost = client.getVm(vmId).getHostId();
-    Vm archived = client.archiveVm(vmId);
+    Vm archived = client.archiveVm(vmId, true);
     assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState());
     assertFalse(RealGuests.domainExists("sf-" + vmId), "archived: undefined from libvirt");
     // With its old host cordoned, the restore has to use the other one.
@@ -124,13 +124,13 @@ class RealGuestEndToEndTest {
     ServiceAccess back = client.requestService("lazy-web");
     assertEquals(first.vmId(), back.vmId());
     assertTrue(RealGuests.httpGet(back.endpoint(), PAGE_PATIENCE).contains(first.vmId()));
-    client.deleteVm(back.vmId());
+    client.deleteVm(back.vmId(), true);
   }
 
   @Test
   @Order(5)
   void deleteLeavesNothingOfTheGuestBehind() throws Exception {
-    Vm deleted = client.deleteVm(vmId);
+    Vm deleted = client.deleteVm(vmId, true);
     assertEquals(VmState.VM_STATE_DELETED, deleted.getState());
     assertFalse(RealGuests.domainExists("sf-" + vmId), "no domain left in libvirt");
     assertFalse(Files.exists(Path.of("/var/lib/libvirt/qemu/save/sf-" + vmId + ".save")),

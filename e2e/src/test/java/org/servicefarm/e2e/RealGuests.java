@@ -30,6 +30,23 @@ final class RealGuests {
     Assumptions.assumeTrue(reachable, why);
   }
 
+  /**
+   * Skips the calling test, loudly, unless it runs as root (it mounts a file system, or runs a
+   * libvirtd of its own as another user); in CI it fails instead, as {@link #requireLibvirtd}.
+   */
+  static void requireRoot(String why) {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    String reason = "not running as root, which " + why + " needs: SKIPPED (./farm test runs"
+        + " as root)";
+    if (!root && "true".equals(System.getenv("CI"))) {
+      throw new AssertionError(reason.replace("SKIPPED", "cannot run, and CI must run it"));
+    }
+    if (!root) {
+      System.err.println("WARNING: " + reason);
+    }
+    Assumptions.assumeTrue(root, reason);
+  }
+
   /** GETs the front page, retrying while the guest's server comes up. */
   static String httpGet(String endpoint, Duration patience) throws InterruptedException {
     return httpGet(endpoint, "/", patience);

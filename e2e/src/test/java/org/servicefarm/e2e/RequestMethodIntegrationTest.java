@@ -84,11 +84,11 @@ class RequestMethodIntegrationTest {
   void everyTransitionOfAVmsLifeIsRecordedInOrder() {
     define("lifecycle", 256);
     ServiceAccess a = client.requestService("lifecycle");
-    client.suspendVm(a.vmId());
+    client.suspendVm(a.vmId(), true);
     client.requestService("lifecycle");
-    client.archiveVm(a.vmId());
+    client.archiveVm(a.vmId(), true);
     client.requestService("lifecycle");
-    client.deleteVm(a.vmId());
+    client.deleteVm(a.vmId(), true);
     List<String> states = new EventRepository().forVm(farm.db(), UUID.fromString(a.vmId())).stream()
         .filter(e -> e.kind().equals("VM_STATE")).map(e -> e.fromState() + "->" + e.toState()).toList();
     assertEquals(List.of("null->PROVISIONING", "PROVISIONING->STARTING", "STARTING->ACTIVE",

@@ -9,15 +9,22 @@ import org.servicefarm.api.v1.ImageRef;
  *
  * @param guestPorts guest ports to forward to host ports the hypervisor chooses
  * @param progress hears how fetching the images and defining the domain go
+ * @param keepDisk the VM has run: define it on the disk it has, never on a new one
  */
 public record DomainSpec(
     String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
-    List<Integer> guestPorts, InstallProgress progress) {
+    List<Integer> guestPorts, InstallProgress progress, boolean keepDisk) {
 
-  /** A spec whose progress nobody follows. */
+  /** A spec whose progress nobody follows, for a VM that may get a new disk. */
   public DomainSpec(String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
       List<Integer> guestPorts) {
-    this(vmId, generation, image, vcpus, memoryMb, guestPorts, InstallProgress.NONE);
+    this(vmId, generation, image, vcpus, memoryMb, guestPorts, InstallProgress.NONE, false);
+  }
+
+  /** A spec for a VM that may get a new disk. */
+  public DomainSpec(String vmId, long generation, ImageRef image, int vcpus, long memoryMb,
+      List<Integer> guestPorts, InstallProgress progress) {
+    this(vmId, generation, image, vcpus, memoryMb, guestPorts, progress, false);
   }
 
   public DomainSpec {

@@ -2,6 +2,7 @@ package org.servicefarm.agent.hypervisor;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.servicefarm.api.v1.DomainStatus;
 
 /**
@@ -32,7 +33,11 @@ public interface Hypervisor extends AutoCloseable {
   /** The farm domain of the VM, or empty when it is not defined on this host. */
   Optional<DomainStatus> status(String vmId) throws HypervisorException;
 
-  /** Defines the domain (and its disk) without starting it; host ports for forwards are chosen. */
+  /**
+   * Defines the domain without starting it; host ports for forwards are chosen. A disk the VM
+   * has on this host is used as it is; a new one is made from the image only when there is none
+   * and the spec does not ask to keep the disk ({@link HypervisorException.Kind#DISK_LOST}).
+   */
   DomainStatus install(DomainSpec spec) throws HypervisorException;
 
   /** Boots the domain, from its managed save image when it has one. */
@@ -43,6 +48,15 @@ public interface Hypervisor extends AutoCloseable {
 
   /** Starts the domain from its managed save image. */
   DomainStatus resume(String vmId, long generation) throws HypervisorException;
+
+  /**
+   * {@link #resume(String, long)}; when the saved memory is missing or unreadable the domain
+   * boots from its disk instead, and {@code notice} hears what was lost.
+   */
+  default DomainStatus resume(String vmId, long generation, Consumer<String> notice)
+      throws HypervisorException {
+    return resume(vmId, generation);
+  }
 
   /**
    * Stops the domain (dropping any managed save image), uploads it compressed to the controller's
@@ -62,6 +76,14 @@ public interface Hypervisor extends AutoCloseable {
    * on this host; cached base images stay for other VMs.
    */
   void delete(String vmId) throws HypervisorException;
+
+  /**
+   * Why the hypervisor does not answer right now (libvirtd stopped or restarting), or empty
+   * when it does; a failure while it does not is no fault of the VM.
+   */
+  default Optional<String> unreachable() {
+    return Optional.empty();
+  }
 
   /** Digests of the image blobs cached on this host, so placement can prefer a warm host. */
   List<String> cachedImages() throws HypervisorException;

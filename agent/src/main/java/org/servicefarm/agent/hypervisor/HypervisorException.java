@@ -15,7 +15,9 @@ public final class HypervisorException extends Exception {
     /** libvirt, QEMU or qemu-img refused or failed, or the host's files could not be written. */
     HYPERVISOR,
     /** An image or archive could not be fetched, stored or verified. */
-    IMAGE
+    IMAGE,
+    /** The VM's disk is not on this host, and the operation needs the disk the VM ran on. */
+    DISK_LOST
   }
 
   private final Kind kind;

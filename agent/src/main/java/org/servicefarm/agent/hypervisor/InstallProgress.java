@@ -18,6 +18,9 @@ public interface InstallProgress extends TransferProgress {
     public void installing() {}
   };
 
+  /** The VM had no disk on the host, and a new one was made from the image. */
+  default void newDisk() {}
+
   /** The images are in place; the domain is being defined now. */
   void installing();
 }

@@ -1,6 +1,7 @@
 package org.servicefarm.agent.link;
 
 import java.util.Locale;
+import java.util.Optional;
 import java.util.OptionalLong;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
@@ -63,7 +64,16 @@ public final class CommandHandler {
         run(command, result, progress);
         result.setOk(true);
       } catch (HypervisorException e) {
-        fail(result, errorKind(e.kind()), e.getMessage());
+        Optional<String> unreachable = e.kind() == HypervisorException.Kind.HYPERVISOR
+            ? hypervisor.unreachable() : Optional.empty();
+        if (unreachable.isPresent()) {
+          // libvirtd went away under the command: nothing about the VM is wrong, and the
+          // command (idempotent) is sent again once libvirtd answers.
+          fail(result, CommandError.COMMAND_ERROR_UNAVAILABLE, e.getMessage()
+              + "; libvirt does not answer (" + unreachable.get() + ")");
+        } else {
+          fail(result, errorKind(e.kind()), e.getMessage());
+        }
       } catch (IllegalArgumentException e) {
         fail(result, CommandError.COMMAND_ERROR_INVALID, action + " refused: " + e.getMessage());
       } catch (RuntimeException e) {
@@ -92,12 +102,29 @@ public final class CommandHandler {
     switch (command.getActionCase()) {
       case INSTALL -> {
         InstallVm install = command.getInstall();
+        InstallProgress noted = new InstallProgress() {
+          @Override
+          public void transferred(long doneBytes, long totalBytes) {
+            progress.transferred(doneBytes, totalBytes);
+          }
+
+          @Override
+          public void installing() {
+            progress.installing();
+          }
+
+          @Override
+          public void newDisk() {
+            result.setNewDisk(true);
+          }
+        };
         result.setStatus(hypervisor.install(new DomainSpec(vmId, generation, install.getImage(),
-            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList(), progress)));
+            install.getVcpus(), install.getMemoryMb(), install.getGuestPortsList(), noted,
+            install.getKeepDisk())));
       }
       case START -> result.setStatus(hypervisor.start(vmId, generation));
       case SUSPEND -> result.setStatus(hypervisor.suspend(vmId, generation));
-      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation));
+      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation, result::setNotice));
       case ARCHIVE -> result.setArchiveRef(hypervisor.archive(vmId, generation))
           .setStatus(gone(vmId, generation));
       case RESTORE -> {
@@ -134,6 +161,7 @@ public final class CommandHandler {
       case INVALID -> CommandError.COMMAND_ERROR_INVALID;
       case HYPERVISOR -> CommandError.COMMAND_ERROR_HYPERVISOR;
       case IMAGE -> CommandError.COMMAND_ERROR_IMAGE;
+      case DISK_LOST -> CommandError.COMMAND_ERROR_DISK_LOST;
     };
   }
 

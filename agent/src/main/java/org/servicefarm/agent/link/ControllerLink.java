@@ -252,21 +252,43 @@ public final class ControllerLink implements AutoCloseable {
       reports = timer.scheduleAtFixedRate(this::report, seconds, seconds, TimeUnit.SECONDS);
     }
 
+    // VMs in the last inventory read, for the load of a report made while libvirt is away.
+    private volatile int lastVmCount;
+
     private void report() {
       try {
         List<DomainStatus> domains = hypervisor.inventory();
+        lastVmCount = domains.size();
         writer.send(AgentMessage.newBuilder()
             .setLoad(LoadReport.newBuilder()
                 .setLoad(loadProbe.sample(domains.size()))
                 .addAllDomains(domains)
                 .addAllCachedImages(hypervisor.cachedImages()))
             .build());
-      } catch (HypervisorException | IOException e) {
+      } catch (HypervisorException e) {
+        // The host is alive though libvirtd does not answer (restarting): a report that says
+        // so keeps it alive at the controller, which then leaves its VMs as they were.
+        log.warn("libvirt does not answer; reporting the host alive without its domains: {}",
+            e.getMessage());
+        sendDomainsUnknown();
+      } catch (IOException e) {
         // An empty report would tell the controller the VMs are gone; skipping it is honest.
         log.warn("skipping load report to {}: {}", target, e.getMessage());
       } catch (RuntimeException e) {
         // Must not escape: a periodic task that throws is never run again.
         log.error("load report to {} failed", target, e);
+      }
+    }
+
+    private void sendDomainsUnknown() {
+      try {
+        writer.send(AgentMessage.newBuilder()
+            .setLoad(LoadReport.newBuilder()
+                .setLoad(loadProbe.sample(lastVmCount))
+                .setDomainsUnknown(true))
+            .build());
+      } catch (IOException e) {
+        log.warn("skipping load report to {}: {}", target, e.getMessage());
       }
     }
 

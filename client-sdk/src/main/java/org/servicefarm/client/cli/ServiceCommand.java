@@ -94,6 +94,11 @@ final class ServiceCommand {
         description = "VMs the definition may run at most (default ${DEFAULT-VALUE}).")
     private int maxInstances;
 
+    @Option(names = "--stateless",
+        description = {"Its VMs keep nothing on their disks: a VM whose disk is lost (with no",
+          "archive) is installed again from the image instead of failing."})
+    private boolean stateless;
+
     @Spec
     private CommandSpec spec;
 
@@ -120,7 +125,8 @@ final class ServiceCommand {
           .setDeleteAfterSeconds(deleteAfter)
           .setMinActive(minActive)
           .setMaxLeasesPerVm(maxLeasesPerVm)
-          .setMaxInstances(maxInstances);
+          .setMaxInstances(maxInstances)
+          .setStateless(stateless);
       if (source.packages != null) {
         definition.addAllPackages(source.packages);
       } else {
@@ -214,7 +220,8 @@ final class ServiceCommand {
   private static String ladder(ServiceDefinition d) {
     return "sleep " + Cells.seconds(d.getSleepAfterSeconds())
         + ",archive " + Cells.seconds(d.getArchiveAfterSeconds())
-        + ",delete " + Cells.seconds(d.getDeleteAfterSeconds());
+        + ",delete " + Cells.seconds(d.getDeleteAfterSeconds())
+        + (d.getStateless() ? ",stateless" : "");
   }
 
   /** "1-4,20/vm": at least min_active, at most max_instances, leases a VM takes ("-": any). */

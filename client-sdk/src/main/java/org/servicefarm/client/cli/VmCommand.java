@@ -6,6 +6,7 @@ import org.servicefarm.api.v1.Vm;
 import org.servicefarm.client.FarmClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -36,8 +37,10 @@ final class VmCommand {
   @Command(name = "suspend",
       description = "Put the VM to sleep: its memory is saved to disk and leaves the host.",
       footer = {"%nExample:", "  farmctl vm suspend 3f2a9c1e"})
-  void suspend(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId) {
-    show(vmId, FarmClient::suspendVm);
+  void suspend(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId,
+      @Option(names = "--force", description = {"Also when clients hold leases on the VM: they",
+        "end, with this action as the reason (refused otherwise, exit 8)."}) boolean force) {
+    show(vmId, (client, id) -> client.suspendVm(id, force));
   }
 
   @Command(name = "resume",
@@ -50,8 +53,10 @@ final class VmCommand {
   @Command(name = "archive",
       description = "Move the VM's disk to the archive store and free its host's resources.",
       footer = {"%nExample:", "  farmctl vm archive 3f2a9c1e"})
-  void archive(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId) {
-    show(vmId, FarmClient::archiveVm);
+  void archive(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId,
+      @Option(names = "--force", description = {"Also when clients hold leases on the VM: they",
+        "end, with this action as the reason (refused otherwise, exit 8)."}) boolean force) {
+    show(vmId, (client, id) -> client.archiveVm(id, force));
   }
 
   @Command(name = "restore",
@@ -64,8 +69,10 @@ final class VmCommand {
   @Command(name = "delete",
       description = "Remove the VM's domain and disks; its record stays as DELETED.",
       footer = {"%nExample:", "  farmctl vm delete 3f2a9c1e"})
-  void delete(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId) {
-    show(vmId, FarmClient::deleteVm);
+  void delete(@Parameters(paramLabel = "<vm-id>", description = "The VM's id.") String vmId,
+      @Option(names = "--force", description = {"Also when clients hold leases on the VM: they",
+        "end, with this action as the reason (refused otherwise, exit 8)."}) boolean force) {
+    show(vmId, (client, id) -> client.deleteVm(id, force));
   }
 
   private void show(String vmId, BiFunction<FarmClient, String, Vm> call) {

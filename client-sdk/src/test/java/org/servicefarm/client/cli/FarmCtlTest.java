@@ -26,6 +26,7 @@ import org.servicefarm.api.v1.ListVmsResponse;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
+import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FakeFarmServer;
 import org.servicefarm.client.FarmClient;
@@ -263,6 +264,27 @@ class FarmCtlTest {
     assertEquals(VmState.VM_STATE_SLEEPING, farm.admin.vms.get(0).getDesiredState());
     assertEquals(List.of("vm-1", "ACTIVE", "SLEEPING"),
         words(run.out().lines().toList().get(1)).subList(0, 3));
+  }
+
+  @Test
+  void vmArchiveAsksForForceOnlyWhenTold() {
+    farm.admin.vms.add(vm("vm-1", VmState.VM_STATE_ACTIVE));
+
+    assertEquals(0, farmctl("vm", "archive", "vm-1").exitCode());
+    assertEquals(0, farmctl("vm", "delete", "vm-1", "--force").exitCode());
+
+    assertEquals(List.of(false, true),
+        farm.admin.vmActions.stream().map(VmActionRequest::getForce).toList());
+  }
+
+  @Test
+  void serviceDefineStatelessMarksTheDefinitionAndTheListingSaysSo() {
+    Run run = farmctl("service", "define", "cache", "--packages", "redis-server", "--port",
+        "6379", "--stateless");
+
+    assertEquals(0, run.exitCode(), run.err());
+    assertTrue(farm.admin.definitions.get(0).getStateless());
+    assertTrue(run.out().contains(",stateless"), run.out());
   }
 
   @Test

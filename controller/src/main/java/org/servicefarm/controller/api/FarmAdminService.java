@@ -256,7 +256,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void suspendVm(VmActionRequest req, StreamObserver<Vm> out) {
-    act(req, out, actions::suspend);
+    act(req, out, (id, wait) -> actions.suspend(id, VmActions.Leased.refuseUnless(req.getForce()),
+        wait));
   }
 
   @Override
@@ -266,7 +267,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void archiveVm(VmActionRequest req, StreamObserver<Vm> out) {
-    act(req, out, actions::archive);
+    act(req, out, (id, wait) -> actions.archive(id, VmActions.Leased.refuseUnless(req.getForce()),
+        wait));
   }
 
   @Override
@@ -276,7 +278,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void deleteVm(VmActionRequest req, StreamObserver<Vm> out) {
-    act(req, out, actions::delete);
+    act(req, out, (id, wait) -> actions.delete(id, VmActions.Leased.refuseUnless(req.getForce()),
+        wait));
   }
 
   @Override

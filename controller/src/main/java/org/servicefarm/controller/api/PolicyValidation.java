@@ -35,7 +35,8 @@ final class PolicyValidation {
     }
     int maxLeases = (int) Validation.range("definition.max_leases_per_vm",
         d.getMaxLeasesPerVm(), 0, MAX_LEASES_PER_VM);
-    return new InstancePolicy(sleep, archive, delete, minActive, maxLeases, maxInstances);
+    return new InstancePolicy(sleep, archive, delete, minActive, maxLeases, maxInstances,
+        d.getStateless());
   }
 
   private static int seconds(String field, int value) {

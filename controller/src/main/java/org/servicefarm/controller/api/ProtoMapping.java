@@ -116,7 +116,8 @@ final class ProtoMapping {
         .setDeleteAfterSeconds(policy.deleteAfterSeconds())
         .setMinActive(policy.minActive())
         .setMaxLeasesPerVm(policy.maxLeasesPerVm())
-        .setMaxInstances(policy.maxInstances());
+        .setMaxInstances(policy.maxInstances())
+        .setStateless(policy.stateless());
     for (ServiceDefinitionRecord.ServicePort port : d.services()) {
       if (port.name().equals(d.name())) {
         b.setPort(port.guestPort());

@@ -162,7 +162,9 @@ public final class Leases {
   private static void refuseEnded(LeaseRecord lease, Instant now, String action) {
     if (lease.releasedAt() != null) {
       throw new FarmException.Conflict("cannot " + action + " lease " + lease.id()
-          + ": it was released at " + lease.releasedAt() + "; request the service again");
+          + ": it was " + (lease.endReason() == null ? "released" : "ended by the farm ("
+              + lease.endReason() + ")") + " at " + lease.releasedAt()
+          + "; request the service again");
     }
     if (!lease.expiresAt().isAfter(now)) {
       throw new FarmException.Conflict("cannot " + action + " lease " + lease.id()

@@ -32,7 +32,7 @@ public final class VmProvisioner {
   public VmRecord provision(Database.Tx tx, ServiceDefinitionRecord def, String cause)
       throws SQLException {
     return placer.place(tx,
-        new PlacementRequest(def.vcpus(), def.memoryMb(), imageDigest.apply(tx, def.imageId())),
+        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb()),
         (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
             def.memoryMb(), cause + "; placed on host " + hostId));
   }

@@ -56,8 +56,17 @@ public final class VmWaiter {
    * @throws FarmException.NotFound at once when there is no such VM
    */
   public CompletableFuture<VmRecord> whenSettled(UUID vmId, Duration wait) {
-    CompletableFuture<VmRecord> done =
-        watcher.await(vmId, vm -> vm.settled() || vm.state().isFinal());
+    return whenSettled(vmId, 0, wait);
+  }
+
+  /**
+   * {@link #whenSettled(UUID, Duration)} for a desire of generation {@code generation} at least:
+   * a row of an older generation, published late by the thread that committed it, settled a
+   * desire that is no longer wanted and does not count.
+   */
+  public CompletableFuture<VmRecord> whenSettled(UUID vmId, long generation, Duration wait) {
+    CompletableFuture<VmRecord> done = watcher.await(vmId,
+        vm -> vm.generation() >= generation && (vm.settled() || vm.state().isFinal()));
     // Read after registering: a change committed before the registration is seen here.
     VmRecord now;
     try {
@@ -67,7 +76,7 @@ public final class VmWaiter {
       done.cancel(false);
       throw e;
     }
-    if (now.settled() || now.state().isFinal()) {
+    if (now.generation() >= generation && (now.settled() || now.state().isFinal())) {
       done.complete(now);
     }
     return done.orTimeout(wait.toMillis(), TimeUnit.MILLISECONDS)

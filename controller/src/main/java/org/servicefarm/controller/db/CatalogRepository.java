@@ -31,7 +31,7 @@ public final class CatalogRepository {
   // Package-private: VmQueries reads the route of a request with its policy in one statement.
   static final String POLICY_COLUMNS =
       "d.sleep_after_seconds, d.archive_after_seconds, d.delete_after_seconds, d.min_active,"
-          + " d.max_leases_per_vm, d.max_instances";
+          + " d.max_leases_per_vm, d.max_instances, d.stateless";
 
   private static final String DEFINITION_COLUMNS =
       "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at, "
@@ -45,7 +45,8 @@ public final class CatalogRepository {
               rs.getInt("delete_after_seconds"),
               rs.getInt("min_active"),
               rs.getInt("max_leases_per_vm"),
-              rs.getInt("max_instances"));
+              rs.getInt("max_instances"),
+              rs.getBoolean("stateless"));
 
   /**
    * Creates or replaces a definition and its services. The definition's own service comes first
@@ -77,7 +78,8 @@ public final class CatalogRepository {
     tx.update(
         "INSERT INTO service_definitions (name, image_id, packages, command, vcpus, memory_mb,"
             + " sleep_after_seconds, archive_after_seconds, delete_after_seconds, min_active,"
-            + " max_leases_per_vm, max_instances) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " max_leases_per_vm, max_instances, stateless)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (name) DO UPDATE SET image_id = EXCLUDED.image_id,"
             + " packages = EXCLUDED.packages, command = EXCLUDED.command, vcpus = EXCLUDED.vcpus,"
             + " memory_mb = EXCLUDED.memory_mb,"
@@ -85,7 +87,8 @@ public final class CatalogRepository {
             + " archive_after_seconds = EXCLUDED.archive_after_seconds,"
             + " delete_after_seconds = EXCLUDED.delete_after_seconds,"
             + " min_active = EXCLUDED.min_active, max_leases_per_vm = EXCLUDED.max_leases_per_vm,"
-            + " max_instances = EXCLUDED.max_instances, updated_at = now()",
+            + " max_instances = EXCLUDED.max_instances, stateless = EXCLUDED.stateless,"
+            + " updated_at = now()",
         name,
         imageId,
         packages.toArray(String[]::new),
@@ -97,7 +100,8 @@ public final class CatalogRepository {
         policy.deleteAfterSeconds(),
         policy.minActive(),
         policy.maxLeasesPerVm(),
-        policy.maxInstances());
+        policy.maxInstances(),
+        policy.stateless());
     tx.update("DELETE FROM services WHERE definition = ?", name);
     for (ServicePort port : services) {
       tx.update(

@@ -77,6 +77,32 @@ public final class EventRepository {
         + " SELECT 'VM_STATE', id, ?, definition, ?, ?, ? FROM " + vms;
   }
 
+  /** Whether the VM ever served (reached ACTIVE): its disk then holds what it wrote. */
+  public boolean everActive(Database.Tx tx, UUID vmId) throws java.sql.SQLException {
+    return tx.queryOne("SELECT EXISTS (SELECT 1 FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
+        + " AND to_state = 'ACTIVE')", rs -> rs.getBoolean(1), vmId).orElse(false);
+  }
+
+  /** The state the VM left when it last entered {@code entered} (empty when it never did). */
+  public java.util.Optional<String> stateBefore(Database.Tx tx, UUID vmId, Object entered)
+      throws java.sql.SQLException {
+    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
+        + " AND to_state = ? ORDER BY id DESC LIMIT 1", rs -> rs.getString(1), vmId,
+        entered.toString());
+  }
+
+  /** When the VM's newest archive was made, and how long ago (by the database's clock). */
+  public record ArchiveTime(java.time.Instant at, java.time.Duration age) {}
+
+  /** When the VM was last archived: its newest archive holds its disk as it was then. */
+  public java.util.Optional<ArchiveTime> lastArchived(Database.Tx tx, UUID vmId)
+      throws java.sql.SQLException {
+    return tx.queryOne("SELECT at, extract(epoch FROM now() - at) FROM events WHERE vm_id = ?"
+        + " AND kind = 'VM_STATE' AND to_state = 'ARCHIVED' ORDER BY id DESC LIMIT 1",
+        rs -> new ArchiveTime(rs.getTimestamp(1).toInstant(),
+            java.time.Duration.ofMillis(Math.round(rs.getDouble(2) * 1000))), vmId);
+  }
+
   public List<Event> forVm(Database db, UUID vmId) {
     return db.query(SELECT + " WHERE vm_id = ? ORDER BY id", MAPPER, vmId);
   }

@@ -18,7 +18,8 @@ import org.servicefarm.controller.model.RequestKey;
  */
 public final class LeaseRepository {
   private static final String COLUMNS =
-      "id, vm_id, service, ttl_seconds, created_at, renewed_at, expires_at, released_at";
+      "id, vm_id, service, ttl_seconds, created_at, renewed_at, expires_at, released_at,"
+          + " end_reason";
 
   private static final Database.RowMapper<LeaseRecord> MAPPER =
       rs ->
@@ -30,7 +31,8 @@ public final class LeaseRepository {
               Rows.instant(rs, "created_at"),
               Rows.instant(rs, "renewed_at"),
               Rows.instant(rs, "expires_at"),
-              Rows.instant(rs, "released_at"));
+              Rows.instant(rs, "released_at"),
+              rs.getString("end_reason"));
 
   /** How a VM's leases stand: live ones now, its last use, and since when it has been idle. */
   public record Usage(int liveLeases, Instant lastUsedAt, Instant idleSince) {}
@@ -142,6 +144,18 @@ public final class LeaseRepository {
         "UPDATE leases SET released_at = now()"
             + " WHERE id = ? AND released_at IS NULL AND expires_at > now()",
         id);
+  }
+
+  /** How many live leases the VM holds now. */
+  public int liveCount(Database.Tx tx, UUID vmId) throws SQLException {
+    return tx.queryOne("SELECT count(*) FROM leases WHERE vm_id = ? AND released_at IS NULL"
+        + " AND expires_at > now()", rs -> rs.getInt(1), vmId).orElse(0);
+  }
+
+  /** Ends every live lease of the VM now, recording why; returns how many ended. */
+  public int endLive(Database.Tx tx, UUID vmId, String reason) throws SQLException {
+    return tx.update("UPDATE leases SET released_at = now(), end_reason = ?"
+        + " WHERE vm_id = ? AND released_at IS NULL AND expires_at > now()", reason, vmId);
   }
 
   /**

@@ -77,8 +77,11 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             requireSession("a load report");
             ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
             // Liveness and load at once; the table is squared off this stream's thread.
+            // A report made while libvirtd is away lists no cached images: keep the last ones.
             session.reported(load(message.getLoad().getLoad()),
-                message.getLoad().getCachedImagesList());
+                message.getLoad().getDomainsUnknown()
+                    ? java.util.List.copyOf(session.cachedImages())
+                    : message.getLoad().getCachedImagesList());
             String hostId = session.hostId();
             reports.submit(hostId, message.getLoad(), report -> recordReport(hostId, report));
           }

@@ -48,8 +48,8 @@ public final class DrainReturns {
     String drain = "drain of host " + fromHost;
     try {
       VmRecord restoring = placer.place(tx,
-          new PlacementRequest(archived.vcpus(), archived.memoryMb(),
-              imageDigest.apply(tx, archived.imageId())),
+          Placer.request(tx, imageDigest, archived.imageId(), archived.vcpus(),
+              archived.memoryMb()),
           (t, hostId) -> vms.transition(t, archived.id(), EnumSet.of(VmState.ARCHIVED),
                   VmState.RESTORING, drain + ": restoring on host " + hostId,
                   VmRepository.Change.host(hostId))

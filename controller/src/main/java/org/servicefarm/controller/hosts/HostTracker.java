@@ -117,6 +117,10 @@ public final class HostTracker implements AgentControlService.HostEvents {
       // Reports on a stream we had given up on: the host is back without reconnecting.
       resumed.add(hostId);
     }
+    if (report.getDomainsUnknown()) {
+      // libvirtd is away (restarting): the host lives, and its VMs are as they were.
+      return List.of();
+    }
     return inventory.apply(hostId, report.getDomainsList(), false);
   }
 

@@ -34,6 +34,21 @@ public final class Placer {
   @FunctionalInterface
   public interface ImageDigests {
     String apply(Database.Tx tx, java.util.UUID imageId) throws SQLException;
+
+    /** The image's disk size in bytes (0 before it is built or when unknown). */
+    default long sizeBytes(Database.Tx tx, java.util.UUID imageId) throws SQLException {
+      return 0;
+    }
+  }
+
+  /**
+   * What a VM of the image needs from a host: its vCPUs and memory, and disk for the image and
+   * for its memory once it sleeps (a host without that room is not chosen).
+   */
+  public static PlacementRequest request(Database.Tx tx, ImageDigests images,
+      java.util.UUID imageId, int vcpus, long memoryMb) throws SQLException {
+    return new PlacementRequest(vcpus, memoryMb, images.apply(tx, imageId),
+        PlacementRequest.diskMbFor(images.sizeBytes(tx, imageId), memoryMb));
   }
 
   /** Scores this close to the best host's count as equally good (see {@link #spread}). */
@@ -127,6 +142,11 @@ public final class Placer {
     return reason.startsWith("not enough");
   }
 
+  /** An agent that has not reported its free disk (0) is not held to it. */
+  private static long diskFreeMb(HostRecord.HostLoad load) {
+    return load.diskFreeMb() > 0 ? load.diskFreeMb() : HostSnapshot.DISK_UNKNOWN;
+  }
+
   private List<HostSnapshot> snapshot(List<HostRecord> rows) {
     List<HostSnapshot> out = new ArrayList<>(rows.size());
     for (HostRecord h : rows) {
@@ -141,7 +161,8 @@ public final class Placer {
               h.allocatedVcpus(),
               h.allocatedMemoryMb(),
               session != null ? session.load().cpuPercent() : h.load().cpuPercent(),
-              session != null ? session.cachedImages() : Set.of()));
+              session != null ? session.cachedImages() : Set.of(),
+              diskFreeMb(session != null ? session.load() : h.load())));
     }
     return out;
   }

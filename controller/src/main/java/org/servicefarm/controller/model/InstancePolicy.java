@@ -7,6 +7,8 @@ package org.servicefarm.controller.model;
  * @param minActive VMs kept ACTIVE whatever their leases: a warm pool
  * @param maxLeasesPerVm leases one VM takes before a request starts another VM (0: no limit)
  * @param maxInstances VMs the definition may have at most (not DELETED or FAILED)
+ * @param stateless its VMs keep nothing on their disks: one whose disk is lost (with no archive)
+ *     is installed again from the image instead of failing
  */
 public record InstancePolicy(
     int sleepAfterSeconds,
@@ -14,7 +16,15 @@ public record InstancePolicy(
     int deleteAfterSeconds,
     int minActive,
     int maxLeasesPerVm,
-    int maxInstances) {
+    int maxInstances,
+    boolean stateless) {
+
+  /** A policy for a definition whose VMs' disks are kept. */
+  public InstancePolicy(int sleepAfterSeconds, int archiveAfterSeconds, int deleteAfterSeconds,
+      int minActive, int maxLeasesPerVm, int maxInstances) {
+    this(sleepAfterSeconds, archiveAfterSeconds, deleteAfterSeconds, minActive, maxLeasesPerVm,
+        maxInstances, false);
+  }
 
   /** What a definition gets when it says nothing: never idle out, one VM, no lease limit. */
   public static final InstancePolicy DEFAULT = new InstancePolicy(0, 0, 0, 0, 0, 1);

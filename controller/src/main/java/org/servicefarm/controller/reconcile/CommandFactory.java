@@ -13,6 +13,7 @@ import org.servicefarm.api.v1.SuspendVm;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
@@ -26,23 +27,38 @@ public final class CommandFactory {
   private final Database db;
   private final CatalogRepository catalog;
   private final ImageRepository images;
+  private final EventRepository events;
 
-  public CommandFactory(Database db, CatalogRepository catalog, ImageRepository images) {
+  public CommandFactory(Database db, CatalogRepository catalog, ImageRepository images,
+      EventRepository events) {
     this.db = db;
     this.catalog = catalog;
     this.images = images;
+    this.events = events;
   }
 
+  /**
+   * An install keeps the disk of a VM that has served (its domain was lost, not its data), so
+   * the agent never lays a new disk over it; a lost disk is then reported, and restored from the
+   * archive or failed. A stateless definition's VM without an archive may get a new disk.
+   */
   Command install(VmRecord vm) {
     Spec spec = spec(vm);
+    boolean keepDisk = hasRun(vm) && (!spec.stateless() || vm.archiveRef() != null);
     return base(vm, "install")
         .setInstall(
             InstallVm.newBuilder()
                 .setImage(spec.image())
                 .setVcpus(vm.vcpus())
                 .setMemoryMb(vm.memoryMb())
-                .addAllGuestPorts(spec.guestPorts()))
+                .addAllGuestPorts(spec.guestPorts())
+                .setKeepDisk(keepDisk))
         .build();
+  }
+
+  /** Whether the VM has served, so its disk holds what it wrote. */
+  boolean hasRun(VmRecord vm) {
+    return db.inTransaction(tx -> events.everActive(tx, vm.id()));
   }
 
   Command restore(VmRecord vm) {
@@ -98,7 +114,7 @@ public final class CommandFactory {
         .setGeneration(vm.generation());
   }
 
-  private record Spec(ImageRef image, List<Integer> guestPorts) {}
+  private record Spec(ImageRef image, List<Integer> guestPorts, boolean stateless) {}
 
   private Spec spec(VmRecord vm) {
     return db.inTransaction(
@@ -125,7 +141,7 @@ public final class CommandFactory {
                   .build();
           List<Integer> ports =
               def.services().stream().map(ServiceDefinitionRecord.ServicePort::guestPort).toList();
-          return new Spec(ref, ports);
+          return new Spec(ref, ports, def.policy().stateless());
         });
   }
 }

@@ -74,11 +74,21 @@ public final class InventoryReconciler {
           for (VmRecord vm : vms.onHost(tx, hostId)) {
             DomainStatus domain = byVm.remove(vm.id().toString());
             Optional<VmRecord> after = Optional.empty();
-            if (domain != null) {
+            if (domain != null && domain.getDiskMissing()
+                && EXPECT_DOMAIN.contains(vm.state())) {
+              // The install defines the domain again: on its disk if it comes back, else the
+              // disk is reported lost and the VM restored from its archive or failed.
+              after = vms.transition(tx, vm.id(), Set.of(vm.state()), VmState.PROVISIONING,
+                  "the disk of its domain is missing on host " + hostId
+                      + "; defining it again");
+            } else if (domain != null) {
               after = follow(tx, vm, domain);
             } else if (wholeInventory && EXPECT_DOMAIN.contains(vm.state())) {
+              // The install finds the VM's disk on the host and defines the domain on it; a VM
+              // that has served never gets a new disk (see CommandFactory#install).
               after = vms.transition(tx, vm.id(), Set.of(vm.state()), VmState.PROVISIONING,
-                  "domain missing from host " + hostId + "'s inventory; installing it again");
+                  "domain missing from host " + hostId + "'s inventory; defining it again on"
+                      + " its disk");
             }
             after.ifPresent(changed::add);
           }

@@ -16,6 +16,7 @@ import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.controller.Failpoints;
 import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
@@ -48,6 +49,8 @@ public final class ReconcileSteps {
   private final ImageBuilds builds;
   private final OperationTracker operations;
   private final DrainReturns drainReturns;
+  private final DiskLoss diskLoss;
+  private final FailedMoves failedMoves;
 
   /** Makes a VM's image bootable before its first install (composed images are built then). */
   @FunctionalInterface
@@ -68,7 +71,10 @@ public final class ReconcileSteps {
       Placer.ImageDigests imageDigest,
       ImageBuilds builds,
       OperationTracker operations,
-      DrainReturns drainReturns) {
+      DrainReturns drainReturns,
+      EventRepository events) {
+    this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
+    this.failedMoves = new FailedMoves(db, vms, events, watcher);
     this.operations = operations;
     this.drainReturns = drainReturns;
     this.imageDigest = imageDigest;
@@ -97,8 +103,7 @@ public final class ReconcileSteps {
         operations.entered(vm.id(), OperationPhase.WAKING, "waking on host " + vm.hostId());
         yield activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
       }
-      case SUSPEND -> command(vm, commands.suspend(vm), shortTimeout, VmState.ACTIVE,
-          VmState.SLEEPING, "memory saved to disk");
+      case SUSPEND -> suspend(vm);
       case ARCHIVE -> archive(vm);
       case PLACE_FOR_RESTORE -> {
         operations.entered(vm.id(), OperationPhase.PLACING, "choosing a host to restore on");
@@ -144,8 +149,26 @@ public final class ReconcileSteps {
     operations.entered(vm.id(), fetches ? OperationPhase.TRANSFERRING : OperationPhase.INSTALLING,
         (fetches ? "fetching the image to host " : "installing on host ") + vm.hostId());
     Failpoints.hit("provision.image-ready");
-    return command(vm, commands.install(vm), longTimeout, VmState.PROVISIONING,
-        VmState.STARTING, "installed on host " + vm.hostId(), p -> installProgress(vm, p));
+    Optional<CommandResult> result =
+        send(vm, commands.install(vm), longTimeout, p -> installProgress(vm, p));
+    if (result.isEmpty()) {
+      return false;
+    }
+    if (!result.get().getOk()
+        && result.get().getErrorKind() == CommandError.COMMAND_ERROR_DISK_LOST) {
+      return diskLoss.lost(vm, result.get().getError());
+    }
+    if (!result.get().getOk()) {
+      return fail(vm, VmState.PROVISIONING, result.get());
+    }
+    Failpoints.hit("provision.installed");
+    // A new disk for a VM that has served: only a stateless definition's VM gets one.
+    String cause = result.get().getNewDisk() && commands.hasRun(vm)
+        ? "installed on host " + vm.hostId() + " with a new disk from its image: its disk was"
+            + " lost, and definition " + vm.definition() + " is stateless"
+        : "installed on host " + vm.hostId();
+    return record(vm, EnumSet.of(VmState.PROVISIONING), VmState.STARTING, cause,
+        VmRepository.Change.NONE, false);
   }
 
   private void installProgress(VmRecord vm, CommandProgress progress) {
@@ -164,11 +187,6 @@ public final class ReconcileSteps {
     }
   }
 
-  private boolean command(
-      VmRecord vm, Command command, Duration timeout, VmState from, VmState to, String cause) {
-    return command(vm, command, timeout, from, to, cause, null);
-  }
-
   private boolean command(VmRecord vm, Command command, Duration timeout, VmState from,
       VmState to, String cause, Consumer<CommandProgress> progress) {
     Optional<CommandResult> result = send(vm, command, timeout, progress);
@@ -177,9 +195,6 @@ public final class ReconcileSteps {
     }
     if (!result.get().getOk()) {
       return fail(vm, from, result.get());
-    }
-    if (from == VmState.PROVISIONING) { // only an install starts from PROVISIONING
-      Failpoints.hit("provision.installed");
     }
     return record(vm, EnumSet.of(from), to, cause, VmRepository.Change.NONE, false);
   }
@@ -196,10 +211,15 @@ public final class ReconcileSteps {
       Failpoints.hit("provision.booted");
     }
     DomainStatus status = result.get().getStatus();
+    // A wake that had to boot from the disk (its saved memory missing or unreadable) says so.
+    String notice = result.get().getNotice();
+    String recorded = notice.isEmpty() ? cause : "woken without its memory on host "
+        + vm.hostId() + ": " + notice;
     Optional<VmRecord> after =
         db.inTransaction(
             tx -> {
-              Optional<VmRecord> moved = vms.transition(tx, vm.id(), Set.of(from), VmState.ACTIVE, cause);
+              Optional<VmRecord> moved =
+                  vms.transition(tx, vm.id(), Set.of(from), VmState.ACTIVE, recorded);
               if (moved.isPresent()) {
                 offers.record(tx, moved.get(), status.getPortsList());
               }
@@ -227,7 +247,7 @@ public final class ReconcileSteps {
       return false;
     }
     if (!result.get().getOk()) {
-      return fail(current, VmState.ARCHIVING, result.get());
+      return retryable(result.get()) ? false : failedMoves.archiveFailed(current, result.get());
     }
     String fromHost = current.hostId();
     String archiveRef = result.get().getArchiveRef();
@@ -273,7 +293,7 @@ public final class ReconcileSteps {
             tx ->
                 placer.place(
                     tx,
-                    new PlacementRequest(vm.vcpus(), vm.memoryMb(), imageDigest.apply(tx, vm.imageId())),
+                    Placer.request(tx, imageDigest, vm.imageId(), vm.vcpus(), vm.memoryMb()),
                     (t, hostId) ->
                         vms.transition(t, vm.id(), EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
                             "restoring on host " + hostId, VmRepository.Change.host(hostId))));
@@ -322,9 +342,29 @@ public final class ReconcileSteps {
     return after.isPresent();
   }
 
+  private boolean suspend(VmRecord vm) {
+    Optional<CommandResult> result = send(vm, commands.suspend(vm), shortTimeout);
+    if (result.isEmpty()) {
+      return false;
+    }
+    if (!result.get().getOk()) {
+      return retryable(result.get()) ? false : failedMoves.sleepFailed(vm, result.get());
+    }
+    return record(vm, EnumSet.of(VmState.ACTIVE), VmState.SLEEPING, "memory saved to disk",
+        VmRepository.Change.NONE, false);
+  }
+
+  /** A failure that says nothing about the VM: the next sweep plans again (see #fail). */
+  private static boolean retryable(CommandResult result) {
+    return result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION
+        || result.getErrorKind() == CommandError.COMMAND_ERROR_UNAVAILABLE;
+  }
+
   private boolean fail(VmRecord vm, VmState from, CommandResult result) {
-    if (result.getErrorKind() == CommandError.COMMAND_ERROR_STALE_GENERATION) {
-      // A newer desire overtook this command; the next step is planned from the fresh row.
+    if (retryable(result)) {
+      // A newer desire overtook the command, or libvirtd on the host is restarting: nothing is
+      // wrong with the VM, and the next sweep plans its step again.
+      LOG.fine(() -> "VM " + vm.id() + " on host " + vm.hostId() + " waits: " + result.getError());
       return false;
     }
     String reason = result.getError().isEmpty()

@@ -26,6 +26,7 @@ public final class PlacementScheduler {
   static final String REASON_DISCONNECTED = "agent not connected";
   static final String REASON_MEMORY = "not enough free memory";
   static final String REASON_CPU = "not enough free vCPUs";
+  static final String REASON_DISK = "not enough free disk for the image and a saved memory image";
 
   /**
    * How many hosts a decision returns. The Placer tries them in order at commit, and a candidate
@@ -43,8 +44,9 @@ public final class PlacementScheduler {
   private static final int DISCONNECTED = 2;
   private static final int MEMORY = 3;
   private static final int CPU = 4;
+  private static final int DISK = 5;
   private static final String[] REASONS = {
-    REASON_DOWN, REASON_DRAINING, REASON_DISCONNECTED, REASON_MEMORY, REASON_CPU
+    REASON_DOWN, REASON_DRAINING, REASON_DISCONNECTED, REASON_MEMORY, REASON_CPU, REASON_DISK
   };
 
   // Weights of the load score: what the farm has promised dominates what the host reports now,
@@ -154,6 +156,9 @@ public final class PlacementScheduler {
     }
     if (host.allocatedVcpus() + request.vcpus() > host.capacityVcpus() * cpuOvercommit) {
       return CPU;
+    }
+    if (host.diskFreeMb() != HostSnapshot.DISK_UNKNOWN && request.diskMb() > host.diskFreeMb()) {
+      return DISK;
     }
     return FEASIBLE;
   }
@@ -301,7 +306,9 @@ public final class PlacementScheduler {
         + request.vcpus()
         + " vCPU and "
         + request.memoryMb()
-        + " MB of memory among "
+        + " MB of memory"
+        + (request.diskMb() > 0 ? " (and " + request.diskMb() + " MB of disk)" : "")
+        + " among "
         + hostCount
         + (hostCount == 1 ? " host (" : " hosts (")
         + why

@@ -70,6 +70,29 @@ class PlacementSchedulerTest {
   }
 
   @Test
+  void aHostWithoutDiskForTheImageAndASavedMemoryImageIsPassedOver() {
+    // 100 MiB image and 256 MB of memory to save: 356 MB of disk.
+    PlacementRequest needsDisk = new PlacementRequest(1, 256, "img-1",
+        PlacementRequest.diskMbFor(100L << 20, 256));
+    assertEquals(356, needsDisk.diskMb());
+    HostSnapshot nearlyFull =
+        new HostSnapshot("nearly-full", "UP", true, 4, 4096, 0, 0, 0, Set.of("img-1"), 300);
+    HostSnapshot roomy =
+        new HostSnapshot("roomy", "UP", true, 4, 4096, 0, 3000, 90, Set.of(), 50_000);
+    HostSnapshot unreported = host("unreported", 4096, 3500, 95);
+
+    Placement.Ranked ranked = assertInstanceOf(Placement.Ranked.class,
+        scheduler.place(needsDisk, List.of(nearlyFull, roomy, unreported)));
+    assertEquals(List.of("roomy", "unreported"),
+        ranked.hosts().stream().map(Placement.RankedHost::hostId).toList());
+
+    Placement.NoHost none = assertInstanceOf(Placement.NoHost.class,
+        scheduler.place(needsDisk, List.of(nearlyFull)));
+    assertEquals(Map.of(PlacementScheduler.REASON_DISK, 1), none.rejections());
+    assertTrue(none.message().contains("356 MB of disk"), none.message());
+  }
+
+  @Test
   void saysThereAreNoHostsAtAll() {
     Placement.NoHost none = assertInstanceOf(Placement.NoHost.class, scheduler.place(SMALL, List.of()));
     assertTrue(none.noHosts());

@@ -88,6 +88,17 @@ final class DomainArchiving {
   /** Fetches the archive and makes the VM's disk from it; the domain is not defined yet. */
   Restored restore(String archiveRef, DomainSpec spec) throws HypervisorException {
     String vmId = spec.vmId();
+    if (kind.runsQemu()) {
+      // A restore repeated after its disk was moved into place finds that disk: it is the
+      // archive's, and never replaced (see DiskStore#prepare).
+      Optional<PreparedDisk> kept = LibvirtHypervisor.storage("restore", vmId,
+          () -> disks.existing(vmId, spec.image(), spec.progress()));
+      if (kept.isPresent()) {
+        log.info("vm {}: restoring onto its disk {}, already on this host", vmId,
+            kept.get().disk());
+        return new Restored(kept.get(), spec.generation(), spec.guestPorts(), Map.of());
+      }
+    }
     BlobDigest archive;
     try {
       archive = BlobDigest.fromArchiveRef(archiveRef);

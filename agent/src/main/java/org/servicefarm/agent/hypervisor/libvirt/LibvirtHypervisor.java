@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import org.libvirt.Domain;
 import org.libvirt.DomainInfo.DomainState;
 import org.libvirt.LibvirtException;
@@ -44,9 +45,9 @@ public final class LibvirtHypervisor implements Hypervisor {
   private final HostPortAllocator ports;
   private final FarmDomains farmDomains;
   private final DomainArchiving archiving;
+  private final DomainBoot boot;
+  private final MissingDisks missingDisks;
   private final Object placementLock = new Object();
-  // TCG boots a composed guest in about 8 s on an idle 2-core host; allow for a loaded one.
-  private static final java.time.Duration GUEST_READY_TIMEOUT = java.time.Duration.ofSeconds(180);
 
   /** Takes ownership of {@code connection}: closing the hypervisor closes it. */
   public LibvirtHypervisor(LibvirtConnection connection, HostSettings host, DiskStore disks,
@@ -57,6 +58,8 @@ public final class LibvirtHypervisor implements Hypervisor {
     this.ports = ports;
     this.farmDomains = new FarmDomains(connection, host.hostId());
     this.archiving = new DomainArchiving(host.kind(), disks, archives);
+    this.boot = new DomainBoot(host, disks, DomainBoot.managedSaveDirFor(connection.uri()));
+    this.missingDisks = new MissingDisks(host, disks);
   }
 
   @FunctionalInterface
@@ -85,7 +88,8 @@ public final class LibvirtHypervisor implements Hypervisor {
     try {
       List<DomainStatus> inventory = new ArrayList<>();
       for (FarmDomain farmDomain : farmDomains.all()) {
-        FarmDomains.statusIfStillThere(farmDomain).ifPresent(inventory::add);
+        FarmDomains.statusIfStillThere(farmDomain).map(missingDisks::mark)
+            .ifPresent(inventory::add);
       }
       return inventory;
     } catch (LibvirtException e) {
@@ -105,6 +109,11 @@ public final class LibvirtHypervisor implements Hypervisor {
   }
 
   @Override
+  public Optional<String> unreachable() {
+    return connection.problem();
+  }
+
+  @Override
   public List<String> cachedImages() throws HypervisorException {
     try {
       return disks.cachedImages();
@@ -117,13 +126,24 @@ public final class LibvirtHypervisor implements Hypervisor {
   public DomainStatus install(DomainSpec spec) throws HypervisorException {
     String vmId = spec.vmId();
     Optional<FarmDomain> existing = farmDomains.find(vmId);
-    if (existing.isPresent()) {
+    if (existing.isPresent() && !missingDisks.lost(existing.get())) {
       // Installed before (a repeated command): report it as it is.
       return withGeneration("install", existing.get(), spec.generation(), domain -> {});
     }
+    if (existing.isPresent()) {
+      // Defined on a disk that is gone: the domain cannot boot, and is defined again below on
+      // whatever disk the VM gets. Its saved memory, if any, belongs to the lost disk.
+      log.warn("vm {}: its domain is defined but its disk {} is gone; defining it again", vmId,
+          disks.diskPath(vmId));
+      try {
+        DomainBoot.stopIfActive(existing.get().domain());
+        undefine(existing.get().domain());
+      } catch (LibvirtException e) {
+        throw failure("install", vmId, e);
+      }
+    }
     DomainStatus status;
-    try (PreparedDisk disk = storage("install", vmId,
-        () -> disks.prepare(vmId, spec.image(), spec.progress()))) {
+    try (PreparedDisk disk = storage("install", vmId, () -> diskToInstallOn(spec))) {
       spec.progress().installing();
       synchronized (placementLock) {
         List<PortForward> forwards =
@@ -135,17 +155,37 @@ public final class LibvirtHypervisor implements Hypervisor {
     return status;
   }
 
+  /**
+   * The disk the VM had, if it is still on this host (a domain lost while its disk stayed is
+   * defined again on it); otherwise a new one from the image, unless the VM has run and so
+   * needs the disk it ran on.
+   */
+  private PreparedDisk diskToInstallOn(DomainSpec spec) throws HypervisorException {
+    Optional<PreparedDisk> kept = disks.existing(spec.vmId(), spec.image(), spec.progress());
+    if (kept.isPresent()) {
+      log.info("vm {}: defining its domain on its disk {}", spec.vmId(), kept.get().disk());
+      return kept.get();
+    }
+    if (spec.keepDisk()) {
+      throw new HypervisorException(Kind.DISK_LOST, "its disk " + disks.diskPath(spec.vmId())
+          + " is not on this host, and the VM has run, so a new disk would lose its data");
+    }
+    PreparedDisk made = disks.prepare(spec.vmId(), spec.image(), spec.progress());
+    spec.progress().newDisk();
+    return made;
+  }
+
   @Override
   public DomainStatus start(String vmId, long generation) throws HypervisorException {
     return withGeneration("start", require("start", vmId), generation, farmDomain -> {
       boolean wasRunning = farmDomain.domain().isActive() == 1;
-      bootOrWake(farmDomain);
+      boot.bootOrWake(farmDomain);
       // A start repeated after this agent was killed mid-boot finds the guest running but maybe
       // not serving yet; answering at once would hand out an endpoint that does not work. Only a
       // start waits here: the controller sends it after a cold boot (install, restore), whose
       // console shows the marker once ready, while a guest woken by resume prints nothing.
-      if (wasRunning && bootsComposedImage(farmDomain)) {
-        GuestReadiness.await(vmId, disks.consoleLogPath(vmId), GUEST_READY_TIMEOUT);
+      if (wasRunning) {
+        boot.awaitServices(farmDomain);
       }
     });
   }
@@ -165,12 +205,14 @@ public final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public DomainStatus resume(String vmId, long generation) throws HypervisorException {
-    return withGeneration("resume", require("resume", vmId), generation, farmDomain -> {
-      if (farmDomain.domain().isActive() == 0 && farmDomain.domain().hasManagedSaveImage() == 0) {
-        log.warn("vm {} has no managed save image; booting it from its disk", vmId);
-      }
-      bootOrWake(farmDomain);
-    });
+    return resume(vmId, generation, notice -> { });
+  }
+
+  @Override
+  public DomainStatus resume(String vmId, long generation, Consumer<String> notice)
+      throws HypervisorException {
+    return withGeneration("resume", require("resume", vmId), generation,
+        farmDomain -> boot.wake(farmDomain, notice));
   }
 
   @Override
@@ -184,13 +226,15 @@ public final class LibvirtHypervisor implements Hypervisor {
     }
     FarmDomain farmDomain = found.get();
     try {
-      stopIfActive(farmDomain.domain());
+      DomainBoot.stopIfActive(farmDomain.domain());
+      // A sleeping VM keeps its saved memory until the archive is stored: an archive that fails
+      // (a full disk) leaves it as it was.
+      String archiveRef =
+          archiving.upload(farmDomain.metadata().atGeneration(generation));
       if (farmDomain.domain().hasManagedSaveImage() == 1) {
         // The archive keeps the disk only; a saved memory image would not match it after restore.
         farmDomain.domain().managedSaveRemove();
       }
-      String archiveRef =
-          archiving.upload(farmDomain.metadata().atGeneration(generation));
       undefine(farmDomain.domain());
       archiving.removeLocalFiles(vmId);
       trimImageCache();
@@ -230,7 +274,7 @@ public final class LibvirtHypervisor implements Hypervisor {
     Optional<FarmDomain> found = farmDomains.find(vmId);
     if (found.isPresent()) {
       try {
-        stopIfActive(found.get().domain());
+        DomainBoot.stopIfActive(found.get().domain());
         undefine(found.get().domain());
       } catch (LibvirtException e) {
         throw failure("delete", vmId, e);
@@ -244,48 +288,6 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public void close() {
     connection.close();
-  }
-
-  private void bootOrWake(FarmDomain farmDomain) throws LibvirtException, HypervisorException {
-    Domain domain = farmDomain.domain();
-    DomainState state = domain.getInfo().state;
-    switch (state) {
-      case VIR_DOMAIN_RUNNING, VIR_DOMAIN_BLOCKED, VIR_DOMAIN_SHUTDOWN -> { }
-      case VIR_DOMAIN_PAUSED -> domain.resume();
-      case VIR_DOMAIN_CRASHED -> {
-        stopIfActive(domain); // a crashed domain kept for inspection must go before it boots
-        domain.create();
-      }
-      // create() boots from the managed save image when there is one.
-      case VIR_DOMAIN_SHUTOFF, VIR_DOMAIN_NOSTATE -> {
-        boolean cold = domain.hasManagedSaveImage() == 0;
-        domain.create();
-        if (cold && bootsComposedImage(farmDomain)) {
-          GuestReadiness.await(farmDomain.vmId(), disks.consoleLogPath(farmDomain.vmId()),
-              GUEST_READY_TIMEOUT);
-        }
-      }
-    }
-  }
-
-  // A composed image brings a disk, a kernel and an initrd, and its init reports readiness; a
-  // registered image boots from its disk alone and says nothing.
-  private boolean bootsComposedImage(FarmDomain farmDomain) {
-    return host.kind().runsQemu() && farmDomain.metadata().blobs().size() == 3;
-  }
-
-  private static void stopIfActive(Domain domain) throws LibvirtException {
-    if (domain.isActive() == 0) {
-      return;
-    }
-    try {
-      domain.destroy();
-    } catch (LibvirtException e) {
-      if (domain.isActive() == 1) {
-        throw e;
-      }
-      // It stopped on its own between the check and destroy(): the goal is reached.
-    }
   }
 
   private static void undefine(Domain domain) throws LibvirtException {

@@ -3,6 +3,7 @@ package org.servicefarm.agent.hypervisor.storage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.images.TransferProgress;
@@ -23,7 +24,11 @@ public interface DiskStore {
   /** Where the VM's serial console is written. */
   Path consoleLogPath(String vmId);
 
-  /** Makes the VM's disk ready for a new domain built from the image. */
+  /**
+   * Makes a new disk for the VM from the image. Refuses (naming the file) when the VM already
+   * has a disk: a VM's disk holds its data, and only delete, archive and a stateless reinstall
+   * may drop it, never a new disk laid over it.
+   */
   PreparedDisk prepare(String vmId, ImageRef image) throws HypervisorException;
 
   /** {@link #prepare(String, ImageRef)}, telling {@code progress} how fetching images goes. */
@@ -31,6 +36,13 @@ public interface DiskStore {
       throws HypervisorException {
     return prepare(vmId, image); // a store that fetches nothing has nothing to tell
   }
+
+  /**
+   * The VM's disk as it is on this host, ready for a domain defined on it again (its base image
+   * fetched again if the cache lost it), or empty when the host has no disk for the VM.
+   */
+  Optional<PreparedDisk> existing(String vmId, ImageRef image, TransferProgress progress)
+      throws HypervisorException;
 
   /**
    * Makes a disk brought back from an archive the VM's disk, pointing it at this host's copy of

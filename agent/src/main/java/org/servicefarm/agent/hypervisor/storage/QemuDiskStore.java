@@ -3,7 +3,8 @@ package org.servicefarm.agent.hypervisor.storage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.LinkOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -72,21 +73,40 @@ public final class QemuDiskStore implements DiskStore {
   @Override
   public PreparedDisk prepare(String vmId, ImageRef image, TransferProgress progress)
       throws HypervisorException {
-    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
+    Path disk = diskPath(vmId);
+    refuseToReplace(disk);
+    PreparedDisk prepared = cacheBlobs(image, disk, progress);
     requireSafeBase(prepared, image);
     Path partial = disksDir.resolve("." + vmId + ".qcow2.partial");
     try {
       Files.deleteIfExists(partial);
       qemuImg.createOverlay(prepared.leases().get(0).path(), image.getFormat(), partial);
-      Files.move(partial, diskPath(vmId),
-          StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      QemuReadable.file(diskPath(vmId));
+      moveWithoutReplacing(partial, disk);
+      QemuReadable.file(disk);
       return prepared;
-    } catch (IOException e) {
+    } catch (IOException | HypervisorException e) {
       prepared.close();
+      deleteQuietly(partial);
+      if (e instanceof HypervisorException refused) {
+        throw refused;
+      }
       throw new HypervisorException(Kind.HYPERVISOR,
-          "creating the overlay " + diskPath(vmId) + ": " + e.getMessage(), e);
+          "creating the overlay " + disk + ": " + e.getMessage(), e);
     }
+  }
+
+  @Override
+  public Optional<PreparedDisk> existing(String vmId, ImageRef image, TransferProgress progress)
+      throws HypervisorException {
+    Path disk = diskPath(vmId);
+    if (!Files.isRegularFile(disk)) {
+      return Optional.empty();
+    }
+    // An install cut between linking its new overlay into place and removing the other name.
+    deleteQuietly(disksDir.resolve("." + vmId + ".qcow2.partial"));
+    // The overlay names its base by the cache's path for the digest: caching the base again (a
+    // no-op when it is there) is all it takes to make the disk bootable.
+    return Optional.of(cacheBlobs(image, disk, progress));
   }
 
   @Override
@@ -98,7 +118,9 @@ public final class QemuDiskStore implements DiskStore {
   @Override
   public PreparedDisk adopt(String vmId, ImageRef image, Path restoredDisk,
       TransferProgress progress) throws HypervisorException {
-    PreparedDisk prepared = cacheBlobs(image, diskPath(vmId), progress);
+    Path disk = diskPath(vmId);
+    refuseToReplace(disk);
+    PreparedDisk prepared = cacheBlobs(image, disk, progress);
     try {
       requireSafeBase(prepared, image);
       requireSafeOverlay(restoredDisk, header(prepared.leases().get(0).path(), "the image")
@@ -109,14 +131,46 @@ public final class QemuDiskStore implements DiskStore {
     }
     try {
       qemuImg.rebaseUnsafe(restoredDisk, prepared.leases().get(0).path(), image.getFormat());
-      Files.move(restoredDisk, diskPath(vmId),
-          StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      QemuReadable.file(diskPath(vmId));
+      moveWithoutReplacing(restoredDisk, disk);
+      QemuReadable.file(disk);
       return prepared;
-    } catch (IOException e) {
+    } catch (IOException | HypervisorException e) {
       prepared.close();
+      if (e instanceof HypervisorException refused) {
+        throw refused;
+      }
       throw new HypervisorException(Kind.HYPERVISOR, "pointing the restored overlay at "
           + prepared.leases().get(0).path() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static void refuseToReplace(Path disk) throws HypervisorException {
+    if (Files.exists(disk, LinkOption.NOFOLLOW_LINKS)) {
+      throw new HypervisorException(Kind.INVALID, "the VM's disk " + disk + " exists already;"
+          + " a new disk would replace what the VM wrote (delete or archive the VM first)");
+    }
+  }
+
+  /**
+   * Moves {@code from} to {@code to} only if nothing is there: a hard link fails on an existing
+   * name, where a rename would silently replace it (and with it a VM's disk).
+   */
+  private static void moveWithoutReplacing(Path from, Path to)
+      throws IOException, HypervisorException {
+    try {
+      Files.createLink(to, from);
+    } catch (FileAlreadyExistsException e) {
+      throw new HypervisorException(Kind.INVALID, "the VM's disk " + to + " appeared while it"
+          + " was being made; it is kept, and the new one dropped", e);
+    }
+    Files.delete(from);
+  }
+
+  private static void deleteQuietly(Path file) {
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException e) {
+      log.warn("could not remove {}: {}", file, e.toString());
     }
   }
 

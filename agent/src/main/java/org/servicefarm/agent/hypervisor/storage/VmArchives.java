@@ -83,6 +83,10 @@ public final class VmArchives {
       Files.deleteIfExists(restored);
       throw new ImageException("archive " + archive.archiveRef() + " of vm " + vmId
           + " is not gzip data: " + e.getMessage(), e);
+    } catch (IOException e) {
+      long written = Files.exists(restored) ? Files.size(restored) : 0;
+      Files.deleteIfExists(restored);
+      throw new IOException(HostDiskSpace.describeWriteFailure(restored, written, e), e);
     }
     Files.delete(compressed);
     if (unpacked > maxBytes) {
@@ -124,9 +128,17 @@ public final class VmArchives {
     Path compressed = dir.resolve("upload.gz");
     // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
     // repeated archive) gives the same digest and the store already holds it.
-    try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
-        Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
-      payload.transferTo(out);
+    try {
+      Files.createDirectories(dir);
+      try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
+          Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
+        payload.transferTo(out);
+      }
+    } catch (IOException e) {
+      // A full disk, most often: no half-written archive stays, and the error says how full.
+      long written = Files.exists(compressed) ? Files.size(compressed) : 0;
+      Files.deleteIfExists(compressed);
+      throw new IOException(HostDiskSpace.describeWriteFailure(compressed, written, e), e);
     }
     BlobDigest digest = transfers.upload(compressed, "archive of vm " + vmId);
     Path ref = dir.resolve(REF_FILE);

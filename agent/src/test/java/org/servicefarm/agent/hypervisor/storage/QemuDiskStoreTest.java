@@ -135,4 +135,39 @@ class QemuDiskStoreTest {
         () -> disks.prepare("vm-3", image.toBuilder().setFormat("vmdk").build()));
     assertEquals(HypervisorException.Kind.INVALID, vmdk.kind());
   }
+
+  @Test
+  void aNewDiskIsRefusedWhereTheVmHasOneAndTheDiskIsLeftAsItWas() throws Exception {
+    QemuDiskStore disks = diskStore("host-a");
+    disks.prepare("vm-4", image).close();
+    Path disk = disks.diskPath("vm-4");
+    byte[] written = Files.readAllBytes(disk);
+
+    var refused = assertThrows(HypervisorException.class, () -> disks.prepare("vm-4", image));
+    assertTrue(refused.getMessage().contains(disk.toString()), refused.getMessage());
+    assertArrayEquals(written, Files.readAllBytes(disk), "the VM's disk is untouched");
+    try (var left = Files.list(disk.getParent())) {
+      assertEquals(List.of(disk), left.toList(), "no half-made overlay left beside it");
+    }
+
+    Path carried = Files.copy(disk, dir.resolve("carried.qcow2"));
+    var adoptRefused = assertThrows(HypervisorException.class,
+        () -> disks.adopt("vm-4", image, carried));
+    assertTrue(adoptRefused.getMessage().contains(disk.toString()), adoptRefused.getMessage());
+  }
+
+  @Test
+  void theDiskAVmHasIsFoundAgainWithItsBaseCachedAgain() throws Exception {
+    QemuDiskStore disks = diskStore("host-a");
+    assertTrue(disks.existing("vm-5", image, (done, total) -> { }).isEmpty(), "no disk yet");
+    disks.prepare("vm-5", image).close();
+    // A wiped or trimmed cache: the overlay's base is fetched again to the path it names.
+    Files.delete(dir.resolve("host-a/cache").resolve(image.getSha256()));
+
+    try (PreparedDisk found = disks.existing("vm-5", image, (done, total) -> { }).orElseThrow()) {
+      assertEquals(disks.diskPath("vm-5"), found.disk());
+      assertEquals(List.of(image.getSha256()), found.blobs());
+      assertArrayEquals(base, guestView(found.disk()));
+    }
+  }
 }
