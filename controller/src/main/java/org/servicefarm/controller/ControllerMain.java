@@ -60,6 +60,9 @@ public final class ControllerMain implements Callable<Integer> {
   @Mixin
   BlobStoreOptions blobStoreOptions;
 
+  @Mixin
+  ImageOptions imageOptions;
+
   @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
   String listen;
@@ -139,17 +142,6 @@ public final class ControllerMain implements Callable<Integer> {
           + " plaintext on a loopback address (default: ${DEFAULT-VALUE})")
   AuthMode auth;
 
-  @Option(names = "--image-import-dir", paramLabel = "DIR", description = "the only directory"
-      + " RegisterImage (farmctl image register --path) reads image files from; files there are"
-      + " read without following symbolic links (default: none, registering by path is off;"
-      + " upload images instead)")
-  Path imageImportDir;
-
-  @Option(names = "--image-store-quota-gb", paramLabel = "GIB", defaultValue = "100",
-      description = "what the image store (images, composed layers, VM archives) may hold in all;"
-          + " an upload or archive that would pass it is refused (default: ${DEFAULT-VALUE})")
-  long imageStoreQuotaGb;
-
   @Option(names = "--rate-limit", paramLabel = "REQUESTS_PER_SECOND", defaultValue = "200",
       description = "requests per second one token (or, with --auth none, one peer address) may"
           + " send, with bursts of twice that; a stream counts once; 0 turns the limit off"
@@ -173,7 +165,7 @@ public final class ControllerMain implements Callable<Integer> {
     String url = databaseUrl;
     String user = databaseUser;
     Path dir = dataDir != null ? dataDir : defaultDataDir();
-    ImageSettings images = imageSettings();
+    ImageSettings images = imageOptions.settings();
     // A blob store that cannot be reached fails the start before anything else is started.
     BlobStorage blobs = blobStoreOptions.open(dir, images.storeQuotaBytes());
     restrictDataDir(dir, url == null);
@@ -263,28 +255,6 @@ public final class ControllerMain implements Callable<Integer> {
     }, "shutdown"));
     server.awaitTermination();
     return 0;
-  }
-
-  private ImageSettings imageSettings() {
-    if (imageStoreQuotaGb < 1) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--image-store-quota-gb "
-          + imageStoreQuotaGb + ": give GiB, 1 or more");
-    }
-    ImageSettings settings =
-        ImageSettings.defaults().withStoreQuotaBytes(imageStoreQuotaGb << 30);
-    if (imageImportDir == null) {
-      return settings;
-    }
-    if (!java.nio.file.Files.isDirectory(imageImportDir)) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--image-import-dir "
-          + imageImportDir + " is not a directory");
-    }
-    try {
-      return settings.withImportDirectory(imageImportDir.toRealPath());
-    } catch (java.io.IOException e) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--image-import-dir "
-          + imageImportDir + " cannot be read: " + e.getMessage());
-    }
   }
 
   /** The HTTP endpoint, or null with {@code --http-listen off}. */
