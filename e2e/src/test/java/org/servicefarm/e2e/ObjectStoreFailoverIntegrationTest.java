@@ -124,6 +124,9 @@ class ObjectStoreFailoverIntegrationTest {
     Path tokenFile = dir.resolve("a").resolve("admin.token");
     Await.until(tokenFile + " written", Duration.ofSeconds(90), () -> Files.exists(tokenFile));
     String token = Files.readString(tokenFile).strip();
+    // Plaintext agents reach the image store with an admin token; A's copy dies with A's disk.
+    agentTokenFile = Files.writeString(dir.resolve("agent.token"), token);
+    Files.setPosixFilePermissions(agentTokenFile, PosixFilePermissions.fromString("rw-------"));
     FarmProcess controllerB = controller("controller-b", b, dir.resolve("b"));
     String first = hostId("os-1");
     String second = hostId("os-2");
@@ -139,7 +142,8 @@ class ObjectStoreFailoverIntegrationTest {
     double provisionSeconds = (System.nanoTime() - started) / 1e9;
     assertEquals(first, viaA.getVm(vmId).getHostId());
     started = System.nanoTime();
-    Vm archived = viaA.archiveVm(vmId);
+    // The request's lease is still live: the archive is forced, as an operator would.
+    Vm archived = viaA.archiveVm(vmId, true);
     double archiveSeconds = (System.nanoTime() - started) / 1e9;
     assertEquals(VmState.VM_STATE_ARCHIVED, archived.getState());
     String archiveRef = archiveRef(vmId);
@@ -182,6 +186,7 @@ class ObjectStoreFailoverIntegrationTest {
   private final List<FarmProcess> agents = new ArrayList<>();
   private final List<String> vmIds = new ArrayList<>();
   private String libvirtUri;
+  private Path agentTokenFile;
   // Host ids of their own, so domains of other farms sharing libvirtd are not counted.
   private final String run = UUID.randomUUID().toString().substring(0, 6);
 
@@ -208,7 +213,8 @@ class ObjectStoreFailoverIntegrationTest {
             libvirtUri, "--state-dir", dir.resolve("agent-" + hostId).toString(),
             "--capacity-vcpus", "8", "--capacity-memory-mb", "8192",
             "--port-range", firstPort + "-" + (firstPort + 499),
-            "--metrics-listen", "127.0.0.1:0"), Map.of(), List.of());
+            "--metrics-listen", "127.0.0.1:0", "--token-file", agentTokenFile.toString()),
+        Map.of(), List.of());
     toClose.add(p);
     agents.add(p);
   }

@@ -124,12 +124,14 @@ public final class VmArchives {
   }
 
   private String upload(String vmId, InputStream payload) throws ImageException, IOException {
-    Path dir = archiveDirectory(vmId);
+    Path dir = vmDir(vmId);
     Path compressed = dir.resolve("upload.gz");
     // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
     // repeated archive) gives the same digest and the store already holds it.
     try {
-      Files.createDirectories(dir);
+      // Inside the try: on a full disk even the directory cannot be made, and the error must
+      // still name the file and the room left.
+      archiveDirectory(vmId);
       try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
           Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
         payload.transferTo(out);
