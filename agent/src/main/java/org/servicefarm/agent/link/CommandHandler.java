@@ -138,7 +138,10 @@ public final class CommandHandler {
         result.setStatus(gone(vmId, generation));
       }
       case ACTION_NOT_SET -> throw new HypervisorException(HypervisorException.Kind.INVALID,
-          "command " + command.getCommandId() + " for vm " + vmId + " names no action");
+          "command " + command.getCommandId() + " for vm " + vmId + " names no action this"
+              + " agent knows" + (command.getUnknownFields().asMap().isEmpty() ? ""
+                  : " (field " + command.getUnknownFields().asMap().keySet()
+                      + ": the controller is newer than this agent)"));
     }
   }
 

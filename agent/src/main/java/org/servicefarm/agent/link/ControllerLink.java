@@ -40,6 +40,11 @@ public final class ControllerLink implements AutoCloseable {
 
   /** Report interval until the controller's Registered reply says otherwise. */
   static final int DEFAULT_REPORT_INTERVAL_SECONDS = 2;
+  /**
+   * The agent protocol version this agent speaks (Register.protocol_version); the controller's
+   * AgentProtocol says what each version means and which it accepts.
+   */
+  static final int PROTOCOL_VERSION = 2;
   private static final int COMMAND_THREADS = 4;
   /** How long stopping waits for running commands (a managed save can take a while). */
   private static final long COMMAND_GRACE_SECONDS = 30;
@@ -157,6 +162,7 @@ public final class ControllerLink implements AutoCloseable {
         .addAllInventory(inventory)
         .addAllCachedImages(hypervisor.cachedImages())
         .setAgentVersion(settings.agentVersion())
+        .setProtocolVersion(PROTOCOL_VERSION)
         .build();
   }
 

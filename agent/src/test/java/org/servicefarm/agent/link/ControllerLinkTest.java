@@ -130,6 +130,8 @@ class ControllerLinkTest {
     assertEquals("test", register.getHypervisor());
     assertEquals(4, register.getCapacity().getVcpus());
     assertEquals("test-version", register.getAgentVersion());
+    assertEquals(ControllerLink.PROTOCOL_VERSION, register.getProtocolVersion(),
+        "the registration names the protocol version the controller checks");
     assertTrue(holds(register.getInventoryList(), vmId), "inventory lacks " + vmId);
     assertFalse(holds(register.getInventoryList(), "test"), "foreign domain reported");
 
@@ -159,6 +161,24 @@ class ControllerLinkTest {
     assertEquals(8080, started.getStatus().getPorts(0).getGuestPort());
     int hostPort = started.getStatus().getPorts(0).getHostPort();
     assertTrue(hostPort >= 20000 && hostPort <= 29999, "host port " + hostPort);
+  }
+
+  @Test
+  void aCommandOfAKindOnlyANewerControllerKnowsIsRefusedNamingIt() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    // What a newer controller's new action looks like here: a field this agent's protocol lacks.
+    controller.send(Command.newBuilder().setCommandId("future-1").setVmId(vmId("future"))
+        .setGeneration(1).setUnknownFields(com.google.protobuf.UnknownFieldSet.newBuilder()
+            .addField(42, com.google.protobuf.UnknownFieldSet.Field.newBuilder()
+                .addVarint(1).build()).build()).build());
+
+    CommandResult result = next(controller.results, "result of the unknown command");
+    assertEquals("future-1", result.getCommandId());
+    assertFalse(result.getOk());
+    assertEquals(CommandError.COMMAND_ERROR_INVALID, result.getErrorKind());
+    assertTrue(result.getError().contains("names no action this agent knows (field [42]: the"
+        + " controller is newer than this agent)"), result.getError());
   }
 
   @Test

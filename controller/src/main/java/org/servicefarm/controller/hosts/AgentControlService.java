@@ -64,6 +64,9 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
         } catch (AgentIdentity.WrongHost e) {
           fail(Status.PERMISSION_DENIED.withDescription(e.getMessage()));
+        } catch (AgentProtocol.Unsupported e) {
+          LOG.warning(e.getMessage());
+          fail(Status.FAILED_PRECONDITION.withDescription(e.getMessage()));
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
           fail(Status.UNAVAILABLE.withDescription("controller database unavailable; reconnect later"));
@@ -93,7 +96,10 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             requireSession("a progress report");
             session.progressed(message.getProgress());
           }
-          default -> throw new FarmException.InvalidInput("empty agent message");
+          // An empty message, or one of a kind added by a newer agent: refused, named.
+          default -> throw new FarmException.InvalidInput("agent message of no kind this"
+              + " controller knows (field " + unknownFields(message) + "); is the agent newer"
+              + " than the controller? Upgrade the controllers before the agents");
         }
       }
 
@@ -122,6 +128,9 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
         Validation.text("hypervisor", register.getHypervisor(), 64);
         Validation.text("agent_version", register.getAgentVersion(), 128);
         ReportValidation.requireValid("inventory", register.getInventoryList());
+        // Before anything is recorded: an agent this controller cannot speak to is not a host.
+        AgentProtocol.requireSupported(register.getHostId(), register.getAgentVersion(),
+            register.getProtocolVersion());
         if (session != null) {
           if (!session.hostId().equals(register.getHostId())) {
             throw new FarmException.InvalidInput("this stream registered host " + session.hostId()
@@ -181,5 +190,11 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
   static HostLoad load(org.servicefarm.api.v1.HostLoad l) {
     return new HostLoad(l.getCpuPercent(), l.getMemoryUsedMb(), l.getMemoryTotalMb(),
         l.getVmCount(), l.getDiskFreeMb());
+  }
+
+  /** The field numbers of a message this controller's protocol does not define, e.g. "[12]". */
+  private static String unknownFields(AgentMessage message) {
+    java.util.Set<Integer> numbers = message.getUnknownFields().asMap().keySet();
+    return numbers.isEmpty() ? "none: the message is empty" : numbers.toString();
   }
 }
