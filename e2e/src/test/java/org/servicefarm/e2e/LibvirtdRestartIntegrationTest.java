@@ -50,8 +50,13 @@ class LibvirtdRestartIntegrationTest {
     libvirtd.start();
     farm = new ProcessFarm(libvirtd.uri());
     farm.startController();
-    PrivateLibvirtd.chownToUser(farm.dir().resolve("agent-" + HOST));
-    farm.startAgent(HOST, PrivateLibvirtd.asUser(), List.of());
+    // The agent runs as the private libvirtd's user, who cannot read the controller's own copy
+    // of the admin token (its data directory is the controller's alone): it gets one of its own.
+    Path stateDir = farm.dir().resolve("agent-" + HOST);
+    Files.createDirectories(stateDir);
+    Path token = Files.copy(farm.adminTokenFile(), stateDir.resolve("admin.token"));
+    PrivateLibvirtd.chownToUser(stateDir);
+    farm.startAgent(HOST, PrivateLibvirtd.asUser(), List.of("--token-file", token.toString()));
     farm.awaitConnected(List.of(HOST));
     client = farm.client(Duration.ofMinutes(10));
     client.defineService(ServiceDefinition.newBuilder().setName(SERVICE)

@@ -161,7 +161,8 @@ final class ProcessFarm implements AutoCloseable {
       args.add("--insecure");
     }
     // Without a client certificate, the image store serves an agent only with an admin token.
-    if (Files.exists(adminTokenFile()) && !extraArgs.contains("--tls-cert")) {
+    if (Files.exists(adminTokenFile()) && !extraArgs.contains("--tls-cert")
+        && !extraArgs.contains("--token-file")) {
       args.addAll(List.of("--token-file", adminTokenFile().toString()));
     }
     args.addAll(extraArgs);
