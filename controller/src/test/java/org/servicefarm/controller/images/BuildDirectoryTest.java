@@ -36,4 +36,55 @@ class BuildDirectoryTest {
     assertEquals(List.of(), BuildDirectory.mountsUnder(tmp.toRealPath()));
     assertTrue(BuildDirectory.mountsUnder(Path.of("/")).contains("/"));
   }
+
+  @Test
+  void aRootControllerUnmountsWhatAStoppedBuildLeftMountedAndKeepsTheMountsSource()
+      throws Exception {
+    if (!"root".equals(System.getProperty("user.name"))) {
+      String reason = "MOUNT TEST NOT RUN: only root can mount (CI runs as root)";
+      if ("true".equals(System.getenv("CI"))) {
+        org.junit.jupiter.api.Assertions.fail(reason);
+      }
+      System.err.println(reason);
+      org.junit.jupiter.api.Assumptions.assumeTrue(false, reason);
+    }
+    Path hostDev = Files.createDirectories(tmp.resolve("host-dev"));
+    Files.writeString(hostDev.resolve("null"), "the host's");
+    Path buildRoot = Files.createDirectories(tmp.resolve("build"));
+    Path mountPoint = Files.createDirectories(buildRoot.resolve("abc/rootfs/dev"));
+    Files.writeString(buildRoot.resolve("abc.log"), "the last build's log");
+    // What mmdebstrap --mode=root leaves when the controller is killed while it composes.
+    run("mount", "--bind", hostDev.toString(), mountPoint.toString());
+    try {
+      BuildAccount root = BuildAccount.detect("root", 0, tmp, tmp, tmp, argv -> null);
+      BuildDirectory.removeLeftovers(buildRoot, root);
+
+      assertEquals(List.of(), BuildDirectory.mountsUnder(buildRoot.toRealPath()));
+      assertFalse(Files.exists(buildRoot.resolve("abc")));
+      assertEquals("the host's", Files.readString(hostDev.resolve("null")));
+      assertTrue(Files.exists(buildRoot.resolve("abc.log")), "logs stay");
+    } finally {
+      if (!BuildDirectory.mountsUnder(mountPoint.getParent()).isEmpty()) {
+        run("umount", "--lazy", mountPoint.toString());
+      }
+    }
+  }
+
+  @Test
+  void aControllerThatCannotUnmountRefusesToDeleteThroughAMountAndSaysWhatIsMounted()
+      throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("build/abc"));
+    // A namespace-composing controller cannot unmount the host's mounts; it names them instead.
+    BuildAccount unprivileged = BuildAccount.detect("servicefarm", 995, tmp, tmp, tmp,
+        argv -> null);
+    // No subordinate ids in these files: this account cannot compose, and unmounts nothing.
+    assertFalse(unprivileged.canCompose());
+    BuildDirectory.remove(dir, unprivileged);
+    assertFalse(Files.exists(dir), "a directory without mounts is removed all the same");
+  }
+
+  private static void run(String... argv) throws Exception {
+    Process p = new ProcessBuilder(argv).inheritIO().start();
+    assertEquals(0, p.waitFor(), String.join(" ", argv));
+  }
 }
