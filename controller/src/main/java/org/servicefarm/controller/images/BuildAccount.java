@@ -3,7 +3,6 @@ package org.servicefarm.controller.images;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -206,8 +205,8 @@ public final class BuildAccount {
 
   private static long currentUid() {
     try {
-      return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid",
-          LinkOption.NOFOLLOW_LINKS)).longValue();
+      // Followed: the link /proc/self is root's, the directory it names this process's.
+      return ((Number) Files.getAttribute(Path.of("/proc/self"), "unix:uid")).longValue();
     } catch (IOException | UnsupportedOperationException e) {
       return -1; // matched by name in /etc/subuid then
     }
