@@ -94,6 +94,12 @@ final class ProcessFarm implements AutoCloseable {
    * first. {@code setpriv} execs the JVM itself, so stopping the controller stops that JVM.
    */
   void startControllerAs(String account) throws IOException, InterruptedException {
+    startControllerAs(account, List.of());
+  }
+
+  /** As {@link #startControllerAs(String)}, with more setpriv flags (e.g. --no-new-privs). */
+  void startControllerAs(String account, List<String> setprivFlags)
+      throws IOException, InterruptedException {
     Path data = Files.createDirectories(dir.resolve("controller"));
     Path home = Files.createDirectories(dir.resolve("home-" + account));
     for (Path owned : List.of(data, home)) {
@@ -101,9 +107,12 @@ final class ProcessFarm implements AutoCloseable {
         throw new IOException("cannot give " + owned + " to " + account);
       }
     }
+    List<String> prefix = new java.util.ArrayList<>(List.of("setpriv", "--reuid=" + account,
+        "--regid=" + account, "--init-groups"));
+    prefix.addAll(setprivFlags);
+    prefix.add("--");
     startController(List.of(), Map.of("HOME", home.toString(), "XDG_CACHE_HOME",
-        home.toString()), List.of("setpriv", "--reuid=" + account, "--regid=" + account,
-        "--init-groups", "--"));
+        home.toString()), prefix);
   }
 
   private void startController(List<String> extraArgs, Map<String, String> env,

@@ -2,7 +2,6 @@ package org.servicefarm.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +11,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
@@ -25,14 +23,14 @@ import org.servicefarm.client.ServiceAccess;
  * the packages and the guest expect, not the account's.
  */
 class UnprivilegedCompositionEndToEndTest {
-  private static final String ACCOUNT = "servicefarm";
+  private static final String ACCOUNT = ControllerAccount.NAME;
   private static final String HOST = "qemu-unprivileged";
 
   @Test
   void aControllerWithoutRootComposesAnImageOwnedByRootInsideThatAGuestBootsAndServes()
       throws Exception {
     RealGuests.requireLibvirtd();
-    requireAccountWithSubordinateIds();
+    ControllerAccount.requireWithSubordinateIds();
     try (ProcessFarm farm = new ProcessFarm("qemu:///system")) {
       farm.startControllerAs(ACCOUNT);
       assertEquals(ACCOUNT, Files.getOwner(Path.of("/proc", Long.toString(farm.controllerPid())))
@@ -96,37 +94,5 @@ class UnprivilegedCompositionEndToEndTest {
 
   private static String debugfs() {
     return CommandRun.onPath("debugfs") ? "debugfs" : "/usr/sbin/debugfs";
-  }
-
-  /**
-   * The account the systemd unit runs the controller as, with subordinate ids: what
-   * dist/install-controller.sh and ./farm test set up. Root is needed to start a process as it.
-   */
-  private static void requireAccountWithSubordinateIds() throws IOException, InterruptedException {
-    String missing = null;
-    if (!"root".equals(System.getProperty("user.name"))) {
-      missing = "only root can start the controller as " + ACCOUNT;
-    } else if (CommandRun.of(Path.of("/tmp"), List.of("id", ACCOUNT)).exitCode() != 0) {
-      missing = "there is no account " + ACCOUNT;
-    } else if (!hasRange(Path.of("/etc/subuid")) || !hasRange(Path.of("/etc/subgid"))) {
-      missing = ACCOUNT + " has no subordinate ids in /etc/subuid and /etc/subgid";
-    } else if (!CommandRun.onPath("debugfs") && !Files.exists(Path.of("/usr/sbin/debugfs"))) {
-      missing = "debugfs (e2fsprogs) is not installed";
-    }
-    if (missing == null) {
-      return;
-    }
-    String reason = "UNPRIVILEGED COMPOSITION TEST NOT RUN: " + missing
-        + " (./farm test sets the account up when run as root)";
-    if ("true".equals(System.getenv("CI"))) {
-      fail(reason + "; CI=true requires it");
-    }
-    System.err.println(reason);
-    Assumptions.assumeTrue(false, reason);
-  }
-
-  private static boolean hasRange(Path file) throws IOException {
-    return Files.exists(file) && Files.readAllLines(file).stream()
-        .anyMatch(line -> line.startsWith(ACCOUNT + ":"));
   }
 }
