@@ -115,10 +115,14 @@ public final class BuildAccount {
         + "; register or upload images instead");
   }
 
-  /** The kernel setting that forbids unprivileged user namespaces, named, or null. */
+  /**
+   * The kernel setting that forbids unprivileged user namespaces outright, named, or null.
+   * (AppArmor's kernel.apparmor_restrict_unprivileged_userns forbids them only to programs
+   * without a profile that allows them, so it is named only when the trial fails.)
+   */
   private static String kernelForbids(Path procSys) {
     for (String setting : List.of("kernel.unprivileged_userns_clone",
-        "user.max_user_namespaces", "kernel.apparmor_restrict_unprivileged_userns")) {
+        "user.max_user_namespaces")) {
       Path file = procSys.resolve(setting.replace('.', '/'));
       String value;
       try {
@@ -126,12 +130,10 @@ public final class BuildAccount {
       } catch (IOException e) {
         continue; // unreadable: the trial namespace will tell
       }
-      boolean forbids = setting.startsWith("kernel.apparmor") ? "1".equals(value) : "0".equals(value);
-      if (forbids) {
-        return "the kernel forbids unprivileged user namespaces (sysctl " + setting + " = "
-            + value + "; set it to " + (setting.startsWith("kernel.apparmor") ? "0"
-            : setting.startsWith("user.") ? "a positive number, e.g. 15000" : "1")
-            + " in /etc/sysctl.d/ and run sysctl --system)";
+      if ("0".equals(value)) {
+        return "the kernel forbids unprivileged user namespaces (sysctl " + setting
+            + " = 0; set it to " + (setting.startsWith("user.") ? "a positive number, e.g. 15000"
+            : "1") + " in /etc/sysctl.d/ and run sysctl --system)";
       }
     }
     return null;
@@ -169,6 +171,11 @@ public final class BuildAccount {
   /** Why this account cannot compose, naming what to change; empty when it can. */
   public Optional<String> problem() {
     return Optional.ofNullable(problem);
+  }
+
+  /** True when the controller is root and runs the tools as itself. */
+  boolean asRoot() {
+    return root;
   }
 
   /** True when the root steps run in a user namespace rather than as the controller itself. */

@@ -64,7 +64,7 @@ final class BuildDirectory {
     }
     Path real = dir.toRealPath();
     List<String> mounted = mountsUnder(real);
-    if (!mounted.isEmpty() && account.canCompose() && !account.inUserNamespace()) {
+    if (!mounted.isEmpty() && account.asRoot()) {
       // Deepest first: /dev/pts goes before /dev. Lazily, so a process still holding one cannot
       // keep the mount; detaching a bind mount leaves its source (the host's /dev) as it was.
       List<String> deepestFirst = new ArrayList<>(mounted);
