@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.ServiceDefinition;
@@ -66,6 +67,63 @@ class UnprivilegedCompositionEndToEndTest {
       String su = stat(farm.dir(), raw, "/usr/bin/su");
       assertTrue(su.contains("Mode:  04755"), "setuid root survives: " + su);
       Files.delete(raw);
+    }
+  }
+
+  @Test
+  void aControllerKilledWhileComposingRemovesTheUnfinishedTreeAtItsNextStart() throws Exception {
+    RealGuests.requireLibvirtd();
+    ControllerAccount.requireWithSubordinateIds();
+    try (ProcessFarm farm = new ProcessFarm("qemu:///system")) {
+      farm.startControllerAs(ACCOUNT);
+      farm.startAgent(HOST);
+      farm.awaitConnected(List.of(HOST));
+      FarmClient client = farm.client(Duration.ofMinutes(15));
+      client.defineService(ServiceDefinition.newBuilder().setName("killed-while-composing")
+          .addPackages("busybox").setPort(80).setVcpus(1).setMemoryMb(256).build());
+      // The request waits for the build; the controller dies under it, so it fails.
+      CompletableFuture<ServiceAccess> request =
+          CompletableFuture.supplyAsync(() -> client.requestService("killed-while-composing"));
+      Path build = farm.dir().resolve("controller/build");
+      long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+      while (composingTrees(build).isEmpty() && System.nanoTime() < deadline) {
+        Thread.sleep(200);
+      }
+      assertEquals(1, composingTrees(build).size(), "mmdebstrap is installing packages");
+      Path shadow = composingTrees(build).get(0).resolve("rootfs/etc/shadow");
+      int shadowGroup = (Integer) Files.getAttribute(shadow, "unix:gid");
+      int accountGroup = (Integer) Files.getAttribute(farm.dir().resolve("controller"),
+          "unix:gid");
+      assertTrue(shadowGroup != accountGroup && shadowGroup >= 65536,
+          "the tree holds files of the account's subordinate ids (/etc/shadow's group "
+          + shadowGroup + "), which the account cannot delete outside the namespace");
+      List<ProcessHandle> children = ProcessHandle.of(farm.controllerPid()).orElseThrow()
+          .descendants().toList();
+      assertTrue(children.stream().anyMatch(p -> p.info().command().orElse("")
+          .endsWith("unshare")), "the build runs in a user namespace: " + children);
+
+      // A crash under systemd: the controller dies, and the unit's control group with it.
+      farm.killController();
+      children.forEach(ProcessHandle::destroyForcibly);
+      assertTrue(request.handle((access, failure) -> failure != null).get(),
+          "the request fails with its controller");
+      assertEquals(1, composingTrees(build).size(), "the unfinished tree is left");
+
+      farm.startControllerAs(ACCOUNT);
+      try (Stream<Path> left = Files.list(build)) {
+        assertEquals(List.of(), left.filter(Files::isDirectory).toList(),
+            "the next start removes the tree, subordinate ids' files and all");
+      }
+    }
+  }
+
+  /** Build trees in which packages are being installed (the passwd package made /etc/shadow). */
+  private static List<Path> composingTrees(Path build) throws IOException {
+    if (!Files.isDirectory(build)) {
+      return List.of();
+    }
+    try (Stream<Path> dirs = Files.list(build)) {
+      return dirs.filter(d -> Files.exists(d.resolve("rootfs/etc/shadow"))).toList();
     }
   }
 
