@@ -175,6 +175,12 @@ public final class Controller implements AutoCloseable {
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs,
         ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
+    try {
+      constructor.removeLeftoverBuilds();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot look for builds a stopped controller left in "
+          + dataDir.resolve("build"), e);
+    }
     ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(

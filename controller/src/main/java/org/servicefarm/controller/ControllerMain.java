@@ -23,6 +23,7 @@ import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.BuildAccount;
 import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.images.ImageSettings;
@@ -169,10 +170,11 @@ public final class ControllerMain implements Callable<Integer> {
     // A blob store that cannot be reached fails the start before anything else is started.
     BlobStorage blobs = blobStoreOptions.open(dir, images.storeQuotaBytes());
     restrictDataDir(dir, url == null);
-    if (!"root".equals(System.getProperty("user.name"))) {
-      LOG.warning("this controller runs as " + System.getProperty("user.name") + ", not root:"
-          + " images are not composed from packages here (mmdebstrap needs root); register or"
-          + " upload images instead, or run the controller as root");
+    BuildAccount builds = BuildAccount.ofThisProcess();
+    if (builds.canCompose()) {
+      LOG.info(builds.describe());
+    } else {
+      LOG.warning(builds.describe());
     }
     if (url == null) {
       embedded = EmbeddedPostgres.start(dir.resolve("pgdata"), embeddedDatabasePort,

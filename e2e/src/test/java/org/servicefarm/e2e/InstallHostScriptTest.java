@@ -132,7 +132,9 @@ class InstallHostScriptTest {
       assertTrue(listing.out().contains(" " + top + file + "\n"), file + " missing from\n"
           + listing.out());
     }
-    assertTrue(listing.out().matches("(?s).*-rwxr-xr-x [^\n]* " + top + "install-host.sh\n.*"),
-        "install-host.sh missing or not executable in\n" + listing.out());
+    for (String script : List.of("install-host.sh", "controller-account.sh")) {
+      assertTrue(listing.out().matches("(?s).*-rwxr-xr-x [^\n]* " + top + script + "\n.*"),
+          script + " missing or not executable in\n" + listing.out());
+    }
   }
 }

@@ -86,6 +86,38 @@ final class ProcessFarm implements AutoCloseable {
    * serves.
    */
   void startController(List<String> extraArgs, Map<String, String> env) throws IOException {
+    startController(extraArgs, env, List.of());
+  }
+
+  /**
+   * Starts the controller as another operating-system account (this test runs as root): its
+   * data directory and a cache for the embedded PostgreSQL's binaries are made that account's
+   * first. {@code setpriv} execs the JVM itself, so stopping the controller stops that JVM.
+   */
+  void startControllerAs(String account) throws IOException, InterruptedException {
+    startControllerAs(account, List.of());
+  }
+
+  /** As {@link #startControllerAs(String)}, with more setpriv flags (e.g. --no-new-privs). */
+  void startControllerAs(String account, List<String> setprivFlags)
+      throws IOException, InterruptedException {
+    Path data = Files.createDirectories(dir.resolve("controller"));
+    Path home = Files.createDirectories(dir.resolve("home-" + account));
+    for (Path owned : List.of(data, home)) {
+      if (CommandRun.of(dir, List.of("chown", account + ":", owned.toString())).exitCode() != 0) {
+        throw new IOException("cannot give " + owned + " to " + account);
+      }
+    }
+    List<String> prefix = new java.util.ArrayList<>(List.of("setpriv", "--reuid=" + account,
+        "--regid=" + account, "--init-groups"));
+    prefix.addAll(setprivFlags);
+    prefix.add("--");
+    startController(List.of(), Map.of("HOME", home.toString(), "XDG_CACHE_HOME",
+        home.toString()), prefix);
+  }
+
+  private void startController(List<String> extraArgs, Map<String, String> env,
+      List<String> prefix) throws IOException {
     List<String> args = new java.util.ArrayList<>(List.of("--listen", target(), "--data-dir",
         dir.resolve("controller").toString(), "--liveness-timeout", "6",
         "--http-listen", "127.0.0.1:" + httpPort));
@@ -95,7 +127,7 @@ final class ProcessFarm implements AutoCloseable {
     args.addAll(databaseArgs);
     args.addAll(extraArgs);
     controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
-        args, env, List.of());
+        args, env, prefix);
     // A first start writes the bootstrap admin token before it serves; a restart keeps it.
     awaitTrue("the admin token in " + adminTokenFile(), Duration.ofSeconds(90),
         () -> Files.exists(adminTokenFile()));

@@ -11,11 +11,12 @@ import org.servicefarm.controller.FarmException;
  * The mmdebstrap command that composes a root file system from Debian packages, as an argument
  * list (no shell ever sees a package name).
  *
- * <p>Mode: root, said explicitly rather than left to mmdebstrap's choice. Its unshare mode would
- * need no root, but the root it runs as in its user namespace is one of the account's
- * subordinate ids, which can neither create the root file system in the controller's private
- * build directory nor be read back by the steps after it (the init, mkfs.ext4 -d, which would
- * also record the wrong owners); composing therefore needs a root controller.
+ * <p>Mode: root, said explicitly rather than left to mmdebstrap's choice; a controller that is
+ * not root runs it as root of a user namespace ({@link BuildAccount}), where mmdebstrap's root
+ * mode falls back to bind mounts. Not mmdebstrap's own unshare mode: the root it runs as there is
+ * one of the account's subordinate ids, which can neither create the root file system in the
+ * controller's private build directory nor be read back by the steps after it (the init,
+ * mkfs.ext4 -d, which would also record the wrong owners).
  *
  * <p>Mirrors: with none given, mmdebstrap uses http://deb.debian.org/debian and, for a stable
  * suite, adds its updates and security archives; it does not read the host's apt sources. A

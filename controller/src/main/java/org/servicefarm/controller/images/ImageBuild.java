@@ -2,15 +2,18 @@ package org.servicefarm.controller.images;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.servicefarm.controller.db.ImageRepository.BuiltImage;
 import org.servicefarm.controller.db.ImageRepository.Composition;
 
@@ -35,26 +38,30 @@ final class ImageBuild {
   private final Duration toolTimeout;
   private final Instant deadline;
   private final BlobStorage blobs;
+  private final BuildAccount account;
 
   /**
    * @param dir the build's own directory, created empty by the caller
    * @param log where the tools' output goes; outside {@code dir}, so it outlives the build
+   * @param account how the steps that need root over the image's files get it
    */
   ImageBuild(Path dir, Path log, ComposeCommand compose, Duration toolTimeout, Instant deadline,
-      BlobStorage blobs) {
+      BlobStorage blobs, BuildAccount account) {
     this.dir = dir;
     this.tools = new ToolRunner(dir, log);
     this.compose = compose;
     this.toolTimeout = toolTimeout;
     this.deadline = deadline;
     this.blobs = blobs;
+    this.account = account;
   }
 
   Result run(Composition composition)
       throws ToolRunner.ToolFailure, IOException, InterruptedException {
     Path rootfs = dir.resolve("rootfs");
     Instant start = Instant.now();
-    tools.run("compose", compose.argv(composition.packages(), rootfs), timeLeft());
+    tools.run("compose", account.privileged(compose.argv(composition.packages(), rootfs)),
+        timeLeft());
     new GuestInit(composition.definition(), composition.command()).writeInto(rootfs);
     Path kernel = newestBootFile(rootfs, "vmlinuz-");
     Path initrd = newestBootFile(rootfs, "initrd.img-");
@@ -64,8 +71,9 @@ final class ImageBuild {
     try (RandomAccessFile file = new RandomAccessFile(raw.toFile(), "rw")) {
       file.setLength(diskBytes(rootfs)); // sparse: only what mkfs writes takes space
     }
-    tools.run("filesystem", List.of("mkfs.ext4", "-q", "-F", "-L", "sfroot", "-d",
-        rootfs.toString(), raw.toString()), timeLeft());
+    // With the compose's id mapping, so the image's owners are the ones the packages gave.
+    tools.run("filesystem", account.privileged(List.of("mkfs.ext4", "-q", "-F", "-L", "sfroot",
+        "-d", rootfs.toString(), raw.toString())), timeLeft());
 
     Instant filesystem = Instant.now();
     Path qcow2 = dir.resolve("base.qcow2");
@@ -128,17 +136,31 @@ final class ImageBuild {
     return newest;
   }
 
-  /** The file system's size: the files' size plus headroom, at least 1 GiB, in whole MiB. */
+  /**
+   * The file system's size: the files' size plus headroom, at least 1 GiB, in whole MiB. A
+   * directory the controller may not read (a package's own, 0700, composed without root) is left
+   * out of the sum; the headroom covers what such directories hold.
+   */
   private static long diskBytes(Path rootfs) throws IOException {
-    long used = 0;
-    try (Stream<Path> files = Files.walk(rootfs)) {
-      for (Path f : (Iterable<Path>) files::iterator) {
-        if (Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
-          used += Files.size(f);
+    long[] used = {0};
+    Files.walkFileTree(rootfs, new SimpleFileVisitor<>() {
+      @Override
+      public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) {
+        if (attrs.isRegularFile()) {
+          used[0] += attrs.size();
         }
+        return FileVisitResult.CONTINUE;
       }
-    }
-    long wanted = used + used / 4 + DISK_HEADROOM_BYTES;
+
+      @Override
+      public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+        if (e instanceof AccessDeniedException) {
+          return FileVisitResult.CONTINUE;
+        }
+        throw e;
+      }
+    });
+    long wanted = used[0] + used[0] / 4 + DISK_HEADROOM_BYTES;
     return Math.max(MIN_DISK_BYTES, (wanted + MIB - 1) / MIB * MIB);
   }
 }

@@ -28,8 +28,10 @@ import org.servicefarm.controller.model.ImageRecord;
  * {@link Settings#staleClaimAfter} belongs to a builder presumed dead, and may be claimed again.
  *
  * <p>A build runs in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools'
- * output to {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image). It
- * needs root: mmdebstrap writes a root file system with its owners, which mkfs.ext4 copies.
+ * output to {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image).
+ * mmdebstrap writes a root file system with its owners, which mkfs.ext4 copies: as the
+ * controller's root, or as root of a user namespace when the controller is not root
+ * ({@link BuildAccount}).
  */
 public final class ImageConstructor {
   private static final Logger LOG = Logger.getLogger(ImageConstructor.class.getName());
@@ -43,14 +45,23 @@ public final class ImageConstructor {
    *     build is never taken over
    * @param staleClaimAfter a BUILDING claim older than this is presumed dead
    * @param pollInterval how often a controller waiting for another's build looks at the row
+   * @param account how the tools get root over the image's files, or why they cannot
    */
   public record Settings(Path dataDir, ComposeCommand compose, Duration toolTimeout,
-      Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval) {
+      Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval,
+      BuildAccount account) {
     public Settings {
       if (buildTimeout.compareTo(staleClaimAfter) >= 0) {
         throw new IllegalArgumentException("buildTimeout " + buildTimeout
             + " must be shorter than staleClaimAfter " + staleClaimAfter);
       }
+    }
+
+    /** Builds as this process's account can. */
+    public Settings(Path dataDir, ComposeCommand compose, Duration toolTimeout,
+        Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval) {
+      this(dataDir, compose, toolTimeout, buildTimeout, staleClaimAfter, pollInterval,
+          BuildAccount.ofThisProcess());
     }
 
     public static Settings defaults(Path dataDir) {
@@ -145,6 +156,14 @@ public final class ImageConstructor {
     }
   }
 
+  /**
+   * Removes the build directories a stopped controller left (unmounting, as root, what a killed
+   * mmdebstrap left mounted in them); what cannot be removed is logged and left.
+   */
+  public void removeLeftoverBuilds() throws IOException {
+    BuildDirectory.removeLeftovers(settings.dataDir().resolve("build"), settings.account());
+  }
+
   /** The phases of the last build of the image by this controller, if it built it. */
   public Optional<BuildPhases> lastPhases(UUID imageId) {
     return Optional.ofNullable(lastPhases.get(imageId));
@@ -179,12 +198,16 @@ public final class ImageConstructor {
     LOG.info("building image " + claimed.name() + " in " + dir + " (log " + log + ")");
     try {
       Composition composition = composition(claimed);
-      BuildDirectory.remove(dir); // what a crashed build left
+      if (!settings.account().canCompose()) {
+        throw new ToolRunner.ToolFailure(settings.account().problem().orElseThrow());
+      }
+      BuildDirectory.remove(dir, settings.account()); // what a crashed build left
       PrivatePaths.directory(buildRoot); // a root file system and its log: the controller's own
       Files.createDirectories(dir);
       Files.deleteIfExists(log);
       ImageBuild.Result result = new ImageBuild(dir, log, settings.compose(),
-          settings.toolTimeout(), Instant.now().plus(settings.buildTimeout()), blobs)
+          settings.toolTimeout(), Instant.now().plus(settings.buildTimeout()), blobs,
+          settings.account())
           .run(composition);
       BuildPhases p = result.phases();
       lastPhases.put(claimed.id(), p);
@@ -203,7 +226,7 @@ public final class ImageConstructor {
       Thread.currentThread().interrupt();
       throw stopped;
     } finally {
-      removeQuietly(dir);
+      removeQuietly(dir, settings.account());
     }
   }
 
@@ -280,9 +303,9 @@ public final class ImageConstructor {
     }
   }
 
-  private static void removeQuietly(Path dir) {
+  private static void removeQuietly(Path dir, BuildAccount account) {
     try {
-      BuildDirectory.remove(dir);
+      BuildDirectory.remove(dir, account);
     } catch (IOException e) {
       // The build's outcome is recorded already; a leftover directory only costs disk space and
       // is removed before the image is next built.

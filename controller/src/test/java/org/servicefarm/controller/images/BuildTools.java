@@ -33,7 +33,10 @@ final class BuildTools {
       }
     }
     if (!"root".equals(System.getProperty("user.name"))) {
-      return "building images needs root, and this is " + System.getProperty("user.name");
+      // A controller that is not root composes in a user namespace; that path is tested end to
+      // end with a controller process started as servicefarm (UnprivilegedCompositionEndToEndTest).
+      return "these in-process build tests run as root, and this is "
+          + System.getProperty("user.name");
     }
     return null;
   }
