@@ -125,6 +125,16 @@ class FullDiskIntegrationTest {
     // Asleep, the guest writes nothing while the disk is full; the archive still has to write.
     assertEquals(VmState.VM_STATE_SLEEPING, client.suspendVm(vmId, true).getState());
     Path filler = stateDir.resolve("filler");
+    try {
+      archiveOnAFullDisk(vmId, before, filler);
+    } finally { // the next test needs the room back even when this one fails
+      Files.deleteIfExists(filler);
+      Files.deleteIfExists(filler.resolveSibling("filler-tail"));
+    }
+  }
+
+  private void archiveOnAFullDisk(String vmId, List<String> before, Path filler)
+      throws Exception {
     long filled = fill(filler);
     long started = System.nanoTime();
     Vm afterFailure = client.archiveVm(vmId, true);

@@ -71,7 +71,7 @@ final class DomainArchiving {
       throw new HypervisorException(Kind.IMAGE,
           "archive of vm " + vmId + " failed: " + e.getMessage(), e);
     } catch (IOException e) {
-      throw new HypervisorException(Kind.HYPERVISOR,
+      throw new HypervisorException(HostDiskSpace.isNoSpace(e) ? Kind.NO_SPACE : Kind.HYPERVISOR,
           "archive of vm " + vmId + " failed: compressing it on this host: " + e, e);
     }
   }

@@ -72,8 +72,18 @@ public final class VmArchives {
       throws ImageException, IOException {
     Path dir = archiveDirectory(vmId);
     Path compressed = dir.resolve(archive.hex() + ".gz");
-    transfers.download(archive, 0, compressed,
-        "archive " + archive.archiveRef() + " of vm " + vmId);
+    try {
+      transfers.download(archive, 0, compressed,
+          "archive " + archive.archiveRef() + " of vm " + vmId);
+    } catch (IOException e) {
+      if (!HostDiskSpace.isNoSpace(e)) {
+        throw e; // a partial download stays, and the next attempt resumes it
+      }
+      // Kept, it would hold this host's disk full, and the restore may go to another host.
+      long written = Files.exists(compressed) ? Files.size(compressed) : 0;
+      Files.deleteIfExists(compressed);
+      throw new IOException(HostDiskSpace.describeWriteFailure(compressed, written, e), e);
+    }
     Path restored = dir.resolve("restored");
     long unpacked;
     try (InputStream in = new GZIPInputStream(Files.newInputStream(compressed), BUFFER_BYTES);
@@ -86,6 +96,7 @@ public final class VmArchives {
     } catch (IOException e) {
       long written = Files.exists(restored) ? Files.size(restored) : 0;
       Files.deleteIfExists(restored);
+      Files.deleteIfExists(compressed); // fetched again by the next attempt, here or elsewhere
       throw new IOException(HostDiskSpace.describeWriteFailure(restored, written, e), e);
     }
     Files.delete(compressed);
@@ -124,12 +135,12 @@ public final class VmArchives {
   }
 
   private String upload(String vmId, InputStream payload) throws ImageException, IOException {
-    Path dir = archiveDirectory(vmId);
+    Path dir = vmDir(vmId);
     Path compressed = dir.resolve("upload.gz");
     // Java writes no timestamp into the gzip header, so compressing the same overlay again (a
     // repeated archive) gives the same digest and the store already holds it.
     try {
-      Files.createDirectories(dir);
+      archiveDirectory(vmId); // on a full disk even the directory may not be made
       try (OutputStream out = new GZIPOutputStream(new BufferedOutputStream(
           Files.newOutputStream(compressed), BUFFER_BYTES), BUFFER_BYTES)) {
         payload.transferTo(out);
