@@ -70,9 +70,10 @@ public final class VmArchives {
    */
   public Path download(String vmId, BlobDigest archive, long maxBytes)
       throws ImageException, IOException {
-    Path dir = archiveDirectory(vmId);
+    Path dir = vmDir(vmId);
     Path compressed = dir.resolve(archive.hex() + ".gz");
     try {
+      archiveDirectory(vmId);
       transfers.download(archive, 0, compressed,
           "archive " + archive.archiveRef() + " of vm " + vmId);
     } catch (IOException e) {
