@@ -12,8 +12,11 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
@@ -24,17 +27,20 @@ import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
 
 /**
- * An archive that runs out of disk on its host, on a real QEMU guest whose host state directory
- * is a small ext4 file system of its own (a loop mount): the archive fails cleanly (no
+ * Operations that run out of disk on their host, on real QEMU guests whose host state directory
+ * is a small ext4 file system of its own (a loop mount). An archive fails cleanly (no
  * half-written file, the reason names the path and the sizes), the VM runs on its disk, and the
- * same archive succeeds once there is room.
+ * same archive succeeds once there is room. An image fetch for a new VM's install fails the same
+ * way, and the install waits on its host (PROVISIONING) until there is room, then goes through.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FullDiskIntegrationTest {
   private static final String HOST = "full-" + UUID.randomUUID().toString().substring(0, 6);
   private static final String SERVICE = "full-web";
-  // Room for the composed image (about 135 MB in the cache) and the disk placement asks for.
-  private static final long FILE_SYSTEM_MB = 640;
+  private static final String FETCHED = "full-fetch";
+  // Room for two composed images (about 135 MB each in the cache) and the disk placement asks for.
+  private static final long FILE_SYSTEM_MB = 900;
 
   private ProcessFarm farm;
   private FarmClient client;
@@ -66,6 +72,10 @@ class FullDiskIntegrationTest {
     client.defineService(ServiceDefinition.newBuilder().setName(SERVICE)
         .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
         .setVcpus(1).setMemoryMb(256).build());
+    // Another command, so another composed image: its fetch is what the second test fills up.
+    client.defineService(ServiceDefinition.newBuilder().setName(FETCHED)
+        .addPackages("busybox").setCommand("busybox httpd -f -v -p 80 -h /srv/www").setPort(80)
+        .setVcpus(1).setMemoryMb(256).build());
   }
 
   /** A machine that cannot loop-mount fails in CI, and skips loudly elsewhere. */
@@ -89,25 +99,42 @@ class FullDiskIntegrationTest {
               java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
       }
-      farm.close();
+      farm.close(); // stops the processes; the directory stays while the state dir is mounted
     }
-    if (mounted) {
-      RealGuests.run("umount", "-l", stateDir.toString());
-    }
-    if (image != null) {
-      Files.deleteIfExists(image);
+    try {
+      if (mounted) {
+        RealGuests.run("umount", "-l", stateDir.toString());
+      }
+    } finally {
+      if (farm != null) {
+        ProcessFarm.deleteTree(farm.dir()); // refuses while anything is still mounted under it
+      }
+      if (image != null) {
+        Files.deleteIfExists(image);
+      }
     }
   }
 
   @Test
+  @Order(1)
   void anArchiveThatRunsOutOfDiskFailsCleanlyAndSucceedsOnceThereIsRoom() throws Exception {
-    ServiceAccess first = request("first");
+    ServiceAccess first = request(SERVICE, "first");
     String vmId = first.vmId();
     List<String> before = boots(first);
 
     // Asleep, the guest writes nothing while the disk is full; the archive still has to write.
     assertEquals(VmState.VM_STATE_SLEEPING, client.suspendVm(vmId, true).getState());
     Path filler = stateDir.resolve("filler");
+    try {
+      archiveOnAFullDisk(vmId, before, filler);
+    } finally { // the next test needs the room back even when this one fails
+      Files.deleteIfExists(filler);
+      Files.deleteIfExists(filler.resolveSibling("filler-tail"));
+    }
+  }
+
+  private void archiveOnAFullDisk(String vmId, List<String> before, Path filler)
+      throws Exception {
     long filled = fill(filler);
     long started = System.nanoTime();
     Vm afterFailure = client.archiveVm(vmId, true);
@@ -128,7 +155,7 @@ class FullDiskIntegrationTest {
     farm.awaitTrue("host " + HOST + " reports the room made", Duration.ofSeconds(30),
         () -> client.listHosts().stream().anyMatch(h -> h.getId().equals(HOST)
             && h.getLoad().getDiskFreeMb() > 400));
-    List<String> restored = boots(request("restored"));
+    List<String> restored = boots(request(SERVICE, "restored"));
     assertEquals(before, restored.subList(0, before.size()), "the archive holds the disk");
     assertEquals(before.size() + 1, restored.size(), restored.toString());
     System.out.printf("full disk archive: failed cleanly after %.1f s with %d MiB filled (%s);"
@@ -136,7 +163,61 @@ class FullDiskIntegrationTest {
         filled >> 20, cause.substring(cause.indexOf("writing")), restored.size());
   }
 
+  @Test
+  @Order(2)
+  void anImageFetchThatRunsOutOfDiskLeavesNothingAndTheInstallWaitsForRoom() throws Exception {
+    // Placed while the host has room; the disk fills while the controller composes the image.
+    String vmId = client.requestServiceNoWait(FETCHED, "fetch").getVmId();
+    Path filler = stateDir.resolve("filler-fetch");
+    try {
+      long filled = fill(filler);
+      farm.awaitTrue("an event says the install waits for room", Duration.ofMinutes(10),
+          () -> {
+            if (client.getVm(vmId).getState() == VmState.VM_STATE_FAILED) {
+              throw new AssertionError("the install failed instead of waiting: " + causes(vmId));
+            }
+            return waitingCause(vmId).isPresent();
+          });
+      String cause = waitingCause(vmId).orElseThrow();
+      assertTrue(cause.contains("No space left on device") && cause.contains("MiB free of")
+          && cause.contains(".partial"), cause);
+      assertEquals(VmState.VM_STATE_PROVISIONING, client.getVm(vmId).getState(),
+          "a new VM waits on its host instead of failing");
+      assertEquals(List.of(), leftovers(vmId), "no half-written blob or disk left");
+      long waitingEvents = causes(vmId).stream().filter(c -> c.contains("waits for room")).count();
+
+      Files.delete(filler);
+      Files.delete(filler.resolveSibling("filler-fetch-tail"));
+      long started = System.nanoTime();
+      ServiceAccess access = request(FETCHED, "fetch");
+      double recoveredAfter = (System.nanoTime() - started) / 1e9;
+      assertEquals(vmId, access.vmId(), "the same VM, installed once there was room");
+      assertEquals(1, boots(access).size(), "a new VM's first boot");
+      assertEquals(1, waitingEvents, "the wait is recorded once, not on every retry");
+      System.out.printf("full disk image fetch: failed cleanly with %d MiB filled (%s);"
+          + " VM waited in PROVISIONING, no partial file kept; installed and serving %.1f s"
+          + " after room was made%n", filled >> 20, cause.substring(cause.indexOf("writing")),
+          recoveredAfter);
+    } finally {
+      Files.deleteIfExists(filler);
+      Files.deleteIfExists(filler.resolveSibling("filler-fetch-tail"));
+    }
+  }
+
   // --- helpers ---
+
+  private java.util.Optional<String> waitingCause(String vmId) {
+    return causes(vmId).stream()
+        .filter(c -> c.startsWith("install on host " + HOST + " waits for room")).findFirst();
+  }
+
+  /** Files a failed install could leave: a blob's or an overlay's partial file, or a disk. */
+  private List<Path> leftovers(String vmId) throws IOException {
+    try (var files = Files.walk(stateDir)) {
+      return files.filter(f -> f.getFileName().toString().endsWith(".partial")
+          || f.getFileName().toString().startsWith(vmId)).toList();
+    }
+  }
 
   /**
    * Fills the file system: big blocks first, then, once they are on disk, small ones into the
@@ -184,11 +265,11 @@ class FullDiskIntegrationTest {
         .map(Event::getCause).toList();
   }
 
-  private ServiceAccess request(String key) {
+  private ServiceAccess request(String service, String key) {
     long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
     while (true) {
       try {
-        return client.requestService(SERVICE, key);
+        return client.requestService(service, key);
       } catch (FarmTimeoutException stillWorking) {
         if (System.nanoTime() > deadline) {
           throw stillWorking;

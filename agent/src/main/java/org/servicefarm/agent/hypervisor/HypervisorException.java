@@ -17,7 +17,9 @@ public final class HypervisorException extends Exception {
     /** An image or archive could not be fetched, stored or verified. */
     IMAGE,
     /** The VM's disk is not on this host, and the operation needs the disk the VM ran on. */
-    DISK_LOST
+    DISK_LOST,
+    /** The host's disk is full: nothing half-written was kept, and a retry may succeed later. */
+    NO_SPACE
   }
 
   private final Kind kind;

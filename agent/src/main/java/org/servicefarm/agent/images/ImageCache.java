@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
+import org.servicefarm.agent.hypervisor.storage.HostDiskSpace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -125,7 +126,14 @@ public final class ImageCache {
         }
         Path partial = dir.resolve(digest.hex() + PARTIAL_SUFFIX);
         long started = System.nanoTime();
-        transfers.download(digest, expectedSize, partial, what, progress);
+        try {
+          transfers.download(digest, expectedSize, partial, what, progress);
+        } catch (IOException e) {
+          if (HostDiskSpace.isNoSpace(e)) {
+            throw outOfSpace(partial, what, e);
+          }
+          throw e;
+        }
         Files.move(partial, blob, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         QemuReadable.file(blob);
@@ -145,6 +153,25 @@ public final class ImageCache {
       lease.close();
       throw e;
     }
+  }
+
+  /**
+   * A fetch that filled the file system: its partial file goes too, since keeping it would keep
+   * the disk full for every other write on the host (a sleep, an archive, another VM's disk). The
+   * fetch starts afresh once there is room; a fetch cut by the network keeps its partial file
+   * and resumes, as before.
+   */
+  private static IOException outOfSpace(Path partial, String what, IOException cause) {
+    long written = 0;
+    try {
+      written = Files.exists(partial) ? Files.size(partial) : 0;
+      Files.deleteIfExists(partial);
+    } catch (IOException e) {
+      cause.addSuppressed(e);
+    }
+    return new IOException("fetching " + what + ": "
+        + HostDiskSpace.describeWriteFailure(partial, written, cause)
+        + "; the partial file was deleted, and the fetch may be retried once there is room", cause);
   }
 
   public Stats stats() {

@@ -165,6 +165,7 @@ public final class CommandHandler {
       case HYPERVISOR -> CommandError.COMMAND_ERROR_HYPERVISOR;
       case IMAGE -> CommandError.COMMAND_ERROR_IMAGE;
       case DISK_LOST -> CommandError.COMMAND_ERROR_DISK_LOST;
+      case NO_SPACE -> CommandError.COMMAND_ERROR_NO_SPACE;
     };
   }
 

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -36,6 +37,7 @@ public final class BlobStore implements BlobStorage {
   // Older partial files are left over from a controller that died mid-write.
   private static final Duration ABANDONED_AFTER = Duration.ofHours(1);
   private static final int COPY_BUFFER = 1 << 20;
+  private static final long MIB = 1 << 20;
 
   /** A stored blob: its name and length. */
   public record BlobInfo(String sha256, long sizeBytes) {}
@@ -287,6 +289,42 @@ public final class BlobStore implements BlobStorage {
           + "' is not a digest (64 lowercase hex digits)");
     }
     return root.resolve(sha256);
+  }
+
+  /**
+   * A write into the store that failed: a full file system is refused as such (RESOURCE_EXHAUSTED)
+   * with the file, how far it got and the file system's free and total space; the partial file
+   * is already gone when this is read, and the same upload succeeds once there is room.
+   */
+  static FarmException writeFailure(Path file, long writtenBytes, IOException e) {
+    if (!isNoSpace(e)) {
+      return ioFailure("cannot write " + file, e);
+    }
+    String room = "";
+    try {
+      FileStore fs = Files.getFileStore(file.getParent());
+      room = "; its file system has " + fs.getUsableSpace() / MIB + " MiB free of "
+          + fs.getTotalSpace() / MIB + " MiB";
+    } catch (IOException unknown) {
+      e.addSuppressed(unknown); // the refusal still says where and how far
+    }
+    LOG.log(Level.WARNING, "the image store's disk is full", e);
+    FarmException full = new FarmException.NoCapacity("the image store's disk is full: writing "
+        + file + " failed after " + writtenBytes / MIB + " MiB (" + e.getMessage() + ")" + room
+        + "; nothing was stored, and the same upload succeeds once there is room");
+    full.initCause(e);
+    return full;
+  }
+
+  /** ENOSPC or EDQUOT: Java gives the system's message, not the error number. */
+  static boolean isNoSpace(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      String message = String.valueOf(t.getMessage());
+      if (message.contains("No space left on device") || message.contains("Disk quota exceeded")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static FarmException ioFailure(String what, IOException e) {

@@ -71,7 +71,7 @@ public final class BlobWriter implements AutoCloseable {
       }
     } catch (IOException e) {
       abort();
-      throw BlobStore.ioFailure("cannot write " + part, e);
+      throw BlobStore.writeFailure(part, written, e);
     }
     written = after;
   }
@@ -120,6 +120,9 @@ public final class BlobWriter implements AutoCloseable {
       return new BlobStore.BlobInfo(actual, written);
     } catch (IOException e) {
       abort();
+      if (BlobStore.isNoSpace(e)) {
+        throw BlobStore.writeFailure(part, written, e);
+      }
       throw BlobStore.ioFailure("cannot store blob " + actual, e);
     }
   }

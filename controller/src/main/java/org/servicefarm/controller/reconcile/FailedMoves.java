@@ -2,6 +2,9 @@ package org.servicefarm.controller.reconcile;
 
 import java.util.EnumSet;
 import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
@@ -23,6 +26,8 @@ final class FailedMoves {
   private final VmRepository vms;
   private final EventRepository events;
   private final VmStateWatcher watcher;
+  /** VMs whose install waits for room, with the reason last recorded, so it is recorded once. */
+  private final ConcurrentMap<UUID, String> waitingForRoom = new ConcurrentHashMap<>();
 
   FailedMoves(Database db, VmRepository vms, EventRepository events, VmStateWatcher watcher) {
     this.db = db;
@@ -69,6 +74,52 @@ final class FailedMoves {
               + " disk stay there, " + (slept ? "it sleeps on" : "it is started again")
               + ", and may be archived again once the cause is gone");
     });
+    after.ifPresent(watcher::publish);
+    return after.isPresent();
+  }
+
+  /**
+   * The install ran out of disk on the VM's host (fetching the image or making the overlay): the
+   * agent kept nothing half-written, so the VM stays PROVISIONING there and the next sweep sends
+   * the install again, which succeeds once there is room. The reason is recorded once as an
+   * event; the request waiting for the VM keeps waiting (or times out and may ask again). Returns
+   * false: the VM did not change.
+   */
+  boolean installWaitsForRoom(VmRecord vm, CommandResult result) {
+    String cause = "install on host " + vm.hostId() + " waits for room: " + reason(result)
+        + "; it is tried again on every sweep";
+    if (!firstSighting(vm.id(), result)) {
+      return false;
+    }
+    db.inTransaction(tx -> {
+      events.vmState(tx, vm.id(), vm.hostId(), VmState.PROVISIONING, VmState.PROVISIONING, cause);
+      return null;
+    });
+    return false;
+  }
+
+  /** The install went through: a later lack of room is recorded again. */
+  void roomFound(UUID vmId) {
+    waitingForRoom.remove(vmId);
+  }
+
+  private boolean firstSighting(UUID vmId, CommandResult result) {
+    // Sizes change between attempts; the kind of failure is what is worth recording once.
+    String gist = result.getErrorKind().name();
+    return !gist.equals(waitingForRoom.put(vmId, gist));
+  }
+
+  /**
+   * The restore ran out of disk on its host: the agent removed what it unpacked, and the archive
+   * is still in the store, so the VM goes back to ARCHIVED without a host, and placement picks a
+   * host again (by then the full one reports its lack of room and is passed over).
+   */
+  boolean restoreFailedForRoom(VmRecord vm, CommandResult result) {
+    Optional<VmRecord> after = db.inTransaction(tx -> vms.transition(tx, vm.id(),
+        EnumSet.of(VmState.RESTORING), VmState.ARCHIVED,
+        "restore on host " + vm.hostId() + " ran out of room: " + reason(result)
+            + "; the archive is kept, and the restore is placed again",
+        VmRepository.Change.host(null)));
     after.ifPresent(watcher::publish);
     return after.isPresent();
   }

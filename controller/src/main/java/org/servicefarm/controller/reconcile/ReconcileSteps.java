@@ -113,7 +113,7 @@ public final class ReconcileSteps {
         operations.entered(vm.id(), OperationPhase.RESTORING, "restoring on host " + vm.hostId());
         yield command(vm, commands.restore(vm), longTimeout, VmState.RESTORING, VmState.STARTING,
             "restored from the archive on host " + vm.hostId(),
-            p -> restoreProgress(vm, p));
+            ProgressReports.restore(operations, vm));
       }
       case DELETE -> delete(vm);
       case FORGET_ARCHIVED -> record(vm, EnumSet.of(VmState.ARCHIVED), VmState.DELETED,
@@ -150,7 +150,7 @@ public final class ReconcileSteps {
         (fetches ? "fetching the image to host " : "installing on host ") + vm.hostId());
     Failpoints.hit("provision.image-ready");
     Optional<CommandResult> result =
-        send(vm, commands.install(vm), longTimeout, p -> installProgress(vm, p));
+        send(vm, commands.install(vm), longTimeout, ProgressReports.install(operations, vm));
     if (result.isEmpty()) {
       return false;
     }
@@ -158,9 +158,14 @@ public final class ReconcileSteps {
         && result.get().getErrorKind() == CommandError.COMMAND_ERROR_DISK_LOST) {
       return diskLoss.lost(vm, result.get().getError());
     }
+    if (!result.get().getOk()
+        && result.get().getErrorKind() == CommandError.COMMAND_ERROR_NO_SPACE) {
+      return failedMoves.installWaitsForRoom(vm, result.get());
+    }
     if (!result.get().getOk()) {
       return fail(vm, VmState.PROVISIONING, result.get());
     }
+    failedMoves.roomFound(vm.id());
     Failpoints.hit("provision.installed");
     // A new disk for a VM that has served: only a stateless definition's VM gets one.
     String cause = result.get().getNewDisk() && commands.hasRun(vm)
@@ -171,27 +176,15 @@ public final class ReconcileSteps {
         VmRepository.Change.NONE, false);
   }
 
-  private void installProgress(VmRecord vm, CommandProgress progress) {
-    if (progress.getPhase().equals("installing")) {
-      operations.installing(vm.id(), vm.hostId());
-    } else {
-      operations.transferring(vm.id(), vm.hostId(), progress.getDoneBytes(),
-          progress.getTotalBytes());
-    }
-  }
-
-  private void restoreProgress(VmRecord vm, CommandProgress progress) {
-    // Restoring stays one phase; only the bytes of its fetch move it along.
-    if (progress.getPhase().equals("transferring")) {
-      operations.restoring(vm.id(), vm.hostId(), progress.getDoneBytes(), progress.getTotalBytes());
-    }
-  }
-
   private boolean command(VmRecord vm, Command command, Duration timeout, VmState from,
       VmState to, String cause, Consumer<CommandProgress> progress) {
     Optional<CommandResult> result = send(vm, command, timeout, progress);
     if (result.isEmpty()) {
       return false;
+    }
+    if (!result.get().getOk() && from == VmState.RESTORING
+        && result.get().getErrorKind() == CommandError.COMMAND_ERROR_NO_SPACE) {
+      return failedMoves.restoreFailedForRoom(vm, result.get());
     }
     if (!result.get().getOk()) {
       return fail(vm, from, result.get());

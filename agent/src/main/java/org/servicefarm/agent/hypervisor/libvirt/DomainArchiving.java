@@ -12,6 +12,7 @@ import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
+import org.servicefarm.agent.hypervisor.storage.HostDiskSpace;
 import org.servicefarm.agent.hypervisor.storage.PreparedDisk;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.agent.images.BlobDigest;
@@ -70,7 +71,7 @@ final class DomainArchiving {
       throw new HypervisorException(Kind.IMAGE,
           "archive of vm " + vmId + " failed: " + e.getMessage(), e);
     } catch (IOException e) {
-      throw new HypervisorException(Kind.HYPERVISOR,
+      throw new HypervisorException(HostDiskSpace.isNoSpace(e) ? Kind.NO_SPACE : Kind.HYPERVISOR,
           "archive of vm " + vmId + " failed: compressing it on this host: " + e, e);
     }
   }
@@ -116,8 +117,9 @@ final class DomainArchiving {
       throw new HypervisorException(Kind.IMAGE,
           "restore of vm " + vmId + " failed: " + e.getMessage(), e);
     } catch (IOException e) {
-      throw new HypervisorException(Kind.HYPERVISOR, "restore of vm " + vmId
-          + " failed: unpacking archive " + archiveRef + " on this host: " + e, e);
+      throw new HypervisorException(HostDiskSpace.isNoSpace(e) ? Kind.NO_SPACE : Kind.HYPERVISOR,
+          "restore of vm " + vmId + " failed: unpacking archive " + archiveRef
+              + " on this host: " + e, e);
     }
     try {
       if (kind.runsQemu()) {

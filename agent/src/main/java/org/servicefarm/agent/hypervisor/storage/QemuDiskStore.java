@@ -87,6 +87,11 @@ public final class QemuDiskStore implements DiskStore {
     } catch (IOException | HypervisorException e) {
       prepared.close();
       deleteQuietly(partial);
+      if (HostDiskSpace.isNoSpace(e)) {
+        throw new HypervisorException(Kind.NO_SPACE, "creating the overlay " + disk + ": "
+            + HostDiskSpace.describeWriteFailure(partial, 0, new IOException(e.getMessage()))
+            + "; the partial overlay was deleted", e);
+      }
       if (e instanceof HypervisorException refused) {
         throw refused;
       }
@@ -239,8 +244,8 @@ public final class QemuDiskStore implements DiskStore {
       throw new HypervisorException(Kind.IMAGE, e.getMessage(), e);
     } catch (IOException e) {
       leases.forEach(ImageCache.Lease::close);
-      throw new HypervisorException(Kind.HYPERVISOR,
-          "caching image " + name + " on this host: " + e, e);
+      throw new HypervisorException(HostDiskSpace.isNoSpace(e) ? Kind.NO_SPACE : Kind.HYPERVISOR,
+          "caching image " + name + " on this host: " + e.getMessage(), e);
     }
   }
 

@@ -70,10 +70,21 @@ public final class VmArchives {
    */
   public Path download(String vmId, BlobDigest archive, long maxBytes)
       throws ImageException, IOException {
-    Path dir = archiveDirectory(vmId);
+    Path dir = vmDir(vmId);
     Path compressed = dir.resolve(archive.hex() + ".gz");
-    transfers.download(archive, 0, compressed,
-        "archive " + archive.archiveRef() + " of vm " + vmId);
+    try {
+      archiveDirectory(vmId);
+      transfers.download(archive, 0, compressed,
+          "archive " + archive.archiveRef() + " of vm " + vmId);
+    } catch (IOException e) {
+      if (!HostDiskSpace.isNoSpace(e)) {
+        throw e; // a partial download stays, and the next attempt resumes it
+      }
+      // Kept, it would hold this host's disk full, and the restore may go to another host.
+      long written = Files.exists(compressed) ? Files.size(compressed) : 0;
+      Files.deleteIfExists(compressed);
+      throw new IOException(HostDiskSpace.describeWriteFailure(compressed, written, e), e);
+    }
     Path restored = dir.resolve("restored");
     long unpacked;
     try (InputStream in = new GZIPInputStream(Files.newInputStream(compressed), BUFFER_BYTES);
@@ -86,6 +97,7 @@ public final class VmArchives {
     } catch (IOException e) {
       long written = Files.exists(restored) ? Files.size(restored) : 0;
       Files.deleteIfExists(restored);
+      Files.deleteIfExists(compressed); // fetched again by the next attempt, here or elsewhere
       throw new IOException(HostDiskSpace.describeWriteFailure(restored, written, e), e);
     }
     Files.delete(compressed);
