@@ -95,7 +95,8 @@ final class SoakChecks {
     List<String> leaked = new ArrayList<>();
     try (Stream<Path> files = Files.walk(stateDir)) {
       for (Path file : files.toList()) {
-        Matcher m = UUID_IN_NAME.matcher(file.getFileName().toString());
+        // The VM's id names the file or a directory above it (archives/<vm id>/ref).
+        Matcher m = UUID_IN_NAME.matcher(stateDir.relativize(file).toString());
         VmRow vm = m.find() ? byId.get(m.group()) : null;
         if (vm != null && !(ON_A_HOST.contains(vm.state()) && hostId.equals(vm.hostId()))) {
           leaked.add(stateDir.relativize(file) + " (VM " + vm.state() + ")");

@@ -39,6 +39,7 @@ final class SoakRun {
   private final SoakChecks checks;
   private final List<ProcessSample> controllers = new ArrayList<>();
   private final Set<String> held = new TreeSet<>();
+  private final Set<String> archives = new TreeSet<>();
   private long pid;
   private double heapStart;
   private long fdsStart;
@@ -102,11 +103,31 @@ final class SoakRun {
         Duration.ofMinutes(10));
     requests++;
     held.add(kept.lease().id());
+    noteArchives();
   }
 
   /** Samples the last controller process's end figures (after the farm has settled). */
   void finish() throws Exception {
+    noteArchives();
     sampleEnd();
+  }
+
+  /**
+   * Every archive a VM row has pointed at during the soak. A VM is archived again only after a
+   * request restored it, and keeps the reference of the archive it was restored from while the
+   * request's leases hold it awake: reading the rows after each request (and at the end) sees
+   * every archive made.
+   */
+  Set<String> archivesSeen() {
+    return archives;
+  }
+
+  private void noteArchives() throws java.sql.SQLException {
+    for (SoakChecks.VmRow vm : checks.vms()) {
+      if (vm.archiveRef() != null && vm.archiveRef().startsWith("sha256:")) {
+        archives.add(vm.archiveRef().substring("sha256:".length()));
+      }
+    }
   }
 
   List<ProcessSample> controllers() {
@@ -127,6 +148,7 @@ final class SoakRun {
     ServiceAccess first = request(client);
     ServiceAccess other = second.get();
     requests += 2;
+    noteArchives();
     String page = RealGuests.httpGet(first.endpoint(), PAGE_PATIENCE);
     if (!page.contains(first.vmId())) {
       throw new AssertionError("the guest's page does not name VM " + first.vmId() + ": " + page);
