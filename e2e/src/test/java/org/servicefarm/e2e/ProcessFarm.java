@@ -101,6 +101,12 @@ final class ProcessFarm implements AutoCloseable {
   /** As {@link #startControllerAs(String)}, with more setpriv flags (e.g. --no-new-privs). */
   void startControllerAs(String account, List<String> setprivFlags)
       throws IOException, InterruptedException {
+    startControllerAs(account, setprivFlags, List.of());
+  }
+
+  /** As {@link #startControllerAs(String, List)}, with extra controller flags. */
+  void startControllerAs(String account, List<String> setprivFlags, List<String> extraArgs)
+      throws IOException, InterruptedException {
     Path data = Files.createDirectories(dir.resolve("controller"));
     Path home = Files.createDirectories(dir.resolve("home-" + account));
     for (Path owned : List.of(data, home)) {
@@ -112,7 +118,7 @@ final class ProcessFarm implements AutoCloseable {
         "--regid=" + account, "--init-groups"));
     prefix.addAll(setprivFlags);
     prefix.add("--");
-    startController(List.of(), Map.of("HOME", home.toString(), "XDG_CACHE_HOME",
+    startController(extraArgs, Map.of("HOME", home.toString(), "XDG_CACHE_HOME",
         home.toString()), prefix);
   }
 
