@@ -28,6 +28,8 @@ final class ReplicatedPostgres implements AutoCloseable {
   private final int standbyPort;
   private EmbeddedPostgres primary;
   private EmbeddedPostgres standby;
+  /** The superuser's password over TCP; the standby is a copy, so both servers share it. */
+  private String password;
 
   ReplicatedPostgres(Path dir) throws IOException, InterruptedException, SQLException {
     Files.createDirectories(dir);
@@ -42,8 +44,10 @@ final class ReplicatedPostgres implements AutoCloseable {
     primaryData = dir.resolve("primary").resolve("pgdata");
     standbyData = dir.resolve("standby").resolve("pgdata");
     // The first start makes the cluster and the farm's database; then it is copied while down.
-    primary = EmbeddedPostgres.start(primaryData, 0);
+    // Both listen on TCP: the standby streams from the primary there, the controller reaches both.
+    primary = EmbeddedPostgres.start(primaryData, 0, true);
     primaryPort = primary.port();
+    password = primary.password();
     primary.close();
     Files.writeString(primaryData.resolve("postgresql.auto.conf"),
         "synchronous_standby_names = '*'\nsynchronous_commit = on\n",
@@ -53,10 +57,10 @@ final class ReplicatedPostgres implements AutoCloseable {
     // standby of its own.
     Files.writeString(standbyData.resolve("postgresql.auto.conf"), "primary_conninfo = 'host="
         + "127.0.0.1 port=" + primaryPort + " user=" + EmbeddedPostgres.USER
-        + " application_name=standby'\n");
+        + " password=" + password + " application_name=standby'\n");
     Files.writeString(standbyData.resolve("standby.signal"), "");
-    primary = EmbeddedPostgres.start(primaryData, primaryPort);
-    standby = EmbeddedPostgres.start(standbyData, 0);
+    primary = EmbeddedPostgres.start(primaryData, primaryPort, true);
+    standby = EmbeddedPostgres.start(standbyData, 0, true);
     standbyPort = standby.port();
     awaitSynchronousStandby(Duration.ofSeconds(60));
   }
@@ -67,7 +71,8 @@ final class ReplicatedPostgres implements AutoCloseable {
    */
   String jdbcUrl() {
     return "jdbc:postgresql://127.0.0.1:" + primaryPort + ",127.0.0.1:" + standbyPort + "/"
-        + EmbeddedPostgres.DATABASE + "?targetServerType=primary&hostRecheckSeconds=2";
+        + EmbeddedPostgres.DATABASE + "?targetServerType=primary&hostRecheckSeconds=2&password="
+        + java.net.URLEncoder.encode(password, java.nio.charset.StandardCharsets.UTF_8);
   }
 
   String user() {

@@ -54,6 +54,8 @@ final class ClientAuthentication {
                 # TCP (only when the controller is asked to listen there): the password in %s.
                 host    all   all   127.0.0.1/32   scram-sha-256
                 host    all   all   ::1/128        scram-sha-256
+                # A streaming standby of this server, with the same password.
+                host    replication   all   127.0.0.1/32   scram-sha-256
                 """.formatted(IDENT_MAP, PASSWORD_FILE);
         String ident = """
                 # Written by the Service Farm controller at every start; edits here are lost.

@@ -65,6 +65,16 @@ final class SuperuserSession {
      */
     static void setPassword(Path socketFile, String password) throws IOException {
         try (Connection connection = open(socketFile, "postgres")) {
+            // A server that waits for a synchronous standby would wait here for ever when the
+            // standby is not up yet: the password needs only this server's own commit.
+            try (var statement = connection.createStatement()) {
+                try (var recovery = statement.executeQuery("SELECT pg_is_in_recovery()")) {
+                    if (recovery.next() && recovery.getBoolean(1)) {
+                        return; // a standby takes no writes: its password is its primary's
+                    }
+                }
+                statement.execute("SET synchronous_commit = local");
+            }
             connection.unwrap(PGConnection.class).alterUserPassword(
                     EmbeddedPostgres.USER, password.toCharArray(), "scram-sha-256");
         } catch (SQLException e) {
