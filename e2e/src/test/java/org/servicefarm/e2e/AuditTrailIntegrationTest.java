@@ -73,19 +73,20 @@ class AuditTrailIntegrationTest {
     call(expected, "servicefarm.v1.ServiceBroker/RequestService", "audited-web",
         () -> created[0] = operator.requestService("audited-web"));
     String vmId = created[0].vmId();
-    // A second request is served by the running VM: no change, no record.
+    // A second request is served by the running VM: no change, no record. The requests' leases
+    // stay live, so the VM actions below are forced (a leased VM is refused otherwise).
     operator.requestService("audited-web");
-    call(expected, admin_ + "SuspendVm", vmId, () -> operator.suspendVm(vmId));
+    call(expected, admin_ + "SuspendVm", vmId, () -> operator.suspendVm(vmId, true));
     // Asleep, a request wakes the VM: a change, recorded.
     call(expected, "servicefarm.v1.ServiceBroker/RequestService", "audited-web",
         () -> operator.requestService("audited-web"));
-    call(expected, admin_ + "SuspendVm", vmId, () -> operator.suspendVm(vmId));
+    call(expected, admin_ + "SuspendVm", vmId, () -> operator.suspendVm(vmId, true));
     call(expected, admin_ + "ResumeVm", vmId, () -> operator.resumeVm(vmId));
-    call(expected, admin_ + "ArchiveVm", vmId, () -> operator.archiveVm(vmId));
+    call(expected, admin_ + "ArchiveVm", vmId, () -> operator.archiveVm(vmId, true));
     call(expected, admin_ + "RestoreVm", vmId, () -> operator.restoreVm(vmId));
     call(expected, admin_ + "DrainHost", "audit-1", () -> operator.drainHost("audit-1"));
     call(expected, admin_ + "UncordonHost", "audit-1", () -> operator.uncordonHost("audit-1"));
-    call(expected, admin_ + "DeleteVm", vmId, () -> operator.deleteVm(vmId));
+    call(expected, admin_ + "DeleteVm", vmId, () -> operator.deleteVm(vmId, true));
     Path file = Files.createTempFile("audit-image", ".raw");
     byte[] data = new byte[4096];
     new Random(7).nextBytes(data);
