@@ -87,9 +87,10 @@ class BackupRestoreIntegrationTest {
       }
       String sleeping = vmOf.get("br-sleeping");
       String archived = vmOf.get("br-archived");
-      settle(client, sleeping, VmState.VM_STATE_SLEEPING, () -> client.suspendVm(sleeping),
+      // The first requests' leases are live: the operator forces the sleep and the archive.
+      settle(client, sleeping, VmState.VM_STATE_SLEEPING, () -> client.suspendVm(sleeping, true),
           patience);
-      settle(client, archived, VmState.VM_STATE_ARCHIVED, () -> client.archiveVm(archived),
+      settle(client, archived, VmState.VM_STATE_ARCHIVED, () -> client.archiveVm(archived, true),
           patience);
       Map<String, VmState> before = states(client);
 
