@@ -34,7 +34,7 @@
     byId('actions').replaceChildren(Farm.hostActionsCell(host, refresh));
     const hosts = {};
     hosts[host.id] = host.history;
-    FarmPlots.drawHosts(hosts, 'plot-cpu', 'plot-memory');
+    FarmPlots.drawHosts(hosts, 'plot-cpu', 'plot-memory', Date.now() / 1000);
     fill('vms', host.vms.map((v) => row([
       linkCell(v.id, '/vm/' + encodeURIComponent(v.id), 'id'),
       cell(v.service),

@@ -56,32 +56,47 @@ const FarmPlots = (function () {
     return uPlot.join(columns.map((c) => [c[0], c[1]]));
   }
 
+  /** The last hour up to now (epoch seconds), so one sample or none still makes a time axis. */
+  function lastHour(now) {
+    return { scales: { x: { time: true, range: () => [now - 3600, now] } } };
+  }
+
   /** CPU and memory of every host in `hosts` ({id: {t, cpuPercent, memoryUsedMb, ...}}). */
-  function drawHosts(hosts, cpuId, memoryId) {
+  function drawHosts(hosts, cpuId, memoryId, now) {
     const ids = Object.keys(hosts).sort();
-    draw(cpuId, ids, joined(ids.map((id) => [hosts[id].t, hosts[id].cpuPercent])),
-      { uplot: { scales: { y: { range: [0, 100] } } } });
-    draw(memoryId, ids, joined(ids.map((id) => [hosts[id].t, hosts[id].memoryUsedMb])));
+    const cpu = lastHour(now);
+    cpu.scales.y = { range: [0, 100] };
+    draw(cpuId, ids, joined(ids.map((id) => [hosts[id].t, hosts[id].cpuPercent])), { uplot: cpu });
+    draw(memoryId, ids, joined(ids.map((id) => [hosts[id].t, hosts[id].memoryUsedMb])),
+      { uplot: lastHour(now) });
   }
 
-  function drawStates(states) {
+  function drawStates(states, now) {
     const names = Object.keys(states).filter((k) => k !== 't').sort();
-    draw('plot-states', names, [states.t].concat(names.map((n) => states[n])));
+    draw('plot-states', names, [states.t].concat(names.map((n) => states[n])),
+      { uplot: lastHour(now) });
   }
 
-  /** The distribution: per path, how many answers fell in each bucket (log scale of seconds). */
+  /** The distribution: per path, how many answers fell in each bucket of seconds. */
   function drawReady(ready) {
-    const bounds = ready.bucketSeconds.concat([ready.bucketSeconds[ready.bucketSeconds.length - 1]
-      * 2]);
+    const bounds = ready.bucketSeconds;
+    const label = (i) => {
+      if (i >= bounds.length) {
+        return '> ' + bounds[bounds.length - 1] + ' s';
+      }
+      return '≤ ' + (bounds[i] < 1 ? Math.round(bounds[i] * 1000) + ' ms' : bounds[i] + ' s');
+    };
+    // One x per bucket (its index), labelled by its bound; the last takes the longer ones.
+    const xs = bounds.concat([null]).map((b, i) => i);
     const names = Object.keys(ready.paths);
-    draw('plot-ready', names, [bounds].concat(names.map((p) => ready.paths[p].buckets)), {
+    draw('plot-ready', names, [xs].concat(names.map((p) => ready.paths[p].buckets)), {
       points: true,
       uplot: {
-        scales: { x: { time: false, distr: 3 } },
-        axes: [{ values: (u, splits) => splits.map((s) => (s < 1 ? (s * 1000) + ' ms' : s + ' s')) },
-          {}],
+        scales: { x: { time: false } },
+        axes: [{ incrs: [1, 2, 3, 4, 5], values: (u, splits) => splits.map(label) }, {}],
       },
     });
+    plots['plot-ready'].bucketSeconds = bounds;
     const summary = names.filter((p) => ready.paths[p].count > 0).map((p) => p + ': '
       + ready.paths[p].count + ' (median ' + ready.paths[p].medianSeconds + ' s)');
     document.getElementById('ready-summary').textContent = summary.length === 0
@@ -99,8 +114,9 @@ const FarmPlots = (function () {
       return;
     }
     window.farmHistory = history;
-    drawHosts(history.hosts, 'plot-cpu', 'plot-memory');
-    drawStates(history.vmStates);
+    const now = Date.parse(history.generatedAt) / 1000;
+    drawHosts(history.hosts, 'plot-cpu', 'plot-memory', now);
+    drawStates(history.vmStates, now);
     drawReady(history.readyTimes);
     document.getElementById('history-note').textContent = 'sampled every '
       + history.stepSeconds + ' s by this controller';
