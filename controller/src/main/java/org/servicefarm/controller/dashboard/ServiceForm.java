@@ -53,10 +53,13 @@ final class ServiceForm {
         continue;
       }
       int colon = bundle.lastIndexOf(':');
+      if (colon <= 0) {
+        throw new IllegalArgumentException("bundled service '" + bundle + "' is not NAME:PORT");
+      }
       try {
         d.addBundled(BundledService.newBuilder().setName(bundle.substring(0, colon))
             .setPort(Integer.parseInt(bundle.substring(colon + 1))));
-      } catch (RuntimeException e) {
+      } catch (NumberFormatException e) {
         throw new IllegalArgumentException("bundled service '" + bundle + "' is not NAME:PORT");
       }
     }
