@@ -69,10 +69,21 @@ class DashboardActionsBrowserTest {
     String refusal = serverMessage(() -> client.suspendVm(id, false));
     assertTrue(refusal.contains("lease"), refusal);
 
+    // The test driver boots nothing: the console log a real guest writes is put where its
+    // agent keeps it, with more than the page shows, so the page shows its end.
+    Path log = farm.dir().resolve("agent-" + HOST).resolve("console").resolve(id + ".log");
+    Files.createDirectories(log.getParent());
+    Files.writeString(log, "early boot line\n".repeat(2000) + "servicefarm: guest ready\n");
+
     browser.navigate(farm.httpBase() + "/vm/" + id);
-    browser.awaitTrue("the VM page with its lease and events", "document.querySelector("
+    browser.awaitTrue("the VM page with its lease, events and console", "document.querySelector("
         + "'#leases tr[data-id=\"" + served.lease().id() + "\"]') !== null && document"
-        + ".getElementById('events').innerText.includes('ACTIVE')", PATIENCE);
+        + ".getElementById('events').innerText.includes('ACTIVE') && document"
+        + ".getElementById('console').textContent.endsWith('servicefarm: guest ready\\n')",
+        PATIENCE);
+    assertEquals(16384, Integer.parseInt(browser.evaluate(
+        "new TextEncoder().encode(document.getElementById('console').textContent).length")),
+        "the end of the log, 16 KiB of it");
     assertTrue(browser.evaluate("document.getElementById('facts').innerText")
         .contains(served.endpoint()));
 

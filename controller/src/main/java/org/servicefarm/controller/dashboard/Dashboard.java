@@ -16,7 +16,7 @@ import org.servicefarm.http.WebExchange;
 /**
  * The operator's dashboard in a browser: the farm's page ({@code /}), a VM's ({@code /vm/ID})
  * and a host's ({@code /host/ID}) with their style sheet and scripts, the JSON they read ({@code
- * /api/summary}, {@code /api/history} for the plots, {@code /api/vm/ID}, {@code /api/host/ID}),
+ * /api/summary}, {@code /api/history} for the plots, {@code /api/vm/ID} and {@code /api/vm/ID/console}, {@code /api/host/ID}),
  * the actions they take ({@link DashboardActions}), the farm's events as they happen ({@code
  * /api/events}, Server-Sent Events), and signing in and out ({@link SignIn}). The plots are drawn
  * by uPlot (MIT), vendored under {@code vendor/}: small, no dependencies, served from the jar.
@@ -96,6 +96,8 @@ public final class Dashboard {
         exchange -> get(exchange, "application/json; charset=utf-8", history.json()));
     web.route("/api/vm/", WebServer.Access.ADMIN, exchange -> {
       String id = exchange.getRequestURI().getPath().substring("/api/vm/".length());
+      boolean console = id.endsWith("/console");
+      id = console ? id.substring(0, id.length() - "/console".length()) : id;
       UUID vmId;
       try {
         vmId = UUID.fromString(id);
@@ -104,7 +106,7 @@ public final class Dashboard {
             "'" + id + "' is not a VM id (a UUID)"));
         return;
       }
-      found(exchange, details.vm(vmId), "no VM " + id);
+      found(exchange, console ? details.console(vmId) : details.vm(vmId), "no VM " + id);
     });
     web.route("/api/host/", WebServer.Access.ADMIN, exchange -> {
       String id = exchange.getRequestURI().getPath().substring("/api/host/".length());

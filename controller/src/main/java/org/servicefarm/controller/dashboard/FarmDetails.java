@@ -3,9 +3,15 @@ package org.servicefarm.controller.dashboard;
 import com.google.gson.stream.JsonWriter;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.servicefarm.api.v1.Command;
+import org.servicefarm.api.v1.CommandResult;
+import org.servicefarm.api.v1.ReadConsole;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -20,7 +26,8 @@ import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 
 /**
- * What the dashboard's VM and host pages show, as JSON: a VM with its events and leases; a host
+ * What the dashboard's VM and host pages show, as JSON: a VM with its events and leases, and the
+ * end of its console log (read by its agent); a host
  * with its load now and over the last hour, and its VMs. Read afresh for each call from the
  * tables FarmAdmin reads (and the agents' live loads), as {@link FarmSummary} is.
  */
@@ -28,6 +35,8 @@ public final class FarmDetails {
   static final int EVENTS_SHOWN = 200;
   static final int LEASES_SHOWN = 50;
   static final int HOST_VMS_SHOWN = 500;
+  static final int CONSOLE_BYTES = 16384;
+  private static final Duration CONSOLE_WAIT = Duration.ofSeconds(10);
 
   private final Database db;
   private final VmRepository vmRows;
@@ -101,6 +110,54 @@ public final class FarmDetails {
       out.endObject();
     }
     return Optional.of(text.toString());
+  }
+
+  /**
+   * The end of the VM's console log, read by its host's agent ({@value #CONSOLE_BYTES} bytes at
+   * most), as JSON: {@code text}, or {@code error} saying why there is none; empty if no such VM.
+   * Only the leading controller holds the agents' streams: elsewhere the error says so.
+   */
+  Optional<String> console(UUID id) throws IOException {
+    Optional<VmRecord> found = db.inTransaction(tx -> vmRows.find(tx, id));
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    VmRecord vm = found.get();
+    String text = null;
+    String error = null;
+    Optional<AgentSession> agent = vm.hostId() == null ? Optional.empty()
+        : agents.session(vm.hostId());
+    if (vm.hostId() == null || !VmState.ON_HOST.contains(vm.state())) {
+      error = "VM " + id + " is " + vm.state() + ": its console log is on no host now";
+    } else if (agent.isEmpty()) {
+      error = "the agent of host " + vm.hostId() + " is not connected to this controller"
+          + " (agents stream to the leading controller only)";
+    } else {
+      try {
+        CommandResult result = agent.get().send(Command.newBuilder()
+            .setCommandId(UUID.randomUUID().toString()).setVmId(id.toString())
+            .setGeneration(vm.generation())
+            .setReadConsole(ReadConsole.newBuilder().setMaxBytes(CONSOLE_BYTES)).build(),
+            CONSOLE_WAIT).get();
+        if (result.getOk()) {
+          text = result.getConsoleTail().toString(StandardCharsets.UTF_8);
+        } else {
+          error = "host " + vm.hostId() + " could not read the console log: " + result.getError();
+        }
+      } catch (ExecutionException e) {
+        error = e.getCause().getMessage();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        error = "interrupted while reading the console log";
+      }
+    }
+    StringWriter json = new StringWriter();
+    try (JsonWriter out = new JsonWriter(json)) {
+      out.setHtmlSafe(true);
+      out.beginObject().name("vm").value(id.toString()).name("host").value(vm.hostId())
+          .name("text").value(text).name("error").value(error).endObject();
+    }
+    return Optional.of(json.toString());
   }
 
   /** The host, its load now and over the hour, and the VMs placed on it; empty if unknown. */

@@ -1,5 +1,5 @@
-// A VM's page (/vm/ID): what the farm knows of it, its leases and events (from /api/vm/ID), and
-// its actions. It re-reads itself every few seconds and after each action.
+// A VM's page (/vm/ID): what the farm knows of it, its leases and events (from /api/vm/ID), the
+// end of its console log (/api/vm/ID/console, on load and on Reload), and its actions. It re-reads itself every few seconds and after each action.
 'use strict';
 
 (function () {
@@ -49,6 +49,19 @@
     ], String(e.id))), 5, 'No events.');
   }
 
+  async function loadConsole() {
+    const pre = byId('console');
+    try {
+      const tail = await Farm.getJson('/api/vm/' + encodeURIComponent(id) + '/console');
+      pre.textContent = tail.error ? tail.error : (tail.text || '(the log is empty)');
+      pre.classList.toggle('muted', Boolean(tail.error));
+    } catch (failed) {
+      pre.textContent = failed.message;
+    }
+  }
+
+  byId('console-reload').addEventListener('click', loadConsole);
   refresh();
+  loadConsole();
   setInterval(refresh, REFRESH_MS);
 }());
