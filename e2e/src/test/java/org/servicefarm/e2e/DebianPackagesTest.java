@@ -89,6 +89,36 @@ class DebianPackagesTest {
     assertTrue(Files.readString(root.resolve("etc/passwd")).contains("servicefarm:"));
   }
 
+  @Test
+  void packagingScriptsPassShellcheck() throws Exception {
+    if (!CommandRun.onPath("shellcheck")) {
+      String why = "shellcheck not installed (./farm test installs it; Debian: apt-get install"
+          + " shellcheck)";
+      if ("true".equals(System.getenv("CI"))) {
+        throw new AssertionError(why + ", and CI must run this check");
+      }
+      System.err.println("WARNING: " + why + ": SKIPPED");
+      Assumptions.abort(why + ": SKIPPED");
+    }
+    Path debian = FarmJars.root().resolve("dist/debian");
+    List<String> command = new ArrayList<>(List.of("shellcheck", "--shell=sh",
+        debian.resolve("farmctl/files/usr/bin/farmctl").toString()));
+    for (String name : List.of("servicefarm-controller", "servicefarm-agent")) {
+      for (String script : List.of("postinst", "prerm", "postrm")) {
+        command.add(debian.resolve(name).resolve(script).toString());
+      }
+    }
+    CommandRun maintainerScripts = CommandRun.of(dir, command);
+    assertEquals(0, maintainerScripts.exitCode(), maintainerScripts.toString());
+    Path testRoot = dir.resolve("debian-test-root.sh");
+    try (InputStream in = DebianPackagesTest.class.getResourceAsStream("/debian-test-root.sh")) {
+      Files.copy(in, testRoot);
+    }
+    CommandRun bash = CommandRun.of(dir, List.of("shellcheck",
+        debian.resolve("build-debs.sh").toString(), testRoot.toString()));
+    assertEquals(0, bash.exitCode(), bash.toString());
+  }
+
   private static void checkFiles(Path root) throws IOException {
     for (String jar : List.of("servicefarm-controller.jar", "servicefarm-agent.jar",
         "farmctl.jar")) {
