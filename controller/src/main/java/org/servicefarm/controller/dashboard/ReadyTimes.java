@@ -38,6 +38,9 @@ public final class ReadyTimes implements ServerInterceptor {
   static final double[] BUCKET_SECONDS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
       10, 30, 60, 120, 300};
 
+  private static final String REQUEST_SERVICE =
+      ServiceBrokerGrpc.getRequestServiceMethod().getFullMethodName();
+
   /** One answered request: when it was answered and how long it took. */
   record Sample(Instant at, double seconds) {}
 
@@ -52,8 +55,7 @@ public final class ReadyTimes implements ServerInterceptor {
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {
-    if (!call.getMethodDescriptor().getFullMethodName()
-        .equals(ServiceBrokerGrpc.getRequestServiceMethod().getFullMethodName())) {
+    if (!call.getMethodDescriptor().getFullMethodName().equals(REQUEST_SERVICE)) {
       return next.startCall(call, headers);
     }
     long started = System.nanoTime();
