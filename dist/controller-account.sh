@@ -21,6 +21,9 @@ case "$ACCOUNT" in
 esac
 
 if ! command -v newuidmap >/dev/null || ! command -v newgidmap >/dev/null; then
+  # From a package's maintainer script apt cannot run (dpkg holds its lock); the package
+  # depends on uidmap, so only a forced install gets here.
+  [ -z "${DPKG_MAINTSCRIPT_PACKAGE:-}" ] || die "uidmap (newuidmap, newgidmap) is not installed"
   say "installing uidmap (newuidmap, newgidmap)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uidmap >/dev/null
 fi

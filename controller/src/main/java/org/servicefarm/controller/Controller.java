@@ -33,6 +33,10 @@ import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.broker.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
+import org.servicefarm.controller.dashboard.FarmCalls;
+import org.servicefarm.controller.dashboard.FarmDetails;
+import org.servicefarm.controller.dashboard.FarmHistory;
+import org.servicefarm.controller.dashboard.ReadyTimes;
 import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
@@ -99,6 +103,11 @@ public final class Controller implements AutoCloseable {
   private final ControllerMetrics metrics = new ControllerMetrics();
   private final ServingHealth servingHealth;
   private final AuditTrail auditTrail;
+  /** The dashboard's actions: these same services, in process (see FarmCalls). */
+  private final FarmCalls dashboardCalls = new FarmCalls();
+  private final ReadyTimes readyTimes = new ReadyTimes(java.time.Clock.systemUTC());
+  private final FarmHistory dashboardHistory;
+  private final FarmDetails dashboardDetails;
   private Server server;
   /**
    * The gRPC server's handlers. Bounded: no call waits on a thread (requests and admin actions
@@ -199,6 +208,10 @@ public final class Controller implements AutoCloseable {
     AuditRepository auditRecords = new AuditRepository();
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
         auditRecords);
+    this.dashboardHistory = new FarmHistory(db, hosts, agents, queries, readyTimes,
+        java.time.Clock.systemUTC());
+    this.dashboardDetails = new FarmDetails(db, vms, queries, events, leaseRepo, hosts, agents,
+        dashboardHistory);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     Leases leases = new Leases(db, leaseRepo, vms, queries);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
@@ -300,18 +313,24 @@ public final class Controller implements AutoCloseable {
     // Agents stream only to the leader; clients' calls to a follower are forwarded to it.
     LeaderRouting forwarding = LeaderRouting.forwarding(election, peers);
     LeaderRouting leaderOnly = LeaderRouting.leaderOnly(election);
+    List<io.grpc.ServerServiceDefinition> forDashboard = new java.util.ArrayList<>();
     for (BindableService s : services) {
       LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
       // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
-      builder.addService(MalformedRequests.refusedAsInvalid(ServerInterceptors.intercept(
-          ServerInterceptors.intercept(ServerInterceptors.intercept(s, mapper,
-              AuditInterceptor.servedHereMarker()), routing), audited)));
+      io.grpc.ServerServiceDefinition served = MalformedRequests.refusedAsInvalid(
+          ServerInterceptors.intercept(ServerInterceptors.intercept(ServerInterceptors.intercept(
+              s, mapper, readyTimes, AuditInterceptor.servedHereMarker()), routing), audited));
+      builder.addService(served);
+      if (!(s instanceof AgentControlService)) {
+        forDashboard.add(served);
+      }
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), authorization));
     builder.addService(
         ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), authorization));
     builder.addService(ServerInterceptors.intercept(legacyReflection(), authorization));
     server = builder.build().start();
+    dashboardCalls.serve(forDashboard, serverThreads, metrics.grpcInterceptor());
     // Serving statuses follow the database, leadership and agents from here on.
     servingHealth.start();
     return server;
@@ -331,7 +350,9 @@ public final class Controller implements AutoCloseable {
               + "\n");
     });
     web.route("/metrics", WebServer.Access.ADMIN, metrics::handle);
-    new Dashboard(dashboardSummary, eventFeed).mount(web);
+    new Dashboard(dashboardSummary, eventFeed, dashboardCalls, dashboardDetails, dashboardHistory)
+        .mount(web);
+    dashboardHistory.start();
   }
 
   private static java.util.concurrent.ThreadFactory named(String prefix) {
@@ -356,6 +377,8 @@ public final class Controller implements AutoCloseable {
     if (server != null) {
       server.shutdown();
     }
+    dashboardCalls.close();
+    dashboardHistory.close();
     election.close();
     duties.close();
     eventFeed.close();

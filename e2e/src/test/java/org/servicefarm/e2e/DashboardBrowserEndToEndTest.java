@@ -92,6 +92,8 @@ class DashboardBrowserEndToEndTest {
       assertTrue(events.contains("SLEEPING"), events);
 
       checkScreenshot(browser.screenshot());
+      assertEquals(List.of(), browser.consoleErrors(),
+          "the page logged console errors (a missing icon is a 404 on every load)");
     }
   }
 

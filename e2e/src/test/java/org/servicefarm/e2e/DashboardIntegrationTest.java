@@ -28,6 +28,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.servicefarm.api.v1.HostStatus;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.client.FarmClient;
@@ -170,7 +171,9 @@ class DashboardIntegrationTest {
 
   @Test
   void everyRouteOfTheFarmRefusesMissingAndClientTokens() throws Exception {
-    for (String path : List.of("/api/summary", "/api/events", "/dashboard.js")) {
+    for (String path : List.of("/api/summary", "/api/events", "/dashboard.js", "/common.js",
+        "/plots.js", "/vm.js", "/host.js", "/vendor/uPlot.iife.min.js", "/api/history",
+        "/api/vm/" + served.vmId(), "/api/host/dash-1", "/api/actions/host/dash-1/drain")) {
       assertEquals(401, get(path).statusCode(), path);
       HttpResponse<String> client = get(path, "Authorization", "Bearer " + clientToken);
       assertEquals(403, client.statusCode(), path);
@@ -244,13 +247,83 @@ class DashboardIntegrationTest {
     JsonObject xss = find(summary().getAsJsonArray("services"), "name", "dash-xss").orElseThrow();
     assertEquals(SCRIPT_COMMAND, xss.get("command").getAsString(), "and reads back unchanged");
 
-    String script = resource("dashboard.js");
-    for (String sink : List.of("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write")) {
-      assertFalse(script.contains(sink), "dashboard.js must put values in as text, not " + sink);
+    for (String name : List.of("dashboard.js", "common.js", "plots.js", "vm.js", "host.js",
+        "vendor/uPlot.iife.min.js")) {
+      String script = resource(name);
+      for (String sink : List.of("innerHTML", "outerHTML", "insertAdjacentHTML",
+          "document.write")) {
+        assertFalse(script.contains(sink), name + " must put values in as text, not " + sink);
+      }
     }
-    assertTrue(script.contains("textContent"));
-    String page = resource("index.html");
-    assertFalse(page.matches("(?s).*<script(?![^>]*\\bsrc=).*"), "no inline script in the page");
+    assertTrue(resource("common.js").contains("textContent"));
+    for (String name : List.of("index.html", "vm.html", "host.html")) {
+      assertFalse(resource(name).matches("(?s).*<script(?![^>]*\\bsrc=).*"),
+          "no inline script in " + name);
+    }
+  }
+
+  @Test
+  void actionsNeedThisServersPageAndJsonAndAreAuditedAsTheSignedInToken() throws Exception {
+    // A host of its own: draining dash-1 would move the VM the other tests look at.
+    farm.addHost("dash-idle", 2, 2048);
+    farm.awaitConnected(List.of("dash-idle"));
+    String drain = "/api/actions/host/dash-idle/drain";
+    String cookie = WebAccess.COOKIE + "=" + adminToken;
+    HttpResponse<String> crossSite = postJson(drain, "{}", "Cookie", cookie,
+        "Origin", "http://evil.example");
+    assertEquals(403, crossSite.statusCode(), crossSite.body());
+    assertTrue(crossSite.body().contains("evil.example"), crossSite.body());
+    HttpResponse<String> form = post(drain, "force=true", "Cookie", cookie, "Origin", base());
+    assertEquals(415, form.statusCode(), "a form another site could post: " + form.body());
+    HttpResponse<String> client = postJson(drain, "{}", "Cookie", WebAccess.COOKIE + "="
+        + clientToken, "Origin", base());
+    assertEquals(403, client.statusCode(), client.body());
+    assertEquals(405, get(drain, "Authorization", "Bearer " + adminToken).statusCode());
+    assertEquals(HostStatus.HOST_STATUS_UP, hostStatus("dash-idle"), "no refused call drained it");
+
+    HttpResponse<String> drained = postJson(drain, "{}", "Cookie", cookie, "Origin", base());
+    assertEquals(200, drained.statusCode(), drained.body());
+    assertEquals("host dash-idle is DRAINING", JsonParser.parseString(drained.body())
+        .getAsJsonObject().get("message").getAsString());
+    assertEquals(HostStatus.HOST_STATUS_DRAINING, hostStatus("dash-idle"));
+    var record = admin.audit().list(null, "dash-idle", 0, 100).stream()
+        .filter(r -> r.getMethod().endsWith("/DrainHost")).findFirst().orElseThrow();
+    assertEquals("bootstrap-admin", record.getCaller(), record.toString());
+    assertTrue(record.getPeer().startsWith("127.0.0.1:"), "the browser's address: " + record);
+    HttpResponse<String> uncordoned = postJson("/api/actions/host/dash-idle/uncordon", "",
+        "Authorization", "Bearer " + adminToken);
+    assertEquals(200, uncordoned.statusCode(), uncordoned.body());
+    assertEquals(HostStatus.HOST_STATUS_UP, hostStatus("dash-idle"));
+
+    String unknownVm = java.util.UUID.randomUUID().toString();
+    String farmSays;
+    try {
+      admin.suspendVm(unknownVm);
+      throw new AssertionError("the farm suspended a VM it does not have");
+    } catch (org.servicefarm.client.FarmException e) {
+      farmSays = e.serverMessage();
+    }
+    HttpResponse<String> missing = postJson("/api/actions/vm/" + unknownVm + "/suspend", "{}",
+        "Authorization", "Bearer " + adminToken);
+    assertEquals(404, missing.statusCode(), missing.body());
+    assertEquals(farmSays, JsonParser.parseString(missing.body()).getAsJsonObject()
+        .get("error").getAsString(), "the farm's own words");
+  }
+
+  private static HttpResponse<String> postJson(String path, String json, String... headers)
+      throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base() + path))
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(json));
+    if (headers.length > 0) {
+      request.headers(headers);
+    }
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static HostStatus hostStatus(String id) {
+    return admin.listHosts().stream().filter(h -> h.getId().equals(id)).findFirst()
+        .orElseThrow().getStatus();
   }
 
   @Test

@@ -37,6 +37,8 @@ final class HeadlessChromium implements AutoCloseable {
   private final String session;
   private final Map<Integer, CompletableFuture<JsonObject>> pending = new ConcurrentHashMap<>();
   private final AtomicInteger ids = new AtomicInteger();
+  /** What the page's console showed as errors: exceptions, console.error, failed loads. */
+  private final List<String> consoleErrors = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   private HeadlessChromium(Process process, Path profile, URI browser, int width, int height)
       throws IOException, InterruptedException {
@@ -55,6 +57,52 @@ final class HeadlessChromium implements AutoCloseable {
     metrics.addProperty("deviceScaleFactor", 1);
     metrics.addProperty("mobile", false);
     call(session, "Emulation.setDeviceMetricsOverride", metrics);
+    // Console errors arrive as events from here on (Log: failed loads such as a missing icon).
+    call(session, "Runtime.enable", new JsonObject());
+    call(session, "Log.enable", new JsonObject());
+  }
+
+  /** Every error the pages' consoles showed so far, oldest first. */
+  List<String> consoleErrors() {
+    return List.copyOf(consoleErrors);
+  }
+
+  /** The console errors so far, oldest first, forgotten here (the next call starts afresh). */
+  List<String> takeConsoleErrors() {
+    List<String> taken = List.copyOf(consoleErrors);
+    consoleErrors.removeAll(taken);
+    return taken;
+  }
+
+  /** Clicks the first element the CSS selector finds; fails when there is none. */
+  void click(String selector) throws IOException, InterruptedException {
+    String found = evaluate("(() => { const e = document.querySelector(" + new com.google.gson
+        .JsonPrimitive(selector) + "); if (!e) { return false; } e.click(); return true; })()");
+    if (!"true".equals(found)) {
+      throw new AssertionError("nothing on the page matches " + selector + "; it shows:\n"
+          + evaluate("document.body && document.body.innerText"));
+    }
+  }
+
+  private void consoleEvent(String method, JsonObject params) {
+    switch (method) {
+      case "Runtime.exceptionThrown" -> consoleErrors.add("exception: "
+          + params.getAsJsonObject("exceptionDetails"));
+      case "Runtime.consoleAPICalled" -> {
+        String type = params.get("type").getAsString();
+        if (type.equals("error") || type.equals("assert")) {
+          consoleErrors.add("console." + type + ": " + params.get("args"));
+        }
+      }
+      case "Log.entryAdded" -> {
+        JsonObject entry = params.getAsJsonObject("entry");
+        if ("error".equals(entry.get("level").getAsString())) {
+          consoleErrors.add(entry.get("text").getAsString()
+              + (entry.has("url") ? " (" + entry.get("url").getAsString() + ")" : ""));
+        }
+      }
+      default -> { }
+    }
   }
 
   /**
@@ -212,7 +260,7 @@ final class HeadlessChromium implements AutoCloseable {
     return o;
   }
 
-  /** Collects each message from its parts and completes the call it answers; events are ignored. */
+  /** Collects each message from its parts and completes the call it answers, or notes a console error. */
   private final class Replies implements WebSocket.Listener {
     private final StringBuilder text = new StringBuilder();
 
@@ -225,6 +273,8 @@ final class HeadlessChromium implements AutoCloseable {
         JsonElement id = message.get("id");
         if (id != null && pending.containsKey(id.getAsInt())) {
           pending.get(id.getAsInt()).complete(message);
+        } else if (id == null && message.has("method") && message.has("params")) {
+          consoleEvent(message.get("method").getAsString(), message.getAsJsonObject("params"));
         }
       }
       webSocket.request(1);

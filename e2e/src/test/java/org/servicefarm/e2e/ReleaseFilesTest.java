@@ -1,6 +1,7 @@
 package org.servicefarm.e2e;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -77,7 +78,13 @@ class ReleaseFilesTest {
 
   @Test
   void systemdAcceptsTheUnits() throws Exception {
-    Assumptions.assumeTrue(CommandRun.onPath("systemd-analyze"), "systemd-analyze not installed");
+    if (!CommandRun.onPath("systemd-analyze")) {
+      String why = "systemd-analyze not installed (./farm test installs it; Debian: apt-get"
+          + " install systemd)";
+      assertNotEquals("true", System.getenv("CI"), why + ", and CI must run this check");
+      System.err.println("WARNING: " + why + ": SKIPPED");
+      Assumptions.abort(why + ": SKIPPED");
+    }
     CommandRun verify = CommandRun.of(dir, List.of("systemd-analyze", "verify",
         unit("controller").toString(), unit("agent").toString()));
     assertEquals(0, verify.exitCode(), verify.toString());

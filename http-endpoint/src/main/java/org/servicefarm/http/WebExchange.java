@@ -73,6 +73,15 @@ public final class WebExchange {
     return new ByteArrayInputStream(body);
   }
 
+  /** Who sent the request ("address:port"), as the connection shows it. */
+  public String remoteAddress() {
+    java.net.SocketAddress remote = channel.remoteAddress();
+    if (remote instanceof java.net.InetSocketAddress inet && inet.getAddress() != null) {
+      return inet.getAddress().getHostAddress() + ":" + inet.getPort();
+    }
+    return String.valueOf(remote);
+  }
+
   /** Whether the request came over TLS. */
   public boolean isSecure() {
     return secure;

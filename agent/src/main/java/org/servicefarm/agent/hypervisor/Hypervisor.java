@@ -85,6 +85,12 @@ public interface Hypervisor extends AutoCloseable {
     return Optional.empty();
   }
 
+  /**
+   * At most {@code maxBytes} from the end of the VM's serial console log; empty when there is
+   * none (a VM that has not booted on this host, or one the test driver simulates).
+   */
+  byte[] consoleTail(String vmId, int maxBytes) throws HypervisorException;
+
   /** Digests of the image blobs cached on this host, so placement can prefer a warm host. */
   List<String> cachedImages() throws HypervisorException;
 

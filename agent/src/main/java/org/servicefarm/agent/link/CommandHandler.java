@@ -55,7 +55,9 @@ public final class CommandHandler {
         .setCommandId(command.getCommandId())
         .setVmId(vmId)
         .setGeneration(generation);
-    OptionalLong newer = generations.admit(vmId, generation);
+    // Reading the console changes nothing, so no generation of the VM's is at stake.
+    OptionalLong newer = command.hasReadConsole() ? OptionalLong.empty()
+        : generations.admit(vmId, generation);
     if (newer.isPresent()) {
       fail(result, CommandError.COMMAND_ERROR_STALE_GENERATION,
           "stale generation " + generation + " < " + newer.getAsLong());
@@ -137,6 +139,8 @@ public final class CommandHandler {
         hypervisor.delete(vmId);
         result.setStatus(gone(vmId, generation));
       }
+      case READ_CONSOLE -> result.setConsoleTail(com.google.protobuf.ByteString.copyFrom(
+          hypervisor.consoleTail(vmId, command.getReadConsole().getMaxBytes())));
       case ACTION_NOT_SET -> throw new HypervisorException(HypervisorException.Kind.INVALID,
           "command " + command.getCommandId() + " for vm " + vmId + " names no action this"
               + " agent knows" + (command.getUnknownFields().asMap().isEmpty() ? ""

@@ -36,6 +36,7 @@ public final class CallAudit {
   private volatile boolean servedHere;
   private volatile String change;
   private volatile String target = "";
+  private volatile String requestPath;
 
   CallAudit() {}
 
@@ -54,7 +55,20 @@ public final class CallAudit {
     current().ifPresent(audit -> audit.change = what);
   }
 
-  static Optional<CallAudit> current() {
+  /**
+   * How a request was answered: warm (a running VM), woke, restored, built (a new VM) or joined
+   * (a VM another request is readying); the dashboard's time-to-ready plot groups by it.
+   */
+  public static void tookPath(String path) {
+    current().ifPresent(audit -> audit.requestPath = path);
+  }
+
+  /** The path a request took, once the broker decided it. */
+  public Optional<String> requestPath() {
+    return Optional.ofNullable(requestPath);
+  }
+
+  public static Optional<CallAudit> current() {
     return Optional.ofNullable(KEY.get());
   }
 

@@ -204,6 +204,10 @@ public final class Broker {
   /** Tells the audit trail when a request created or woke a VM (the warm path changes neither). */
   private static void auditChange(RequestDecider.Decision decision) {
     VmRecord vm = decision.vm();
+    CallAudit.tookPath(decision.created() ? "built" : decision.answer() != null ? "warm"
+        : vm.state() == VmState.SLEEPING ? "woke"
+        : vm.state() == VmState.ARCHIVING || vm.state() == VmState.ARCHIVED ? "restored"
+        : "joined");
     if (decision.created()) {
       CallAudit.changed("created VM " + vm.id());
     } else if (decision.answer() == null && (vm.state() == VmState.SLEEPING

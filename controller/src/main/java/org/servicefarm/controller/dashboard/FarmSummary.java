@@ -142,7 +142,7 @@ public final class FarmSummary {
   }
 
   /** Where the VM's own service is reached (host address and port), or null while unreachable. */
-  private static String endpoint(VmQueries.VmView v) {
+  static String endpoint(VmQueries.VmView v) {
     if (v.hostAddress() == null) {
       return null;
     }

@@ -91,7 +91,7 @@ final class SignIn {
   }
 
   /** Answers 403 and says so when the request came from another site's page. */
-  private static boolean refusedAsCrossSite(WebExchange exchange) throws IOException {
+  static boolean refusedAsCrossSite(WebExchange exchange) throws IOException {
     String host = exchange.getRequestHeaders().getFirst("Host");
     String own = (exchange.isSecure() ? "https://" : "http://") + host;
     String origin = exchange.getRequestHeaders().getFirst("Origin");

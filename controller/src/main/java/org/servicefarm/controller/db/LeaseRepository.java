@@ -146,6 +146,12 @@ public final class LeaseRepository {
         id);
   }
 
+  /** The VM's newest {@code limit} leases, live and ended, newest first (the dashboard's VM page). */
+  public List<LeaseRecord> newestForVm(Database db, UUID vmId, int limit) {
+    return db.query("SELECT " + COLUMNS + " FROM leases WHERE vm_id = ?"
+        + " ORDER BY created_at DESC, id LIMIT ?", MAPPER, vmId, limit);
+  }
+
   /** How many live leases the VM holds now. */
   public int liveCount(Database.Tx tx, UUID vmId) throws SQLException {
     return tx.queryOne("SELECT count(*) FROM leases WHERE vm_id = ? AND released_at IS NULL"

@@ -1,5 +1,6 @@
 // The dashboard's script: reads /api/summary, follows /api/events (Server-Sent Events) and
-// re-reads the summary when the farm changes. Every value is put into the page as text
+// re-reads the summary (and the plots' history) when the farm changes; each row offers the
+// actions farmctl has for it (common.js takes them). Every value is put into the page as text
 // (textContent), never as markup: service names, commands and events' causes come from users.
 'use strict';
 
@@ -13,19 +14,7 @@
   let stream = null;
   let pollTimer = null;
   let refreshSoon = null;
-
-  function byId(id) {
-    return document.getElementById(id);
-  }
-
-  function cell(text, className) {
-    const td = document.createElement('td');
-    td.textContent = text === null || text === undefined ? '' : String(text);
-    if (className) {
-      td.className = className;
-    }
-    return td;
-  }
+  const { byId, cell, linkCell, row, fill, time } = Farm;
 
   function meterCell(used, capacity, unit) {
     const td = document.createElement('td');
@@ -39,41 +28,16 @@
     return td;
   }
 
-  function fill(tbodyId, rows, columns, emptyText) {
-    const body = byId(tbodyId);
-    if (rows.length === 0) {
-      const tr = document.createElement('tr');
-      const td = cell(emptyText, 'empty');
-      td.colSpan = columns;
-      tr.appendChild(td);
-      body.replaceChildren(tr);
-      return;
-    }
-    body.replaceChildren(...rows);
-  }
-
-  function row(cells, id) {
-    const tr = document.createElement('tr');
-    if (id) {
-      tr.dataset.id = id;
-    }
-    cells.forEach((c) => tr.appendChild(c));
-    return tr;
-  }
-
-  function time(iso) {
-    return iso ? new Date(iso).toLocaleTimeString() : '';
-  }
-
   function renderHosts(hosts) {
     fill('hosts', hosts.map((h) => row([
-      cell(h.id, 'id'),
+      linkCell(h.id, '/host/' + encodeURIComponent(h.id), 'id'),
       cell(h.status + (h.connected ? '' : ' (agent not connected)'), 'status-' + h.status),
       meterCell(h.usedVcpus, h.capacityVcpus, ''),
       meterCell(h.usedMemoryMb, h.capacityMemoryMb, ' MB'),
       cell(h.cpuPercent + ' %'),
       cell(h.vmCount),
-    ], h.id)), 6, 'No hosts have registered yet.');
+      Farm.hostActionsCell(h, refresh),
+    ], h.id)), 7, 'No hosts have registered yet.');
   }
 
   function renderVms(states, vms) {
@@ -85,33 +49,62 @@
     });
     byId('vm-states').replaceChildren(...chips);
     fill('vms', vms.map((v) => row([
-      cell(v.id, 'id'),
+      linkCell(v.id, '/vm/' + encodeURIComponent(v.id), 'id'),
       cell(v.service),
       cell(v.state + (v.desiredState === v.state ? '' : ' → ' + v.desiredState),
           'state state-' + v.state),
-      cell(v.host),
+      linkCell(v.host, '/host/' + encodeURIComponent(v.host || '')),
       cell(v.endpoint, 'id'),
       cell(time(v.updatedAt)),
-    ], v.id)), 6, 'No VMs yet: request a service.');
+      Farm.vmActionsCell(v, refresh),
+    ], v.id)), 7, 'No VMs yet: request a service.');
   }
 
   function renderServices(services) {
-    fill('services', services.map((s) => row([
-      cell(s.name),
-      cell(s.offers.join(', ')),
-      cell(s.packages),
-      cell(s.command, 'id'),
-      cell(s.vcpus),
-      cell(s.memoryMb + ' MB'),
-      cell(s.vms),
-    ], s.name)), 7, 'No services are defined.');
+    fill('services', services.map((s) => {
+      const actions = cell('', 'actions');
+      actions.appendChild(Farm.button('Delete', () => Farm.act('Delete service ' + s.name,
+        'service/' + encodeURIComponent(s.name) + '/delete', {
+          question: 'Delete service ' + s.name + '? Requests for it are answered "not found"'
+            + ' until it is defined again.',
+          forcible: true,
+          done: refresh,
+        }), 'danger'));
+      return row([
+        cell(s.name),
+        cell(s.offers.join(', ')),
+        cell(s.packages),
+        cell(s.command, 'id'),
+        cell(s.vcpus),
+        cell(s.memoryMb + ' MB'),
+        cell(s.vms),
+        actions,
+      ], s.name);
+    }), 8, 'No services are defined.');
+  }
+
+  /** The define form, sent as farmctl service define would send it. */
+  function defineFromForm(event) {
+    event.preventDefault();
+    const form = byId('define-form');
+    const data = {};
+    new FormData(form).forEach((value, key) => {
+      if (key !== 'stateless' && String(value).trim() !== '') {
+        data[key] = String(value);
+      }
+    });
+    data.stateless = form.elements.stateless.checked;
+    Farm.act('Define service ' + (data.name || ''), 'service/define', {
+      body: data,
+      done: refresh,
+    });
   }
 
   function renderEvents() {
     fill('events', events.map((e) => row([
       cell(time(e.at)),
       cell(e.kind),
-      cell(e.vmId, 'id'),
+      linkCell(e.vmId, '/vm/' + encodeURIComponent(e.vmId || ''), 'id'),
       cell(e.service),
       cell(e.hostId),
       cell(e.from || e.to ? (e.from || '') + ' → ' + (e.to || '') : ''),
@@ -172,6 +165,7 @@
     mergeEvents(summary.events);
     renderAudit(summary.audit);
     byId('updated').textContent = 'updated ' + time(summary.generatedAt);
+    FarmPlots.refresh();
   }
 
   function scheduleRefresh() {
@@ -220,6 +214,7 @@
     });
   }
 
+  byId('define-form').addEventListener('submit', defineFromForm);
   refresh();
   connect();
   setInterval(refresh, REFRESH_MS);

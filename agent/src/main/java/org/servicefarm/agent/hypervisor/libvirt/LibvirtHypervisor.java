@@ -17,6 +17,7 @@ import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.NodeResources;
 import org.servicefarm.agent.hypervisor.libvirt.QemuDomainDefinition.KernelBoot;
+import org.servicefarm.agent.hypervisor.storage.ConsoleTail;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
 import org.servicefarm.agent.hypervisor.storage.PreparedDisk;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
@@ -95,6 +96,17 @@ public final class LibvirtHypervisor implements Hypervisor {
     } catch (LibvirtException e) {
       throw new HypervisorException(Kind.HYPERVISOR, "listing farm domains on "
           + connection.uri() + " failed: " + LibvirtErrors.describe(e), e);
+    }
+  }
+
+  @Override
+  public byte[] consoleTail(String vmId, int maxBytes) throws HypervisorException {
+    org.servicefarm.agent.hypervisor.VmIds.requireValid(vmId);
+    try {
+      return ConsoleTail.read(disks.consoleLogPath(vmId), maxBytes);
+    } catch (java.io.IOException e) {
+      throw new HypervisorException(HypervisorException.Kind.HYPERVISOR,
+          "cannot read the console log of vm " + vmId + ": " + e.getMessage(), e);
     }
   }
 
