@@ -28,7 +28,7 @@ final class FarmJars {
   }
 
   static Path farmctl() {
-    return jar("client-sdk/target/farmctl.jar");
+    return jar("cli/target/farmctl.jar");
   }
 
   private static Path jar(String relative) {

@@ -13,7 +13,7 @@ import picocli.CommandLine.IVersionProvider;
 final class FarmCtlVersion implements IVersionProvider {
 
   private static final String POM_PROPERTIES =
-      "/META-INF/maven/org.servicefarm/servicefarm-client-sdk/pom.properties";
+      "/META-INF/maven/org.servicefarm/servicefarm-cli/pom.properties";
 
   @Override
   public String[] getVersion() {
