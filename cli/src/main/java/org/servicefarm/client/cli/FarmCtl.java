@@ -28,22 +28,8 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = FarmCtlVersion.class,
     description = "Ask a Service Farm for services and manage its catalog, VMs and hosts.",
-    subcommands = {
-      RequestCommand.class,
-      ServicesCommand.class,
-      VmsCommand.class,
-      HostsCommand.class,
-      VmCommand.class,
-      ServiceCommand.class,
-      ImageCommand.class,
-      LeaseCommand.class,
-      EventsCommand.class,
-      HostCommand.class,
-      TokenCommand.class,
-      AuditCommand.class,
-      PkiCommand.class,
-      CompletionCommand.class,
-    },
+    // The commands are registered in commandLine (CommandSelection.ALL), so a run models only
+    // the one it runs.
     exitCodeListHeading = "%nExit codes:%n",
     footer = {
       "%nExample:",
@@ -104,14 +90,37 @@ public final class FarmCtl {
   private static final List<Logger> QUIETED_LOGGERS =
       List.of(Logger.getLogger("io.grpc"), Logger.getLogger("io.netty"));
 
+  private static final String NETTY_JFR = "io.netty.jfr.enabled";
+
   public static void main(String[] args) {
     QUIETED_LOGGERS.forEach(logger -> logger.setLevel(Level.OFF));
-    System.exit(commandLine(FarmClient::connect).execute(args));
+    // Netty's allocator registers its Flight Recorder events at start unless told not to; nobody
+    // records a farmctl run, and the registration generates classes on every one.
+    if (System.getProperty(NETTY_JFR) == null) {
+      System.setProperty(NETTY_JFR, "false");
+    }
+    System.exit(commandLineFor(args, FarmClient::connect).execute(args));
   }
 
-  /** farmctl wired up with its error handling, ready for {@link CommandLine#execute}. */
+  /** farmctl with every command, wired up with its error handling. */
   static CommandLine commandLine(ClientFactory clientFactory) {
+    return commandLine(clientFactory, CommandSelection.ALL);
+  }
+
+  /** farmctl as main builds it for these arguments: with the commands they need. */
+  static CommandLine commandLineFor(String[] args, ClientFactory clientFactory) {
+    return commandLine(clientFactory, CommandSelection.forArguments(args));
+  }
+
+  /**
+   * farmctl with these top-level commands, wired up with its error handling, ready for
+   * {@link CommandLine#execute}.
+   */
+  static CommandLine commandLine(ClientFactory clientFactory, List<Class<?>> commands) {
     CommandLine commandLine = new CommandLine(new FarmCtl(clientFactory));
+    for (Class<?> command : commands) {
+      commandLine.addSubcommand(new CommandLine(command));
+    }
     addListsUnderTheirNouns(commandLine);
     commandLine.setCaseInsensitiveEnumValuesAllowed(true);
     listExitCodes(commandLine);
@@ -132,10 +141,14 @@ public final class FarmCtl {
   }
 
   private static void addUnder(CommandLine farmctl, String parent, String name, Object command) {
+    CommandLine noun = farmctl.getSubcommands().get(parent);
+    if (noun == null) {
+      return; // a run of another command: the noun is not registered
+    }
     CommandLine sub = new CommandLine(command);
     // Renamed in its spec, not only where it is registered, so its help says "vm list" too.
     sub.getCommandSpec().name(name);
-    farmctl.getSubcommands().get(parent).addSubcommand(sub);
+    noun.addSubcommand(sub);
   }
 
   /** Every command's --help lists the exit codes, which are the same for all of them. */

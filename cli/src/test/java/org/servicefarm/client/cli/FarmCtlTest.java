@@ -61,7 +61,8 @@ class FarmCtlTest {
   private Run farmctl(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine commandLine = FarmCtl.commandLine(options -> {
+    // Built as main builds it, with only the commands these arguments run.
+    CommandLine commandLine = FarmCtl.commandLineFor(args, options -> {
       lastOptions = options;
       return new FarmClient(farm.channel(), options);
     });

@@ -29,7 +29,8 @@ class PkiCommandTest {
   private Run farmctl(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine commandLine = FarmCtl.commandLine(options -> {
+    // Built as main builds it, with only the commands these arguments run.
+    CommandLine commandLine = FarmCtl.commandLineFor(args, options -> {
       throw new AssertionError("pki must not connect to a farm");
     });
     commandLine.setOut(new PrintWriter(out, true));
