@@ -349,4 +349,23 @@ class OperatorToolsEndToEndTest {
     farm.awaitTrue("VM " + vmId + " " + state, Duration.ofSeconds(60),
         () -> farm.client().getVm(vmId).getState() == state);
   }
+
+  @Test
+  @Order(12)
+  void theLauncherPrintsWhatTheJarPrintsAndKeepsAClassArchiveForTheNextRun() throws Exception {
+    Path cache = farm.dir().resolve("farmctl-cache");
+    Run direct = ok(farmctl.run("services"));
+
+    Run first = ok(farmctl.runLauncher(cache, "services"));
+    List<Path> archives;
+    try (var files = Files.list(cache)) {
+      archives = files.filter(f -> f.getFileName().toString().endsWith(".jsa")).toList();
+    }
+    Run second = ok(farmctl.runLauncher(cache, "services"));
+
+    assertEquals(direct.out(), first.out(), first.describe());
+    assertEquals(1, archives.size(), "one class-data archive in " + cache + ": " + archives);
+    assertEquals(direct.out(), second.out(), second.describe());
+    assertEquals("", first.err() + second.err(), "the launcher and the JVM print nothing else");
+  }
 }

@@ -101,7 +101,8 @@ class InstallHostScriptTest {
   @Test
   void scriptsPassBashAndShellcheck() throws Exception {
     Path farm = FarmJars.root().resolve("farm");
-    for (Path shell : List.of(script(), farm)) {
+    Path farmctl = FarmJars.root().resolve("cli/farmctl");
+    for (Path shell : List.of(script(), farm, farmctl)) {
       CommandRun syntax = CommandRun.of(dir, List.of("bash", "-n", shell.toString()));
       assertEquals(0, syntax.exitCode(), syntax.toString());
     }
@@ -113,7 +114,7 @@ class InstallHostScriptTest {
       Assumptions.abort(why + ": SKIPPED");
     }
     CommandRun check = CommandRun.of(dir, List.of("shellcheck", script().toString(),
-        farm.toString()));
+        farm.toString(), farmctl.toString()));
     assertEquals(0, check.exitCode(), check.toString());
   }
 
@@ -134,7 +135,7 @@ class InstallHostScriptTest {
       assertTrue(listing.out().contains(" " + top + file + "\n"), file + " missing from\n"
           + listing.out());
     }
-    for (String script : List.of("install-host.sh", "controller-account.sh")) {
+    for (String script : List.of("install-host.sh", "controller-account.sh", "farmctl")) {
       assertTrue(listing.out().matches("(?s).*-rwxr-xr-x [^\n]* " + top + script + "\n.*"),
           script + " missing or not executable in\n" + listing.out());
     }

@@ -6,9 +6,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** The built farmctl.jar, run as a user runs it: a JVM per command, against one farm. */
+/**
+ * The built farmctl.jar, run as a user runs it: a JVM per command, against one farm; directly
+ * (java -jar) or through its launcher, cli/farmctl.
+ */
 public final class FarmCtlProcess {
   private static final long TIMEOUT_SECONDS = 150;
 
@@ -39,14 +43,32 @@ public final class FarmCtlProcess {
     List<String> command = new ArrayList<>(List.of(
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-        "-jar", FarmJars.farmctl().toString(),
-        "--target", target, "--token-file", tokenFile.toString()));
+        "-jar", FarmJars.farmctl().toString()));
+    return run(command, Map.of(), args);
+  }
+
+  /**
+   * farmctl through its launcher (cli/farmctl, as ./farm ctl and the release run it) on this
+   * test's JVM, keeping its class-data archive in cacheDir.
+   */
+  public Run runLauncher(Path cacheDir, String... args) throws IOException, InterruptedException {
+    return run(List.of(FarmJars.farmctlLauncher().toString()), Map.of(
+        "JAVA_HOME", System.getProperty("java.home"),
+        "FARMCTL_CACHE_DIR", cacheDir.toString()), args);
+  }
+
+  private Run run(List<String> program, Map<String, String> env, String... args)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(program);
+    command.addAll(List.of("--target", target, "--token-file", tokenFile.toString()));
     command.addAll(List.of(args));
     Files.createDirectories(workDir);
     // Files, not pipes: a chatty command cannot block on a full pipe while we wait for it.
     Path out = Files.createTempFile(workDir, "farmctl", ".out");
     Path err = Files.createTempFile(workDir, "farmctl", ".err");
-    Process process = new ProcessBuilder(command)
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().putAll(env);
+    Process process = builder
         .redirectOutput(out.toFile())
         .redirectError(err.toFile())
         .start();

@@ -31,6 +31,12 @@ public final class FarmJars {
     return jar("cli/target/farmctl.jar");
   }
 
+  /** farmctl's launcher script, which runs farmctl() on a JVM set up to start fast. */
+  public static Path farmctlLauncher() {
+    farmctl(); // fails with a clear message when the jar it runs is not built
+    return root().resolve("cli/farmctl");
+  }
+
   private static Path jar(String relative) {
     Path jar = root().resolve(relative);
     if (!Files.isRegularFile(jar)) {
