@@ -63,6 +63,9 @@ package() {
   if [ -d "$HERE/$name/files" ]; then
     cp -R "$HERE/$name/files/." "$tree/"
   fi
+  if [ "$name" = farmctl ]; then  # the launcher: C1, serial GC and a class-data archive per user
+    install -m 0755 "$ROOT/cli/farmctl" "$tree$SHARE/farmctl"
+  fi
   if [ "$name" = servicefarm-controller ]; then  # the account script the tarball ships too
     install -m 0755 "$DIST/controller-account.sh" "$tree$SHARE/controller-account.sh"
   fi
@@ -91,5 +94,5 @@ package servicefarm-agent agent/target/servicefarm-agent.jar \
   "$JAVA, libvirt0, libvirt-daemon-system, qemu-system-x86, qemu-utils" \
   "Service Farm agent: runs a farm host's VMs through libvirt" \
   servicefarm-agent.service agent.conf
-package farmctl client-sdk/target/farmctl.jar "$JAVA" \
+package farmctl cli/target/farmctl.jar "$JAVA" \
   "Service Farm command line: farmctl"
