@@ -63,19 +63,19 @@ public final class HeadlessChromium implements AutoCloseable {
   }
 
   /** Every error the pages' consoles showed so far, oldest first. */
-  List<String> consoleErrors() {
+  public List<String> consoleErrors() {
     return List.copyOf(consoleErrors);
   }
 
   /** The console errors so far, oldest first, forgotten here (the next call starts afresh). */
-  List<String> takeConsoleErrors() {
+  public List<String> takeConsoleErrors() {
     List<String> taken = List.copyOf(consoleErrors);
     consoleErrors.removeAll(taken);
     return taken;
   }
 
   /** Clicks the first element the CSS selector finds; fails when there is none. */
-  void click(String selector) throws IOException, InterruptedException {
+  public void click(String selector) throws IOException, InterruptedException {
     String found = evaluate("(() => { const e = document.querySelector(" + new com.google.gson
         .JsonPrimitive(selector) + "); if (!e) { return false; } e.click(); return true; })()");
     if (!"true".equals(found)) {
