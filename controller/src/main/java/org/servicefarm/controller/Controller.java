@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.reconcile.Failpoints;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -30,7 +31,7 @@ import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
-import org.servicefarm.controller.broker.VmProvisioner;
+import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
 import org.servicefarm.controller.dashboard.FarmSummary;
@@ -52,23 +53,23 @@ import org.servicefarm.controller.ha.LeaderFence;
 import org.servicefarm.controller.ha.LeaderRouting;
 import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.health.ServingHealth;
-import org.servicefarm.controller.hosts.AgentControlService;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.api.AgentControlService;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.hosts.AgentRegistry;
-import org.servicefarm.controller.hosts.DrainReturns;
+import org.servicefarm.controller.placement.DrainRelocation;
 import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
-import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageConstructor;
 import org.servicefarm.controller.images.ImageIntake;
-import org.servicefarm.controller.images.ImageStoreService;
+import org.servicefarm.controller.api.ImageStoreService;
 import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.model.ImageRecord;
-import org.servicefarm.controller.operations.OperationResumer;
+import org.servicefarm.controller.broker.OperationResumer;
 import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
@@ -77,7 +78,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.reconcile.ReconcileSteps;
 import org.servicefarm.controller.reconcile.Reconciler;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
-import org.servicefarm.controller.scheduler.PlacementScheduler;
+import org.servicefarm.controller.placement.PlacementScheduler;
 import org.servicefarm.controller.web.WebServer;
 
 /**
@@ -185,7 +186,7 @@ public final class Controller implements AutoCloseable {
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainReturns(vms, events, placer, digests), events);
+        operationTracker, new DrainRelocation(vms, events, placer, digests), events);
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);

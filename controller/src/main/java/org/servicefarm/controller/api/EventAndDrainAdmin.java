@@ -10,7 +10,7 @@ import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.WatchEventsRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;

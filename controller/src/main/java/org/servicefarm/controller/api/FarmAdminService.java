@@ -38,7 +38,7 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
@@ -304,7 +304,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
-    LaterAnswer.answer(out,
+    DeferredAnswer.answer(out,
         action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
         vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
   }

@@ -20,7 +20,7 @@ import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.WatchOperationRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
@@ -75,7 +75,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
       out.onCompleted();
       return;
     }
-    LaterAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
+    DeferredAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
         g -> RequestServiceResponse.newBuilder()
             .setVmId(g.vmId().toString())
             .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host())

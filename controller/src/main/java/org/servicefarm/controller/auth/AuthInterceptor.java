@@ -15,7 +15,7 @@ import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.audit.CallAudit;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * The one place that decides whether a call may proceed: who the caller is (a bearer token's

@@ -2,7 +2,7 @@ package org.servicefarm.controller.auth;
 
 import io.grpc.ServerInterceptor;
 import java.util.List;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * How the controller authenticates calls: whether tokens are required, how agents are

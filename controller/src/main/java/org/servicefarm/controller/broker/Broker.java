@@ -1,12 +1,13 @@
 package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.placement.VmProvisioner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;

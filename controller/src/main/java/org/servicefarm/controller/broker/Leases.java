@@ -5,7 +5,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.VmQueries;

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.placement.VmProvisioner;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
@@ -7,7 +8,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.Broker.Granted;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;

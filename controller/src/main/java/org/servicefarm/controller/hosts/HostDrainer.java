@@ -5,7 +5,7 @@ import java.util.List;
 import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
@@ -20,7 +20,7 @@ import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
  * Draining a host: it takes no new VMs (the scheduler refuses DRAINING hosts) and each of its
- * settled ACTIVE or SLEEPING VMs is archived and then restored elsewhere ({@link DrainReturns}),
+ * settled ACTIVE or SLEEPING VMs is archived and then restored elsewhere ({@link DrainRelocation}),
  * keeping its id. VMs in transition are moved once they settle: a periodic pass over draining
  * hosts picks them up, and also any VM whose move a request overrode. Uncordoning lets the host
  * take VMs again; moves already under way finish.

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.hosts;
 
+import org.servicefarm.controller.hosts.ReportedLoads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -13,7 +14,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
@@ -33,7 +34,7 @@ import org.servicefarm.controller.reconcile.VmStateWatcher;
  * brings back hosts whose reports resumed, and marks silent hosts DOWN. The database otherwise
  * hears of a host only when it registers and when its status changes.
  */
-public final class HostTracker implements AgentControlService.HostEvents {
+public final class HostTracker implements HostEvents {
   private static final Logger LOG = Logger.getLogger(HostTracker.class.getName());
   private static final Set<VmState> LOST_WITH_HOST =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING);
@@ -47,7 +48,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
   private final Reconciler reconciler;
   private final VmStateWatcher watcher;
   private final Duration livenessTimeout;
-  private final LoadBook loads;
+  private final ReportedLoads loads;
   // Hosts the table holds DOWN (refreshed every tick), and those of them that reported since.
   private final Set<String> down = ConcurrentHashMap.newKeySet();
   private final Set<String> resumed = ConcurrentHashMap.newKeySet();
@@ -69,7 +70,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
     this.reconciler = reconciler;
     this.watcher = watcher;
     this.livenessTimeout = livenessTimeout;
-    this.loads = new LoadBook(loadPersistInterval);
+    this.loads = new ReportedLoads(loadPersistInterval);
   }
 
   /** Starts the liveness clock of every host now: this controller has just begun to lead. */
@@ -90,7 +91,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
     db.inTransaction(tx -> {
       var before = hosts.register(tx, r.getHostId(), r.getAddress().isEmpty() ? "127.0.0.1" : r.getAddress(),
           r.getHypervisor(), r.getCapacity().getVcpus(), r.getCapacity().getMemoryMb(),
-          r.getCapacity().getDiskMb(), AgentControlService.load(r.getLoad()));
+          r.getCapacity().getDiskMb(), AgentProtocol.load(r.getLoad()));
       if (before.isEmpty() || before.get() == HostStatus.DOWN) {
         events.append(tx, "HOST_STATUS", null, r.getHostId(), null,
             before.map(Enum::name).orElse(null), "UP", "agent registered");
@@ -98,7 +99,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
       return null;
     });
     Instant now = Instant.now();
-    loads.stored(r.getHostId(), AgentControlService.load(r.getLoad()), now);
+    loads.stored(r.getHostId(), AgentProtocol.load(r.getLoad()), now);
     down.remove(r.getHostId());
     resumed.remove(r.getHostId());
     lastHeard.put(r.getHostId(), now);
@@ -112,7 +113,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
   public List<UUID> reported(String hostId, LoadReport report) {
     Instant now = Instant.now();
     lastHeard.put(hostId, now);
-    loads.reported(hostId, AgentControlService.load(report.getLoad()), now);
+    loads.reported(hostId, AgentProtocol.load(report.getLoad()), now);
     if (down.contains(hostId)) {
       // Reports on a stream we had given up on: the host is back without reconnecting.
       resumed.add(hostId);

@@ -22,7 +22,7 @@ import org.servicefarm.controller.model.VmState;
  * orphan, and {@link OrphanPolicy} decides what becomes of it.
  *
  * <p>Most reports repeat the last one and change nothing, so a host whose last report changed
- * nothing and whose VMs have not changed since is steady ({@link SteadyReports}): the same
+ * nothing and whose VMs have not changed since is steady ({@link UnchangedInventories}): the same
  * domains reported again touch no database. Which hosts' VMs changed is read once a second from
  * the events every VM change appends ({@link #noteChanges}), so changes made by any code path,
  * and by another controller, count.
@@ -37,7 +37,7 @@ public final class InventoryReconciler {
   private final OfferRecorder offers;
   private final VmStateWatcher watcher;
   private final OrphanPolicy orphans;
-  private final SteadyReports steady = new SteadyReports();
+  private final UnchangedInventories steady = new UnchangedInventories();
   // The newest event id seen at each of the last LOOKBACK ticks, oldest first: event ids come
   // from a sequence, so a transaction may commit an id below one already seen. Each tick reads
   // again from the oldest, which covers any transaction shorter than LOOKBACK ticks.
@@ -61,11 +61,11 @@ public final class InventoryReconciler {
    *     missing from it has lost its domain
    */
   public List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory) {
-    String digest = SteadyReports.digest(domains);
+    String digest = UnchangedInventories.digest(domains);
     if (!wholeInventory && steady.known(hostId, digest)) {
       return List.of();
     }
-    SteadyReports.Stamp stamp = steady.stamp(hostId);
+    UnchangedInventories.Stamp stamp = steady.stamp(hostId);
     Map<String, DomainStatus> byVm = new HashMap<>();
     domains.forEach(d -> byVm.put(d.getVmId(), d));
     List<VmRecord> changed = new ArrayList<>();

@@ -13,20 +13,20 @@ import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
-import org.servicefarm.controller.hosts.DrainReturns;
-import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.placement.DrainRelocation;
+import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationTracker;
-import org.servicefarm.controller.scheduler.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
  * Carries out one {@link ReconcilePlan.Step}: sends the agent its command, waits for the result,
@@ -48,7 +48,7 @@ public final class ReconcileSteps {
   private final Placer.ImageDigests imageDigest;
   private final ImageBuilds builds;
   private final OperationTracker operations;
-  private final DrainReturns drainReturns;
+  private final DrainRelocation drainReturns;
   private final DiskLoss diskLoss;
   private final FailedMoves failedMoves;
 
@@ -71,7 +71,7 @@ public final class ReconcileSteps {
       Placer.ImageDigests imageDigest,
       ImageBuilds builds,
       OperationTracker operations,
-      DrainReturns drainReturns,
+      DrainRelocation drainReturns,
       EventRepository events) {
     this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
     this.failedMoves = new FailedMoves(db, vms, events, watcher);

@@ -15,13 +15,13 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
  * is rewritten at most once per {@code minInterval}; a load that did not change is never
  * rewritten (liveness is kept in memory, not in the row).
  */
-final class LoadBook {
+final class ReportedLoads {
   private record Entry(HostLoad latest, Instant reportedAt, HostLoad stored, Instant storedAt) {}
 
   private final Map<String, Entry> hosts = new ConcurrentHashMap<>();
   private final Duration minInterval;
 
-  LoadBook(Duration minInterval) {
+  ReportedLoads(Duration minInterval) {
     this.minInterval = minInterval;
   }
 

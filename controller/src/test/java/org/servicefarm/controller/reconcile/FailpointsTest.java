@@ -1,4 +1,4 @@
-package org.servicefarm.controller;
+package org.servicefarm.controller.reconcile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

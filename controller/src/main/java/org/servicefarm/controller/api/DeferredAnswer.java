@@ -11,8 +11,8 @@ import org.servicefarm.controller.broker.Broker;
  * (for a VM to become ACTIVE, to settle after an admin action). The server's executor is bounded:
  * a thread per waiting call would let slow starts take every thread from the warm path.
  */
-final class LaterAnswer {
-  private LaterAnswer() {}
+final class DeferredAnswer {
+  private DeferredAnswer() {}
 
   /**
    * Sends {@code toResponse} of the future's value, or the status of its failure as the status

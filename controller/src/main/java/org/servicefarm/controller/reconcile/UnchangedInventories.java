@@ -20,7 +20,7 @@ import org.servicefarm.api.v1.DomainStatus;
  * <p>A report that reads the table takes a {@link Stamp} first: a change noted while it reads
  * makes the stamp stale, and a stale stamp cannot mark the host steady.
  */
-final class SteadyReports {
+final class UnchangedInventories {
   /** The change counts a report saw before it read the table. */
   record Stamp(long host, long all) {}
 

@@ -1,16 +1,16 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.placement;
 
 import java.sql.SQLException;
 import java.util.EnumSet;
 import java.util.Optional;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.scheduler.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
  * Where a VM moved off a draining host goes once its archive is done: placed on another host and
@@ -19,13 +19,13 @@ import org.servicefarm.controller.scheduler.PlacementRequest;
  * ARCHIVED (its disk is safe in the archive store), and its events say why; a later request
  * restores it like any archived VM.
  */
-public final class DrainReturns {
+public final class DrainRelocation {
   private final VmRepository vms;
   private final EventRepository events;
   private final Placer placer;
   private final Placer.ImageDigests imageDigest;
 
-  public DrainReturns(VmRepository vms, EventRepository events, Placer placer,
+  public DrainRelocation(VmRepository vms, EventRepository events, Placer placer,
       Placer.ImageDigests imageDigest) {
     this.vms = vms;
     this.events = events;

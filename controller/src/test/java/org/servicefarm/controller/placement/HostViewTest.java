@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -16,18 +16,18 @@ import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
-class HostBookTest {
+class HostViewTest {
   private final HostRepository hosts = new HostRepository();
   private final AtomicLong now = new AtomicLong(1_000_000_000L);
   private Database db;
-  private HostBook book;
+  private HostView book;
 
   @BeforeEach
   void database() {
     db = new Database(EmbeddedPostgresForTests.freshDatabase(), EmbeddedPostgresForTests.user(),
         "", 2);
     Migrations.migrate(db.dataSource());
-    book = new HostBook(hosts, now::get);
+    book = new HostView(hosts, now::get);
   }
 
   @AfterEach
@@ -54,11 +54,11 @@ class HostBookTest {
     book.placed("h1", 1, 256);
     assertEquals(Map.of("h1", 3), allocatedVcpus());
 
-    now.addAndGet(HostBook.MAX_AGE_NANOS + 1);
+    now.addAndGet(HostView.MAX_AGE_NANOS + 1);
     // Read again: h2 appears; h1's placements still count, as their transactions might have
     // committed after this read began.
     assertEquals(Map.of("h1", 3, "h2", 0), allocatedVcpus());
-    now.addAndGet(HostBook.MAX_AGE_NANOS + 1);
+    now.addAndGet(HostView.MAX_AGE_NANOS + 1);
     // A read later they are gone: any VM row of theirs would be in the table by now (none is).
     assertEquals(Map.of("h1", 0, "h2", 0), allocatedVcpus());
   }

@@ -1,5 +1,8 @@
-package org.servicefarm.controller.images;
+package org.servicefarm.controller.api;
 
+import org.servicefarm.controller.images.BlobWriter;
+import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.BlobStore;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -15,7 +18,7 @@ import org.servicefarm.api.v1.ImageStoreGrpc;
 import org.servicefarm.api.v1.PutBlobChunk;
 import org.servicefarm.api.v1.PutBlobHeader;
 import org.servicefarm.api.v1.StatBlobRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.api.StatusMapper;
 
 /**

@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.api;
 
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -12,8 +12,12 @@ import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
 import org.servicefarm.api.v1.Registered;
-import org.servicefarm.controller.FarmException;
-import org.servicefarm.controller.api.Validation;
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.auth.AgentIdentity;
+import org.servicefarm.controller.hosts.AgentProtocol;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.hosts.HostEvents;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
@@ -25,17 +29,6 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
  */
 public final class AgentControlService extends AgentControlGrpc.AgentControlImplBase {
   private static final Logger LOG = Logger.getLogger(AgentControlService.class.getName());
-
-  /** What the controller does when hosts come, report and go. */
-  public interface HostEvents {
-    /** Records the registration and reconciles the inventory; returns VMs to drive. */
-    List<UUID> registered(Register register);
-
-    /** Records a load report; returns VMs whose state changed. */
-    List<UUID> reported(String hostId, LoadReport report);
-
-    void vmsChanged(List<UUID> vmIds);
-  }
 
   private final AgentRegistry registry;
   private final HostEvents events;
@@ -60,16 +53,11 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       public void onNext(AgentMessage message) {
         try {
           handle(message);
-        } catch (FarmException.InvalidInput e) {
-          fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
-        } catch (AgentIdentity.WrongHost e) {
-          fail(Status.PERMISSION_DENIED.withDescription(e.getMessage()));
-        } catch (AgentProtocol.Unsupported e) {
-          LOG.warning(e.getMessage());
-          fail(Status.FAILED_PRECONDITION.withDescription(e.getMessage()));
+        } catch (FarmException e) {
+          fail(StatusMapper.toStatus(e));
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
-          fail(Status.UNAVAILABLE.withDescription("controller database unavailable; reconnect later"));
+          fail(StatusMapper.toStatus(e));
         }
       }
 
@@ -81,7 +69,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
             // Liveness and load at once; the table is squared off this stream's thread.
             // A report made while libvirtd is away lists no cached images: keep the last ones.
-            session.reported(load(message.getLoad().getLoad()),
+            session.reported(AgentProtocol.load(message.getLoad().getLoad()),
                 message.getLoad().getDomainsUnknown()
                     ? java.util.List.copyOf(session.cachedImages())
                     : message.getLoad().getCachedImagesList());
@@ -143,7 +131,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
         List<UUID> toDrive = events.registered(register);
         session = new AgentSession(register.getHostId(), register.getAddress(),
             register.getHypervisor(), out,
-            load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
+            AgentProtocol.load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
         registry.attach(session);
         session.write(ControllerMessage.newBuilder()
             .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds))
@@ -186,12 +174,6 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       }
     };
   }
-
-  static HostLoad load(org.servicefarm.api.v1.HostLoad l) {
-    return new HostLoad(l.getCpuPercent(), l.getMemoryUsedMb(), l.getMemoryTotalMb(),
-        l.getVmCount(), l.getDiskFreeMb());
-  }
-
   /** The field numbers of a message this controller's protocol does not define, e.g. "[12]". */
   private static String unknownFields(AgentMessage message) {
     java.util.Set<Integer> numbers = message.getUnknownFields().asMap().keySet();

@@ -1,4 +1,4 @@
-package org.servicefarm.controller;
+package org.servicefarm.controller.reconcile;
 
 import java.util.Arrays;
 import java.util.List;

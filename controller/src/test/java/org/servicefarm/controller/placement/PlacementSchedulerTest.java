@@ -1,4 +1,4 @@
-package org.servicefarm.controller.scheduler;
+package org.servicefarm.controller.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

@@ -1,21 +1,23 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.placement;
 
+import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.hosts.AgentRegistry;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.model.HostRecord;
-import org.servicefarm.controller.scheduler.HostSnapshot;
-import org.servicefarm.controller.scheduler.Placement;
-import org.servicefarm.controller.scheduler.PlacementRequest;
-import org.servicefarm.controller.scheduler.PlacementScheduler;
+import org.servicefarm.controller.placement.HostSnapshot;
+import org.servicefarm.controller.placement.Placement;
+import org.servicefarm.controller.placement.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementScheduler;
 
 /**
- * Optimistic placement, verified at commit: rank hosts on a snapshot (a {@link HostBook} at most
+ * Optimistic placement, verified at commit: rank hosts on a snapshot (a {@link HostView} at most
  * a second old), then, inside the caller's
  * transaction, lock the best host's row, re-check its room with fresh allocations, and record the
  * VM there. A host that filled up meanwhile is skipped for the next one, among the scheduler's
@@ -57,13 +59,13 @@ public final class Placer {
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final PlacementScheduler scheduler;
-  private final HostBook book;
+  private final HostView book;
 
   public Placer(HostRepository hosts, AgentRegistry agents, PlacementScheduler scheduler) {
     this.hosts = hosts;
     this.agents = agents;
     this.scheduler = scheduler;
-    this.book = new HostBook(hosts, System::nanoTime);
+    this.book = new HostView(hosts, System::nanoTime);
   }
 
   public <T> T place(Database.Tx tx, PlacementRequest request, Commit<T> commit)
@@ -119,7 +121,7 @@ public final class Placer {
    * then the rest as ranked. Requests placed at the same moment see the same view; trying the one
    * best host first would pile them onto it (and serialise them on its row lock). The band is less
    * than one small VM's worth of load (256 MB and a vCPU on a 16 GB, 16-vCPU host score 0.0125):
-   * the view counts every VM this controller placed the moment it was placed (HostBook), so only
+   * the view counts every VM this controller placed the moment it was placed (HostView), so only
    * placements decided at the very same moment need spreading, and a wider band would itself make
    * hosts uneven by the VMs it spans.
    */

@@ -1,4 +1,4 @@
-package org.servicefarm.controller.scheduler;
+package org.servicefarm.controller.placement;
 
 /**
  * The resources one VM needs, and the digest of the disk image it boots from: hosts whose cache

@@ -1,5 +1,7 @@
-package org.servicefarm.controller.operations;
+package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.operations.OperationResult;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
@@ -10,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmWaiter;

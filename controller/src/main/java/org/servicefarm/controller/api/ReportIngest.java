@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.api;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;

@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -6,7 +6,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import org.servicefarm.controller.scheduler.Placement.RankedHost;
+import org.servicefarm.controller.placement.Placement.RankedHost;
 
 class PlacerSpreadTest {
 

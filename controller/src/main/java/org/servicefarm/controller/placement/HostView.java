@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.placement;
 
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -20,7 +20,7 @@ import org.servicefarm.controller.model.HostRecord;
  * is safe because the placer verifies the chosen host under its row lock with fresh sums before
  * it records a VM (see {@link Placer}): a stale view can only make it try another host.
  */
-final class HostBook {
+final class HostView {
   static final long MAX_AGE_NANOS = 1_000_000_000L;
 
   private record Read(List<HostRecord> hosts, long atNanos) {}
@@ -38,7 +38,7 @@ final class HostBook {
   private volatile Map<String, long[]> placedBefore = Map.of();
   private volatile Read last;
 
-  HostBook(HostRepository hosts, LongSupplier nanoTime) {
+  HostView(HostRepository hosts, LongSupplier nanoTime) {
     this.hosts = hosts;
     this.nanoTime = nanoTime;
   }

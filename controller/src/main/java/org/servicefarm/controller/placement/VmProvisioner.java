@@ -1,12 +1,12 @@
-package org.servicefarm.controller.broker;
+package org.servicefarm.controller.placement;
 
 import java.sql.SQLException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
-import org.servicefarm.controller.scheduler.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
  * Records a new VM of a definition in PROVISIONING on the least-loaded host with room, inside the
@@ -26,8 +26,8 @@ public final class VmProvisioner {
 
   /**
    * @param cause why the VM is built, for its first event
-   * @throws org.servicefarm.controller.FarmException.NoCapacity when no host has room
-   * @throws org.servicefarm.controller.FarmException.Unavailable when no host is connected
+   * @throws org.servicefarm.controller.model.FarmException.NoCapacity when no host has room
+   * @throws org.servicefarm.controller.model.FarmException.Unavailable when no host is connected
    */
   public VmRecord provision(Database.Tx tx, ServiceDefinitionRecord def, String cause)
       throws SQLException {

@@ -1,8 +1,8 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.api;
 
 import java.util.List;
 import org.servicefarm.api.v1.DomainStatus;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.api.Validation;
 
 /**

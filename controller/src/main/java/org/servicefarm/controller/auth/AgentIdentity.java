@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.auth;
 
 import io.grpc.Context;
 import io.grpc.Contexts;
@@ -17,6 +17,7 @@ import java.util.Optional;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.servicefarm.api.v1.AgentControlGrpc;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * Which host a connection may speak for. An agent's client certificate names its host in a SAN
@@ -31,15 +32,6 @@ public final class AgentIdentity implements ServerInterceptor {
   private static final int SAN_URI = 6; // GeneralName tag of a uniformResourceIdentifier
 
   private static final Context.Key<String> CERTIFIED_HOST = Context.key("servicefarm-agent-host");
-
-  /** A Register for a host other than the one the stream's certificate names. */
-  public static final class WrongHost extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    WrongHost(String certified, String registered) {
-      super("certificate is for host " + certified + ", not " + registered);
-    }
-  }
 
   private final boolean certificateRequired;
 
@@ -85,12 +77,13 @@ public final class AgentIdentity implements ServerInterceptor {
   /**
    * Lets a stream register hostId only if its certificate names that host (or it has none).
    *
-   * @throws WrongHost naming both hosts
+   * @throws FarmException.PermissionDenied naming both hosts
    */
   public static void requireMayRegister(String hostId) {
     String certified = CERTIFIED_HOST.get();
     if (certified != null && !certified.equals(hostId)) {
-      throw new WrongHost(certified, hostId);
+      throw new FarmException.PermissionDenied(
+          "certificate is for host " + certified + ", not " + hostId);
     }
   }
 

@@ -1,4 +1,4 @@
-package org.servicefarm.controller.hosts;
+package org.servicefarm.controller.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -9,11 +9,11 @@ import org.junit.jupiter.api.Test;
 import org.servicefarm.controller.db.HostRepository.LoadRow;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
-class LoadBookTest {
+class ReportedLoadsTest {
   private static final Instant T0 = Instant.parse("2026-11-25T12:00:00Z");
   private static final HostLoad IDLE = new HostLoad(5, 1000, 8000, 1, 50_000);
   private static final HostLoad BUSY = new HostLoad(80, 6000, 8000, 3, 40_000);
-  private final LoadBook book = new LoadBook(Duration.ofSeconds(10));
+  private final ReportedLoads book = new ReportedLoads(Duration.ofSeconds(10));
 
   @Test
   void anUnchangedLoadIsNeverWritten() {

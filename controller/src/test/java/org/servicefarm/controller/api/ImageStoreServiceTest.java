@@ -1,5 +1,7 @@
-package org.servicefarm.controller.images;
+package org.servicefarm.controller.api;
 
+import org.servicefarm.controller.images.TestBytes;
+import org.servicefarm.controller.images.BlobStore;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

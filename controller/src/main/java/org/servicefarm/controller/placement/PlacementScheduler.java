@@ -1,4 +1,4 @@
-package org.servicefarm.controller.scheduler;
+package org.servicefarm.controller.placement;
 
 import java.util.ArrayList;
 import java.util.Collections;

@@ -10,32 +10,32 @@ import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
 
-class SteadyReportsTest {
+class UnchangedInventoriesTest {
   private static final DomainStatus A = DomainStatus.newBuilder().setVmId("a").setGeneration(1)
       .setPower(PowerState.POWER_STATE_RUNNING).build();
   private static final DomainStatus B = DomainStatus.newBuilder().setVmId("b").setGeneration(2)
       .setPower(PowerState.POWER_STATE_RUNNING).build();
-  private final SteadyReports reports = new SteadyReports();
+  private final UnchangedInventories reports = new UnchangedInventories();
 
   @Test
   void theDigestIgnoresOrderButNotContent() {
-    assertEquals(SteadyReports.digest(List.of(A, B)), SteadyReports.digest(List.of(B, A)));
-    assertNotEquals(SteadyReports.digest(List.of(A, B)),
-        SteadyReports.digest(List.of(A, B.toBuilder().setGeneration(3).build())));
+    assertEquals(UnchangedInventories.digest(List.of(A, B)), UnchangedInventories.digest(List.of(B, A)));
+    assertNotEquals(UnchangedInventories.digest(List.of(A, B)),
+        UnchangedInventories.digest(List.of(A, B.toBuilder().setGeneration(3).build())));
   }
 
   @Test
   void theSameDomainsAfterASettledReportAreKnown() {
-    String digest = SteadyReports.digest(List.of(A));
+    String digest = UnchangedInventories.digest(List.of(A));
     reports.settled("h1", digest, reports.stamp("h1"));
     assertTrue(reports.known("h1", digest));
-    assertFalse(reports.known("h1", SteadyReports.digest(List.of(A, B))), "a new domain");
+    assertFalse(reports.known("h1", UnchangedInventories.digest(List.of(A, B))), "a new domain");
     assertFalse(reports.known("h2", digest), "another host");
   }
 
   @Test
   void aChangeToTheHostsVmsEndsIt() {
-    String digest = SteadyReports.digest(List.of(A));
+    String digest = UnchangedInventories.digest(List.of(A));
     reports.settled("h1", digest, reports.stamp("h1"));
     reports.changed("h1");
     assertFalse(reports.known("h1", digest));
@@ -43,8 +43,8 @@ class SteadyReportsTest {
 
   @Test
   void aChangeNotedWhileAReportReadsTheTableKeepsTheHostUnsettled() {
-    String digest = SteadyReports.digest(List.of(A));
-    SteadyReports.Stamp before = reports.stamp("h1");
+    String digest = UnchangedInventories.digest(List.of(A));
+    UnchangedInventories.Stamp before = reports.stamp("h1");
     reports.changed("h1"); // lands while the report squares itself with the table
     reports.settled("h1", digest, before);
     assertFalse(reports.known("h1", digest));
