@@ -194,7 +194,7 @@ public final class Controller implements AutoCloseable {
         new OrphanPolicy(config.orphans(), leaderDb, events, agents, config.commandTimeout(),
             java.time.Clock.systemUTC()));
     HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
-        watcher, config.livenessTimeout(), config.loadPersistInterval());
+        config.livenessTimeout(), config.loadPersistInterval());
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     AuditRepository auditRecords = new AuditRepository();
@@ -292,7 +292,7 @@ public final class Controller implements AutoCloseable {
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
-    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
+    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier(), StatusMapper::toStatus);
     // The audit interceptor runs before authorization (the last in the list runs first), so it
     // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
     List<ServerInterceptor> audited = new java.util.ArrayList<>(authorization);

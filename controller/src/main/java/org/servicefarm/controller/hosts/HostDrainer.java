@@ -16,7 +16,6 @@ import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
  * Draining a host: it takes no new VMs (the scheduler refuses DRAINING hosts) and each of its
@@ -34,15 +33,15 @@ public final class HostDrainer {
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
-  private final Reconciler reconciler;
+  private final VmChanges vmChanges;
 
   public HostDrainer(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
-      Reconciler reconciler) {
+      VmChanges vmChanges) {
     this.db = db;
     this.hosts = hosts;
     this.vms = vms;
     this.events = events;
-    this.reconciler = reconciler;
+    this.vmChanges = vmChanges;
   }
 
   /** Marks the host DRAINING and starts moving its VMs; returns the host once started. */
@@ -60,7 +59,7 @@ public final class HostDrainer {
       }
       return startMoves(tx, hostId);
     });
-    reconciler.kickAll(moving);
+    vmChanges.drive(moving);
     return find(hostId);
   }
 
@@ -109,7 +108,7 @@ public final class HostDrainer {
     try {
       for (HostRecord host : hosts.list(db)) {
         if (host.status() == HostStatus.DRAINING) {
-          reconciler.kickAll(db.inTransaction(tx -> startMoves(tx, host.id())));
+          vmChanges.drive(db.inTransaction(tx -> startMoves(tx, host.id())));
         }
       }
     } catch (DatabaseException e) {

@@ -23,9 +23,6 @@ import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.reconcile.InventoryReconciler;
-import org.servicefarm.controller.reconcile.Reconciler;
-import org.servicefarm.controller.reconcile.VmStateWatcher;
 
 /**
  * Hosts over time: registrations, load reports, and liveness. Liveness and load are kept in
@@ -43,10 +40,9 @@ public final class HostTracker implements HostEvents {
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
-  private final InventoryReconciler inventory;
+  private final InventoryListener inventory;
   private final AgentRegistry registry;
-  private final Reconciler reconciler;
-  private final VmStateWatcher watcher;
+  private final VmChanges vmChanges;
   private final Duration livenessTimeout;
   private final ReportedLoads loads;
   // Hosts the table holds DOWN (refreshed every tick), and those of them that reported since.
@@ -59,16 +55,15 @@ public final class HostTracker implements HostEvents {
   private final Map<String, Instant> lastHeard = new ConcurrentHashMap<>();
 
   public HostTracker(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
-      InventoryReconciler inventory, AgentRegistry registry, Reconciler reconciler,
-      VmStateWatcher watcher, Duration livenessTimeout, Duration loadPersistInterval) {
+      InventoryListener inventory, AgentRegistry registry, VmChanges vmChanges,
+      Duration livenessTimeout, Duration loadPersistInterval) {
     this.db = db;
     this.hosts = hosts;
     this.vms = vms;
     this.events = events;
     this.inventory = inventory;
     this.registry = registry;
-    this.reconciler = reconciler;
-    this.watcher = watcher;
+    this.vmChanges = vmChanges;
     this.livenessTimeout = livenessTimeout;
     this.loads = new ReportedLoads(loadPersistInterval);
   }
@@ -127,7 +122,7 @@ public final class HostTracker implements HostEvents {
 
   @Override
   public void vmsChanged(List<UUID> vmIds) {
-    reconciler.kickAll(vmIds);
+    vmChanges.drive(vmIds);
   }
 
   /**
@@ -222,6 +217,6 @@ public final class HostTracker implements HostEvents {
     // Its VMs changed: its next report is squared with the table, not taken as known.
     inventory.hostChanged(hostId);
     LOG.warning("host " + hostId + " is DOWN (" + cause + "); " + lost.size() + " VMs UNKNOWN");
-    lost.forEach(watcher::publish);
+    lost.forEach(vmChanges::changed);
   }
 }

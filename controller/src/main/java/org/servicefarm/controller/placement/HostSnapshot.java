@@ -1,6 +1,7 @@
 package org.servicefarm.controller.placement;
 
 import java.util.Set;
+import org.servicefarm.controller.model.HostRecord.HostStatus;
 
 /**
  * What the scheduler knows of one host at decision time.
@@ -12,7 +13,7 @@ import java.util.Set;
  */
 public record HostSnapshot(
     String id,
-    String status,
+    HostStatus status,
     boolean connected,
     int capacityVcpus,
     long capacityMemoryMb,
@@ -26,7 +27,7 @@ public record HostSnapshot(
   public static final long DISK_UNKNOWN = -1;
 
   /** A host whose free disk is not known: placement does not hold disk against it. */
-  public HostSnapshot(String id, String status, boolean connected, int capacityVcpus,
+  public HostSnapshot(String id, HostStatus status, boolean connected, int capacityVcpus,
       long capacityMemoryMb, int allocatedVcpus, long allocatedMemoryMb, double cpuPercent,
       Set<String> cachedImages) {
     this(id, status, connected, capacityVcpus, capacityMemoryMb, allocatedVcpus,

@@ -12,10 +12,10 @@ public sealed interface Placement {
   /**
    * No host fits.
    *
-   * @param rejections how many hosts were turned away for each reason
+   * @param rejections how many hosts each rule turned away, in pipeline order
    * @param noHosts true when there are no hosts at all (no agent has registered)
    */
-  record NoHost(Map<String, Integer> rejections, boolean noHosts, String message)
+  record NoHost(Map<HostFilter, Integer> rejections, boolean noHosts, String message)
       implements Placement {}
 
   /** A feasible host and its score (lower is better). */

@@ -2,7 +2,7 @@ package org.servicefarm.controller.placement;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.RandomAccess;
@@ -10,8 +10,9 @@ import java.util.RandomAccess;
 /**
  * Chooses hosts for a VM: a pure function of (request, snapshot of hosts) with no I/O.
  *
- * <p>Feasibility filters first, each with a named reason, so "no host fits" says why; then a
- * load score. Memory is never overcommitted; vCPUs may be, by a fixed ratio, because idle guests
+ * <p>A pipeline: the feasibility rules of {@link HostFilter} first, each a named rule whose
+ * rejections are counted, so "no host fits" says why; then the load score the
+ * {@link HostWeigher}s add up. Memory is never overcommitted; vCPUs may be, by a fixed ratio, because idle guests
  * rarely use their vCPUs fully. Ties are broken by host id so equal hosts rank the same way every
  * time.
  *
@@ -21,13 +22,6 @@ import java.util.RandomAccess;
  * the score once K hosts fit. The result equals the first K of a full sort, ties included.
  */
 public final class PlacementScheduler {
-  static final String REASON_DOWN = "host is down";
-  static final String REASON_DRAINING = "host is draining";
-  static final String REASON_DISCONNECTED = "agent not connected";
-  static final String REASON_MEMORY = "not enough free memory";
-  static final String REASON_CPU = "not enough free vCPUs";
-  static final String REASON_DISK = "not enough free disk for the image and a saved memory image";
-
   /**
    * How many hosts a decision returns. The Placer tries them in order at commit, and a candidate
    * fails there only when concurrent placements filled it after the snapshot was taken; that hits
@@ -35,27 +29,6 @@ public final class PlacementScheduler {
    * lost races before a request has to be retried, while the heap stays a few cache lines.
    */
   public static final int CANDIDATES = 8;
-
-  // Rejection reasons by index, in filter order: counted in an int array during the pass and
-  // named only when no host fits.
-  static final int FEASIBLE = -1;
-  private static final int DOWN = 0;
-  private static final int DRAINING = 1;
-  private static final int DISCONNECTED = 2;
-  private static final int MEMORY = 3;
-  private static final int CPU = 4;
-  private static final int DISK = 5;
-  private static final String[] REASONS = {
-    REASON_DOWN, REASON_DRAINING, REASON_DISCONNECTED, REASON_MEMORY, REASON_CPU, REASON_DISK
-  };
-
-  // Weights of the load score: what the farm has promised dominates what the host reports now,
-  // because reports lag and a burst of placements has not shown up in them yet.
-  private static final double MEMORY_WEIGHT = 0.5;
-  private static final double CPU_ALLOCATION_WEIGHT = 0.3;
-  private static final double CPU_USE_WEIGHT = 0.2;
-  // A host that caches the image saves a transfer: worth a few percent of load, no more.
-  private static final double CACHED_IMAGE_BONUS = 0.05;
 
   // Survivors of the screen gathered before they are scored and the bar is raised: enough that the
   // screen runs as a tight loop, few enough that the bar tightens early (measured: 32 beat 16, 64
@@ -80,9 +53,9 @@ public final class PlacementScheduler {
           Map.of(), true, "no farm hosts are registered: start an agent on a farm host");
     }
     List<HostSnapshot> list = hosts instanceof RandomAccess ? hosts : new ArrayList<>(hosts);
-    int[] rejections = new int[REASONS.length];
+    int[] rejections = new int[HostFilter.PIPELINE.length];
     TopHosts best = new TopHosts(CANDIDATES);
-    double bonus = request.imageDigest() != null ? CACHED_IMAGE_BONUS : 0;
+    double bonus = request.imageDigest() != null ? HostWeigher.CACHED_IMAGE_BONUS : 0;
     // Screen hosts in chunks, then filter and score the chunk's survivors. A host is screened out
     // when its memory term alone, a lower bound of its score, less any bonus, already ranks after
     // the worst host kept. That happens only once K hosts fit, when the answer is Ranked and
@@ -97,7 +70,7 @@ public final class PlacementScheduler {
       HostSnapshot host = list.get(i);
       survivors[count] = i;
       count +=
-          MEMORY_WEIGHT * (host.allocatedMemoryMb() + request.memoryMb())
+          HostWeigher.MEMORY.weight() * (host.allocatedMemoryMb() + request.memoryMb())
                   > limit * host.capacityMemoryMb()
               ? 0
               : 1;
@@ -109,7 +82,7 @@ public final class PlacementScheduler {
     }
     evaluate(request, list, survivors, count, best, rejections);
     if (best.isEmpty()) {
-      Map<String, Integer> named = named(rejections);
+      Map<HostFilter, Integer> named = named(rejections);
       return new Placement.NoHost(named, false, describe(request, hosts.size(), named));
     }
     return new Placement.Ranked(best.bestFirst());
@@ -121,76 +94,42 @@ public final class PlacementScheduler {
     String digest = request.imageDigest();
     for (int i = 0; i < count; i++) {
       HostSnapshot host = hosts.get(indexes[i]);
-      int reason = reject(request, host);
-      if (reason != FEASIBLE) {
-        rejections[reason]++;
+      HostFilter rejecting = HostFilter.firstRejecting(request, host, cpuOvercommit);
+      if (rejecting != null) {
+        rejections[rejecting.ordinal()]++;
         continue;
       }
-      double score = load(request, host);
+      double score = HostWeigher.load(request, host, cpuOvercommit);
       // The cache lookup is the dearest step; skip it when even the bonus cannot get the host in.
       if (digest != null
-          && best.couldAdmit(score - CACHED_IMAGE_BONUS, host)
+          && best.couldAdmit(score - HostWeigher.CACHED_IMAGE_BONUS, host)
           && host.cachedImages().contains(digest)) {
-        score -= CACHED_IMAGE_BONUS;
+        score -= HostWeigher.CACHED_IMAGE_BONUS;
       }
       best.offer(score, host);
     }
   }
 
-  /** The index of the first filter that turns the host away, or {@link #FEASIBLE}. */
-  int reject(PlacementRequest request, HostSnapshot host) {
-    // Most hosts are UP: one comparison for them instead of two.
-    if (!"UP".equals(host.status())) {
-      if ("DOWN".equals(host.status())) {
-        return DOWN;
-      }
-      if ("DRAINING".equals(host.status())) {
-        return DRAINING;
-      }
-    }
-    if (!host.connected()) {
-      return DISCONNECTED;
-    }
-    if (host.allocatedMemoryMb() + request.memoryMb() > host.capacityMemoryMb()) {
-      return MEMORY;
-    }
-    if (host.allocatedVcpus() + request.vcpus() > host.capacityVcpus() * cpuOvercommit) {
-      return CPU;
-    }
-    if (host.diskFreeMb() != HostSnapshot.DISK_UNKNOWN && request.diskMb() > host.diskFreeMb()) {
-      return DISK;
-    }
-    return FEASIBLE;
+  /** The first rule that turns the host away, or null when the host can take the VM. */
+  HostFilter reject(PlacementRequest request, HostSnapshot host) {
+    return HostFilter.firstRejecting(request, host, cpuOvercommit);
   }
 
   /** The score of a feasible host, lower is better: its load after placing, less any cache bonus. */
   double score(PlacementRequest request, HostSnapshot host) {
-    double score = load(request, host);
+    double score = HostWeigher.load(request, host, cpuOvercommit);
     if (request.imageDigest() != null && host.cachedImages().contains(request.imageDigest())) {
-      score -= CACHED_IMAGE_BONUS;
+      score -= HostWeigher.CACHED_IMAGE_BONUS;
     }
     return score;
   }
 
-  /**
-   * The load after placing, without the cache bonus. Its first term, the memory term, is a lower
-   * bound of the score (the other terms are not negative), which is what the screen relies on.
-   */
-  private double load(PlacementRequest request, HostSnapshot host) {
-    double memory =
-        (double) (host.allocatedMemoryMb() + request.memoryMb()) / host.capacityMemoryMb();
-    double cpu =
-        (host.allocatedVcpus() + request.vcpus()) / (host.capacityVcpus() * cpuOvercommit);
-    double use = Math.max(0, Math.min(100, host.cpuPercent())) / 100.0;
-    return MEMORY_WEIGHT * memory + CPU_ALLOCATION_WEIGHT * cpu + CPU_USE_WEIGHT * use;
-  }
-
-  /** Counts by reason name, in filter order, leaving out reasons no host gave. */
-  private static Map<String, Integer> named(int[] rejections) {
-    Map<String, Integer> named = new LinkedHashMap<>();
+  /** Counts by rule, in pipeline order, leaving out rules that turned no host away. */
+  private static Map<HostFilter, Integer> named(int[] rejections) {
+    Map<HostFilter, Integer> named = new EnumMap<>(HostFilter.class);
     for (int i = 0; i < rejections.length; i++) {
       if (rejections[i] > 0) {
-        named.put(REASONS[i], rejections[i]);
+        named.put(HostFilter.PIPELINE[i], rejections[i]);
       }
     }
     return Collections.unmodifiableMap(named);
@@ -293,14 +232,14 @@ public final class PlacementScheduler {
   }
 
   private static String describe(
-      PlacementRequest request, int hostCount, Map<String, Integer> rejections) {
+      PlacementRequest request, int hostCount, Map<HostFilter, Integer> rejections) {
     StringBuilder why = new StringBuilder();
     rejections.forEach(
-        (reason, count) -> {
+        (filter, count) -> {
           if (why.length() > 0) {
             why.append("; ");
           }
-          why.append(count).append(count == 1 ? " host: " : " hosts: ").append(reason);
+          why.append(count).append(count == 1 ? " host: " : " hosts: ").append(filter.reason());
         });
     return "no host can take a VM with "
         + request.vcpus()

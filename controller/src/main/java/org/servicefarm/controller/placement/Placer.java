@@ -94,7 +94,7 @@ public final class Placer {
       if (!lastTry) {
         return Optional.empty();
       }
-      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(Placer::isCapacity)
+      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(HostFilter::capacity)
           ? new FarmException.Unavailable(none.message())
           : new FarmException.NoCapacity(none.message());
     }
@@ -140,10 +140,6 @@ public final class Placer {
     return order;
   }
 
-  private static boolean isCapacity(String reason) {
-    return reason.startsWith("not enough");
-  }
-
   /** An agent that has not reported its free disk (0) is not held to it. */
   private static long diskFreeMb(HostRecord.HostLoad load) {
     return load.diskFreeMb() > 0 ? load.diskFreeMb() : HostSnapshot.DISK_UNKNOWN;
@@ -156,7 +152,7 @@ public final class Placer {
       out.add(
           new HostSnapshot(
               h.id(),
-              h.status().name(),
+              h.status(),
               session != null,
               h.capacityVcpus(),
               h.capacityMemoryMb(),

@@ -10,6 +10,7 @@ import java.util.Set;
 import java.util.UUID;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.controller.hosts.InventoryListener;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
@@ -27,7 +28,7 @@ import org.servicefarm.controller.model.VmState;
  * the events every VM change appends ({@link #noteChanges}), so changes made by any code path,
  * and by another controller, count.
  */
-public final class InventoryReconciler {
+public final class InventoryReconciler implements InventoryListener {
   // States whose domain should exist on the host, running or saved.
   private static final Set<VmState> EXPECT_DOMAIN =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING, VmState.UNKNOWN);
@@ -60,6 +61,7 @@ public final class InventoryReconciler {
    * @param wholeInventory true when the report lists every farm domain on the host, so a VM
    *     missing from it has lost its domain
    */
+  @Override
   public List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory) {
     String digest = UnchangedInventories.digest(domains);
     if (!wholeInventory && steady.known(hostId, digest)) {
@@ -108,6 +110,7 @@ public final class InventoryReconciler {
   }
 
   /** The host's VMs changed here (it went DOWN): its next report is squared with the table. */
+  @Override
   public void hostChanged(String hostId) {
     steady.changed(hostId);
   }
@@ -119,6 +122,7 @@ public final class InventoryReconciler {
    * name; the leader runs this every second. The first call knows nothing of what came before,
    * so it ends every host's.
    */
+  @Override
   public synchronized void noteChanges() {
     if (seenUpTo.isEmpty()) {
       long newest = db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))

@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.servicefarm.controller.hosts.VmChanges;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
@@ -21,7 +22,7 @@ import org.servicefarm.controller.model.VmRecord;
  *
  * <p>Steps for one VM never run concurrently; different VMs proceed in parallel on a bounded pool.
  */
-public final class Reconciler implements AutoCloseable {
+public final class Reconciler implements AutoCloseable, VmChanges {
   private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
   private static final int MAX_STEPS_PER_RUN = 12;
 
@@ -53,6 +54,16 @@ public final class Reconciler implements AutoCloseable {
 
   public void kickAll(List<UUID> vmIds) {
     vmIds.forEach(this::kick);
+  }
+
+  @Override
+  public void drive(List<UUID> vmIds) {
+    kickAll(vmIds);
+  }
+
+  @Override
+  public void changed(VmRecord vm) {
+    watcher.publish(vm);
   }
 
   /** Kicks every unsettled VM: the leader runs this periodically (see ha.LeaderDuties). */

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import org.servicefarm.controller.model.HostRecord.HostStatus;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,7 +22,7 @@ class PlacementSchedulerTest {
   private static final PlacementRequest SMALL = new PlacementRequest(1, 256, "img-1");
 
   private static HostSnapshot host(String id, long capacityMb, long allocatedMb, double cpu) {
-    return new HostSnapshot(id, "UP", true, 4, capacityMb, 0, allocatedMb, cpu, Set.of());
+    return new HostSnapshot(id, HostStatus.UP, true, 4, capacityMb, 0, allocatedMb, cpu, Set.of());
   }
 
   static Stream<Arguments> rankings() {
@@ -40,9 +41,9 @@ class PlacementSchedulerTest {
             List.of("roomy")),
         Arguments.of("down, draining and disconnected hosts are filtered out",
             List.of(
-                new HostSnapshot("down", "DOWN", true, 4, 4096, 0, 0, 0, Set.of()),
-                new HostSnapshot("draining", "DRAINING", true, 4, 4096, 0, 0, 0, Set.of()),
-                new HostSnapshot("gone", "UP", false, 4, 4096, 0, 0, 0, Set.of()),
+                new HostSnapshot("down", HostStatus.DOWN, true, 4, 4096, 0, 0, 0, Set.of()),
+                new HostSnapshot("draining", HostStatus.DRAINING, true, 4, 4096, 0, 0, 0, Set.of()),
+                new HostSnapshot("gone", HostStatus.UP, false, 4, 4096, 0, 0, 0, Set.of()),
                 host("ok", 4096, 3000, 99)),
             List.of("ok")));
   }
@@ -60,11 +61,11 @@ class PlacementSchedulerTest {
     List<HostSnapshot> hosts = List.of(
         host("full-1", 1024, 1024, 0),
         host("full-2", 1024, 900, 0),
-        new HostSnapshot("down", "DOWN", true, 4, 4096, 0, 0, 0, Set.of()),
-        new HostSnapshot("busy-cpu", "UP", true, 1, 4096, 4, 0, 0, Set.of()));
+        new HostSnapshot("down", HostStatus.DOWN, true, 4, 4096, 0, 0, 0, Set.of()),
+        new HostSnapshot("busy-cpu", HostStatus.UP, true, 1, 4096, 4, 0, 0, Set.of()));
     Placement.NoHost none = assertInstanceOf(Placement.NoHost.class, scheduler.place(SMALL, hosts));
-    assertEquals(Map.of(PlacementScheduler.REASON_MEMORY, 2, PlacementScheduler.REASON_DOWN, 1,
-        PlacementScheduler.REASON_CPU, 1), none.rejections());
+    assertEquals(Map.of(HostFilter.FREE_MEMORY, 2, HostFilter.HOST_UP, 1,
+        HostFilter.FREE_VCPUS, 1), none.rejections());
     assertTrue(none.message().contains("2 hosts: not enough free memory"), none.message());
     assertTrue(none.message().contains("1 host: host is down"), none.message());
   }
@@ -76,9 +77,9 @@ class PlacementSchedulerTest {
         PlacementRequest.diskMbFor(100L << 20, 256));
     assertEquals(356, needsDisk.diskMb());
     HostSnapshot nearlyFull =
-        new HostSnapshot("nearly-full", "UP", true, 4, 4096, 0, 0, 0, Set.of("img-1"), 300);
+        new HostSnapshot("nearly-full", HostStatus.UP, true, 4, 4096, 0, 0, 0, Set.of("img-1"), 300);
     HostSnapshot roomy =
-        new HostSnapshot("roomy", "UP", true, 4, 4096, 0, 3000, 90, Set.of(), 50_000);
+        new HostSnapshot("roomy", HostStatus.UP, true, 4, 4096, 0, 3000, 90, Set.of(), 50_000);
     HostSnapshot unreported = host("unreported", 4096, 3500, 95);
 
     Placement.Ranked ranked = assertInstanceOf(Placement.Ranked.class,
@@ -88,7 +89,7 @@ class PlacementSchedulerTest {
 
     Placement.NoHost none = assertInstanceOf(Placement.NoHost.class,
         scheduler.place(needsDisk, List.of(nearlyFull)));
-    assertEquals(Map.of(PlacementScheduler.REASON_DISK, 1), none.rejections());
+    assertEquals(Map.of(HostFilter.FREE_DISK, 1), none.rejections());
     assertTrue(none.message().contains("356 MB of disk"), none.message());
   }
 
@@ -102,7 +103,7 @@ class PlacementSchedulerTest {
   @Test
   void prefersAHostCachingTheImageWhenLoadsAreClose() {
     HostSnapshot cold = host("a-cold", 4096, 0, 0);
-    HostSnapshot warm = new HostSnapshot("b-warm", "UP", true, 4, 4096, 0, 100, 0, Set.of("img-1"));
+    HostSnapshot warm = new HostSnapshot("b-warm", HostStatus.UP, true, 4, 4096, 0, 100, 0, Set.of("img-1"));
     Placement.Ranked r = assertInstanceOf(Placement.Ranked.class,
         scheduler.place(SMALL, List.of(cold, warm)));
     assertEquals("b-warm", r.hosts().get(0).hostId());
@@ -116,7 +117,7 @@ class PlacementSchedulerTest {
       int n = 1 + random.nextInt(20);
       for (int i = 0; i < n; i++) {
         long cap = 512 + random.nextInt(8192);
-        hosts.add(new HostSnapshot("h" + i, random.nextInt(10) == 0 ? "DOWN" : "UP",
+        hosts.add(new HostSnapshot("h" + i, random.nextInt(10) == 0 ? HostStatus.DOWN : HostStatus.UP,
             random.nextInt(10) != 0, 1 + random.nextInt(8), cap, random.nextInt(16),
             random.nextInt((int) cap + 1), random.nextDouble() * 100, Set.of()));
       }
@@ -125,7 +126,7 @@ class PlacementSchedulerTest {
       if (p instanceof Placement.Ranked ranked) {
         for (Placement.RankedHost rh : ranked.hosts()) {
           HostSnapshot h = hosts.stream().filter(x -> x.id().equals(rh.hostId())).findFirst().orElseThrow();
-          assertTrue(h.connected() && h.status().equals("UP"), "placed on unavailable host " + h);
+          assertTrue(h.connected() && h.status() == HostStatus.UP, "placed on unavailable host " + h);
           assertTrue(h.allocatedMemoryMb() + req.memoryMb() <= h.capacityMemoryMb(), "overcommitted " + h);
         }
         for (int i = 1; i < ranked.hosts().size(); i++) {
@@ -150,14 +151,14 @@ class PlacementSchedulerTest {
         n = 2_000;
       }
       for (int i = 0; i < n; i++) {
-        hosts.add(new HostSnapshot("h" + random.nextInt(1_000_000), random.nextInt(20) == 0 ? "DRAINING" : "UP",
+        hosts.add(new HostSnapshot("h" + random.nextInt(1_000_000), random.nextInt(20) == 0 ? HostStatus.DRAINING : HostStatus.UP,
             random.nextInt(20) != 0, random.nextBoolean() ? 4 : 256, 4096, random.nextInt(4), 512L * random.nextInt(8),
             10 * random.nextInt(3), random.nextBoolean() ? Set.of("img-1") : Set.of("img-2")));
       }
       PlacementRequest req = new PlacementRequest(1, 256, random.nextBoolean() ? "img-1" : null);
 
       List<Placement.RankedHost> fullSort = hosts.stream()
-          .filter(h -> scheduler.reject(req, h) == PlacementScheduler.FEASIBLE)
+          .filter(h -> scheduler.reject(req, h) == null)
           .map(h -> new Placement.RankedHost(h.id(), scheduler.score(req, h)))
           .sorted(Comparator.comparingDouble(Placement.RankedHost::score)
               .thenComparing(Placement.RankedHost::hostId))
@@ -178,14 +179,14 @@ class PlacementSchedulerTest {
     for (int i = 0; i < 3_000; i++) {
       hosts.add(switch (i % 4) {
         case 0 -> host("full-" + i, 1024, 1000, 0);
-        case 1 -> new HostSnapshot("down-" + i, "DOWN", true, 4, 4096, 0, 0, 0, Set.of());
-        case 2 -> new HostSnapshot("gone-" + i, "UP", false, 4, 4096, 0, 0, 0, Set.of());
-        default -> new HostSnapshot("busy-" + i, "UP", true, 1, 4096, 4, 0, 0, Set.of());
+        case 1 -> new HostSnapshot("down-" + i, HostStatus.DOWN, true, 4, 4096, 0, 0, 0, Set.of());
+        case 2 -> new HostSnapshot("gone-" + i, HostStatus.UP, false, 4, 4096, 0, 0, 0, Set.of());
+        default -> new HostSnapshot("busy-" + i, HostStatus.UP, true, 1, 4096, 4, 0, 0, Set.of());
       });
     }
     Placement.NoHost none = assertInstanceOf(Placement.NoHost.class, scheduler.place(SMALL, hosts));
-    assertEquals(Map.of(PlacementScheduler.REASON_MEMORY, 750, PlacementScheduler.REASON_DOWN, 750,
-        PlacementScheduler.REASON_DISCONNECTED, 750, PlacementScheduler.REASON_CPU, 750), none.rejections());
+    assertEquals(Map.of(HostFilter.FREE_MEMORY, 750, HostFilter.HOST_UP, 750,
+        HostFilter.AGENT_CONNECTED, 750, HostFilter.FREE_VCPUS, 750), none.rejections());
   }
 
   @Test
