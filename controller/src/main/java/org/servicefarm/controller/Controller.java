@@ -38,13 +38,15 @@ import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.TokenRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.ha.LeaderDuties;
@@ -147,14 +149,15 @@ public final class Controller implements AutoCloseable {
     this.peers = peers;
     this.election = new LeaderElection(db, advertise);
     // What only the leader may change goes through the fence (see ha.LeaderFence).
-    Database leaderDb = db.fenced(new LeaderFence(election));
+    FencedDatabase leaderDb = db.fenced(new LeaderFence(election));
     EventRepository events = new EventRepository();
     VmRepository vms = new VmRepository(events);
     CatalogRepository catalogRepo = new CatalogRepository();
     ImageRepository images = new ImageRepository();
     HostRepository hosts = new HostRepository();
     LeaseRepository leaseRepo = new LeaseRepository();
-    VmQueries queries = new VmQueries(vms, leaseRepo);
+    VmListings listings = new VmListings(vms, leaseRepo);
+    RequestRoutes routes = new RequestRoutes();
     AgentRegistry agents = new AgentRegistry();
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
@@ -190,25 +193,25 @@ public final class Controller implements AutoCloseable {
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
-    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, offers, watcher,
-        new OrphanPolicy(config.orphans(), leaderDb, events, agents, config.commandTimeout(),
+    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, events, offers, watcher,
+        new OrphanPolicy(config.orphans(), leaderDb, vms, events, agents, config.commandTimeout(),
             java.time.Clock.systemUTC()));
     HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
         config.livenessTimeout(), config.loadPersistInterval());
-    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
+    VmWaiter waiter = new VmWaiter(db, vms, listings, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     AuditRepository auditRecords = new AuditRepository();
-    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
+    this.dashboardSummary = new FarmSummary(db, hosts, agents, listings, catalog, events,
         auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
-    Leases leases = new Leases(db, leaseRepo, vms, queries);
-    Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
+    Leases leases = new Leases(db, leaseRepo, vms, routes);
+    Broker broker = new Broker(db, catalogRepo, vms, routes, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker);
     // Requests a controller that stopped leading left RUNNING are finished by the new leader.
     OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
         waiter, leases, reconciler, config.requestWait());
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
-    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
+    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, listings, catalog,
         config.requestWait(), operationTracker);
     this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
         config.auditRetention());
@@ -220,7 +223,7 @@ public final class Controller implements AutoCloseable {
         new TokenAdminService(tokens),
         new AuditLogService(db, auditRecords),
         new FarmAdminService(db, catalog,
-            new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
+            new ImageIntake(catalog, blobs, config.images().importDirectory()), listings, hosts, agents,
             new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),

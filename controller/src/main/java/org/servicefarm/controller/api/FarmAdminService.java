@@ -43,7 +43,7 @@ import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
@@ -60,7 +60,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final Database db;
   private final ImageCatalog catalog;
   private final ImageIntake intake;
-  private final VmQueries queries;
+  private final VmListings listings;
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final VmActions actions;
@@ -72,16 +72,16 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
    * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
    * catalog and images alone.
    */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null, null);
+    this(db, catalog, intake, listings, hosts, agents, actions, actionWait, null, null);
   }
 
   /**
    * @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost
    * @param deletion DeleteService
    */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
       EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
     this.eventsAndDrains = eventsAndDrains;
@@ -89,7 +89,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     this.db = db;
     this.catalog = catalog;
     this.intake = intake;
-    this.queries = queries;
+    this.listings = listings;
     this.hosts = hosts;
     this.agents = agents;
     this.actions = actions;
@@ -234,7 +234,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmQueries.Page page = queries.list(db, state, host, service, size, after);
+    VmListings.Page page = listings.list(db, state, host, service, size, after);
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {
@@ -306,7 +306,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
     DeferredAnswer.answer(out,
         action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
-        vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
+        vm -> db.inTransaction(tx -> ProtoMapping.vm(listings.views(tx, List.of(vm)).get(0))));
   }
 
   private static UUID pageToken(String token) {

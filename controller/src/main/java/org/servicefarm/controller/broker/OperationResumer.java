@@ -75,8 +75,7 @@ public final class OperationResumer {
   public int resume() {
     try {
       // The database's clock, as the operations' own times are.
-      Instant decidedBefore = db.queryOne("SELECT now() AS now",
-          rs -> rs.getTimestamp("now").toInstant()).orElseThrow();
+      Instant decidedBefore = operations.databaseNow(db);
       int taken = 0;
       for (RunningRequest request : operations.runningRequests(db, decidedBefore)) {
         if (following.add(request.id())) {

@@ -7,6 +7,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -29,13 +30,13 @@ public final class HostDrainer {
   /** How often the leader runs a drain pass. */
   public static final long PASS_MILLIS = 2_000;
 
-  private final Database db;
+  private final FencedDatabase db;
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
   private final VmChanges vmChanges;
 
-  public HostDrainer(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
+  public HostDrainer(FencedDatabase db, HostRepository hosts, VmRepository vms, EventRepository events,
       VmChanges vmChanges) {
     this.db = db;
     this.hosts = hosts;
@@ -106,7 +107,7 @@ public final class HostDrainer {
   /** One drain pass; the leader runs it periodically (see ha.LeaderDuties). */
   public void pass() {
     try {
-      for (HostRecord host : hosts.list(db)) {
+      for (HostRecord host : db.inTransaction(hosts::list)) {
         if (host.status() == HostStatus.DRAINING) {
           vmChanges.drive(db.inTransaction(tx -> startMoves(tx, host.id())));
         }

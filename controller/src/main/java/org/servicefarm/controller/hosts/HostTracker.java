@@ -16,6 +16,7 @@ import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -36,7 +37,7 @@ public final class HostTracker implements HostEvents {
   private static final Set<VmState> LOST_WITH_HOST =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING);
 
-  private final Database db;
+  private final FencedDatabase db;
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
@@ -54,7 +55,7 @@ public final class HostTracker implements HostEvents {
   // (an agent restarting, or giving up a connection after a partition) is not silence by itself.
   private final Map<String, Instant> lastHeard = new ConcurrentHashMap<>();
 
-  public HostTracker(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
+  public HostTracker(FencedDatabase db, HostRepository hosts, VmRepository vms, EventRepository events,
       InventoryListener inventory, AgentRegistry registry, VmChanges vmChanges,
       Duration livenessTimeout, Duration loadPersistInterval) {
     this.db = db;
@@ -172,7 +173,7 @@ public final class HostTracker implements HostEvents {
   private void checkLiveness() {
     try {
       Instant now = Instant.now();
-      Map<String, HostStatus> statuses = hosts.statuses(db);
+      Map<String, HostStatus> statuses = db.inTransaction(hosts::statuses);
       down.retainAll(statuses.keySet());
       statuses.forEach((hostId, status) -> {
         if (status == HostStatus.DOWN) {

@@ -12,6 +12,8 @@ import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.controller.hosts.InventoryListener;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -33,9 +35,10 @@ public final class InventoryReconciler implements InventoryListener {
   private static final Set<VmState> EXPECT_DOMAIN =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING, VmState.UNKNOWN);
 
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final OfferRecorder offers;
+  private final EventRepository events;
   private final VmStateWatcher watcher;
   private final OrphanPolicy orphans;
   private final UnchangedInventories steady = new UnchangedInventories();
@@ -46,9 +49,10 @@ public final class InventoryReconciler implements InventoryListener {
   private final java.util.ArrayDeque<Long> seenUpTo = new java.util.ArrayDeque<>();
 
   public InventoryReconciler(
-      Database db, VmRepository vms, OfferRecorder offers,
+      FencedDatabase db, VmRepository vms, EventRepository events, OfferRecorder offers,
       VmStateWatcher watcher, OrphanPolicy orphans) {
     this.db = db;
+    this.events = events;
     this.vms = vms;
     this.offers = offers;
     this.watcher = watcher;
@@ -115,8 +119,6 @@ public final class InventoryReconciler implements InventoryListener {
     steady.changed(hostId);
   }
 
-  private record Appended(long id, String hostId) {}
-
   /**
    * Reads the events appended since the last call and ends the steadiness of each host they
    * name; the leader runs this every second. The first call knows nothing of what came before,
@@ -125,16 +127,15 @@ public final class InventoryReconciler implements InventoryListener {
   @Override
   public synchronized void noteChanges() {
     if (seenUpTo.isEmpty()) {
-      long newest = db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
-          .orElse(0L);
+      long newest = db.inTransaction(events::newestId);
       steady.changedAll();
       seenUpTo.addLast(newest);
       return;
     }
     long from = seenUpTo.peekFirst();
     long newest = seenUpTo.peekLast();
-    for (Appended e : db.query("SELECT id, host_id FROM events WHERE id > ?",
-        rs -> new Appended(rs.getLong(1), rs.getString(2)), from)) {
+    for (EventRepository.HostMention e :
+        db.inTransaction(tx -> events.hostMentionsAfter(tx, from))) {
       newest = Math.max(newest, e.id());
       if (e.hostId() == null) {
         steady.changedAll();
@@ -157,7 +158,7 @@ public final class InventoryReconciler implements InventoryListener {
     if (power == PowerState.POWER_STATE_RUNNING || power == PowerState.POWER_STATE_PAUSED) {
       // Only a VM we had lost track of follows the report. A STARTING one is running in libvirt
       // before its services listen; the start command's answer, not the report, makes it ACTIVE.
-      if (state == VmState.UNKNOWN && stateBeforeUnknown(tx, vm.id()) == VmState.STARTING) {
+      if (state == VmState.UNKNOWN && events.stateBeforeUnknown(tx, vm.id()) == VmState.STARTING) {
         // It was booting when its host went silent (an agent killed mid-boot): running is not
         // serving yet, so the start is sent again, and the agent answers it once the guest is up.
         return vms.transition(tx, vm.id(), Set.of(state), VmState.STARTING,
@@ -180,13 +181,5 @@ public final class InventoryReconciler implements InventoryListener {
       }
     }
     return Optional.empty();
-  }
-
-  /** The state the VM was in when it became UNKNOWN, from the event of that change. */
-  private static VmState stateBeforeUnknown(Database.Tx tx, UUID vmId) throws java.sql.SQLException {
-    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
-            + " AND to_state = 'UNKNOWN' ORDER BY id DESC LIMIT 1",
-            rs -> VmState.valueOf(rs.getString(1)), vmId)
-        .orElse(null);
   }
 }

@@ -16,6 +16,7 @@ import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
@@ -36,7 +37,7 @@ import org.servicefarm.controller.placement.PlacementRequest;
 public final class ReconcileSteps {
   private static final java.util.logging.Logger LOG =
       java.util.logging.Logger.getLogger(ReconcileSteps.class.getName());
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final CommandFactory commands;
   private final OfferRecorder offers;
@@ -59,7 +60,7 @@ public final class ReconcileSteps {
   }
 
   public ReconcileSteps(
-      Database db,
+      FencedDatabase db,
       VmRepository vms,
       CommandFactory commands,
       OfferRecorder offers,
