@@ -16,7 +16,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
 import org.servicefarm.controller.api.AuditLogService;
-import org.servicefarm.controller.api.EventAndDrainAdmin;
+import org.servicefarm.controller.api.DrainAdmin;
+import org.servicefarm.controller.api.EventAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.ServiceBrokerService;
@@ -58,9 +59,10 @@ import org.servicefarm.controller.health.ServingHealth;
 import org.servicefarm.controller.api.AgentControlService;
 import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.hosts.AgentRegistry;
-import org.servicefarm.controller.placement.DrainRelocation;
+import org.servicefarm.controller.placement.RestorePlacement;
 import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
+import org.servicefarm.controller.placement.ImageDigests;
 import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
@@ -162,18 +164,7 @@ public final class Controller implements AutoCloseable {
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
-    Placer.ImageDigests digests = new Placer.ImageDigests() {
-      @Override
-      public String apply(Database.Tx tx, java.util.UUID imageId) throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
-      }
-
-      @Override
-      public long sizeBytes(Database.Tx tx, java.util.UUID imageId)
-          throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sizeBytes).orElse(0L);
-      }
-    };
+    ImageDigests digests = ImageDigests.of(images);
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
@@ -186,10 +177,10 @@ public final class Controller implements AutoCloseable {
           + dataDir.resolve("build"), e);
     }
     ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
-        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
+        offers, agents, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainRelocation(vms, events, placer, digests), events);
+        operationTracker, new RestorePlacement(vms, events, placer, digests), events);
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
@@ -225,7 +216,7 @@ public final class Controller implements AutoCloseable {
         new FarmAdminService(db, catalog,
             new ImageIntake(catalog, blobs, config.images().importDirectory()), listings, hosts, agents,
             new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
-            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
+            new EventAdmin(db, events, catalogRepo, eventFeed), new DrainAdmin(drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));

@@ -65,7 +65,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final AgentRegistry agents;
   private final VmActions actions;
   private final Duration actionWait;
-  private final EventAndDrainAdmin eventsAndDrains;
+  private final EventAdmin events;
+  private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
 
   /**
@@ -74,17 +75,19 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
    */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, listings, hosts, agents, actions, actionWait, null, null);
+    this(db, catalog, intake, listings, hosts, agents, actions, actionWait, null, null, null);
   }
 
   /**
-   * @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost
+   * @param events ListEvents and WatchEvents
+   * @param drains DrainHost and UncordonHost
    * @param deletion DeleteService
    */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
-      EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
-    this.eventsAndDrains = eventsAndDrains;
+      EventAdmin events, DrainAdmin drains, DefinitionDeletion deletion) {
+    this.events = events;
+    this.drains = drains;
     this.deletion = deletion;
     this.db = db;
     this.catalog = catalog;
@@ -191,6 +194,15 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     return new ImageUploadReceiver(intake(), out);
   }
 
+  /** Refuses the call when the part is not wired (kept for tests that build a bare service). */
+  private static <T> T required(T part) {
+    if (part == null) {
+      throw new FarmException.Unavailable("this controller was started without events and"
+          + " draining");
+    }
+    return part;
+  }
+
   private ImageIntake intake() {
     if (intake == null) {
       throw new FarmException.Unavailable("this controller was started without an image store;"
@@ -284,22 +296,22 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).listEvents(req, out);
+    required(events).listEvents(req, out);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).watchEvents(req, out);
+    required(events).watchEvents(req, out);
   }
 
   @Override
   public void drainHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).drainHost(req, out);
+    required(drains).drainHost(req, out);
   }
 
   @Override
   public void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).uncordonHost(req, out);
+    required(drains).uncordonHost(req, out);
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,

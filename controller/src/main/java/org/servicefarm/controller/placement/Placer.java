@@ -32,24 +32,13 @@ public final class Placer {
     T onHost(Database.Tx tx, String hostId) throws SQLException;
   }
 
-  /** The digest of an image's disk (null before it is built), for cache-aware placement. */
-  @FunctionalInterface
-  public interface ImageDigests {
-    String apply(Database.Tx tx, java.util.UUID imageId) throws SQLException;
-
-    /** The image's disk size in bytes (0 before it is built or when unknown). */
-    default long sizeBytes(Database.Tx tx, java.util.UUID imageId) throws SQLException {
-      return 0;
-    }
-  }
-
   /**
    * What a VM of the image needs from a host: its vCPUs and memory, and disk for the image and
    * for its memory once it sleeps (a host without that room is not chosen).
    */
   public static PlacementRequest request(Database.Tx tx, ImageDigests images,
       java.util.UUID imageId, int vcpus, long memoryMb) throws SQLException {
-    return new PlacementRequest(vcpus, memoryMb, images.apply(tx, imageId),
+    return new PlacementRequest(vcpus, memoryMb, images.digest(tx, imageId),
         PlacementRequest.diskMbFor(images.sizeBytes(tx, imageId), memoryMb));
   }
 

@@ -16,9 +16,9 @@ import org.servicefarm.controller.placement.PlacementRequest;
 public final class VmProvisioner {
   private final VmRepository vms;
   private final Placer placer;
-  private final Placer.ImageDigests imageDigest;
+  private final ImageDigests imageDigest;
 
-  public VmProvisioner(VmRepository vms, Placer placer, Placer.ImageDigests imageDigest) {
+  public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest) {
     this.vms = vms;
     this.placer = placer;
     this.imageDigest = imageDigest;

@@ -5,8 +5,6 @@ import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.UUID;
 import org.servicefarm.api.v1.Event;
-import org.servicefarm.api.v1.Host;
-import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.WatchEventsRequest;
@@ -16,17 +14,12 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.events.EventFilter;
-import org.servicefarm.controller.hosts.AgentRegistry;
-import org.servicefarm.controller.hosts.AgentSession;
-import org.servicefarm.controller.hosts.HostDrainer;
-import org.servicefarm.controller.model.HostRecord;
 
 /**
- * The FarmAdmin calls about the farm's history and its hosts' duty: ListEvents, WatchEvents,
- * DrainHost and UncordonHost. {@link FarmAdminService} hands them here, so the admin service
- * stays one screenful per concern.
+ * The FarmAdmin calls about the farm's history: ListEvents and WatchEvents.
+ * {@link FarmAdminService} hands them here, so the admin service stays one screenful per concern.
  */
-public final class EventAndDrainAdmin {
+public final class EventAdmin {
   static final int DEFAULT_EVENTS = 100;
   static final int MAX_EVENTS = 1000;
 
@@ -34,17 +27,13 @@ public final class EventAndDrainAdmin {
   private final EventRepository events;
   private final CatalogRepository catalog;
   private final EventFeed feed;
-  private final HostDrainer drainer;
-  private final AgentRegistry agents;
 
-  public EventAndDrainAdmin(Database db, EventRepository events, CatalogRepository catalog,
-      EventFeed feed, HostDrainer drainer, AgentRegistry agents) {
+  public EventAdmin(Database db, EventRepository events, CatalogRepository catalog,
+      EventFeed feed) {
     this.db = db;
     this.events = events;
     this.catalog = catalog;
     this.feed = feed;
-    this.drainer = drainer;
-    this.agents = agents;
   }
 
   void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
@@ -63,21 +52,7 @@ public final class EventAndDrainAdmin {
   void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
     EventFilter filter = filter(req.getVmId(), req.getService(), req.getHostId());
     long after = Validation.range("after_id", req.getAfterId(), 0, Long.MAX_VALUE);
-    feed.watch(filter, after, (ServerCallStreamObserver<Event>) out, EventAndDrainAdmin::event);
-  }
-
-  void drainHost(HostActionRequest req, StreamObserver<Host> out) {
-    out.onNext(host(drainer.drain(Validation.hostId(req.getHostId()))));
-    out.onCompleted();
-  }
-
-  void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
-    out.onNext(host(drainer.uncordon(Validation.hostId(req.getHostId()))));
-    out.onCompleted();
-  }
-
-  private Host host(HostRecord h) {
-    return ProtoMapping.host(h, agents.session(h.id()).map(AgentSession::load).orElse(null));
+    feed.watch(filter, after, (ServerCallStreamObserver<Event>) out, EventAdmin::event);
   }
 
   private EventFilter filter(String vmId, String service, String hostId) {
@@ -109,14 +84,5 @@ public final class EventAndDrainAdmin {
 
   private static String nullToEmpty(String s) {
     return s == null ? "" : s;
-  }
-
-  /** Refuses the call when no event store is wired (kept for tests that build a bare service). */
-  static EventAndDrainAdmin require(EventAndDrainAdmin admin) {
-    if (admin == null) {
-      throw new FarmException.Unavailable("this controller was started without events and"
-          + " draining");
-    }
-    return admin;
   }
 }

@@ -13,24 +13,42 @@ import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
- * Where a VM moved off a draining host goes once its archive is done: placed on another host and
+ * Placement of archived VMs that come back: one restored on request ({@link #placeArchived}),
+ * and one moved off a draining host once its archive is done ({@link #afterArchived}): placed on another host and
  * restored there, in the transaction that records the archive, so no moment passes in which the
  * VM is archived and nobody remembers it was to come back. A VM no other host can take stays
  * ARCHIVED (its disk is safe in the archive store), and its events say why; a later request
  * restores it like any archived VM.
  */
-public final class DrainRelocation {
+public final class RestorePlacement {
   private final VmRepository vms;
   private final EventRepository events;
   private final Placer placer;
-  private final Placer.ImageDigests imageDigest;
+  private final ImageDigests imageDigest;
 
-  public DrainRelocation(VmRepository vms, EventRepository events, Placer placer,
-      Placer.ImageDigests imageDigest) {
+  public RestorePlacement(VmRepository vms, EventRepository events, Placer placer,
+      ImageDigests imageDigest) {
     this.vms = vms;
     this.events = events;
     this.placer = placer;
     this.imageDigest = imageDigest;
+  }
+
+  /**
+   * Places an ARCHIVED VM on a host with room and records it RESTORING there, inside the caller's
+   * transaction; empty when the VM is no longer ARCHIVED.
+   *
+   * @param causePrefix what its event's cause begins with ("" or why it is restored)
+   * @throws org.servicefarm.controller.model.FarmException.NoCapacity when no host has room
+   * @throws org.servicefarm.controller.model.FarmException.Unavailable when no host can take VMs
+   */
+  public Optional<VmRecord> placeArchived(Database.Tx tx, VmRecord archived, String causePrefix)
+      throws SQLException {
+    return placer.place(tx,
+        Placer.request(tx, imageDigest, archived.imageId(), archived.vcpus(), archived.memoryMb()),
+        (t, hostId) -> vms.transition(t, archived.id(), EnumSet.of(VmState.ARCHIVED),
+            VmState.RESTORING, causePrefix + "restoring on host " + hostId,
+            VmRepository.Change.host(hostId)));
   }
 
   /**
@@ -47,14 +65,9 @@ public final class DrainRelocation {
     }
     String drain = "drain of host " + fromHost;
     try {
-      VmRecord restoring = placer.place(tx,
-          Placer.request(tx, imageDigest, archived.imageId(), archived.vcpus(),
-              archived.memoryMb()),
-          (t, hostId) -> vms.transition(t, archived.id(), EnumSet.of(VmState.ARCHIVED),
-                  VmState.RESTORING, drain + ": restoring on host " + hostId,
-                  VmRepository.Change.host(hostId))
-              .orElseThrow(() -> new IllegalStateException("VM " + archived.id()
-                  + " left ARCHIVED inside the transaction that recorded it")));
+      VmRecord restoring = placeArchived(tx, archived, drain + ": ")
+          .orElseThrow(() -> new IllegalStateException("VM " + archived.id()
+              + " left ARCHIVED inside the transaction that recorded it"));
       return vms.setDesired(tx, restoring, returnTo.get(),
           drain + ": back to " + returnTo.get() + " on host " + restoring.hostId());
     } catch (FarmException.NoCapacity | FarmException.Unavailable noHost) {
