@@ -1,6 +1,5 @@
 package org.servicefarm.controller;
 
-import org.servicefarm.controller.model.FarmException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -11,6 +10,7 @@ import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.images.S3BlobStorage;
 import org.servicefarm.controller.images.S3ClientSettings;
 import org.servicefarm.controller.images.S3Location;
+import org.servicefarm.controller.model.FarmException;
 import picocli.CommandLine.Option;
 
 /**

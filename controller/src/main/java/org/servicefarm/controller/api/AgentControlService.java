@@ -12,14 +12,13 @@ import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
 import org.servicefarm.api.v1.Registered;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.AgentIdentity;
+import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.hosts.AgentProtocol;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.hosts.HostEvents;
-import org.servicefarm.controller.db.DatabaseException;
-import org.servicefarm.controller.model.HostRecord.HostLoad;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The agents' side of the API: one bidirectional stream per host. The first message registers

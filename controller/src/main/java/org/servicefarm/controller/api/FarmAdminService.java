@@ -22,9 +22,9 @@ import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
-import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
+import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListHostsResponse;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.ListImagesResponse;
@@ -38,7 +38,6 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
@@ -47,8 +46,9 @@ import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
-import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 
@@ -68,15 +68,6 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final EventAdmin events;
   private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
-
-  /**
-   * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
-   * catalog and images alone.
-   */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
-      HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, listings, hosts, agents, actions, actionWait, null, null, null);
-  }
 
   /**
    * @param events ListEvents and WatchEvents
@@ -151,10 +142,6 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void deleteService(DeleteServiceRequest req, StreamObserver<DeleteServiceResponse> out) {
     String name = Validation.serviceName("name", req.getName());
-    if (deletion == null) {
-      throw new FarmException.Unavailable("this controller was started without definition"
-          + " deletion; service definitions cannot be deleted");
-    }
     DefinitionDeletion.Deleted deleted = deletion.delete(name, req.getForce());
     DeleteServiceResponse.Builder resp = DeleteServiceResponse.newBuilder().setName(name);
     deleted.deletedVmIds().forEach(id -> resp.addDeletedVmIds(id.toString()));
@@ -169,7 +156,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     String sha = req.getSha256().isEmpty() ? null : Validation.sha256("sha256", req.getSha256());
     // Optional fields are proto3 zeros when not given.
     long size = req.getSizeBytes() == 0 ? -1
-        : Validation.range("size_bytes", req.getSizeBytes(), 1, intake().maxImageBytes());
+        : Validation.range("size_bytes", req.getSizeBytes(), 1, intake.maxImageBytes());
     String path = req.getSourcePath();
     if (path.isEmpty()) {
       throw new FarmException.InvalidInput("source_path is required (the image file on the"
@@ -185,30 +172,13 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
       throw new FarmException.InvalidInput("source_path: '" + Validation.shown(path)
           + "' is not a path (" + e.getReason() + ")");
     }
-    out.onNext(ProtoMapping.image(intake().registerFile(name, format, source, sha, size)));
+    out.onNext(ProtoMapping.image(intake.registerFile(name, format, source, sha, size)));
     out.onCompleted();
   }
 
   @Override
   public StreamObserver<UploadImageChunk> uploadImage(StreamObserver<Image> out) {
-    return new ImageUploadReceiver(intake(), out);
-  }
-
-  /** Refuses the call when the part is not wired (kept for tests that build a bare service). */
-  private static <T> T required(T part) {
-    if (part == null) {
-      throw new FarmException.Unavailable("this controller was started without events and"
-          + " draining");
-    }
-    return part;
-  }
-
-  private ImageIntake intake() {
-    if (intake == null) {
-      throw new FarmException.Unavailable("this controller was started without an image store;"
-          + " images cannot be registered");
-    }
-    return intake;
+    return new ImageUploadReceiver(intake, out);
   }
 
   /** The image format named in a request: qcow2 (the default) or raw. */
@@ -296,22 +266,22 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
-    required(events).listEvents(req, out);
+    events.listEvents(req, out);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
-    required(events).watchEvents(req, out);
+    events.watchEvents(req, out);
   }
 
   @Override
   public void drainHost(HostActionRequest req, StreamObserver<Host> out) {
-    required(drains).drainHost(req, out);
+    drains.drainHost(req, out);
   }
 
   @Override
   public void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
-    required(drains).uncordonHost(req, out);
+    drains.uncordonHost(req, out);
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,

@@ -1,8 +1,5 @@
 package org.servicefarm.controller.api;
 
-import org.servicefarm.controller.images.BlobWriter;
-import org.servicefarm.controller.images.BlobStorage;
-import org.servicefarm.controller.images.BlobStore;
 import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -18,8 +15,11 @@ import org.servicefarm.api.v1.ImageStoreGrpc;
 import org.servicefarm.api.v1.PutBlobChunk;
 import org.servicefarm.api.v1.PutBlobHeader;
 import org.servicefarm.api.v1.StatBlobRequest;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.BlobStore;
+import org.servicefarm.controller.images.BlobWriter;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The image store's API: agents fetch blobs by digest (from an offset, so a cut transfer resumes)

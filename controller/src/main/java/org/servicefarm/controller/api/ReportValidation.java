@@ -2,8 +2,8 @@ package org.servicefarm.controller.api;
 
 import java.util.List;
 import org.servicefarm.api.v1.DomainStatus;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.api.Validation;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * What an agent's inventory may say before anything of it is recorded or logged: a VM id that is

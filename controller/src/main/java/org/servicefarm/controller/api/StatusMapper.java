@@ -9,8 +9,8 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The one place where failures become gRPC status codes. Services throw the sealed

@@ -1,7 +1,7 @@
 package org.servicefarm.controller.auth;
 
-import org.servicefarm.controller.model.FarmException;
 import java.util.Locale;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * Who a caller is to the farm. Clients and admins hold tokens ({@code api_tokens.role}); agents

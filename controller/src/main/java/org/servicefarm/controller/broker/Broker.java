@@ -1,28 +1,28 @@
 package org.servicefarm.controller.broker;
 
-import org.servicefarm.controller.placement.VmProvisioner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import org.servicefarm.controller.reconcile.Failpoints;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
-import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
+import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.LeaseRecord;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationResult;
 import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.placement.VmProvisioner;
+import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
@@ -87,12 +87,12 @@ public final class Broker {
       int leaseTtlSeconds, Duration wait) {
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
     UUID operationId = idempotencyKey.keyed() ? UUID.randomUUID() : null;
-    RequestDecider.Decision decision;
-    try {
-      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (RequestDecider.KeyRaced raced) {
-      return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
+    RequestDecider.Outcome outcome =
+        decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
+      return repeat(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
     auditChange(decision);
     Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
@@ -160,12 +160,12 @@ public final class Broker {
   public Started requestNoWait(String service, RequestKey idempotencyKey, int leaseTtlSeconds,
       Duration wait) {
     UUID operationId = UUID.randomUUID();
-    RequestDecider.Decision decision;
-    try {
-      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (RequestDecider.KeyRaced raced) {
-      return repeatNoWait(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
+    RequestDecider.Outcome outcome =
+        decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
+      return repeatNoWait(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
     auditChange(decision);
     Failpoints.hit("provision.decided");
     VmRecord vm = decision.vm();

@@ -1,7 +1,5 @@
 package org.servicefarm.controller.broker;
 
-import org.servicefarm.controller.operations.OperationTracker;
-import org.servicefarm.controller.operations.OperationResult;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Set;
@@ -12,15 +10,17 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
-import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.RunningRequest;
+import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.operations.OperationResult;
+import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.Reconciler;
 
 /**

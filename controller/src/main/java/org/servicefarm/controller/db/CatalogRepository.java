@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.InstancePolicy;
-import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
 
 /**
  * Service definitions and the named services they offer ({@code service_definitions}, {@code

@@ -1,10 +1,10 @@
 package org.servicefarm.controller.db;
 
-import org.servicefarm.controller.model.VmState;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
+import org.servicefarm.controller.model.VmState;
 
 /** The append-only history of transitions ({@code events}). */
 public final class EventRepository {

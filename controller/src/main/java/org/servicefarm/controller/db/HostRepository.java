@@ -4,9 +4,9 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
-import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
+import org.servicefarm.controller.model.HostRecord;
 
 /** Farm hosts ({@code hosts}) and the resources their VMs hold. */
 public final class HostRepository {

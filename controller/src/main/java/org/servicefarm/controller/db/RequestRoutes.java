@@ -1,17 +1,12 @@
 package org.servicefarm.controller.db;
 
 import java.sql.SQLException;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
-import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
 
 /**

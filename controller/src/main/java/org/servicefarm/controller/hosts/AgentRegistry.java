@@ -6,7 +6,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** The agents connected to this controller now, one session per host. */
-public final class AgentRegistry {
+public final class AgentRegistry implements AgentCommands {
   private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
 
   /** Attaches a new session; an older one for the same host (a stale stream) is closed. */
@@ -22,6 +22,11 @@ public final class AgentRegistry {
   public void detach(AgentSession session, String why) {
     sessions.remove(session.hostId(), session);
     session.close(why);
+  }
+
+  @Override
+  public Optional<ConnectedAgent> agent(String hostId) {
+    return session(hostId).map(ConnectedAgent.class::cast);
   }
 
   public Optional<AgentSession> session(String hostId) {

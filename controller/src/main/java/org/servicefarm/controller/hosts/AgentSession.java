@@ -22,7 +22,7 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
  * One agent's open stream: sends commands down it and matches the results that come back.
  * Stream writes are serialised because gRPC's StreamObserver is not thread-safe.
  */
-public final class AgentSession {
+public final class AgentSession implements AgentCommands.ConnectedAgent {
   private final String hostId;
   private final String address;
   private final String hypervisor;
@@ -55,6 +55,7 @@ public final class AgentSession {
   }
 
   /** Whether the host simulates its VMs (libvirt's test driver): nothing there boots an image. */
+  @Override
   public boolean simulatesVms() {
     return "test".equals(hypervisor);
   }
@@ -67,6 +68,7 @@ public final class AgentSession {
     return load;
   }
 
+  @Override
   public Set<String> cachedImages() {
     return cachedImages;
   }
@@ -90,6 +92,7 @@ public final class AgentSession {
    * Sends a command whose progress reports (an install fetching images) go to {@code progress}
    * until its result arrives.
    */
+  @Override
   public CompletableFuture<CommandResult> send(Command command, Duration timeout,
       Consumer<CommandProgress> progress) {
     String id = command.getCommandId().isEmpty() ? UUID.randomUUID().toString() : command.getCommandId();

@@ -1,6 +1,5 @@
 package org.servicefarm.controller.hosts;
 
-import org.servicefarm.controller.hosts.ReportedLoads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -14,13 +13,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
-import org.servicefarm.controller.model.FarmException;
-import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.hosts.ReportedLoads;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;

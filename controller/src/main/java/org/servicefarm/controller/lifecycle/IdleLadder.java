@@ -11,16 +11,16 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.model.FarmException;
-import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.reconcile.Reconciler;
 
 /**

@@ -1,15 +1,15 @@
 package org.servicefarm.controller.placement;
 
-import org.servicefarm.controller.hosts.AgentSession;
-import org.servicefarm.controller.hosts.AgentRegistry;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.placement.HostSnapshot;
 import org.servicefarm.controller.placement.Placement;

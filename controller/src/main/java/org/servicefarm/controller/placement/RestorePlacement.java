@@ -3,14 +3,13 @@ package org.servicefarm.controller.placement;
 import java.sql.SQLException;
 import java.util.EnumSet;
 import java.util.Optional;
-import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
  * Placement of archived VMs that come back: one restored on request ({@link #placeArchived}),

@@ -3,10 +3,9 @@ package org.servicefarm.controller.placement;
 import java.sql.SQLException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
-import org.servicefarm.controller.placement.PlacementRequest;
+import org.servicefarm.controller.placement.Placer;
 
 /**
  * Records a new VM of a definition in PROVISIONING on the least-loaded host with room, inside the

@@ -10,11 +10,11 @@ import java.util.Set;
 import java.util.UUID;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
-import org.servicefarm.controller.hosts.InventoryListener;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.VmRepository;
+import org.servicefarm.controller.hosts.InventoryListener;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 

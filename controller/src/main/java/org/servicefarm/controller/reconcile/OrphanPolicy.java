@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,9 +15,9 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 

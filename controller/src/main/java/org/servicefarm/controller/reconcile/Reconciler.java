@@ -8,12 +8,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.FencedDatabase;
+import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.VmChanges;
 import org.servicefarm.controller.model.FarmException;
-import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.FencedDatabase;
-import org.servicefarm.controller.db.DatabaseException;
-import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
 
 /**

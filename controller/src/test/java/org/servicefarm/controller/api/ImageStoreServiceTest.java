@@ -1,7 +1,5 @@
 package org.servicefarm.controller.api;
 
-import org.servicefarm.controller.images.TestBytes;
-import org.servicefarm.controller.images.BlobStore;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -41,6 +39,8 @@ import org.servicefarm.api.v1.PutBlobChunk;
 import org.servicefarm.api.v1.PutBlobHeader;
 import org.servicefarm.api.v1.StatBlobRequest;
 import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.images.BlobStore;
+import org.servicefarm.controller.images.TestBytes;
 
 /** The image store over in-process gRPC, with the interceptor the controller serves it with. */
 class ImageStoreServiceTest {

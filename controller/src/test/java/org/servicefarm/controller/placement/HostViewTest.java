@@ -13,8 +13,8 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
-import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
+import org.servicefarm.controller.model.HostRecord;
 
 class HostViewTest {
   private final HostRepository hosts = new HostRepository();

@@ -10,12 +10,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import org.servicefarm.controller.model.HostRecord.HostStatus;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.servicefarm.controller.model.HostRecord.HostStatus;
 
 class PlacementSchedulerTest {
   private final PlacementScheduler scheduler = new PlacementScheduler(4.0);
