@@ -1,4 +1,4 @@
-package org.servicefarm.agent.hypervisor.storage;
+package org.servicefarm.agent.images;
 
 import java.io.IOException;
 import java.nio.file.FileStore;
