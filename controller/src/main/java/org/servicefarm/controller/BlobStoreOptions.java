@@ -10,6 +10,7 @@ import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.images.S3BlobStorage;
 import org.servicefarm.controller.images.S3ClientSettings;
 import org.servicefarm.controller.images.S3Location;
+import org.servicefarm.controller.model.FarmException;
 import picocli.CommandLine.Option;
 
 /**

@@ -14,74 +14,30 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
-import org.servicefarm.controller.api.AuditLogService;
-import org.servicefarm.controller.api.EventAndDrainAdmin;
-import org.servicefarm.controller.api.FarmAdminService;
+import org.servicefarm.controller.api.AgentControlService;
 import org.servicefarm.controller.api.MalformedRequests;
-import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.StatusMapper;
-import org.servicefarm.controller.api.TokenAdminService;
 import org.servicefarm.controller.audit.AuditInterceptor;
 import org.servicefarm.controller.audit.AuditTrail;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.TokenRegistry;
-import org.servicefarm.controller.auth.TokenVerifier;
-import org.servicefarm.controller.broker.Broker;
-import org.servicefarm.controller.broker.DefinitionDeletion;
-import org.servicefarm.controller.broker.Leases;
-import org.servicefarm.controller.broker.VmActions;
-import org.servicefarm.controller.broker.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
-import org.servicefarm.controller.dashboard.FarmCalls;
-import org.servicefarm.controller.dashboard.FarmDetails;
-import org.servicefarm.controller.dashboard.FarmHistory;
-import org.servicefarm.controller.dashboard.ReadyTimes;
-import org.servicefarm.controller.dashboard.FarmSummary;
-import org.servicefarm.controller.db.AuditRepository;
-import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.EventRepository;
-import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.ImageRepository;
-import org.servicefarm.controller.db.LeaseRepository;
-import org.servicefarm.controller.db.OperationRepository;
-import org.servicefarm.controller.db.TokenRepository;
-import org.servicefarm.controller.db.VmQueries;
-import org.servicefarm.controller.db.VmRepository;
-import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.ha.LeaderDuties;
 import org.servicefarm.controller.ha.LeaderElection;
-import org.servicefarm.controller.ha.LeaderFence;
 import org.servicefarm.controller.ha.LeaderRouting;
 import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.health.ServingHealth;
-import org.servicefarm.controller.hosts.AgentControlService;
-import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.hosts.AgentRegistry;
-import org.servicefarm.controller.hosts.DrainReturns;
 import org.servicefarm.controller.hosts.HostDrainer;
-import org.servicefarm.controller.hosts.HostTracker;
-import org.servicefarm.controller.hosts.Placer;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
-import org.servicefarm.controller.images.ImageConstructor;
-import org.servicefarm.controller.images.ImageIntake;
-import org.servicefarm.controller.images.ImageStoreService;
-import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.metrics.ControllerMetrics;
-import org.servicefarm.controller.model.ImageRecord;
-import org.servicefarm.controller.operations.OperationResumer;
-import org.servicefarm.controller.operations.OperationTracker;
-import org.servicefarm.controller.reconcile.CommandFactory;
-import org.servicefarm.controller.reconcile.InventoryReconciler;
-import org.servicefarm.controller.reconcile.OfferRecorder;
-import org.servicefarm.controller.reconcile.OrphanPolicy;
-import org.servicefarm.controller.reconcile.ReconcileSteps;
+import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.reconcile.Reconciler;
-import org.servicefarm.controller.reconcile.VmStateWatcher;
-import org.servicefarm.controller.scheduler.PlacementScheduler;
 import org.servicefarm.controller.web.WebServer;
 
 /**
@@ -89,25 +45,15 @@ import org.servicefarm.controller.web.WebServer;
  * from the caller's {@link ServerBuilder} (a Netty port in production, in-process in tests).
  */
 public final class Controller implements AutoCloseable {
-  private final Reconciler reconciler;
   private final LeaderElection election;
   private final LeaderDuties duties;
   private final Function<String, io.grpc.Channel> peers;
-  private final EventFeed eventFeed;
-  private final ServiceBrokerService brokerService;
   private final HealthStatusManager health = new HealthStatusManager();
-  private final List<BindableService> services;
-  private final ImageCatalog catalog;
-  private final TokenRegistry tokens;
-  private final FarmSummary dashboardSummary;
   private final ControllerMetrics metrics = new ControllerMetrics();
+  private final AgentRegistry agents;
+  private final LifecyclePart lifecycle;
+  private final ApiPart api;
   private final ServingHealth servingHealth;
-  private final AuditTrail auditTrail;
-  /** The dashboard's actions: these same services, in process (see FarmCalls). */
-  private final FarmCalls dashboardCalls = new FarmCalls();
-  private final ReadyTimes readyTimes = new ReadyTimes(java.time.Clock.systemUTC());
-  private final FarmHistory dashboardHistory;
-  private final FarmDetails dashboardDetails;
   private Server server;
   /**
    * The gRPC server's handlers. Bounded: no call waits on a thread (requests and admin actions
@@ -154,107 +100,36 @@ public final class Controller implements AutoCloseable {
     Failpoints.announce();
     this.peers = peers;
     this.election = new LeaderElection(db, advertise);
-    // What only the leader may change goes through the fence (see ha.LeaderFence).
-    Database leaderDb = db.fenced(new LeaderFence(election));
-    EventRepository events = new EventRepository();
-    VmRepository vms = new VmRepository(events);
-    CatalogRepository catalogRepo = new CatalogRepository();
-    ImageRepository images = new ImageRepository();
-    HostRepository hosts = new HostRepository();
-    LeaseRepository leaseRepo = new LeaseRepository();
-    VmQueries queries = new VmQueries(vms, leaseRepo);
-    AgentRegistry agents = new AgentRegistry();
-    VmStateWatcher watcher = new VmStateWatcher();
-    Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
-    OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
-    Placer.ImageDigests digests = new Placer.ImageDigests() {
-      @Override
-      public String apply(Database.Tx tx, java.util.UUID imageId) throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
-      }
-
-      @Override
-      public long sizeBytes(Database.Tx tx, java.util.UUID imageId)
-          throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sizeBytes).orElse(0L);
-      }
-    };
-    OperationRepository operationRepo = new OperationRepository();
-    OperationTracker operationTracker =
-        new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
-    ImageConstructor constructor = new ImageConstructor(db, images, blobs,
-        ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
-    try {
-      constructor.removeLeftoverBuilds();
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot look for builds a stopped controller left in "
-          + dataDir.resolve("build"), e);
-    }
-    ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
-        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
-        digests, imageId -> constructor.ensureBuilt(
-            db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainReturns(vms, events, placer, digests), events);
-    this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
-    HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
-    this.eventFeed = new EventFeed(db, events);
-    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, offers, watcher,
-        new OrphanPolicy(config.orphans(), leaderDb, events, agents, config.commandTimeout(),
-            java.time.Clock.systemUTC()));
-    HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
-        watcher, config.livenessTimeout(), config.loadPersistInterval());
-    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
-    this.catalog = new ImageCatalog(db, images, catalogRepo);
-    AuditRepository auditRecords = new AuditRepository();
-    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
-        auditRecords);
-    this.dashboardHistory = new FarmHistory(db, hosts, agents, queries, readyTimes,
-        java.time.Clock.systemUTC());
-    this.dashboardDetails = new FarmDetails(db, vms, queries, events, leaseRepo, hosts, agents,
-        dashboardHistory);
-    VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
-    Leases leases = new Leases(db, leaseRepo, vms, queries);
-    Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
-        provisioner, reconciler, waiter, leases, operationTracker);
-    // Requests a controller that stopped leading left RUNNING are finished by the new leader.
-    OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
-        waiter, leases, reconciler, config.requestWait());
-    IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
-    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
-        config.requestWait(), operationTracker);
-    this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
-        config.auditRetention());
-    TokenRepository tokenRepo = new TokenRepository();
-    this.tokens = new TokenRegistry(db, tokenRepo,
-        new TokenVerifier(db, tokenRepo, java.time.Clock.systemUTC()));
-    this.services = List.of(
-        brokerService,
-        new TokenAdminService(tokens),
-        new AuditLogService(db, auditRecords),
-        new FarmAdminService(db, catalog,
-            new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
-            new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
-            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
-            new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
-        new ImageStoreService(blobs),
-        new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
-    eventFeed.start();
-    this.duties = new LeaderDuties()
-        .whenElected(hostTracker::startWatching)
-        .whenElected(reconciler::sweep)
-        .whenElected(resumer::resume)
-        .every("reconcile sweep", Duration.ofMillis(config.reconcileSweepMillis()),
-            reconciler::sweep)
-        .every("host loads and liveness", Duration.ofSeconds(1), hostTracker::tick)
-        .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
-        .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
-        .every("audit retention", Duration.ofHours(1), auditTrail::prune)
-        .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
+    PersistencePart persistence = new PersistencePart(db, election);
+    this.agents = new AgentRegistry();
+    PlacementPart placement = new PlacementPart(persistence, agents, config.cpuOvercommit());
+    this.lifecycle = new LifecyclePart(persistence, placement, agents, config, dataDir, blobs,
+        metrics);
+    this.api = new ApiPart(persistence, placement, lifecycle, agents, config, blobs, completions);
+    api.eventFeed.start();
+    this.duties = leaderDuties(config);
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
     metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
         .map(ServingHealth.Report::serving).orElse(false));
+  }
+
+  /** What runs only while this controller leads: on election, on a timer, and on demotion. */
+  private LeaderDuties leaderDuties(ControllerConfig config) {
+    Reconciler reconciler = lifecycle.reconciler;
+    return new LeaderDuties()
+        .whenElected(lifecycle.hostTracker::startWatching)
+        .whenElected(reconciler::sweep)
+        // Requests a controller that stopped leading left RUNNING are finished by the new leader.
+        .whenElected(api.resumer::resume)
+        .every("reconcile sweep", Duration.ofMillis(config.reconcileSweepMillis()),
+            reconciler::sweep)
+        .every("host loads and liveness", Duration.ofSeconds(1), lifecycle.hostTracker::tick)
+        .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), lifecycle.drainer::pass)
+        .every("idle ladder", config.idleLadderTick(), lifecycle.idleLadder::tick)
+        .every("audit retention", Duration.ofHours(1), api.auditTrail::prune)
+        .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
   }
 
   /** Whether this controller leads the farm, and which one does. */
@@ -264,17 +139,17 @@ public final class Controller implements AutoCloseable {
 
   /** The bearer tokens, for the bootstrap admin token and for tests that issue their own. */
   public TokenRegistry tokens() {
-    return tokens;
+    return api.tokens;
   }
 
   /** The audit trail, for tests that write a window's summaries without waiting for it to end. */
   public AuditTrail auditTrail() {
-    return auditTrail;
+    return api.auditTrail;
   }
 
   /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
   public ImageCatalog catalog() {
-    return catalog;
+    return api.catalog;
   }
 
   /**
@@ -304,22 +179,22 @@ public final class Controller implements AutoCloseable {
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
-    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
+    List<ServerInterceptor> authorization = auth.interceptors(api.tokens.verifier(), StatusMapper::toStatus);
     // The audit interceptor runs before authorization (the last in the list runs first), so it
     // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
     List<ServerInterceptor> audited = new java.util.ArrayList<>(authorization);
-    audited.add(new AuditInterceptor(auditTrail));
-    auditTrail.start();
+    audited.add(new AuditInterceptor(api.auditTrail));
+    api.auditTrail.start();
     // Agents stream only to the leader; clients' calls to a follower are forwarded to it.
     LeaderRouting forwarding = LeaderRouting.forwarding(election, peers);
     LeaderRouting leaderOnly = LeaderRouting.leaderOnly(election);
     List<io.grpc.ServerServiceDefinition> forDashboard = new java.util.ArrayList<>();
-    for (BindableService s : services) {
+    for (BindableService s : api.services) {
       LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
       // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
       io.grpc.ServerServiceDefinition served = MalformedRequests.refusedAsInvalid(
           ServerInterceptors.intercept(ServerInterceptors.intercept(ServerInterceptors.intercept(
-              s, mapper, readyTimes, AuditInterceptor.servedHereMarker()), routing), audited));
+              s, mapper, api.readyTimes, AuditInterceptor.servedHereMarker()), routing), audited));
       builder.addService(served);
       if (!(s instanceof AgentControlService)) {
         forDashboard.add(served);
@@ -330,7 +205,7 @@ public final class Controller implements AutoCloseable {
         ServerInterceptors.intercept(ProtoReflectionServiceV1.newInstance(), authorization));
     builder.addService(ServerInterceptors.intercept(legacyReflection(), authorization));
     server = builder.build().start();
-    dashboardCalls.serve(forDashboard, serverThreads, metrics.grpcInterceptor());
+    api.dashboardCalls.serve(forDashboard, serverThreads, metrics.grpcInterceptor());
     // Serving statuses follow the database, leadership and agents from here on.
     servingHealth.start();
     return server;
@@ -350,9 +225,9 @@ public final class Controller implements AutoCloseable {
               + "\n");
     });
     web.route("/metrics", WebServer.Access.ADMIN, metrics::handle);
-    new Dashboard(dashboardSummary, eventFeed, dashboardCalls, dashboardDetails, dashboardHistory)
-        .mount(web);
-    dashboardHistory.start();
+    new Dashboard(api.dashboardSummary, api.eventFeed, api.dashboardCalls, api.dashboardDetails,
+        api.dashboardHistory).mount(web);
+    api.dashboardHistory.start();
   }
 
   private static java.util.concurrent.ThreadFactory named(String prefix) {
@@ -377,14 +252,12 @@ public final class Controller implements AutoCloseable {
     if (server != null) {
       server.shutdown();
     }
-    dashboardCalls.close();
-    dashboardHistory.close();
+    api.dashboardCalls.close();
+    api.dashboardHistory.close();
     election.close();
     duties.close();
-    eventFeed.close();
-    brokerService.close();
-    auditTrail.close();
-    reconciler.close();
+    api.close();
+    lifecycle.close();
     serverThreads.shutdown();
     completions.shutdown();
   }

@@ -2,9 +2,9 @@ package org.servicefarm.controller;
 
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -16,6 +16,7 @@ import java.util.logging.Logger;
 import org.servicefarm.config.ConfigOptions;
 import org.servicefarm.config.DaemonConfig;
 import org.servicefarm.controller.auth.AdminTokenBootstrap;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
@@ -24,16 +25,15 @@ import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
 import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BuildAccount;
-import org.servicefarm.controller.images.PrivatePaths;
-import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.controller.images.ImageSettings;
+import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** Starts a controller: database (embedded unless a URL is given), migrations, gRPC server. */
 @Command(name = "servicefarm-controller", mixinStandardHelpOptions = true,

@@ -17,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.config.DaemonConfig;
 import org.servicefarm.config.OptionsReadme;
 import org.servicefarm.config.SettableOptions;
-import picocli.CommandLine;
+import org.servicefarm.controller.reconcile.Failpoints;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine;
 
 /** The controller's configuration as an operator meets it: README, files, environment. */
 class ControllerConfigTest {

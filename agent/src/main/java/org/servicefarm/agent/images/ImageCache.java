@@ -19,7 +19,6 @@ import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
-import org.servicefarm.agent.hypervisor.storage.HostDiskSpace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -19,7 +19,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.servicefarm.agent.link.FailoverChannel;
 import org.servicefarm.api.v1.BlobChunk;
 import org.servicefarm.api.v1.BlobInfo;
 import org.servicefarm.api.v1.FetchBlobRequest;
@@ -49,11 +48,11 @@ public final class ImageStoreClient {
     void accept(BlobChunk chunk) throws IOException, ImageException;
   }
 
-  private final FailoverChannel channels;
+  private final ControllerChannels channels;
   private final Optional<ClientInterceptor> bearer;
 
   /** A client known to the store by its channel's client certificate (mutual TLS). */
-  public ImageStoreClient(FailoverChannel channels) {
+  public ImageStoreClient(ControllerChannels channels) {
     this(channels, Optional.empty());
   }
 
@@ -61,7 +60,7 @@ public final class ImageStoreClient {
    * @param bearerToken sent on every call when present: without a client certificate the store
    *     serves only a caller with an admin token
    */
-  public ImageStoreClient(FailoverChannel channels, Optional<String> bearerToken) {
+  public ImageStoreClient(ControllerChannels channels, Optional<String> bearerToken) {
     this.channels = channels;
     this.bearer = bearerToken.map(token -> {
       Metadata headers = new Metadata();

@@ -2,6 +2,7 @@ package org.servicefarm.agent.link;
 
 import io.grpc.ManagedChannel;
 import java.util.List;
+import org.servicefarm.agent.images.ControllerChannels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -10,7 +11,7 @@ import org.slf4j.LoggerFactory;
  * stream (the image store's blob transfers). When a call finds the controller unavailable, the
  * caller reports it and the next call goes to the next address, as the stream's redial does.
  */
-public final class FailoverChannel implements AutoCloseable {
+public final class FailoverChannel implements ControllerChannels, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(FailoverChannel.class);
 
@@ -29,6 +30,7 @@ public final class FailoverChannel implements AutoCloseable {
   }
 
   /** The channel to use now. */
+  @Override
   public synchronized ManagedChannel current() {
     if (closed) {
       throw new IllegalStateException("the channel to the controller is closed: agent stopping");
@@ -43,6 +45,7 @@ public final class FailoverChannel implements AutoCloseable {
    * Moves on to the next controller address after a call on {@code failed} found its controller
    * unavailable. Calls still running on the old channel may finish.
    */
+  @Override
   public synchronized void failover(ManagedChannel failed) {
     if (failed != channel || targets.size() < 2 || closed) {
       return; // someone moved on already, or there is nowhere else to go

@@ -5,9 +5,9 @@ import org.servicefarm.api.v1.AuditLogGrpc;
 import org.servicefarm.api.v1.AuditRecord;
 import org.servicefarm.api.v1.ListAuditRecordsRequest;
 import org.servicefarm.api.v1.ListAuditRecordsResponse;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.model.FarmException;
 
 /** AuditLog: reading the audit trail (admins only, see MethodRoles). */
 public final class AuditLogService extends AuditLogGrpc.AuditLogImplBase {

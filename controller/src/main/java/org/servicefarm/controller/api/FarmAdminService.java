@@ -22,9 +22,9 @@ import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
-import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
+import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListHostsResponse;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.ListImagesResponse;
@@ -38,17 +38,17 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
-import org.servicefarm.controller.model.ServiceDefinitionRecord;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 
@@ -60,36 +60,30 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final Database db;
   private final ImageCatalog catalog;
   private final ImageIntake intake;
-  private final VmQueries queries;
+  private final VmListings listings;
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final VmActions actions;
   private final Duration actionWait;
-  private final EventAndDrainAdmin eventsAndDrains;
+  private final EventAdmin events;
+  private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
 
   /**
-   * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
-   * catalog and images alone.
-   */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
-      HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null, null);
-  }
-
-  /**
-   * @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost
+   * @param events ListEvents and WatchEvents
+   * @param drains DrainHost and UncordonHost
    * @param deletion DeleteService
    */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
-      EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
-    this.eventsAndDrains = eventsAndDrains;
+      EventAdmin events, DrainAdmin drains, DefinitionDeletion deletion) {
+    this.events = events;
+    this.drains = drains;
     this.deletion = deletion;
     this.db = db;
     this.catalog = catalog;
     this.intake = intake;
-    this.queries = queries;
+    this.listings = listings;
     this.hosts = hosts;
     this.agents = agents;
     this.actions = actions;
@@ -148,10 +142,6 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void deleteService(DeleteServiceRequest req, StreamObserver<DeleteServiceResponse> out) {
     String name = Validation.serviceName("name", req.getName());
-    if (deletion == null) {
-      throw new FarmException.Unavailable("this controller was started without definition"
-          + " deletion; service definitions cannot be deleted");
-    }
     DefinitionDeletion.Deleted deleted = deletion.delete(name, req.getForce());
     DeleteServiceResponse.Builder resp = DeleteServiceResponse.newBuilder().setName(name);
     deleted.deletedVmIds().forEach(id -> resp.addDeletedVmIds(id.toString()));
@@ -166,7 +156,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     String sha = req.getSha256().isEmpty() ? null : Validation.sha256("sha256", req.getSha256());
     // Optional fields are proto3 zeros when not given.
     long size = req.getSizeBytes() == 0 ? -1
-        : Validation.range("size_bytes", req.getSizeBytes(), 1, intake().maxImageBytes());
+        : Validation.range("size_bytes", req.getSizeBytes(), 1, intake.maxImageBytes());
     String path = req.getSourcePath();
     if (path.isEmpty()) {
       throw new FarmException.InvalidInput("source_path is required (the image file on the"
@@ -182,21 +172,13 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
       throw new FarmException.InvalidInput("source_path: '" + Validation.shown(path)
           + "' is not a path (" + e.getReason() + ")");
     }
-    out.onNext(ProtoMapping.image(intake().registerFile(name, format, source, sha, size)));
+    out.onNext(ProtoMapping.image(intake.registerFile(name, format, source, sha, size)));
     out.onCompleted();
   }
 
   @Override
   public StreamObserver<UploadImageChunk> uploadImage(StreamObserver<Image> out) {
-    return new ImageUploadReceiver(intake(), out);
-  }
-
-  private ImageIntake intake() {
-    if (intake == null) {
-      throw new FarmException.Unavailable("this controller was started without an image store;"
-          + " images cannot be registered");
-    }
-    return intake;
+    return new ImageUploadReceiver(intake, out);
   }
 
   /** The image format named in a request: qcow2 (the default) or raw. */
@@ -234,7 +216,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmQueries.Page page = queries.list(db, state, host, service, size, after);
+    VmListings.Page page = listings.list(db, state, host, service, size, after);
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {
@@ -284,29 +266,29 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).listEvents(req, out);
+    events.listEvents(req, out);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).watchEvents(req, out);
+    events.watchEvents(req, out);
   }
 
   @Override
   public void drainHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).drainHost(req, out);
+    drains.drainHost(req, out);
   }
 
   @Override
   public void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).uncordonHost(req, out);
+    drains.uncordonHost(req, out);
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
-    LaterAnswer.answer(out,
+    DeferredAnswer.answer(out,
         action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
-        vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
+        vm -> db.inTransaction(tx -> ProtoMapping.vm(listings.views(tx, List.of(vm)).get(0))));
   }
 
   private static UUID pageToken(String token) {

@@ -4,8 +4,8 @@ import io.grpc.stub.StreamObserver;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.UploadImageHeader;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.images.ImageIntake;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * One UploadImage call: a header, then the file's bytes in order. The interceptor cannot answer

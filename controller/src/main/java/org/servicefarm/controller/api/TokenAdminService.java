@@ -8,10 +8,10 @@ import org.servicefarm.api.v1.ListTokensRequest;
 import org.servicefarm.api.v1.ListTokensResponse;
 import org.servicefarm.api.v1.RevokeTokenRequest;
 import org.servicefarm.api.v1.TokenAdminGrpc;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.auth.Role;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.model.ApiTokenRecord;
+import org.servicefarm.controller.model.FarmException;
 
 /** TokenAdmin: creating, listing and revoking bearer tokens (admins only, see MethodRoles). */
 public final class TokenAdminService extends TokenAdminGrpc.TokenAdminImplBase {

@@ -1,6 +1,7 @@
 package org.servicefarm.controller.auth;
 
 import java.util.Locale;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * Who a caller is to the farm. Clients and admins hold tokens ({@code api_tokens.role}); agents
@@ -34,7 +35,7 @@ public enum Role {
       }
     }
     throw new IllegalArgumentException(
-        "role '" + (label == null ? "null" : org.servicefarm.controller.api.Validation.shown(label))
+        "role '" + (label == null ? "null" : FarmException.shown(label))
             + "' is not a token role; expected client or admin");
   }
 }

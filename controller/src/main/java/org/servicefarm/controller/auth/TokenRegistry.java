@@ -3,10 +3,10 @@ package org.servicefarm.controller.auth;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.model.ApiTokenRecord;
+import org.servicefarm.controller.model.FarmException;
 
 /** Issues, lists and revokes tokens. The secret of a new token leaves only in {@link Issued}. */
 public final class TokenRegistry {

@@ -5,23 +5,24 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
-import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.OperationRepository;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.LeaseRecord;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationResult;
 import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.placement.VmProvisioner;
+import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
@@ -44,7 +45,7 @@ public final class Broker {
   private final OperationTracker tracker;
   private final RequestDecider decider;
 
-  public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
+  public Broker(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
       VmWaiter waiter, Leases leases, OperationTracker tracker) {
     this.tracker = tracker;
@@ -53,7 +54,7 @@ public final class Broker {
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
-    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases);
+    this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases);
   }
 
   /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */
@@ -86,12 +87,12 @@ public final class Broker {
       int leaseTtlSeconds, Duration wait) {
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
     UUID operationId = idempotencyKey.keyed() ? UUID.randomUUID() : null;
-    RequestDecider.Decision decision;
-    try {
-      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (RequestDecider.KeyRaced raced) {
-      return repeat(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
+    RequestDecider.Outcome outcome =
+        decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
+      return repeat(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
     auditChange(decision);
     Failpoints.hit("provision.decided");
     if (decision.answer() != null) {
@@ -159,12 +160,12 @@ public final class Broker {
   public Started requestNoWait(String service, RequestKey idempotencyKey, int leaseTtlSeconds,
       Duration wait) {
     UUID operationId = UUID.randomUUID();
-    RequestDecider.Decision decision;
-    try {
-      decision = decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
-    } catch (RequestDecider.KeyRaced raced) {
-      return repeatNoWait(raced.winner, service, idempotencyKey, leaseTtlSeconds, wait);
+    RequestDecider.Outcome outcome =
+        decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
+    if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
+      return repeatNoWait(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
+    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
     auditChange(decision);
     Failpoints.hit("provision.decided");
     VmRecord vm = decision.vm();

@@ -7,22 +7,23 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.broker.Broker.Granted;
-import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
+import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.LeaseRecord;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationPhases;
+import org.servicefarm.controller.placement.VmProvisioner;
 
 /**
  * The locked part of a request: one transaction that routes it, chooses a VM and records the
@@ -40,19 +41,19 @@ final class RequestDecider {
   private final Database db;
   private final CatalogRepository catalog;
   private final VmRepository vms;
-  private final VmQueries queries;
+  private final RequestRoutes routes;
   private final OperationRepository operations;
   private final VmProvisioner provisioner;
   private final Leases leases;
   /** Services whose last request needed the exclusive lock: the next ones take it at once. */
   private final Set<String> exclusiveServices = ConcurrentHashMap.newKeySet();
 
-  RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
+  RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Leases leases) {
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
-    this.queries = queries;
+    this.routes = routes;
     this.operations = operations;
     this.provisioner = provisioner;
     this.leases = leases;
@@ -64,106 +65,111 @@ final class RequestDecider {
    */
   record Decision(VmRecord vm, boolean created, LeaseRecord lease, Granted answer) {}
 
-  /**
-   * Decides under the definition's lock. A repeated key throws {@link KeyRaced} with the request
-   * that holds it, before anything is written.
-   *
-   * @param operationId the request's operation, recorded with the decision; null for none
-   */
-  Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
-      UUID operationId) {
-    if (!exclusiveServices.contains(service)) {
-      try {
-        return decide(service, key, ttlSeconds, wait, operationId, false);
-      } catch (NeedsExclusiveLock e) {
-        exclusiveServices.add(service);
-      }
-    }
-    return decide(service, key, ttlSeconds, wait, operationId, true);
+  /** How a request's decision ended: decided here, or an earlier request holds its key. */
+  sealed interface Outcome {
+    record Decided(Decision decision) implements Outcome {}
+
+    /** A request with the same idempotency key came first; its answer is this one's. */
+    record Repeat(OperationRepository.KeyedRequest earlier) implements Outcome {}
   }
 
-  private Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
+  /**
+   * Decides under the definition's lock. A repeated key is an {@link Outcome.Repeat} with the
+   * request that holds it, and nothing of this request is written.
+   *
+   * @param operationId the request's operation, recorded with the decision; null for none
+   * @throws FarmException.ServiceNotFound when no service of the name is visible
+   */
+  Outcome decide(String service, RequestKey key, int ttlSeconds, Duration wait,
+      UUID operationId) {
+    try {
+      if (!exclusiveServices.contains(service)) {
+        Optional<Outcome> shared = decide(service, key, ttlSeconds, wait, operationId, false);
+        if (shared.isPresent()) {
+          return shared.get();
+        }
+        exclusiveServices.add(service);
+      }
+      return decide(service, key, ttlSeconds, wait, operationId, true).orElseThrow();
+    } catch (KeyTakenMidway raced) {
+      return new Outcome.Repeat(raced.winner);
+    }
+  }
+
+  /** The outcome, or empty when the decision needs the exclusive lock (nothing was written). */
+  private Optional<Outcome> decide(String service, RequestKey key, int ttlSeconds, Duration wait,
       UUID operationId, boolean exclusive) {
     return db.inTransaction(tx -> {
-      VmQueries.RequestRoute found = queries.routeLocked(tx, service, key, exclusive).orElse(null);
+      RequestRoutes.RequestRoute found = routes.routeLocked(tx, service, key, exclusive).orElse(null);
       if (found == null) {
         // A key used before answers as its first request did (a conflict naming its service).
         Optional<OperationRepository.KeyedRequest> earlier =
             key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
-        throw earlier.<RuntimeException>map(KeyRaced::new)
-            .orElseGet(() -> new FarmException.ServiceNotFound(service));
+        if (earlier.isPresent()) {
+          return Optional.of(new Outcome.Repeat(earlier.get()));
+        }
+      } else if (found.earlier().isPresent()) {
+        return Optional.of(new Outcome.Repeat(found.earlier().get()));
       }
-      if (found.earlier().isPresent()) {
-        throw new KeyRaced(found.earlier().get());
+      ServiceRoute route = found == null ? null : found.route();
+      boolean exclusiveHeld = exclusive || (route != null && route.policy().maxLeasesPerVm() > 0);
+      List<RequestRoutes.Candidate> candidates = route == null ? List.of()
+          : routes.candidates(tx, route.definition(), service, route.policy().maxLeasesPerVm());
+      RequestPlan plan = RequestPlan.of(service, route, candidates, exclusiveHeld);
+      if (plan instanceof RequestPlan.TakeExclusiveLock) {
+        return Optional.empty();
       }
-      ServiceRoute route = found.route();
-      boolean exclusiveHeld = exclusive || route.policy().maxLeasesPerVm() > 0;
-      Decision d = decide(tx, route, key, ttlSeconds, wait, operationId, exclusiveHeld);
+      Decision d = carryOut(tx, plan, route, key, ttlSeconds, wait, operationId);
       if (d.answer() == null && operationId != null) {
         Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
             operationId, key, service, d.vm().id(), d.created(),
             OperationPhases.initial(d.vm().state()),
             OperationPhases.percent(OperationPhases.initial(d.vm().state())));
         if (raced.isPresent()) {
-          throw new KeyRaced(raced.get());
+          throw new KeyTakenMidway(raced.get());
         }
       }
-      return d;
+      return Optional.of(new Outcome.Decided(d));
     });
   }
 
-  private Decision decide(Database.Tx tx, ServiceRoute route, RequestKey key, int ttlSeconds,
-      Duration wait, UUID operationId, boolean exclusiveHeld) throws SQLException {
+  /** Does what the plan says, in the request's transaction. */
+  private Decision carryOut(Database.Tx tx, RequestPlan plan, ServiceRoute route, RequestKey key,
+      int ttlSeconds, Duration wait, UUID operationId) throws SQLException {
+    if (plan instanceof RequestPlan.NotFound notFound) {
+      throw new FarmException.ServiceNotFound(notFound.service());
+    }
     String service = route.service();
-    List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service,
-        route.policy().maxLeasesPerVm());
-    InstanceChoice.Choice choice = InstanceChoice.choose(
-        candidates.stream().map(RequestDecider::choosable).toList(), route.policy());
-    boolean sharedSuffices = route.policy().maxLeasesPerVm() == 0
-        && choice.action() == InstanceChoice.Action.ANSWER
-        && candidates.stream().filter(VmQueries.Candidate::warm).count() == 1;
-    if (!sharedSuffices && !exclusiveHeld) {
-      throw new NeedsExclusiveLock();
-    }
-    if (sharedSuffices) {
-      exclusiveServices.remove(service);
-    }
-    VmQueries.Candidate chosen = candidates.stream()
-        .filter(c -> c.vm().id().equals(choice.vmId())).findFirst().orElse(null);
-    switch (choice.action()) {
-      case ANSWER -> {
-        VmRecord vm = chosen.vm();
-        LeaseRecord lease = leases.grantAnswered(tx, vm.id(), service, ttlSeconds, key,
-                operationId, chosen.hostAddress(), chosen.hostPort())
-            .orElseThrow(() -> new KeyRaced(findKey(tx, key)));
-        return new Decision(vm, false, lease, new Granted(vm.id(), service, chosen.hostAddress(),
-            chosen.hostPort(), VmState.ACTIVE, false, lease));
+    if (plan instanceof RequestPlan.AnswerNow warm) {
+      if (warm.sharedLockSuffices()) {
+        exclusiveServices.remove(service);
       }
-      case JOIN, WAKE -> {
-        VmRecord vm = vms.setDesired(tx, chosen.vm(), DesiredState.ACTIVE, "requested: " + service);
-        return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
-      }
-      case CREATE -> {
-        ServiceDefinitionRecord def = catalog.find(tx, route.definition())
-            .orElseThrow(() -> new FarmException.ServiceNotFound(service));
-        long others = candidates.stream().filter(c -> !c.vm().state().isFinal()
-            && c.vm().desiredState() != DesiredState.DELETED).count();
-        VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
-            : "; scaling out to VM " + (others + 1) + " of max_instances "
-                + route.policy().maxInstances() + ", the others full or unreachable"));
-        return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
-      }
-      case HOST_DOWN -> throw new FarmException.Unavailable("the VM offering '" + service + "' ("
-          + chosen.vm().id() + ") is on host " + chosen.vm().hostId()
-          + ", which is not reporting; try again when it returns");
-      default -> throw new IllegalStateException("unhandled choice " + choice.action());
+      RequestRoutes.Candidate chosen = warm.vm();
+      VmRecord vm = chosen.vm();
+      LeaseRecord lease = leases.grantAnswered(tx, vm.id(), service, ttlSeconds, key,
+              operationId, chosen.hostAddress(), chosen.hostPort())
+          .orElseThrow(() -> new KeyTakenMidway(findKey(tx, key)));
+      return new Decision(vm, false, lease, new Granted(vm.id(), service, chosen.hostAddress(),
+          chosen.hostPort(), VmState.ACTIVE, false, lease));
     }
-  }
-
-  private static InstanceChoice.Candidate choosable(VmQueries.Candidate c) {
-    return new InstanceChoice.Candidate(c.vm().id(), c.vm().state(), c.vm().desiredState(),
-        c.liveLeases(), c.hostCpuPercent() / 100.0 + c.hostAllocatedMemoryMb() / 1_000_000.0,
-        c.hostAddress() != null && c.hostPort() != null);
+    if (plan instanceof RequestPlan.WaitFor coming) {
+      VmRecord vm = vms.setDesired(tx, coming.vm().vm(), DesiredState.ACTIVE,
+          "requested: " + service);
+      return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
+    }
+    if (plan instanceof RequestPlan.Build build) {
+      ServiceDefinitionRecord def = catalog.find(tx, route.definition())
+          .orElseThrow(() -> new FarmException.ServiceNotFound(service));
+      long others = build.others();
+      VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
+          : "; scaling out to VM " + (others + 1) + " of max_instances "
+              + build.maxInstances() + ", the others full or unreachable"));
+      return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
+    }
+    RequestPlan.HostDown down = (RequestPlan.HostDown) plan;
+    throw new FarmException.Unavailable("the VM offering '" + service + "' ("
+        + down.vm().vm().id() + ") is on host " + down.vm().vm().hostId()
+        + ", which is not reporting; try again when it returns");
   }
 
   /** The request that holds the key, which a lost insert under it waited for. */
@@ -176,23 +182,15 @@ final class RequestDecider {
   }
 
   /**
-   * The request took the definition's lock shared, but must create or wake: it decides again
-   * under the exclusive lock, having written nothing.
+   * A concurrent request with the same key committed while this one wrote its decision. Thrown
+   * only to roll the transaction back (what it wrote must not stay); {@link #decide} turns it
+   * into an {@link Outcome.Repeat}.
    */
-  private static final class NeedsExclusiveLock extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    NeedsExclusiveLock() {
-      super("the decision needs the definition's exclusive lock", null, false, false);
-    }
-  }
-
-  /** A concurrent request with the same key committed first; its answer is ours. */
-  static final class KeyRaced extends RuntimeException {
+  private static final class KeyTakenMidway extends RuntimeException {
     private static final long serialVersionUID = 1L;
     final transient OperationRepository.KeyedRequest winner;
 
-    KeyRaced(OperationRepository.KeyedRequest winner) {
+    KeyTakenMidway(OperationRepository.KeyedRequest winner) {
       super("idempotency key taken concurrently", null, false, false);
       this.winner = winner;
     }

@@ -16,7 +16,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.LeaseRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
@@ -40,14 +40,14 @@ public final class FarmDetails {
 
   private final Database db;
   private final VmRepository vmRows;
-  private final VmQueries vms;
+  private final VmListings vms;
   private final EventRepository events;
   private final LeaseRepository leases;
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final FarmHistory history;
 
-  public FarmDetails(Database db, VmRepository vmRows, VmQueries vms, EventRepository events,
+  public FarmDetails(Database db, VmRepository vmRows, VmListings vms, EventRepository events,
       LeaseRepository leases, HostRepository hosts, AgentRegistry agents, FarmHistory history) {
     this.db = db;
     this.vmRows = vmRows;
@@ -61,15 +61,15 @@ public final class FarmDetails {
 
   /** The VM, its newest events (oldest first) and leases (newest first); empty if unknown. */
   Optional<String> vm(UUID id) throws IOException {
-    Optional<VmQueries.VmView> found = db.inTransaction(tx -> {
+    Optional<VmListings.VmView> found = db.inTransaction(tx -> {
       Optional<VmRecord> row = vmRows.find(tx, id);
-      return row.isEmpty() ? Optional.<VmQueries.VmView>empty()
+      return row.isEmpty() ? Optional.<VmListings.VmView>empty()
           : Optional.of(vms.views(tx, List.of(row.get())).get(0));
     });
     if (found.isEmpty()) {
       return Optional.empty();
     }
-    VmQueries.VmView view = found.get();
+    VmListings.VmView view = found.get();
     VmRecord v = view.vm();
     StringWriter text = new StringWriter();
     try (JsonWriter out = new JsonWriter(text)) {
@@ -191,7 +191,7 @@ public final class FarmDetails {
       out.name("history");
       FarmHistory.writeHost(out, history.host(id));
       out.name("vms").beginArray();
-      for (VmQueries.VmView v :
+      for (VmListings.VmView v :
           vms.list(db, null, id, null, HOST_VMS_SHOWN, null).vms()) {
         if (v.vm().state() == VmState.DELETED) {
           continue;

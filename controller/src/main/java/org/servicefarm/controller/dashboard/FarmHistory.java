@@ -21,7 +21,7 @@ import java.util.logging.Logger;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.model.HostRecord;
@@ -50,7 +50,7 @@ public final class FarmHistory implements AutoCloseable {
   private final Database db;
   private final HostRepository hosts;
   private final AgentRegistry agents;
-  private final VmQueries vms;
+  private final VmListings vms;
   private final ReadyTimes readyTimes;
   private final Clock clock;
   private final Map<String, Deque<HostSample>> hostSamples = new TreeMap<>();
@@ -61,7 +61,7 @@ public final class FarmHistory implements AutoCloseable {
     return t;
   });
 
-  public FarmHistory(Database db, HostRepository hosts, AgentRegistry agents, VmQueries vms,
+  public FarmHistory(Database db, HostRepository hosts, AgentRegistry agents, VmListings vms,
       ReadyTimes readyTimes, Clock clock) {
     this.db = db;
     this.hosts = hosts;

@@ -6,11 +6,11 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** The agents connected to this controller now, one session per host. */
-public final class AgentRegistry {
+public final class AgentRegistry implements AgentCommands {
   private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
 
   /** Attaches a new session; an older one for the same host (a stale stream) is closed. */
-  void attach(AgentSession session) {
+  public void attach(AgentSession session) {
     AgentSession previous = sessions.put(session.hostId(), session);
     if (previous != null && previous != session) {
       previous.close("replaced by a newer stream");
@@ -19,9 +19,14 @@ public final class AgentRegistry {
   }
 
   /** Detaches the session if it is still the host's current one. */
-  void detach(AgentSession session, String why) {
+  public void detach(AgentSession session, String why) {
     sessions.remove(session.hostId(), session);
     session.close(why);
+  }
+
+  @Override
+  public Optional<ConnectedAgent> agent(String hostId) {
+    return session(hostId).map(ConnectedAgent.class::cast);
   }
 
   public Optional<AgentSession> session(String hostId) {

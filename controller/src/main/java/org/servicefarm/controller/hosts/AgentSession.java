@@ -15,14 +15,14 @@ import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.ControllerMessage;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
 /**
  * One agent's open stream: sends commands down it and matches the results that come back.
  * Stream writes are serialised because gRPC's StreamObserver is not thread-safe.
  */
-public final class AgentSession {
+public final class AgentSession implements AgentCommands.ConnectedAgent {
   private final String hostId;
   private final String address;
   private final String hypervisor;
@@ -35,7 +35,7 @@ public final class AgentSession {
   private volatile Set<String> cachedImages;
   private volatile boolean closed;
 
-  AgentSession(
+  public AgentSession(
       String hostId, String address, String hypervisor, StreamObserver<ControllerMessage> out,
       HostLoad load, Set<String> cachedImages) {
     this.hostId = hostId;
@@ -55,6 +55,7 @@ public final class AgentSession {
   }
 
   /** Whether the host simulates its VMs (libvirt's test driver): nothing there boots an image. */
+  @Override
   public boolean simulatesVms() {
     return "test".equals(hypervisor);
   }
@@ -67,6 +68,7 @@ public final class AgentSession {
     return load;
   }
 
+  @Override
   public Set<String> cachedImages() {
     return cachedImages;
   }
@@ -75,7 +77,7 @@ public final class AgentSession {
     return closed;
   }
 
-  void reported(HostLoad load, java.util.List<String> cachedImages) {
+  public void reported(HostLoad load, java.util.List<String> cachedImages) {
     this.load = load;
     this.cachedImages = Set.copyOf(cachedImages);
     this.lastReport = Instant.now();
@@ -90,6 +92,7 @@ public final class AgentSession {
    * Sends a command whose progress reports (an install fetching images) go to {@code progress}
    * until its result arrives.
    */
+  @Override
   public CompletableFuture<CommandResult> send(Command command, Duration timeout,
       Consumer<CommandProgress> progress) {
     String id = command.getCommandId().isEmpty() ? UUID.randomUUID().toString() : command.getCommandId();
@@ -125,7 +128,7 @@ public final class AgentSession {
                         : e));
   }
 
-  void complete(CommandResult result) {
+  public void complete(CommandResult result) {
     CompletableFuture<CommandResult> future = pending.get(result.getCommandId());
     if (future != null) {
       future.complete(result);
@@ -136,14 +139,14 @@ public final class AgentSession {
    * Hands a progress report to whoever sent the command. Only commands sent on this stream are
    * known here, so an agent cannot report on another host's work.
    */
-  void progressed(CommandProgress progress) {
+  public void progressed(CommandProgress progress) {
     Consumer<CommandProgress> listener = progressListeners.get(progress.getCommandId());
     if (listener != null && pending.containsKey(progress.getCommandId())) {
       listener.accept(progress);
     }
   }
 
-  synchronized void write(ControllerMessage message) {
+  public synchronized void write(ControllerMessage message) {
     out.onNext(message);
   }
 

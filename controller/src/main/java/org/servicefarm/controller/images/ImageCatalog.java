@@ -8,15 +8,15 @@ import java.util.List;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
-import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
 
 /**
  * The catalog of what the farm can construct: registered images, and service definitions with

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
@@ -16,7 +15,6 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -31,19 +29,13 @@ import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.UploadImageHeader;
-import org.servicefarm.controller.api.FarmAdminService;
-import org.servicefarm.controller.api.StatusMapper;
-import org.servicefarm.controller.db.CatalogRepository;
+import org.servicefarm.controller.Controller;
+import org.servicefarm.controller.ControllerConfig;
+import org.servicefarm.controller.auth.AgentIdentity;
+import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.EventRepository;
-import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.ImageRepository;
-import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.Migrations;
-import org.servicefarm.controller.db.VmQueries;
-import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
-import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.diskimage.Qcow2Bytes;
 
 /** RegisterImage and UploadImage over in-process gRPC on a real PostgreSQL. */
@@ -51,10 +43,10 @@ class ImageRegistrationTest {
   @TempDir
   Path dataDir;
   private Path importDir;
-  private ImageCatalog catalog;
   private Database db;
   private BlobStore blobs;
   private Server server;
+  private Controller controller;
   private ManagedChannel channel;
   private FarmAdminGrpc.FarmAdminBlockingStub admin;
   private FarmAdminGrpc.FarmAdminStub adminAsync;
@@ -64,17 +56,17 @@ class ImageRegistrationTest {
     db = new Database(EmbeddedPostgresForTests.freshDatabase(), EmbeddedPostgresForTests.user(), "", 4);
     Migrations.migrate(db.dataSource());
     blobs = new BlobStore(dataDir, 10_000_000);
-    catalog = new ImageCatalog(db, new ImageRepository(), new CatalogRepository());
     importDir = Files.createDirectories(dataDir.resolve("import")).toRealPath();
-    // The image calls never touch VMs, so the admin service gets no VmActions.
-    FarmAdminService service = new FarmAdminService(db, catalog,
-        new ImageIntake(catalog, blobs, Optional.of(importDir)),
-        new VmQueries(new VmRepository(new EventRepository()), new LeaseRepository()),
-        new HostRepository(),
-        new AgentRegistry(), null, Duration.ofSeconds(10));
+    // The whole controller, as the farm runs it: the image calls are FarmAdmin's, served beside
+    // the rest, with the import directory and the store the test reads.
+    controller = new Controller(db, ControllerConfig.defaults()
+        .withImages(ImageSettings.defaults().withImportDirectory(importDir)), dataDir, "",
+        address -> {
+          throw new IllegalStateException("a lone controller forwards nothing");
+        }, blobs);
     String name = InProcessServerBuilder.generateName();
-    server = InProcessServerBuilder.forName(name).directExecutor()
-        .addService(ServerInterceptors.intercept(service, new StatusMapper())).build().start();
+    server = controller.serve(InProcessServerBuilder.forName(name),
+        AgentIdentity.trustingRegistration(), AuthSettings.none());
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     admin = FarmAdminGrpc.newBlockingStub(channel);
     adminAsync = FarmAdminGrpc.newStub(channel);
@@ -83,7 +75,7 @@ class ImageRegistrationTest {
   @AfterEach
   void stop() {
     channel.shutdownNow();
-    server.shutdownNow();
+    controller.close();
     db.close();
   }
 

@@ -31,12 +31,12 @@ import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.controller.Controller;
 import org.servicefarm.controller.ControllerConfig;
 import org.servicefarm.controller.auth.AdminTokenBootstrap;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
-import org.servicefarm.controller.hosts.AgentIdentity;
 import org.servicefarm.e2e.support.ProcessFarm;
 
 /**

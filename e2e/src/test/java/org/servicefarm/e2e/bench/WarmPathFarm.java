@@ -28,12 +28,12 @@ import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.HostCapacity;
 import org.servicefarm.controller.Controller;
 import org.servicefarm.controller.ControllerConfig;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
-import org.servicefarm.controller.hosts.AgentIdentity;
 
 /**
  * The controller in this JVM, served on a real Netty port on 127.0.0.1 the way ControllerMain

@@ -12,7 +12,7 @@ import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
-import org.servicefarm.agent.hypervisor.storage.HostDiskSpace;
+import org.servicefarm.agent.images.HostDiskSpace;
 import org.servicefarm.agent.hypervisor.storage.PreparedDisk;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
 import org.servicefarm.agent.images.BlobDigest;

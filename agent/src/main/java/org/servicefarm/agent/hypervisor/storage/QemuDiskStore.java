@@ -11,6 +11,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
+import org.servicefarm.agent.images.HostDiskSpace;
 import org.servicefarm.agent.images.BlobDigest;
 import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.images.ImageException;

@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
 import java.util.zip.GZIPOutputStream;
 import java.util.zip.ZipException;
+import org.servicefarm.agent.images.HostDiskSpace;
 import org.servicefarm.agent.images.BlobDigest;
 import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageException;

@@ -1,0 +1,100 @@
+package org.servicefarm.controller;
+
+import io.grpc.BindableService;
+import java.time.Clock;
+import java.util.List;
+import java.util.concurrent.Executor;
+import org.servicefarm.controller.api.AgentControlService;
+import org.servicefarm.controller.api.AuditLogService;
+import org.servicefarm.controller.api.DrainAdmin;
+import org.servicefarm.controller.api.EventAdmin;
+import org.servicefarm.controller.api.FarmAdminService;
+import org.servicefarm.controller.api.ImageStoreService;
+import org.servicefarm.controller.api.ServiceBrokerService;
+import org.servicefarm.controller.api.TokenAdminService;
+import org.servicefarm.controller.audit.AuditTrail;
+import org.servicefarm.controller.auth.TokenRegistry;
+import org.servicefarm.controller.auth.TokenVerifier;
+import org.servicefarm.controller.broker.Broker;
+import org.servicefarm.controller.broker.DefinitionDeletion;
+import org.servicefarm.controller.broker.Leases;
+import org.servicefarm.controller.broker.OperationResumer;
+import org.servicefarm.controller.broker.VmActions;
+import org.servicefarm.controller.broker.VmWaiter;
+import org.servicefarm.controller.dashboard.FarmCalls;
+import org.servicefarm.controller.dashboard.FarmDetails;
+import org.servicefarm.controller.dashboard.FarmHistory;
+import org.servicefarm.controller.dashboard.FarmSummary;
+import org.servicefarm.controller.dashboard.ReadyTimes;
+import org.servicefarm.controller.events.EventFeed;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.images.ImageIntake;
+
+/**
+ * The controller's part that clients, admins and agents call: the request method (the broker,
+ * its leases and waiters) and every gRPC service in front of it, with the catalog, tokens, the
+ * audit trail and the event feed they read.
+ */
+final class ApiPart implements AutoCloseable {
+  final ImageCatalog catalog;
+  final TokenRegistry tokens;
+  final AuditTrail auditTrail;
+  final EventFeed eventFeed;
+  final FarmSummary dashboardSummary;
+  /** The dashboard's actions: these same services, in process (see FarmCalls). */
+  final FarmCalls dashboardCalls = new FarmCalls();
+  final ReadyTimes readyTimes = new ReadyTimes(Clock.systemUTC());
+  final FarmHistory dashboardHistory;
+  final FarmDetails dashboardDetails;
+  final ServiceBrokerService brokerService;
+  /** Finishes the requests a controller that stopped leading left RUNNING; run on election. */
+  final OperationResumer resumer;
+  final List<BindableService> services;
+
+  /** @param completions where waiting requests and admin actions finish once their VM settles */
+  ApiPart(PersistencePart p, PlacementPart placement, LifecyclePart lifecycle,
+      AgentRegistry agents, ControllerConfig config, BlobStorage blobs, Executor completions) {
+    VmWaiter waiter = new VmWaiter(p.db, p.vms, p.listings, lifecycle.watcher, completions);
+    Leases leases = new Leases(p.db, p.leases, p.vms, p.routes);
+    Broker broker = new Broker(p.db, p.catalog, p.vms, p.routes, p.operations,
+        placement.provisioner, lifecycle.reconciler, waiter, leases, lifecycle.operations);
+    this.resumer = new OperationResumer(p.db, p.operations, p.vms, lifecycle.operations, waiter,
+        leases, lifecycle.reconciler, config.requestWait());
+    this.catalog = new ImageCatalog(p.db, p.images, p.catalog);
+    this.eventFeed = new EventFeed(p.db, p.events);
+    this.dashboardSummary = new FarmSummary(p.db, p.hosts, agents, p.listings, catalog, p.events,
+        p.audit);
+    this.dashboardHistory = new FarmHistory(p.db, p.hosts, agents, p.listings, readyTimes,
+        Clock.systemUTC());
+    this.dashboardDetails = new FarmDetails(p.db, p.vms, p.listings, p.events, p.leases, p.hosts,
+        agents, dashboardHistory);
+    this.brokerService = new ServiceBrokerService(broker, leases, p.db, p.vms, p.listings,
+        catalog, config.requestWait(), lifecycle.operations);
+    this.auditTrail = new AuditTrail(p.db, p.audit, Clock.systemUTC(), config.auditRetention());
+    this.tokens = new TokenRegistry(p.db, p.tokens,
+        new TokenVerifier(p.db, p.tokens, Clock.systemUTC()));
+    this.services = List.of(
+        brokerService,
+        new TokenAdminService(tokens),
+        new AuditLogService(p.db, p.audit),
+        new FarmAdminService(p.db, catalog,
+            new ImageIntake(catalog, blobs, config.images().importDirectory()), p.listings,
+            p.hosts, agents,
+            new VmActions(p.db, p.vms, p.leases, lifecycle.reconciler, waiter),
+            config.actionWait(),
+            new EventAdmin(p.db, p.events, p.catalog, eventFeed),
+            new DrainAdmin(lifecycle.drainer, agents),
+            new DefinitionDeletion(p.db, p.catalog, p.vms, lifecycle.reconciler)),
+        new ImageStoreService(blobs),
+        new AgentControlService(agents, lifecycle.hostTracker, config.reportIntervalSeconds()));
+  }
+
+  @Override
+  public void close() {
+    eventFeed.close();
+    brokerService.close();
+    auditTrail.close();
+  }
+}

@@ -1,0 +1,74 @@
+package org.servicefarm.controller;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import org.servicefarm.controller.api.StatusMapper;
+import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.HostDrainer;
+import org.servicefarm.controller.hosts.HostTracker;
+import org.servicefarm.controller.images.BlobStorage;
+import org.servicefarm.controller.images.ImageConstructor;
+import org.servicefarm.controller.lifecycle.IdleLadder;
+import org.servicefarm.controller.metrics.ControllerMetrics;
+import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.reconcile.CommandFactory;
+import org.servicefarm.controller.reconcile.InventoryReconciler;
+import org.servicefarm.controller.reconcile.OfferRecorder;
+import org.servicefarm.controller.reconcile.OrphanPolicy;
+import org.servicefarm.controller.reconcile.ReconcileSteps;
+import org.servicefarm.controller.reconcile.Reconciler;
+import org.servicefarm.controller.reconcile.VmStateWatcher;
+
+/**
+ * The controller's part that drives VMs and hosts as the leader: the reconciler with its step
+ * executors, the images they build, agents' inventories and liveness, drains, and the idle
+ * ladder. Every write here goes through the fenced database.
+ */
+final class LifecyclePart implements AutoCloseable {
+  final VmStateWatcher watcher = new VmStateWatcher();
+  final OperationTracker operations;
+  final ImageConstructor images;
+  final Reconciler reconciler;
+  final HostDrainer drainer;
+  final HostTracker hostTracker;
+  final IdleLadder idleLadder;
+
+  LifecyclePart(PersistencePart p, PlacementPart placement, AgentRegistry agents,
+      ControllerConfig config, Path dataDir, BlobStorage blobs, ControllerMetrics metrics) {
+    Database db = p.db;
+    this.operations = new OperationTracker(db, p.operations, StatusMapper::toStatus,
+        metrics::operationFinished);
+    this.images = new ImageConstructor(db, p.images, blobs,
+        ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
+    try {
+      images.removeLeftoverBuilds();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot look for builds a stopped controller left in "
+          + dataDir.resolve("build"), e);
+    }
+    OfferRecorder offers = new OfferRecorder(p.catalog, p.vms);
+    ReconcileSteps steps = new ReconcileSteps(p.leaderDb, p.vms,
+        new CommandFactory(db, p.catalog, p.images, p.events), offers, agents, watcher,
+        config.commandTimeout(), config.longCommandTimeout(), placement.digests,
+        imageId -> images.ensureBuilt(
+            db.inTransaction(tx -> p.images.find(tx, imageId)).orElseThrow()),
+        operations, placement.restores, p.events);
+    this.reconciler = new Reconciler(p.leaderDb, p.vms, steps, watcher, config.reconcileThreads());
+    this.drainer = new HostDrainer(p.leaderDb, p.hosts, p.vms, p.events, reconciler);
+    InventoryReconciler inventory = new InventoryReconciler(p.leaderDb, p.vms, p.events, offers,
+        watcher, new OrphanPolicy(config.orphans(), p.leaderDb, p.vms, p.events, agents,
+            config.commandTimeout(), Clock.systemUTC()));
+    this.hostTracker = new HostTracker(p.leaderDb, p.hosts, p.vms, p.events, inventory, agents,
+        reconciler, config.livenessTimeout(), config.loadPersistInterval());
+    this.idleLadder = new IdleLadder(p.leaderDb, p.catalog, p.vms, p.leases,
+        placement.provisioner, reconciler);
+  }
+
+  @Override
+  public void close() {
+    reconciler.close();
+  }
+}
