@@ -66,7 +66,7 @@ final class ApiPart implements AutoCloseable {
     this.eventFeed = new EventFeed(p.db, p.events);
     this.dashboardSummary = new FarmSummary(p.db, p.hosts, agents, p.listings, catalog, p.events,
         p.audit);
-    this.dashboardHistory = new FarmHistory(p.db, p.hosts, agents, p.listings, readyTimes,
+    this.dashboardHistory = new FarmHistory(p.db, p.hosts, agents, readyTimes,
         Clock.systemUTC());
     this.dashboardDetails = new FarmDetails(p.db, p.vms, p.listings, p.events, p.leases, p.hosts,
         agents, dashboardHistory);

@@ -50,7 +50,6 @@ public final class FarmHistory implements AutoCloseable {
   private final Database db;
   private final HostRepository hosts;
   private final AgentRegistry agents;
-  private final VmListings vms;
   private final ReadyTimes readyTimes;
   private final Clock clock;
   private final Map<String, Deque<HostSample>> hostSamples = new TreeMap<>();
@@ -61,12 +60,11 @@ public final class FarmHistory implements AutoCloseable {
     return t;
   });
 
-  public FarmHistory(Database db, HostRepository hosts, AgentRegistry agents, VmListings vms,
+  public FarmHistory(Database db, HostRepository hosts, AgentRegistry agents,
       ReadyTimes readyTimes, Clock clock) {
     this.db = db;
     this.hosts = hosts;
     this.agents = agents;
-    this.vms = vms;
     this.readyTimes = readyTimes;
     this.clock = clock;
   }
@@ -91,7 +89,7 @@ public final class FarmHistory implements AutoCloseable {
   void sample() {
     long now = clock.instant().getEpochSecond();
     List<HostRecord> all = hosts.list(db);
-    Map<VmState, Integer> counts = new EnumMap<>(vms.countsByState(db));
+    Map<VmState, Integer> counts = new EnumMap<>(VmListings.countsByState(db));
     synchronized (this) {
       for (HostRecord h : all) {
         HostRecord.HostLoad load = agents.session(h.id()).map(AgentSession::load).orElse(null);
