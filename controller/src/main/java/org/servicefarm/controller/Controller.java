@@ -23,7 +23,11 @@ import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.api.TokenAdminService;
 import org.servicefarm.controller.audit.AuditInterceptor;
 import org.servicefarm.controller.audit.AuditTrail;
+import org.servicefarm.controller.api.ProjectAdminService;
 import org.servicefarm.controller.auth.AuthSettings;
+import org.servicefarm.controller.auth.ProjectScopeInterceptor;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.projects.ProjectRegistry;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.auth.TokenVerifier;
 import org.servicefarm.controller.broker.Broker;
@@ -95,6 +99,7 @@ public final class Controller implements AutoCloseable {
   private final List<BindableService> services;
   private final ImageCatalog catalog;
   private final TokenRegistry tokens;
+  private final ProjectRegistry projects;
   private final FarmSummary dashboardSummary;
   private final ControllerMetrics metrics = new ControllerMetrics();
   private final ServingHealth servingHealth;
@@ -214,8 +219,10 @@ public final class Controller implements AutoCloseable {
     TokenRepository tokenRepo = new TokenRepository();
     this.tokens = new TokenRegistry(db, tokenRepo,
         new TokenVerifier(db, tokenRepo, java.time.Clock.systemUTC()));
+    this.projects = new ProjectRegistry(db, new ProjectRepository());
     this.services = List.of(
         brokerService,
+        new ProjectAdminService(projects),
         new TokenAdminService(tokens),
         new AuditLogService(db, auditRecords),
         new FarmAdminService(db, catalog,
@@ -240,6 +247,7 @@ public final class Controller implements AutoCloseable {
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
+    metrics.watchProjects(db);
     metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
         .map(ServingHealth.Report::serving).orElse(false));
   }
@@ -291,6 +299,7 @@ public final class Controller implements AutoCloseable {
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
+    ProjectScopeInterceptor projectScope = new ProjectScopeInterceptor(projects::exists);
     List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
     // The audit interceptor runs before authorization (the last in the list runs first), so it
     // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
@@ -303,9 +312,10 @@ public final class Controller implements AutoCloseable {
     for (BindableService s : services) {
       LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
       // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
+      // The project scope is settled where the call is served (after forwarding, if any).
       builder.addService(MalformedRequests.refusedAsInvalid(ServerInterceptors.intercept(
           ServerInterceptors.intercept(ServerInterceptors.intercept(s, mapper,
-              AuditInterceptor.servedHereMarker()), routing), audited)));
+              AuditInterceptor.servedHereMarker(), projectScope), routing), audited)));
     }
     builder.addService(ServerInterceptors.intercept(health.getHealthService(), authorization));
     builder.addService(

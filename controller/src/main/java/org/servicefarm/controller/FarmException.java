@@ -58,4 +58,18 @@ public abstract class FarmException extends RuntimeException {
       super(message);
     }
   }
+
+  /** A project's quota would be passed; the message names the quota, the usage and the limit. */
+  public static final class QuotaExceeded extends FarmException {
+    public QuotaExceeded(String message) {
+      super(message);
+    }
+  }
+
+  /** The caller's token may not do this (a project's token acting on the whole farm). */
+  public static final class PermissionDenied extends FarmException {
+    public PermissionDenied(String message) {
+      super(message);
+    }
+  }
 }

@@ -40,6 +40,7 @@ import picocli.CommandLine.Spec;
       EventsCommand.class,
       HostCommand.class,
       TokenCommand.class,
+      ProjectCommand.class,
       AuditCommand.class,
       PkiCommand.class,
       CompletionCommand.class,
@@ -67,6 +68,12 @@ public final class FarmCtl {
       description = "Read the bearer token from this file when --token is not given"
           + " (env FARM_TOKEN_FILE), e.g. the controller's <data-dir>/admin.token.")
   private Path tokenFile;
+
+  @Option(names = "--project", scope = ScopeType.INHERIT, paramLabel = "NAME",
+      defaultValue = "${env:FARM_PROJECT}",
+      description = {"Act in this project (env FARM_PROJECT): a farm-wide admin token's",
+          "calls then see, define and create there. A project's token acts in its own."})
+  private String project;
 
   @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, paramLabel = "FORMAT",
       defaultValue = "table",
@@ -159,7 +166,8 @@ public final class FarmCtl {
       FarmClientOptions.Builder options = FarmClientOptions.builder()
           .target(target)
           .bearerToken(token != null && !token.isEmpty() ? token : readTokenFile())
-          .trustCertificate(caCertificate);
+          .trustCertificate(caCertificate)
+          .project(project);
       if (plaintext) {
         options.plaintext(true);
       }

@@ -39,6 +39,9 @@ import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
 import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.auth.Caller;
+import org.servicefarm.controller.db.ProjectOwnership;
+import org.servicefarm.controller.model.ProjectScope;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
@@ -67,6 +70,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final Duration actionWait;
   private final EventAndDrainAdmin eventsAndDrains;
   private final DefinitionDeletion deletion;
+  private final ProjectGate gate;
 
   /**
    * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
@@ -94,6 +98,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     this.agents = agents;
     this.actions = actions;
     this.actionWait = actionWait;
+    this.gate = new ProjectGate(db, new ProjectOwnership());
   }
 
   @Override
@@ -126,8 +131,10 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
     long memory = Validation.range("definition.memory_mb",
         d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
-        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d)));
+        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
+        owner.project(), owner.shared()));
     out.onNext(ProtoMapping.definition(saved, image));
     out.onCompleted();
   }
@@ -138,8 +145,11 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     Map<UUID, String> imageNames = new HashMap<>();
     catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
+    ProjectScope scope = Caller.scope();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
-      resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+      if (scope.seesDefinition(d.project(), d.shared())) {
+        resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+      }
     }
     out.onNext(resp.build());
     out.onCompleted();
@@ -148,6 +158,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void deleteService(DeleteServiceRequest req, StreamObserver<DeleteServiceResponse> out) {
     String name = Validation.serviceName("name", req.getName());
+    gate.requireOwnDefinition(name);
     if (deletion == null) {
       throw new FarmException.Unavailable("this controller was started without definition"
           + " deletion; service definitions cannot be deleted");
@@ -161,6 +172,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void registerImage(RegisterImageRequest req, StreamObserver<Image> out) {
+    ProjectGate.requireFarmWide("registering an image");
     String name = Validation.imageName("name", req.getName());
     String format = imageFormat(req.getFormat());
     String sha = req.getSha256().isEmpty() ? null : Validation.sha256("sha256", req.getSha256());
@@ -188,6 +200,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public StreamObserver<UploadImageChunk> uploadImage(StreamObserver<Image> out) {
+    ProjectGate.requireFarmWide("uploading an image");
     return new ImageUploadReceiver(intake(), out);
   }
 
@@ -234,7 +247,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmQueries.Page page = queries.list(db, state, host, service, size, after);
+    VmQueries.Page page = queries.list(db, state, host, service, size, after,
+        Caller.scope().project());
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {
@@ -304,8 +318,10 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
+    UUID id = Validation.vmId(req.getVmId());
+    gate.requireVm(id);
     LaterAnswer.answer(out,
-        action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
+        action.apply(id, CallDeadlines.waitFor(actionWait)),
         vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
   }
 

@@ -27,7 +27,8 @@ public final class StatusMapper implements ServerInterceptor {
       Status code;
       if (e instanceof FarmException.ServiceNotFound || e instanceof FarmException.NotFound) {
         code = Status.NOT_FOUND;
-      } else if (e instanceof FarmException.NoCapacity) {
+      } else if (e instanceof FarmException.NoCapacity
+          || e instanceof FarmException.QuotaExceeded) {
         code = Status.RESOURCE_EXHAUSTED;
       } else if (e instanceof FarmException.Unavailable) {
         code = Status.UNAVAILABLE;
@@ -35,6 +36,8 @@ public final class StatusMapper implements ServerInterceptor {
         code = Status.INVALID_ARGUMENT;
       } else if (e instanceof FarmException.Conflict) {
         code = Status.FAILED_PRECONDITION;
+      } else if (e instanceof FarmException.PermissionDenied) {
+        code = Status.PERMISSION_DENIED;
       } else if (e instanceof FarmException.TimedOut) {
         code = Status.DEADLINE_EXCEEDED;
       } else {

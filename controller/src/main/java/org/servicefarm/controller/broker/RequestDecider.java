@@ -115,8 +115,10 @@ final class RequestDecider {
   private Decision decide(Database.Tx tx, ServiceRoute route, RequestKey key, int ttlSeconds,
       Duration wait, UUID operationId, boolean exclusiveHeld) throws SQLException {
     String service = route.service();
+    // A shared definition's VMs are each project's own: a request sees its project's only.
+    String project = key.scope().projectFor(route.owner());
     List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service,
-        route.policy().maxLeasesPerVm());
+        route.policy().maxLeasesPerVm(), project);
     InstanceChoice.Choice choice = InstanceChoice.choose(
         candidates.stream().map(RequestDecider::choosable).toList(), route.policy());
     boolean sharedSuffices = route.policy().maxLeasesPerVm() == 0
@@ -140,6 +142,7 @@ final class RequestDecider {
             chosen.hostPort(), VmState.ACTIVE, false, lease));
       }
       case JOIN, WAKE -> {
+        provisioner.admitReturning(tx, chosen.vm());
         VmRecord vm = vms.setDesired(tx, chosen.vm(), DesiredState.ACTIVE, "requested: " + service);
         return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
       }
@@ -148,7 +151,8 @@ final class RequestDecider {
             .orElseThrow(() -> new FarmException.ServiceNotFound(service));
         long others = candidates.stream().filter(c -> !c.vm().state().isFinal()
             && c.vm().desiredState() != DesiredState.DELETED).count();
-        VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
+        VmRecord vm = provisioner.provision(tx, def, project, "requested: " + service
+            + (others == 0 ? ""
             : "; scaling out to VM " + (others + 1) + " of max_instances "
                 + route.policy().maxInstances() + ", the others full or unreachable"));
         return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);

@@ -67,6 +67,7 @@ public final class VmQueries {
       boolean exclusive) throws SQLException {
     return tx.queryOne(
         "SELECT s.name, s.definition, s.guest_port, " + CatalogRepository.POLICY_COLUMNS + ","
+            + " d.project AS owner,"
             + " CASE WHEN ? OR d.max_leases_per_vm > 0"
             + "   THEN pg_advisory_xact_lock(hashtextextended('definition:' || s.definition, 0))"
             + "   ELSE pg_advisory_xact_lock_shared(hashtextextended('definition:' || s.definition, 0))"
@@ -75,12 +76,12 @@ public final class VmQueries {
             + " o.created AS earlier_created"
             + " FROM services s JOIN service_definitions d ON d.name = s.definition"
             + " LEFT JOIN operations o ON o.caller = ? AND o.request_key = ?"
-            + " WHERE s.name = ?",
+            + " WHERE s.name = ? AND (?::text IS NULL OR d.project = ?::text OR d.shared)",
         rs -> {
           UUID earlier = Rows.uuid(rs, "earlier_id");
           return new RequestRoute(
               new CatalogRepository.ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3),
-                  CatalogRepository.POLICY.map(rs)),
+                  CatalogRepository.POLICY.map(rs), rs.getString("owner")),
               earlier == null ? Optional.empty() : Optional.of(new OperationRepository.KeyedRequest(
                   earlier, rs.getString("earlier_service"), Rows.uuid(rs, "earlier_vm"),
                   rs.getBoolean("earlier_created"))));
@@ -88,7 +89,9 @@ public final class VmQueries {
         exclusive,
         key.caller(),
         key.idempotencyKey(),
-        service);
+        service,
+        key.project(),
+        key.project());
   }
 
   /**
@@ -124,6 +127,12 @@ public final class VmQueries {
    */
   public List<Candidate> candidates(Database.Tx tx, String definition, String service,
       int maxLeasesPerVm) throws SQLException {
+    return candidates(tx, definition, service, maxLeasesPerVm, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public List<Candidate> candidates(Database.Tx tx, String definition, String service,
+      int maxLeasesPerVm, String project) throws SQLException {
     return tx.query(
         "SELECT v.*, h.address, vs.host_port, h.load_cpu_percent,"
             + " (SELECT COALESCE(sum(o.memory_mb), 0) FROM vms o WHERE o.host_id = v.host_id"
@@ -132,7 +141,8 @@ public final class VmQueries {
             + "   WHERE l.vm_id = v.id AND l.released_at IS NULL AND l.expires_at > now())"
             + "   ELSE 0 END AS live_leases"
             + " FROM (SELECT " + VmRepository.COLUMNS + " FROM vms WHERE definition = ?"
-            + "   AND state NOT IN ('DELETED', 'FAILED')) v"
+            + "   AND state NOT IN ('DELETED', 'FAILED')"
+            + "   AND (?::text IS NULL OR project = ?::text)) v"
             + " LEFT JOIN hosts h ON h.id = v.host_id"
             + " LEFT JOIN vm_services vs ON vs.vm_id = v.id AND vs.service = ?"
             + " ORDER BY v.created_at, v.id",
@@ -146,12 +156,20 @@ public final class VmQueries {
                 rs.getInt("live_leases")),
         maxLeasesPerVm,
         definition,
+        project,
+        project,
         service);
   }
 
   /** Filters are ignored when null; pages are ordered by VM id. */
   public Page list(
       Database db, VmState state, String hostId, String service, int pageSize, UUID after) {
+    return list(db, state, hostId, service, pageSize, after, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public Page list(Database db, VmState state, String hostId, String service, int pageSize,
+      UUID after, String project) {
     return db.inTransaction(
         tx -> {
           List<VmRecord> vms =
@@ -163,6 +181,7 @@ public final class VmQueries {
                       + "   WHERE s.vm_id = v.id AND s.service = ?::text)"
                       + "   OR v.definition IN (SELECT definition FROM services WHERE name = ?::text))"
                       + " AND (?::uuid IS NULL OR v.id > ?::uuid)"
+                      + " AND (?::text IS NULL OR v.project = ?::text)"
                       + " ORDER BY v.id LIMIT ?",
                   VmRepository.MAPPER,
                   state == null ? null : state.name(),
@@ -174,6 +193,8 @@ public final class VmQueries {
                   service,
                   after,
                   after,
+                  project,
+                  project,
                   pageSize + 1);
           boolean more = vms.size() > pageSize;
           List<VmRecord> page = more ? vms.subList(0, pageSize) : vms;
@@ -218,15 +239,22 @@ public final class VmQueries {
   public record OfferedService(String service, String definition, UUID vmId, VmState state) {}
 
   public List<OfferedService> offeredServices(Database db) {
+    return offeredServices(db, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public List<OfferedService> offeredServices(Database db, String project) {
     return db.query(
         "SELECT vs.service, v.definition, v.id, v.state FROM vm_services vs"
             + " JOIN vms v ON v.id = vs.vm_id WHERE v.state NOT IN ('DELETED', 'FAILED')"
-            + " AND v.desired_state <> 'DELETED'"
+            + " AND v.desired_state <> 'DELETED' AND (?::text IS NULL OR v.project = ?::text)"
             + " ORDER BY vs.service, v.id",
         rs ->
             new OfferedService(
                 rs.getString(1), rs.getString(2), Rows.uuid(rs, "id"),
-                VmState.valueOf(rs.getString(4))));
+                VmState.valueOf(rs.getString(4))),
+        project,
+        project);
   }
 
   /** How many VMs are in each state (states with none are absent), DELETED included. */

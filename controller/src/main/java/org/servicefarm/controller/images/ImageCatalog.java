@@ -53,7 +53,14 @@ public final class ImageCatalog {
   /** What a definition asks for; exactly one of packages and imageName is given. */
   public record DefinitionInput(String name, List<String> packages, String imageName,
       String command, int vcpus, long memoryMb, List<ServicePort> services,
-      InstancePolicy policy) {
+      InstancePolicy policy, String project, boolean shared) {
+
+    /** A definition of the project {@code default}, not shared. */
+    public DefinitionInput(String name, List<String> packages, String imageName, String command,
+        int vcpus, long memoryMb, List<ServicePort> services, InstancePolicy policy) {
+      this(name, packages, imageName, command, vcpus, memoryMb, services, policy,
+          org.servicefarm.controller.model.ProjectScope.DEFAULT, false);
+    }
 
     /** A definition whose VMs never idle out and run one at a time. */
     public DefinitionInput(String name, List<String> packages, String imageName, String command,
@@ -69,7 +76,7 @@ public final class ImageCatalog {
           : images.findByName(tx, in.imageName()).orElseThrow(() -> new FarmException.NotFound(
               "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
       Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
-          in.vcpus(), in.memoryMb(), in.services(), in.policy());
+          in.vcpus(), in.memoryMb(), in.services(), in.policy(), in.project(), in.shared());
       if (clash.isPresent()) {
         throw new FarmException.Conflict("cannot define '" + in.name() + "': service " + clash.get());
       }
