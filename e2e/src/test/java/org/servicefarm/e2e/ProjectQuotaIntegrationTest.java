@@ -114,4 +114,33 @@ class ProjectQuotaIntegrationTest {
     assertEquals(26, after.getQuota().getVcpus());
     assertTrue(!after.getQuota().hasVms(), "a negative limit removes it");
   }
+
+  @Test
+  void anImageUploadedInAProjectCountsAgainstItsStoredBytes() throws Exception {
+    admin.projects().create("images", ProjectQuota.newBuilder().setStoredBytes(1_500_000).build());
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("project-image", ".raw");
+    byte[] bytes = new byte[1 << 20];
+    new java.util.Random(16).nextBytes(bytes);
+    java.nio.file.Files.write(file, bytes);
+    try (FarmClient inProject = farm.clientInProject(farm.adminToken(), "images")) {
+      assertEquals("images", inProject.uploadImage("team-disk", "raw", file,
+          java.time.Duration.ofMinutes(1)).getProject());
+      assertEquals(1 << 20, admin.projects().usage("images").getUsage().getStoredBytes());
+      FarmException over = org.junit.jupiter.api.Assertions.assertThrows(FarmException.class,
+          () -> inProject.uploadImage("team-disk-2", "raw", file, java.time.Duration.ofMinutes(1)));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, over.code(), over.getMessage());
+      assertTrue(over.getMessage().contains("quota stored_bytes of project 'images'"),
+          over.getMessage());
+    } finally {
+      java.nio.file.Files.delete(file);
+    }
+    // Another project neither sees the image nor may build from it.
+    FarmClient burstAdmin = farm.clientWithToken(
+        admin.tokens().create("burst-admin", "admin", "burst").getSecret());
+    assertTrue(burstAdmin.listImages().stream().noneMatch(i -> i.getName().equals("team-disk")));
+    FarmException hidden = org.junit.jupiter.api.Assertions.assertThrows(FarmException.class,
+        () -> burstAdmin.defineService(ServiceDefinition.newBuilder().setName("from-their-disk")
+            .setImage("team-disk").setPort(80).build()));
+    assertEquals(Status.Code.NOT_FOUND, hidden.code(), hidden.getMessage());
+  }
 }

@@ -172,7 +172,6 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void registerImage(RegisterImageRequest req, StreamObserver<Image> out) {
-    ProjectGate.requireFarmWide("registering an image");
     String name = Validation.imageName("name", req.getName());
     String format = imageFormat(req.getFormat());
     String sha = req.getSha256().isEmpty() ? null : Validation.sha256("sha256", req.getSha256());
@@ -194,13 +193,13 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
       throw new FarmException.InvalidInput("source_path: '" + Validation.shown(path)
           + "' is not a path (" + e.getReason() + ")");
     }
-    out.onNext(ProtoMapping.image(intake().registerFile(name, format, source, sha, size)));
+    out.onNext(ProtoMapping.image(intake().registerFile(name, format, source, sha, size,
+        Caller.scope().project())));
     out.onCompleted();
   }
 
   @Override
   public StreamObserver<UploadImageChunk> uploadImage(StreamObserver<Image> out) {
-    ProjectGate.requireFarmWide("uploading an image");
     return new ImageUploadReceiver(intake(), out);
   }
 
@@ -227,7 +226,9 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void listImages(ListImagesRequest req, StreamObserver<ListImagesResponse> out) {
     ListImagesResponse.Builder resp = ListImagesResponse.newBuilder();
-    catalog.list().forEach(i -> resp.addImages(ProtoMapping.image(i)));
+    ProjectScope scope = Caller.scope();
+    catalog.list().stream().filter(i -> i.project() == null || scope.sees(i.project()))
+        .forEach(i -> resp.addImages(ProtoMapping.image(i)));
     out.onNext(resp.build());
     out.onCompleted();
   }

@@ -99,6 +99,7 @@ final class ProtoMapping {
         .setKernelSha256(nullToEmpty(i.kernelSha256()))
         .setInitrdSha256(nullToEmpty(i.initrdSha256()))
         .setBuildError(nullToEmpty(i.buildError()))
+        .setProject(nullToEmpty(i.project()))
         .build();
   }
 

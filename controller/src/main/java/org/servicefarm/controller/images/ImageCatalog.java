@@ -13,6 +13,8 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.projects.QuotaGuard;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
@@ -27,20 +29,36 @@ public final class ImageCatalog {
   private final Database db;
   private final ImageRepository images;
   private final CatalogRepository catalog;
+  private final QuotaGuard quotas;
 
   public ImageCatalog(Database db, ImageRepository images, CatalogRepository catalog) {
+    this.quotas = new QuotaGuard(new ProjectRepository());
     this.db = db;
     this.images = images;
     this.catalog = catalog;
   }
 
   public ImageRecord register(String name, String sha256, long sizeBytes, String format, String path) {
+    return register(name, sha256, sizeBytes, format, path, null);
+  }
+
+  /**
+   * As above, filed under {@code project} (null: every project may use it) within its quota of
+   * stored bytes.
+   *
+   * @throws FarmException.QuotaExceeded when the image would pass the project's stored bytes
+   */
+  public ImageRecord register(String name, String sha256, long sizeBytes, String format,
+      String path, String project) {
     try {
       return db.inTransaction(tx -> {
         if (images.findByName(tx, name).isPresent()) {
           throw new FarmException.Conflict("an image named '" + name + "' is already registered");
         }
-        return images.register(tx, name, sha256, sizeBytes, format, path);
+        if (project != null) {
+          quotas.admitBytes(tx, project, sizeBytes);
+        }
+        return images.register(tx, name, sha256, sizeBytes, format, path, project);
       });
     } catch (DatabaseException e) {
       if (e.kind() == DatabaseException.Kind.CONSTRAINT) {
@@ -73,7 +91,8 @@ public final class ImageCatalog {
     return db.inTransaction(tx -> {
       ImageRecord image = in.imageName().isEmpty()
           ? images.findOrRecordComposed(tx, inputHash(in.packages(), in.command()))
-          : images.findByName(tx, in.imageName()).orElseThrow(() -> new FarmException.NotFound(
+          : images.findByName(tx, in.imageName()).filter(i -> i.usableBy(in.project()))
+              .orElseThrow(() -> new FarmException.NotFound(
               "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
       Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
           in.vcpus(), in.memoryMb(), in.services(), in.policy(), in.project(), in.shared());

@@ -10,6 +10,7 @@
   const MAX_EVENTS = 50;
 
   let events = [];               // newest first
+  let summary = null;            // the last one read, re-shown when the project filter changes
   let stream = null;
   let pollTimer = null;
   let refreshSoon = null;
@@ -65,6 +66,30 @@
     return iso ? new Date(iso).toLocaleTimeString() : '';
   }
 
+  /** The project the page is filtered to; '' shows every project. */
+  function chosenProject() {
+    return byId('project').value;
+  }
+
+  /** Whether a row of this project passes the filter (host events, of none, only unfiltered). */
+  function shown(project) {
+    const chosen = chosenProject();
+    return chosen === '' || project === chosen;
+  }
+
+  function renderProjects(projects) {
+    const select = byId('project');
+    const chosen = select.value;
+    const options = [''].concat(projects).map((name) => {
+      const option = document.createElement('option');
+      option.value = name;
+      option.textContent = name === '' ? 'All projects' : name;
+      return option;
+    });
+    select.replaceChildren(...options);
+    select.value = projects.includes(chosen) ? chosen : '';
+  }
+
   function renderHosts(hosts) {
     fill('hosts', hosts.map((h) => row([
       cell(h.id, 'id'),
@@ -84,31 +109,33 @@
       return li;
     });
     byId('vm-states').replaceChildren(...chips);
-    fill('vms', vms.map((v) => row([
+    fill('vms', vms.filter((v) => shown(v.project)).map((v) => row([
       cell(v.id, 'id'),
       cell(v.service),
+      cell(v.project),
       cell(v.state + (v.desiredState === v.state ? '' : ' → ' + v.desiredState),
           'state state-' + v.state),
       cell(v.host),
       cell(v.endpoint, 'id'),
       cell(time(v.updatedAt)),
-    ], v.id)), 6, 'No VMs yet: request a service.');
+    ], v.id)), 7, 'No VMs yet: request a service.');
   }
 
   function renderServices(services) {
-    fill('services', services.map((s) => row([
+    fill('services', services.filter((s) => s.shared || shown(s.project)).map((s) => row([
       cell(s.name),
+      cell(s.shared ? s.project + ' (shared)' : s.project),
       cell(s.offers.join(', ')),
       cell(s.packages),
       cell(s.command, 'id'),
       cell(s.vcpus),
       cell(s.memoryMb + ' MB'),
       cell(s.vms),
-    ], s.name)), 7, 'No services are defined.');
+    ], s.name)), 8, 'No services are defined.');
   }
 
   function renderEvents() {
-    fill('events', events.map((e) => row([
+    fill('events', events.filter((e) => shown(e.project)).map((e) => row([
       cell(time(e.at)),
       cell(e.kind),
       cell(e.vmId, 'id'),
@@ -165,11 +192,20 @@
       setConnection('summary failed: HTTP ' + response.status, 'down');
       return;
     }
-    const summary = await response.json();
+    summary = await response.json();
+    renderProjects(summary.projects);
+    render();
+  }
+
+  function render() {
+    if (summary === null) {
+      return;
+    }
     renderHosts(summary.hosts);
     renderVms(summary.vmStates, summary.vms);
     renderServices(summary.services);
     mergeEvents(summary.events);
+    renderEvents();
     renderAudit(summary.audit);
     byId('updated').textContent = 'updated ' + time(summary.generatedAt);
   }
@@ -220,6 +256,7 @@
     });
   }
 
+  byId('project').addEventListener('change', render);
   refresh();
   connect();
   setInterval(refresh, REFRESH_MS);
