@@ -11,7 +11,7 @@ import org.servicefarm.api.v1.ProjectAdminGrpc;
 import org.servicefarm.api.v1.ProjectQuota;
 import org.servicefarm.api.v1.ProjectUsage;
 import org.servicefarm.api.v1.SetProjectQuotaRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.model.ProjectRecord;
 import org.servicefarm.controller.model.ProjectScope;

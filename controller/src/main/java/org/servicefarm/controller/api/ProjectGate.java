@@ -2,7 +2,7 @@ package org.servicefarm.controller.api;
 
 import java.util.Optional;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.ProjectOwnership;

@@ -7,9 +7,9 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.model.ProjectScope;
 
 /**
@@ -26,10 +26,16 @@ public final class ProjectScopeInterceptor implements ServerInterceptor {
   private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
 
   private final Predicate<String> projectExists;
+  private final Function<Throwable, Status> toStatus;
 
-  /** @param projectExists whether a live project has the name (read when a caller names one) */
-  public ProjectScopeInterceptor(Predicate<String> projectExists) {
+  /**
+   * @param projectExists whether a live project has the name (read when a caller names one)
+   * @param toStatus how a failure to read it (the database down) is answered
+   */
+  public ProjectScopeInterceptor(Predicate<String> projectExists,
+      Function<Throwable, Status> toStatus) {
     this.projectExists = projectExists;
+    this.toStatus = toStatus;
   }
 
   @Override
@@ -57,7 +63,7 @@ public final class ProjectScopeInterceptor implements ServerInterceptor {
       }
     } catch (RuntimeException e) {
       // The project table could not be read (database down): answer as any other call would.
-      refusal = StatusMapper.toStatus(e);
+      refusal = toStatus.apply(e);
       scope = null;
     }
     if (refusal != null) {

@@ -1,19 +1,20 @@
 package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.placement.VmProvisioner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
@@ -44,7 +45,7 @@ public final class Broker {
   private final OperationTracker tracker;
   private final RequestDecider decider;
 
-  public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
+  public Broker(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
       VmWaiter waiter, Leases leases, OperationTracker tracker) {
     this.tracker = tracker;
@@ -53,7 +54,7 @@ public final class Broker {
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
-    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases);
+    this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases);
   }
 
   /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */

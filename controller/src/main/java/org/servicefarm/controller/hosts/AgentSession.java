@@ -15,7 +15,7 @@ import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.ControllerMessage;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
 /**
@@ -35,7 +35,7 @@ public final class AgentSession {
   private volatile Set<String> cachedImages;
   private volatile boolean closed;
 
-  AgentSession(
+  public AgentSession(
       String hostId, String address, String hypervisor, StreamObserver<ControllerMessage> out,
       HostLoad load, Set<String> cachedImages) {
     this.hostId = hostId;
@@ -75,7 +75,7 @@ public final class AgentSession {
     return closed;
   }
 
-  void reported(HostLoad load, java.util.List<String> cachedImages) {
+  public void reported(HostLoad load, java.util.List<String> cachedImages) {
     this.load = load;
     this.cachedImages = Set.copyOf(cachedImages);
     this.lastReport = Instant.now();
@@ -125,7 +125,7 @@ public final class AgentSession {
                         : e));
   }
 
-  void complete(CommandResult result) {
+  public void complete(CommandResult result) {
     CompletableFuture<CommandResult> future = pending.get(result.getCommandId());
     if (future != null) {
       future.complete(result);
@@ -136,14 +136,14 @@ public final class AgentSession {
    * Hands a progress report to whoever sent the command. Only commands sent on this stream are
    * known here, so an agent cannot report on another host's work.
    */
-  void progressed(CommandProgress progress) {
+  public void progressed(CommandProgress progress) {
     Consumer<CommandProgress> listener = progressListeners.get(progress.getCommandId());
     if (listener != null && pending.containsKey(progress.getCommandId())) {
       listener.accept(progress);
     }
   }
 
-  synchronized void write(ControllerMessage message) {
+  public synchronized void write(ControllerMessage message) {
     out.onNext(message);
   }
 

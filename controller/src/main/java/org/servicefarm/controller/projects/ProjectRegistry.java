@@ -3,7 +3,7 @@ package org.servicefarm.controller.projects;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.model.ProjectRecord;

@@ -1,7 +1,7 @@
 package org.servicefarm.controller.projects;
 
 import java.sql.SQLException;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.model.DesiredState;

@@ -1,0 +1,182 @@
+package org.servicefarm.controller.api;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.servicefarm.api.v1.AgentControlGrpc;
+import org.servicefarm.api.v1.AgentMessage;
+import org.servicefarm.api.v1.ControllerMessage;
+import org.servicefarm.api.v1.LoadReport;
+import org.servicefarm.api.v1.Register;
+import org.servicefarm.api.v1.Registered;
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.auth.AgentIdentity;
+import org.servicefarm.controller.hosts.AgentProtocol;
+import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.hosts.HostEvents;
+import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
+
+/**
+ * The agents' side of the API: one bidirectional stream per host. The first message registers
+ * the host; after that the stream carries load reports and command results up, commands down.
+ * A stream may speak only of the host it registered, and only register the host its client
+ * certificate names, when it has one ({@link AgentIdentity}).
+ */
+public final class AgentControlService extends AgentControlGrpc.AgentControlImplBase {
+  private static final Logger LOG = Logger.getLogger(AgentControlService.class.getName());
+
+  private final AgentRegistry registry;
+  private final HostEvents events;
+  private final int reportIntervalSeconds;
+  private final ReportIngest reports = new ReportIngest(REPORT_THREADS);
+
+  /** Workers squaring reports with the VM table; each host's reports run one at a time. */
+  private static final int REPORT_THREADS = 8;
+
+  public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
+    this.registry = registry;
+    this.events = events;
+    this.reportIntervalSeconds = reportIntervalSeconds;
+  }
+
+  @Override
+  public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
+    return new StreamObserver<>() {
+      private AgentSession session;
+
+      @Override
+      public void onNext(AgentMessage message) {
+        try {
+          handle(message);
+        } catch (FarmException e) {
+          fail(StatusMapper.toStatus(e));
+        } catch (DatabaseException e) {
+          LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
+          fail(StatusMapper.toStatus(e));
+        }
+      }
+
+      private void handle(AgentMessage message) {
+        switch (message.getKindCase()) {
+          case REGISTER -> register(message.getRegister());
+          case LOAD -> {
+            requireSession("a load report");
+            ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
+            // Liveness and load at once; the table is squared off this stream's thread.
+            // A report made while libvirtd is away lists no cached images: keep the last ones.
+            session.reported(AgentProtocol.load(message.getLoad().getLoad()),
+                message.getLoad().getDomainsUnknown()
+                    ? java.util.List.copyOf(session.cachedImages())
+                    : message.getLoad().getCachedImagesList());
+            String hostId = session.hostId();
+            reports.submit(hostId, message.getLoad(), report -> recordReport(hostId, report));
+          }
+          case RESULT -> {
+            requireSession("a command result");
+            session.complete(message.getResult());
+          }
+          case PROGRESS -> {
+            requireSession("a progress report");
+            session.progressed(message.getProgress());
+          }
+          // An empty message, or one of a kind added by a newer agent: refused, named.
+          default -> throw new FarmException.InvalidInput("agent message of no kind this"
+              + " controller knows (field " + unknownFields(message) + "); is the agent newer"
+              + " than the controller? Upgrade the controllers before the agents");
+        }
+      }
+
+      /**
+       * A report the database cannot take is skipped, not fatal: the stream stays up, the host
+       * keeps counting as alive, and the next report carries its whole inventory again. (Ending
+       * the stream would make the agent re-register, and the host look silent meanwhile.)
+       */
+      private void recordReport(String hostId, LoadReport report) {
+        try {
+          events.vmsChanged(events.reported(hostId, report));
+        } catch (DatabaseException e) {
+          LOG.log(Level.WARNING, "load report of host {0} not recorded: {1}",
+              new Object[] {hostId, e.getMessage()});
+        } catch (FarmException e) {
+          // Off the stream's thread nobody else would hear of it; the next report tries again.
+          LOG.log(Level.WARNING, "load report of host {0} not applied: {1}",
+              new Object[] {hostId, e.getMessage()});
+        }
+      }
+
+      private void register(Register register) {
+        // Before any echo or record: refusals name these values, the database stores them.
+        Validation.hostId(register.getHostId());
+        Validation.text("address", register.getAddress(), 255);
+        Validation.text("hypervisor", register.getHypervisor(), 64);
+        Validation.text("agent_version", register.getAgentVersion(), 128);
+        ReportValidation.requireValid("inventory", register.getInventoryList());
+        // Before anything is recorded: an agent this controller cannot speak to is not a host.
+        AgentProtocol.requireSupported(register.getHostId(), register.getAgentVersion(),
+            register.getProtocolVersion());
+        if (session != null) {
+          if (!session.hostId().equals(register.getHostId())) {
+            throw new FarmException.InvalidInput("this stream registered host " + session.hostId()
+                + " and cannot speak for host " + register.getHostId());
+          }
+        }
+        Validation.hostId(register.getHostId());
+        // Before anything is recorded: a refused host must not appear among the farm's hosts.
+        AgentIdentity.requireMayRegister(register.getHostId());
+        List<UUID> toDrive = events.registered(register);
+        session = new AgentSession(register.getHostId(), register.getAddress(),
+            register.getHypervisor(), out,
+            AgentProtocol.load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
+        registry.attach(session);
+        session.write(ControllerMessage.newBuilder()
+            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds))
+            .build());
+        LOG.info("host " + register.getHostId() + " registered (" + register.getHypervisor() + ", "
+            + register.getInventoryCount() + " domains)");
+        events.vmsChanged(toDrive);
+      }
+
+      private void requireSession(String what) {
+        if (session == null) {
+          throw new FarmException.InvalidInput(what + " arrived before Register");
+        }
+      }
+
+      private void fail(Status status) {
+        if (session != null) {
+          registry.detach(session, status.getDescription());
+        }
+        try {
+          out.onError(status.asRuntimeException());
+        } catch (IllegalStateException alreadyClosed) {
+          // The call ended while we were failing it; nothing more to say to the agent.
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        if (session != null) {
+          registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        if (session != null) {
+          registry.detach(session, "agent closed the stream");
+        }
+        out.onCompleted();
+      }
+    };
+  }
+  /** The field numbers of a message this controller's protocol does not define, e.g. "[12]". */
+  private static String unknownFields(AgentMessage message) {
+    java.util.Set<Integer> numbers = message.getUnknownFields().asMap().keySet();
+    return numbers.isEmpty() ? "none: the message is empty" : numbers.toString();
+  }
+}
