@@ -17,10 +17,20 @@ final class BearerTokenInterceptor implements ClientInterceptor {
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
+  static final Metadata.Key<String> PROJECT =
+      Metadata.Key.of("servicefarm-project", Metadata.ASCII_STRING_MARSHALLER);
+
   private final String headerValue;
+  private final String project;
 
   BearerTokenInterceptor(String token) {
-    this.headerValue = "Bearer " + token;
+    this(token, null);
+  }
+
+  /** @param project sent as "servicefarm-project" when not null; token null sends none */
+  BearerTokenInterceptor(String token, String project) {
+    this.headerValue = token == null ? null : "Bearer " + token;
+    this.project = project;
   }
 
   @Override
@@ -29,7 +39,12 @@ final class BearerTokenInterceptor implements ClientInterceptor {
     return new SimpleForwardingClientCall<>(next.newCall(method, callOptions)) {
       @Override
       public void start(Listener<RespT> responseListener, Metadata headers) {
-        headers.put(AUTHORIZATION, headerValue);
+        if (headerValue != null) {
+          headers.put(AUTHORIZATION, headerValue);
+        }
+        if (project != null) {
+          headers.put(PROJECT, project);
+        }
         super.start(responseListener, headers);
       }
     };

@@ -23,6 +23,7 @@ import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc.ServiceBrokerBlockingStub;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.AuditLogGrpc;
+import org.servicefarm.api.v1.ProjectAdminGrpc;
 import org.servicefarm.api.v1.TokenAdminGrpc;
 import org.servicefarm.api.v1.Vm;
 
@@ -53,6 +54,7 @@ public final class FarmClient implements AutoCloseable {
   private final CatalogCalls catalog;
   private final TokenCalls tokens;
   private final AuditCalls audit;
+  private final ProjectCalls projects;
 
   /** Calls the farm over a channel the caller built and will close, with default options. */
   public FarmClient(Channel channel) {
@@ -71,9 +73,9 @@ public final class FarmClient implements AutoCloseable {
   private FarmClient(Channel channel, FarmClientOptions options, ManagedChannel ownedChannel) {
     this.options = Objects.requireNonNull(options, "options");
     this.ownedChannel = ownedChannel;
-    Channel authorized = options.bearerToken()
-        .map(token -> ClientInterceptors.intercept(channel, new BearerTokenInterceptor(token)))
-        .orElse(channel);
+    Channel authorized = options.bearerToken().isEmpty() && options.project().isEmpty() ? channel
+        : ClientInterceptors.intercept(channel, new BearerTokenInterceptor(
+            options.bearerToken().orElse(null), options.project().orElse(null)));
     ServiceBrokerBlockingStub broker = ServiceBrokerGrpc.newBlockingStub(authorized);
     StatusMapper statusMapper = new StatusMapper(channel.authority());
     UnaryCaller caller = new UnaryCaller(options, statusMapper);
@@ -90,6 +92,13 @@ public final class FarmClient implements AutoCloseable {
         options.callDeadline());
     this.audit = new AuditCalls(AuditLogGrpc.newBlockingStub(authorized), caller,
         options.callDeadline());
+    this.projects = new ProjectCalls(ProjectAdminGrpc.newBlockingStub(authorized), caller,
+        options.callDeadline());
+  }
+
+  /** Projects and their quotas and usage. */
+  public ProjectCalls projects() {
+    return projects;
   }
 
   /**

@@ -32,6 +32,7 @@ public final class FarmClientOptions {
   private final boolean plaintext;
   private final Path trustCertificate;
   private final String bearerToken;
+  private final String project;
   private final Duration requestServiceDeadline;
   private final Duration callDeadline;
   private final int maxAttempts;
@@ -45,6 +46,7 @@ public final class FarmClientOptions {
     this.plaintext = plaintext;
     this.trustCertificate = builder.trustCertificate;
     this.bearerToken = builder.bearerToken;
+    this.project = builder.project;
     this.requestServiceDeadline = builder.requestServiceDeadline;
     this.callDeadline = builder.callDeadline;
     this.maxAttempts = builder.maxAttempts;
@@ -92,6 +94,14 @@ public final class FarmClientOptions {
     return Optional.ofNullable(bearerToken);
   }
 
+  /**
+   * The project a farm-wide token's calls act in (sent as "servicefarm-project"); empty: the
+   * whole farm, or the project a project's token is bound to.
+   */
+  public Optional<String> project() {
+    return Optional.ofNullable(project);
+  }
+
   /** How long RequestService may take in all, retries included. */
   public Duration requestServiceDeadline() {
     return requestServiceDeadline;
@@ -133,6 +143,7 @@ public final class FarmClientOptions {
     private Boolean plaintext; // null: decided by the target, see plaintext(boolean)
     private Path trustCertificate;
     private String bearerToken;
+    private String project;
     private Duration requestServiceDeadline = DEFAULT_REQUEST_SERVICE_DEADLINE;
     private Duration callDeadline = DEFAULT_CALL_DEADLINE;
     private int maxAttempts = DEFAULT_MAX_ATTEMPTS;
@@ -166,6 +177,12 @@ public final class FarmClientOptions {
     /** Sent as "authorization: Bearer &lt;token&gt;"; null or "" sends no token. */
     public Builder bearerToken(String token) {
       this.bearerToken = token == null || token.isEmpty() ? null : token;
+      return this;
+    }
+
+    /** The project to act in with a farm-wide token; null or "" acts on the whole farm. */
+    public Builder project(String project) {
+      this.project = project == null || project.isEmpty() ? null : project;
       return this;
     }
 
@@ -216,6 +233,10 @@ public final class FarmClientOptions {
         // Not echoed: the value is a secret.
         throw new IllegalArgumentException(
             "bearer token must be printable ASCII without spaces or line breaks");
+      }
+      if (project != null && !project.matches("[a-z0-9][a-z0-9-]{0,62}")) {
+        throw new IllegalArgumentException("project '" + project + "' is not a project name"
+            + " (1 to 63 of a-z, 0-9 and '-')");
       }
       requirePositive("request service deadline", requestServiceDeadline);
       requirePositive("call deadline", callDeadline);

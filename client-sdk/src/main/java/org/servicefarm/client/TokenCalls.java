@@ -28,7 +28,16 @@ public final class TokenCalls {
 
   /** A new token of role "client" or "admin"; the answer holds its secret, shown only now. */
   public CreateTokenResponse create(String name, String role) {
-    CreateTokenRequest request = CreateTokenRequest.newBuilder().setName(name).setRole(role).build();
+    return create(name, role, "");
+  }
+
+  /**
+   * As {@link #create(String, String)}, bound to a project ("": the caller's project; for a
+   * farm-wide caller, "default" for a client token and farm-wide for an admin token).
+   */
+  public CreateTokenResponse create(String name, String role, String project) {
+    CreateTokenRequest request = CreateTokenRequest.newBuilder().setName(name).setRole(role)
+        .setProject(project).build();
     return caller.blocking(plan(TokenAdminGrpc.getCreateTokenMethod(), name, false),
         deadline -> stub.withDeadline(deadline).createToken(request));
   }

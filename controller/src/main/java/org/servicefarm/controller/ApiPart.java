@@ -10,6 +10,7 @@ import org.servicefarm.controller.api.DrainAdmin;
 import org.servicefarm.controller.api.EventAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.ImageStoreService;
+import org.servicefarm.controller.api.ProjectAdminService;
 import org.servicefarm.controller.api.ServiceBrokerService;
 import org.servicefarm.controller.api.TokenAdminService;
 import org.servicefarm.controller.audit.AuditTrail;
@@ -26,11 +27,13 @@ import org.servicefarm.controller.dashboard.FarmDetails;
 import org.servicefarm.controller.dashboard.FarmHistory;
 import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.dashboard.ReadyTimes;
+import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
+import org.servicefarm.controller.projects.ProjectRegistry;
 
 /**
  * The controller's part that clients, admins and agents call: the request method (the broker,
@@ -40,6 +43,7 @@ import org.servicefarm.controller.images.ImageIntake;
 final class ApiPart implements AutoCloseable {
   final ImageCatalog catalog;
   final TokenRegistry tokens;
+  final ProjectRegistry projects;
   final AuditTrail auditTrail;
   final EventFeed eventFeed;
   final FarmSummary dashboardSummary;
@@ -75,8 +79,10 @@ final class ApiPart implements AutoCloseable {
     this.auditTrail = new AuditTrail(p.db, p.audit, Clock.systemUTC(), config.auditRetention());
     this.tokens = new TokenRegistry(p.db, p.tokens,
         new TokenVerifier(p.db, p.tokens, Clock.systemUTC()));
+    this.projects = new ProjectRegistry(p.db, new ProjectRepository());
     this.services = List.of(
         brokerService,
+        new ProjectAdminService(projects),
         new TokenAdminService(tokens),
         new AuditLogService(p.db, p.audit),
         new FarmAdminService(p.db, catalog,

@@ -20,6 +20,7 @@ import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.audit.AuditInterceptor;
 import org.servicefarm.controller.audit.AuditTrail;
 import org.servicefarm.controller.auth.AgentIdentity;
+import org.servicefarm.controller.auth.ProjectScopeInterceptor;
 import org.servicefarm.controller.auth.AuthSettings;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.broker.VmWaiter;
@@ -111,6 +112,7 @@ public final class Controller implements AutoCloseable {
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
+    metrics.watchProjects(db);
     metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
         .map(ServingHealth.Report::serving).orElse(false));
   }
@@ -179,6 +181,8 @@ public final class Controller implements AutoCloseable {
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
+    ProjectScopeInterceptor projectScope =
+        new ProjectScopeInterceptor(api.projects::exists, StatusMapper::toStatus);
     List<ServerInterceptor> authorization = auth.interceptors(api.tokens.verifier(), StatusMapper::toStatus);
     // The audit interceptor runs before authorization (the last in the list runs first), so it
     // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
@@ -192,9 +196,11 @@ public final class Controller implements AutoCloseable {
     for (BindableService s : api.services) {
       LeaderRouting routing = s instanceof AgentControlService ? leaderOnly : forwarding;
       // Outermost: a request that does not parse is refused as INVALID_ARGUMENT, not UNKNOWN.
+      // The project scope is settled where the call is served (after forwarding, if any).
       io.grpc.ServerServiceDefinition served = MalformedRequests.refusedAsInvalid(
           ServerInterceptors.intercept(ServerInterceptors.intercept(ServerInterceptors.intercept(
-              s, mapper, api.readyTimes, AuditInterceptor.servedHereMarker()), routing), audited));
+              s, mapper, api.readyTimes, AuditInterceptor.servedHereMarker(), projectScope),
+              routing), audited));
       builder.addService(served);
       if (!(s instanceof AgentControlService)) {
         forDashboard.add(served);

@@ -30,6 +30,7 @@ final class CommandSelection {
       EventsCommand.class,
       HostCommand.class,
       TokenCommand.class,
+      ProjectCommand.class,
       AuditCommand.class,
       PkiCommand.class,
       CompletionCommand.class);

@@ -54,6 +54,12 @@ public final class FarmCtl {
           + " (env FARM_TOKEN_FILE), e.g. the controller's <data-dir>/admin.token.")
   private Path tokenFile;
 
+  @Option(names = "--project", scope = ScopeType.INHERIT, paramLabel = "NAME",
+      defaultValue = "${env:FARM_PROJECT}",
+      description = {"Act in this project (env FARM_PROJECT): a farm-wide admin token's",
+          "calls then see, define and create there. A project's token acts in its own."})
+  private String project;
+
   @Option(names = {"-o", "--output"}, scope = ScopeType.INHERIT, paramLabel = "FORMAT",
       defaultValue = "table",
       description = "Output: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE}).")
@@ -172,7 +178,8 @@ public final class FarmCtl {
       FarmClientOptions.Builder options = FarmClientOptions.builder()
           .target(target)
           .bearerToken(token != null && !token.isEmpty() ? token : readTokenFile())
-          .trustCertificate(caCertificate);
+          .trustCertificate(caCertificate)
+          .project(project);
       if (plaintext) {
         options.plaintext(true);
       }

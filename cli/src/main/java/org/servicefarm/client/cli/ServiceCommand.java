@@ -99,6 +99,11 @@ final class ServiceCommand {
           "archive) is installed again from the image instead of failing."})
     private boolean stateless;
 
+    @Option(names = "--shared",
+        description = {"Visible to every project, each of which gets VMs of its own (needs a",
+          "farm-wide admin token)."})
+    private boolean shared;
+
     @Spec
     private CommandSpec spec;
 
@@ -126,7 +131,8 @@ final class ServiceCommand {
           .setMinActive(minActive)
           .setMaxLeasesPerVm(maxLeasesPerVm)
           .setMaxInstances(maxInstances)
-          .setStateless(stateless);
+          .setStateless(stateless)
+          .setShared(shared);
       if (source.packages != null) {
         definition.addAllPackages(source.packages);
       } else {

@@ -18,6 +18,7 @@ import picocli.CommandLine.Spec;
     footer = {
       "%nExample:",
       "  farmctl token create --name ci --role client",
+      "  farmctl --project team-a token create --name team-a-ci --role client",
       "  FARM_TOKEN=sf_... farmctl request redis",
     })
 final class TokenCommand {
@@ -45,8 +46,10 @@ final class TokenCommand {
     try (FarmClient client = farmCtl.openClient()) {
       CreateTokenResponse created = client.tokens().create(name, role.name());
       ApiToken token = created.getToken();
-      Table table = new Table("ID", "NAME", "ROLE", "SECRET")
-          .row(token.getId(), token.getName(), token.getRole(), created.getSecret());
+      Table table = new Table("ID", "NAME", "ROLE", "PROJECT", "SECRET")
+          .row(token.getId(), token.getName(), token.getRole(),
+              token.getProject().isEmpty() ? "(farm-wide)" : token.getProject(),
+              created.getSecret());
       farmCtl.output().print(created, table);
     }
   }
@@ -76,9 +79,10 @@ final class TokenCommand {
   }
 
   private static Table table(List<ApiToken> tokens) {
-    Table table = new Table("ID", "NAME", "ROLE", "CREATED", "REVOKED");
+    Table table = new Table("ID", "NAME", "ROLE", "PROJECT", "CREATED", "REVOKED");
     for (ApiToken t : tokens) {
-      table.row(t.getId(), t.getName(), t.getRole(), Cells.time(t.getCreatedAt()),
+      table.row(t.getId(), t.getName(), t.getRole(),
+          t.getProject().isEmpty() ? "(farm-wide)" : t.getProject(), Cells.time(t.getCreatedAt()),
           t.hasRevokedAt() ? Cells.time(t.getRevokedAt()) : Cells.NONE);
     }
     return table;

@@ -25,6 +25,8 @@ public final class AuditLogService extends AuditLogGrpc.AuditLogImplBase {
   @Override
   public void listAuditRecords(ListAuditRecordsRequest request,
       StreamObserver<ListAuditRecordsResponse> out) {
+    // The trail names every project's callers and targets.
+    ProjectGate.requireFarmWide("reading the audit trail");
     int limit = request.getLimit() == 0 ? DEFAULT_LIMIT : request.getLimit();
     if (limit < 1 || limit > MAX_LIMIT) {
       throw new FarmException.InvalidInput("limit " + request.getLimit() + " is out of range;"

@@ -22,11 +22,13 @@ public final class DrainAdmin {
   }
 
   void drainHost(HostActionRequest req, StreamObserver<Host> out) {
+    ProjectGate.requireFarmWide("draining a host");
     out.onNext(host(drainer.drain(Validation.hostId(req.getHostId()))));
     out.onCompleted();
   }
 
   void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
+    ProjectGate.requireFarmWide("uncordoning a host");
     out.onNext(host(drainer.uncordon(Validation.hostId(req.getHostId()))));
     out.onCompleted();
   }

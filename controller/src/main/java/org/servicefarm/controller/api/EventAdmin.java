@@ -8,6 +8,8 @@ import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.WatchEventsRequest;
+import org.servicefarm.controller.auth.Caller;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
@@ -41,7 +43,7 @@ public final class EventAdmin {
     int limit = req.getLimit() == 0 ? DEFAULT_EVENTS
         : (int) Validation.range("limit", req.getLimit(), 1, MAX_EVENTS);
     List<EventRepository.Event> page = events.page(db, filter.vmId(), filter.service(),
-        filter.hostId(), after, Long.MAX_VALUE, limit);
+        filter.hostId(), after, Long.MAX_VALUE, limit, filter.project());
     ListEventsResponse.Builder resp = ListEventsResponse.newBuilder();
     page.forEach(e -> resp.addEvents(event(e)));
     out.onNext(resp.build());
@@ -57,14 +59,16 @@ public final class EventAdmin {
   private EventFilter filter(String vmId, String service, String hostId) {
     UUID vm = vmId.isEmpty() ? null : Validation.vmId(vmId);
     String host = hostId.isEmpty() ? null : Validation.hostId(hostId);
+    // A project's caller sees its project's events only: a host's events name no project.
+    String project = Caller.scope().project();
     if (service.isEmpty()) {
-      return new EventFilter(vm, null, null, host);
+      return new EventFilter(vm, null, null, host, project);
     }
     String name = Validation.serviceName("service", service);
     // A service no longer defined still matches the events recorded under its name.
     String definition = db.inTransaction(tx -> catalog.route(tx, name))
         .map(CatalogRepository.ServiceRoute::definition).orElse(null);
-    return new EventFilter(vm, name, definition, host);
+    return new EventFilter(vm, name, definition, host, project);
   }
 
   static Event event(EventRepository.Event e) {
@@ -78,6 +82,7 @@ public final class EventAdmin {
         .setFromState(nullToEmpty(e.fromState()))
         .setToState(nullToEmpty(e.toState()))
         .setCause(e.cause())
+        .setProject(nullToEmpty(e.project()))
         .build();
   }
 

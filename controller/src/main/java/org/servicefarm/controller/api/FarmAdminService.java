@@ -38,6 +38,9 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
+import org.servicefarm.controller.auth.Caller;
+import org.servicefarm.controller.db.ProjectOwnership;
+import org.servicefarm.controller.model.ProjectScope;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
@@ -68,6 +71,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final EventAdmin events;
   private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
+  private final ProjectGate gate;
 
   /**
    * @param events ListEvents and WatchEvents
@@ -88,6 +92,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     this.agents = agents;
     this.actions = actions;
     this.actionWait = actionWait;
+    this.gate = new ProjectGate(db, new ProjectOwnership());
   }
 
   @Override
@@ -120,8 +125,10 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
     long memory = Validation.range("definition.memory_mb",
         d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
-        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d)));
+        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
+        owner.project(), owner.shared()));
     out.onNext(ProtoMapping.definition(saved, image));
     out.onCompleted();
   }
@@ -132,8 +139,11 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     Map<UUID, String> imageNames = new HashMap<>();
     catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
+    ProjectScope scope = Caller.scope();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
-      resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+      if (scope.seesDefinition(d.project(), d.shared())) {
+        resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+      }
     }
     out.onNext(resp.build());
     out.onCompleted();
@@ -142,6 +152,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void deleteService(DeleteServiceRequest req, StreamObserver<DeleteServiceResponse> out) {
     String name = Validation.serviceName("name", req.getName());
+    gate.requireOwnDefinition(name);
     DefinitionDeletion.Deleted deleted = deletion.delete(name, req.getForce());
     DeleteServiceResponse.Builder resp = DeleteServiceResponse.newBuilder().setName(name);
     deleted.deletedVmIds().forEach(id -> resp.addDeletedVmIds(id.toString()));
@@ -172,7 +183,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
       throw new FarmException.InvalidInput("source_path: '" + Validation.shown(path)
           + "' is not a path (" + e.getReason() + ")");
     }
-    out.onNext(ProtoMapping.image(intake.registerFile(name, format, source, sha, size)));
+    out.onNext(ProtoMapping.image(intake.registerFile(name, format, source, sha, size,
+        Caller.scope().project())));
     out.onCompleted();
   }
 
@@ -196,7 +208,9 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void listImages(ListImagesRequest req, StreamObserver<ListImagesResponse> out) {
     ListImagesResponse.Builder resp = ListImagesResponse.newBuilder();
-    catalog.list().forEach(i -> resp.addImages(ProtoMapping.image(i)));
+    ProjectScope scope = Caller.scope();
+    catalog.list().stream().filter(i -> i.project() == null || scope.sees(i.project()))
+        .forEach(i -> resp.addImages(ProtoMapping.image(i)));
     out.onNext(resp.build());
     out.onCompleted();
   }
@@ -216,7 +230,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmListings.Page page = listings.list(db, state, host, service, size, after);
+    VmListings.Page page = listings.list(db, state, host, service, size, after,
+        Caller.scope().project());
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {
@@ -286,8 +301,10 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
+    UUID id = Validation.vmId(req.getVmId());
+    gate.requireVm(id);
     DeferredAnswer.answer(out,
-        action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
+        action.apply(id, CallDeadlines.waitFor(actionWait)),
         vm -> db.inTransaction(tx -> ProtoMapping.vm(listings.views(tx, List.of(vm)).get(0))));
   }
 

@@ -37,7 +37,8 @@ final class ImageUploadReceiver implements StreamObserver<UploadImageChunk> {
           upload = intake.beginUpload(Validation.imageName("name", h.getName()),
               FarmAdminService.imageFormat(h.getFormat()),
               Validation.range("size_bytes", h.getSizeBytes(), 1, intake.maxImageBytes()),
-              h.getSha256().isEmpty() ? null : Validation.sha256("sha256", h.getSha256()));
+              h.getSha256().isEmpty() ? null : Validation.sha256("sha256", h.getSha256()),
+              org.servicefarm.controller.auth.Caller.scope().project());
         }
         case DATA -> {
           if (upload == null) {

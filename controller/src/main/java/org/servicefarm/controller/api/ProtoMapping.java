@@ -49,7 +49,8 @@ final class ProtoMapping {
         .setFailureReason(nullToEmpty(vm.failureReason()))
         .setCreatedAt(timestamp(vm.createdAt()))
         .setUpdatedAt(timestamp(vm.updatedAt()))
-        .setLeases(view.liveLeases());
+        .setLeases(view.liveLeases())
+        .setProject(nullToEmpty(vm.project()));
     if (view.lastUsedAt() != null) {
       b.setLastUsedAt(timestamp(view.lastUsedAt()));
     }
@@ -98,6 +99,7 @@ final class ProtoMapping {
         .setKernelSha256(nullToEmpty(i.kernelSha256()))
         .setInitrdSha256(nullToEmpty(i.initrdSha256()))
         .setBuildError(nullToEmpty(i.buildError()))
+        .setProject(nullToEmpty(i.project()))
         .build();
   }
 
@@ -109,7 +111,9 @@ final class ProtoMapping {
         .setVcpus(d.vcpus())
         .setMemoryMb(d.memoryMb())
         .setCommand(d.command())
-        .setCreatedAt(timestamp(d.createdAt()));
+        .setCreatedAt(timestamp(d.createdAt()))
+        .setProject(nullToEmpty(d.project()))
+        .setShared(d.shared());
     InstancePolicy policy = d.policy();
     b.setSleepAfterSeconds(policy.sleepAfterSeconds())
         .setArchiveAfterSeconds(policy.archiveAfterSeconds())

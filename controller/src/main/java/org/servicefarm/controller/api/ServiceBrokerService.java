@@ -24,6 +24,8 @@ import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ProjectOwnership;
+import org.servicefarm.controller.model.ProjectScope;
 import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.images.ImageCatalog;
@@ -42,6 +44,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   private final ImageCatalog catalog;
   private final Duration requestWait;
   private final OperationWatches operationWatches;
+  private final ProjectGate gate;
 
   public ServiceBrokerService(Broker broker, Leases leases, Database db, VmRepository vms,
       VmListings listings, ImageCatalog catalog, Duration requestWait, OperationTracker tracker) {
@@ -53,6 +56,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     this.listings = listings;
     this.catalog = catalog;
     this.requestWait = requestWait;
+    this.gate = new ProjectGate(db, new ProjectOwnership());
   }
 
   @Override
@@ -60,7 +64,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     String service = Validation.serviceName("service", req.getService());
     // A key is the caller's own: another caller's same key is another request.
     RequestKey key = new RequestKey(Caller.current(),
-        Validation.idempotencyKey(req.getIdempotencyKey()));
+        Validation.idempotencyKey(req.getIdempotencyKey()), Caller.scope().project());
     int ttl = Validation.leaseTtl("lease_ttl_seconds", req.getLeaseTtlSeconds(),
         Leases.DEFAULT_TTL_SECONDS, Leases.MAX_TTL_SECONDS);
     if (req.getNoWait()) {
@@ -89,6 +93,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   @Override
   public void watchOperation(WatchOperationRequest req, StreamObserver<OperationUpdate> out) {
     java.util.UUID id = Validation.operationId(req.getOperationId());
+    gate.requireOperation(id);
     operationWatches.watch(id, (ServerCallStreamObserver<OperationUpdate>) out);
   }
 
@@ -102,13 +107,16 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     java.util.UUID id = Validation.leaseId(req.getLeaseId());
     // 0 passes through: the lease's own TTL.
     int ttl = Validation.leaseTtl("ttl_seconds", req.getTtlSeconds(), 0, Leases.MAX_TTL_SECONDS);
+    gate.requireLease(id);
     out.onNext(ProtoMapping.lease(leases.renew(id, ttl)));
     out.onCompleted();
   }
 
   @Override
   public void releaseLease(ReleaseLeaseRequest req, StreamObserver<ReleaseLeaseResponse> out) {
-    leases.release(Validation.leaseId(req.getLeaseId()));
+    java.util.UUID id = Validation.leaseId(req.getLeaseId());
+    gate.requireLease(id);
+    leases.release(id);
     out.onNext(ReleaseLeaseResponse.getDefaultInstance());
     out.onCompleted();
   }
@@ -116,7 +124,8 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   @Override
   public void listServices(ListServicesRequest req, StreamObserver<ListServicesResponse> out) {
     Map<String, OfferedService.Builder> offered = new LinkedHashMap<>();
-    for (VmListings.OfferedService o : listings.offeredServices(db)) {
+    ProjectScope scope = Caller.scope();
+    for (VmListings.OfferedService o : listings.offeredServices(db, scope.project())) {
       OfferedService.Builder b = offered.computeIfAbsent(o.service(),
           s -> OfferedService.newBuilder().setName(s).setDefinition(o.definition()));
       b.addVmIds(o.vmId().toString());
@@ -130,6 +139,9 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     ListServicesResponse.Builder resp = ListServicesResponse.newBuilder();
     offered.values().forEach(b -> resp.addOffered(b.build()));
     for (ServiceDefinitionRecord d : catalog.definitions()) {
+      if (!scope.seesDefinition(d.project(), d.shared())) {
+        continue;
+      }
       for (ServiceDefinitionRecord.ServicePort p : d.services()) {
         if (!offered.containsKey(p.name())) {
           resp.addConstructible(p.name());
@@ -143,8 +155,10 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   @Override
   public void getVm(GetVmRequest req, StreamObserver<Vm> out) {
     java.util.UUID id = Validation.vmId(req.getVmId());
+    ProjectScope scope = Caller.scope();
     Vm vm = db.inTransaction(tx -> {
-      var record = vms.find(tx, id).orElseThrow(() -> new FarmException.NotFound("no VM with id " + id));
+      var record = vms.find(tx, id).filter(v -> scope.sees(v.project()))
+          .orElseThrow(() -> new FarmException.NotFound("no VM with id " + id));
       return ProtoMapping.vm(listings.views(tx, java.util.List.of(record)).get(0));
     });
     out.onNext(vm);

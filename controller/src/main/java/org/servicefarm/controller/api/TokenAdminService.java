@@ -8,10 +8,13 @@ import org.servicefarm.api.v1.ListTokensRequest;
 import org.servicefarm.api.v1.ListTokensResponse;
 import org.servicefarm.api.v1.RevokeTokenRequest;
 import org.servicefarm.api.v1.TokenAdminGrpc;
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.auth.Role;
 import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.model.ApiTokenRecord;
-import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.ProjectScope;
+import org.servicefarm.controller.projects.ProjectRegistry;
 
 /** TokenAdmin: creating, listing and revoking bearer tokens (admins only, see MethodRoles). */
 public final class TokenAdminService extends TokenAdminGrpc.TokenAdminImplBase {
@@ -29,7 +32,8 @@ public final class TokenAdminService extends TokenAdminGrpc.TokenAdminImplBase {
     } catch (IllegalArgumentException e) {
       throw new FarmException.InvalidInput(e.getMessage());
     }
-    TokenRegistry.Issued issued = registry.create(request.getName(), role);
+    TokenRegistry.Issued issued = registry.create(request.getName(), role,
+        projectOfNewToken(request.getProject()));
     out.onNext(CreateTokenResponse.newBuilder()
         .setToken(toProto(issued.record())).setSecret(issued.secret()).build());
     out.onCompleted();
@@ -38,7 +42,7 @@ public final class TokenAdminService extends TokenAdminGrpc.TokenAdminImplBase {
   @Override
   public void listTokens(ListTokensRequest request, StreamObserver<ListTokensResponse> out) {
     ListTokensResponse.Builder response = ListTokensResponse.newBuilder();
-    registry.list().forEach(t -> response.addTokens(toProto(t)));
+    registry.list(Caller.scope()).forEach(t -> response.addTokens(toProto(t)));
     out.onNext(response.build());
     out.onCompleted();
   }
@@ -48,13 +52,32 @@ public final class TokenAdminService extends TokenAdminGrpc.TokenAdminImplBase {
     if (request.getIdOrName().isBlank()) {
       throw new FarmException.InvalidInput("id_or_name is empty; give a token's id or name");
     }
-    out.onNext(toProto(registry.revoke(request.getIdOrName())));
+    out.onNext(toProto(registry.revoke(request.getIdOrName(), Caller.scope())));
     out.onCompleted();
+  }
+
+  /**
+   * The project a new token is bound to: the one named (within the caller's scope), else the
+   * caller's project; null for a farm-wide caller naming none.
+   */
+  private static String projectOfNewToken(String named) {
+    ProjectScope scope = Caller.scope();
+    if (named.isEmpty()) {
+      return scope.project();
+    }
+    ProjectRegistry.validName("project", named);
+    if (!scope.sees(named)) {
+      throw new FarmException.NotFound("no project '" + named + "'");
+    }
+    return named;
   }
 
   private static ApiToken toProto(ApiTokenRecord t) {
     ApiToken.Builder b = ApiToken.newBuilder().setId(t.id().toString()).setName(t.name())
         .setRole(t.role()).setCreatedAt(ProtoMapping.timestamp(t.createdAt()));
+    if (t.boundProject() != null) {
+      b.setProject(t.boundProject());
+    }
     if (t.revokedAt() != null) {
       b.setRevokedAt(ProtoMapping.timestamp(t.revokedAt()));
     }

@@ -61,7 +61,9 @@ public final class AuthInterceptor implements ServerInterceptor {
     Checked checked = checked(method, call, headers);
     if (checked.refusal().isEmpty()) {
       Context context = Context.current().withValue(Caller.KEY, checked.caller())
-          .withValue(Caller.ADMIN, checked.admin());
+          .withValue(Caller.ADMIN, checked.admin())
+          .withValue(Caller.TOKEN_PROJECT,
+              checked.token() == null ? null : checked.token().project());
       if (checked.token() == null || call.getMethodDescriptor().getType().serverSendsOneMessage()) {
         return Contexts.interceptCall(context, call, headers, next);
       }

@@ -2,6 +2,7 @@ package org.servicefarm.controller.auth;
 
 import io.grpc.Context;
 import java.util.UUID;
+import org.servicefarm.controller.model.ProjectScope;
 
 /**
  * Who the current call is, as {@link AuthInterceptor} established it: the id of its bearer token
@@ -13,6 +14,10 @@ public final class Caller {
   public static final String AGENT = "agent";
   static final Context.Key<String> KEY = Context.key("servicefarm-caller");
   static final Context.Key<Boolean> ADMIN = Context.key("servicefarm-caller-admin");
+  /** The project the caller's token is bound to; unset for farm-wide tokens and no token. */
+  static final Context.Key<String> TOKEN_PROJECT = Context.key("servicefarm-token-project");
+  /** The project the call acts in, as {@link ProjectScopeInterceptor} settled it. */
+  static final Context.Key<ProjectScope> SCOPE = Context.key("servicefarm-project-scope");
 
   private Caller() {}
 
@@ -25,6 +30,20 @@ public final class Caller {
   /** Whether the current call was made with an admin token, or without authentication. */
   public static boolean currentIsAdmin() {
     return KEY.get() == null || Boolean.TRUE.equals(ADMIN.get());
+  }
+
+  /**
+   * The project the current call acts in: its token's, or the one a farm-wide caller named, or
+   * the whole farm (also for calls that passed no interceptor, as in-process tests make).
+   */
+  public static ProjectScope scope() {
+    ProjectScope scope = SCOPE.get();
+    return scope == null ? ProjectScope.FARM : scope;
+  }
+
+  /** The project the current call's token is bound to; null for a farm-wide token or none. */
+  public static String tokenProject() {
+    return TOKEN_PROJECT.get();
   }
 
   static String ofToken(UUID tokenId) {

@@ -4,9 +4,11 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ProjectOwnership;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.model.ApiTokenRecord;
 import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.ProjectScope;
 
 /** Issues, lists and revokes tokens. The secret of a new token leaves only in {@link Issued}. */
 public final class TokenRegistry {
@@ -40,6 +42,16 @@ public final class TokenRegistry {
    * @throws FarmException.Conflict when a live token has the name
    */
   public Issued create(String name, Role role) {
+    return create(name, role, null);
+  }
+
+  /**
+   * As {@link #create(String, Role)}, bound to {@code project} (null: a farm-wide admin token,
+   * or for a client token the project {@code default}).
+   *
+   * @throws FarmException.NotFound when there is no such project
+   */
+  public Issued create(String name, Role role, String project) {
     ApiTokens.validName(name);
     if (role == Role.AGENT) {
       throw new FarmException.InvalidInput(
@@ -51,7 +63,11 @@ public final class TokenRegistry {
         throw new FarmException.Conflict("a live token named '" + name + "' exists; revoke it"
             + " first or choose another name");
       }
-      return tokens.insert(tx, name, role.label(), ApiTokens.hash(secret));
+      String bound = project == null && role == Role.CLIENT ? ProjectScope.DEFAULT : project;
+      if (bound != null && !new ProjectOwnership().projectExists(tx, bound)) {
+        throw new FarmException.NotFound("no project '" + bound + "'");
+      }
+      return tokens.insert(tx, name, role.label(), ApiTokens.hash(secret), bound);
     });
     verifier.forget();
     return new Issued(record, secret);
@@ -80,6 +96,11 @@ public final class TokenRegistry {
     return db.inTransaction(tokens::all);
   }
 
+  /** The tokens bound to the scope's project (all of them for the whole farm). */
+  public List<ApiTokenRecord> list(ProjectScope scope) {
+    return list().stream().filter(t -> scope.farmWide() || scope.sees(t.boundProject())).toList();
+  }
+
   /**
    * Revokes the token with that id, or the live token with that name.
    *
@@ -88,6 +109,11 @@ public final class TokenRegistry {
    * @throws FarmException.Conflict when the token was revoked already
    */
   public ApiTokenRecord revoke(String idOrName) {
+    return revoke(idOrName, ProjectScope.FARM);
+  }
+
+  /** As {@link #revoke(String)}, of a token bound to the scope's project only. */
+  public ApiTokenRecord revoke(String idOrName, ProjectScope scope) {
     if (asUuid(idOrName).isEmpty()) {
       // Checked before the query: a made-up value (10 KB, a NUL) must not reach the database.
       ApiTokens.validName(idOrName);
@@ -96,7 +122,8 @@ public final class TokenRegistry {
       Optional<ApiTokenRecord> found = asUuid(idOrName).isPresent()
           ? tokens.byId(tx, asUuid(idOrName).get())
           : tokens.liveByName(tx, idOrName);
-      ApiTokenRecord token = found.orElseThrow(() -> new FarmException.NotFound(
+      ApiTokenRecord token = found.filter(t -> scope.farmWide() || scope.sees(t.boundProject()))
+          .orElseThrow(() -> new FarmException.NotFound(
           "no token has id or live name '" + idOrName + "'"));
       if (!tokens.revoke(tx, token.id())) {
         throw new FarmException.Conflict("token '" + token.name() + "' (" + token.id()

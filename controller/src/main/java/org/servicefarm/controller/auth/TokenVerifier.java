@@ -22,7 +22,12 @@ public final class TokenVerifier {
 
   /** What a token turned out to be. */
   public sealed interface Verdict {
-    record Live(UUID id, String name, Role role) implements Verdict {}
+    /** @param project the project the token acts in; null for a farm-wide admin token */
+    record Live(UUID id, String name, Role role, String project) implements Verdict {
+      public Live(UUID id, String name, Role role) {
+        this(id, name, role, null);
+      }
+    }
 
     record Revoked(String name) implements Verdict {}
 
@@ -54,7 +59,7 @@ public final class TokenVerifier {
       if (ApiTokens.sameHash(hash, t.tokenHash())) {
         verdict = t.revoked()
             ? new Verdict.Revoked(t.name())
-            : new Verdict.Live(t.id(), t.name(), Role.ofToken(t.role()));
+            : new Verdict.Live(t.id(), t.name(), Role.ofToken(t.role()), t.boundProject());
       }
     }
     return verdict;

@@ -114,7 +114,9 @@ final class RequestDecider {
       ServiceRoute route = found == null ? null : found.route();
       boolean exclusiveHeld = exclusive || (route != null && route.policy().maxLeasesPerVm() > 0);
       List<RequestRoutes.Candidate> candidates = route == null ? List.of()
-          : routes.candidates(tx, route.definition(), service, route.policy().maxLeasesPerVm());
+          // A shared definition's VMs are each project's own: a request sees its project's only.
+          : routes.candidates(tx, route.definition(), service, route.policy().maxLeasesPerVm(),
+              key.scope().projectFor(route.owner()));
       RequestPlan plan = RequestPlan.of(service, route, candidates, exclusiveHeld);
       if (plan instanceof RequestPlan.TakeExclusiveLock) {
         return Optional.empty();
@@ -153,6 +155,7 @@ final class RequestDecider {
           chosen.hostPort(), VmState.ACTIVE, false, lease));
     }
     if (plan instanceof RequestPlan.WaitFor coming) {
+      provisioner.admitReturning(tx, coming.vm().vm());
       VmRecord vm = vms.setDesired(tx, coming.vm().vm(), DesiredState.ACTIVE,
           "requested: " + service);
       return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
@@ -161,7 +164,8 @@ final class RequestDecider {
       ServiceDefinitionRecord def = catalog.find(tx, route.definition())
           .orElseThrow(() -> new FarmException.ServiceNotFound(service));
       long others = build.others();
-      VmRecord vm = provisioner.provision(tx, def, "requested: " + service + (others == 0 ? ""
+      VmRecord vm = provisioner.provision(tx, def, key.scope().projectFor(route.owner()),
+          "requested: " + service + (others == 0 ? ""
           : "; scaling out to VM " + (others + 1) + " of max_instances "
               + build.maxInstances() + ", the others full or unreachable"));
       return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);

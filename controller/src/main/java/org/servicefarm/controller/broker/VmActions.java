@@ -8,11 +8,13 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.LeaseRepository;
+import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
+import org.servicefarm.controller.projects.QuotaGuard;
 import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
@@ -29,9 +31,16 @@ public final class VmActions {
   private final LeaseRepository leases;
   private final Reconciler reconciler;
   private final VmWaiter waiter;
+  private final QuotaGuard quotas;
 
   public VmActions(Database db, VmRepository vms, LeaseRepository leases, Reconciler reconciler,
       VmWaiter waiter) {
+    this(db, vms, leases, reconciler, waiter, new QuotaGuard(new ProjectRepository()));
+  }
+
+  public VmActions(Database db, VmRepository vms, LeaseRepository leases, Reconciler reconciler,
+      VmWaiter waiter, QuotaGuard quotas) {
+    this.quotas = quotas;
     this.db = db;
     this.vms = vms;
     this.leases = leases;
@@ -112,6 +121,10 @@ public final class VmActions {
               + " forced while in use");
           cause += ", forced: " + ended + (ended == 1 ? " live lease" : " live leases") + " ended";
         }
+      }
+      if (desired == DesiredState.ACTIVE || desired == DesiredState.SLEEPING) {
+        // An archived VM wanted back counts towards its project's quota again.
+        quotas.admitReturning(tx, current);
       }
       return vms.setDesired(tx, current, desired, cause);
     });

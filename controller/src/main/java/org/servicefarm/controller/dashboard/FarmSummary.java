@@ -8,6 +8,9 @@ import java.util.List;
 import java.util.Map;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.model.ProjectScope;
+import org.servicefarm.controller.projects.ProjectRegistry;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmListings;
@@ -42,10 +45,12 @@ public final class FarmSummary {
   private final ImageCatalog catalog;
   private final EventRepository events;
   private final AuditRepository audit;
+  private final ProjectRegistry projects;
 
   public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmListings vms,
       ImageCatalog catalog, EventRepository events, AuditRepository audit) {
     this.audit = audit;
+    this.projects = new ProjectRegistry(db, new ProjectRepository());
     this.db = db;
     this.hosts = hosts;
     this.agents = agents;
@@ -70,6 +75,11 @@ public final class FarmSummary {
       }
       out.endArray();
       writeAudit(out);
+      out.name("projects").beginArray();
+      for (ProjectRegistry.ProjectView p : projects.list(ProjectScope.FARM)) {
+        out.value(p.project().name());
+      }
+      out.endArray();
       out.endObject();
     }
     return text.toString();
@@ -134,6 +144,7 @@ public final class FarmSummary {
           .name("state").value(v.vm().state().name())
           .name("desiredState").value(v.vm().desiredState().name())
           .name("host").value(v.vm().hostId())
+          .name("project").value(v.vm().project())
           .name("endpoint").value(endpoint(v))
           .name("updatedAt").value(v.vm().updatedAt().toString())
           .endObject();
@@ -163,6 +174,8 @@ public final class FarmSummary {
           .name("command").value(d.command())
           .name("vcpus").value(d.vcpus())
           .name("memoryMb").value(d.memoryMb())
+          .name("project").value(d.project())
+          .name("shared").value(d.shared())
           .name("offers").beginArray();
       for (ServiceDefinitionRecord.ServicePort p : d.services()) {
         out.value(p.name() + ":" + p.guestPort());
@@ -186,6 +199,7 @@ public final class FarmSummary {
         .name("from").value(e.fromState())
         .name("to").value(e.toState())
         .name("cause").value(e.cause())
+        .name("project").value(e.project())
         .endObject();
   }
 

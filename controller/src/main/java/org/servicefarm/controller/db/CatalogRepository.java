@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.model.InstancePolicy;
+import org.servicefarm.controller.model.ProjectScope;
+import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 
@@ -26,7 +28,13 @@ import org.servicefarm.controller.model.ServiceDefinitionRecord;
 public final class CatalogRepository {
 
   /** Where a named service comes from, and how its definition's VMs live and scale. */
-  public record ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy) {}
+  public record ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy,
+      String owner) {
+
+    public ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy) {
+      this(service, definition, guestPort, policy, ProjectScope.DEFAULT);
+    }
+  }
 
   // Package-private: RequestRoutes reads the route of a request with its policy in one statement.
   static final String POLICY_COLUMNS =
@@ -34,8 +42,8 @@ public final class CatalogRepository {
           + " d.max_leases_per_vm, d.max_instances, d.stateless";
 
   private static final String DEFINITION_COLUMNS =
-      "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at, "
-          + POLICY_COLUMNS;
+      "d.name, d.image_id, d.packages, d.command, d.vcpus, d.memory_mb, d.created_at,"
+          + " d.project, d.shared, " + POLICY_COLUMNS;
 
   static final Database.RowMapper<InstancePolicy> POLICY =
       rs ->
@@ -64,22 +72,54 @@ public final class CatalogRepository {
       List<ServicePort> services,
       InstancePolicy policy)
       throws SQLException {
+    return define(tx, name, imageId, packages, command, vcpus, memoryMb, services, policy,
+        ProjectScope.DEFAULT, false);
+  }
+
+  /**
+   * As above, owned by {@code project} and shared with every project or not. A definition of
+   * the name owned by another project is not replaced: the answer then says the name is taken,
+   * without naming that project.
+   */
+  public Optional<String> define(
+      Database.Tx tx,
+      String name,
+      UUID imageId,
+      List<String> packages,
+      String command,
+      int vcpus,
+      long memoryMb,
+      List<ServicePort> services,
+      InstancePolicy policy,
+      String project,
+      boolean shared)
+      throws SQLException {
+    Optional<String> owner = tx.queryOne(
+        "SELECT project FROM service_definitions WHERE name = ? FOR NO KEY UPDATE",
+        rs -> rs.getString(1), name);
+    if (owner.isPresent() && !owner.get().equals(project)) {
+      return Optional.of(name + " is taken (names are unique across the farm's projects)");
+    }
     for (ServicePort port : services) {
-      Optional<String> owner =
+      Optional<String[]> offeredBy =
           tx.queryOne(
-              "SELECT definition FROM services WHERE name = ? AND definition <> ?",
-              rs -> rs.getString(1),
+              "SELECT s.definition, d.project FROM services s"
+                  + " JOIN service_definitions d ON d.name = s.definition"
+                  + " WHERE s.name = ? AND s.definition <> ?",
+              rs -> new String[] {rs.getString(1), rs.getString(2)},
               port.name(),
               name);
-      if (owner.isPresent()) {
-        return Optional.of(port.name() + " is offered by definition " + owner.get());
+      if (offeredBy.isPresent()) {
+        return Optional.of(port.name() + (offeredBy.get()[1].equals(project)
+            ? " is offered by definition " + offeredBy.get()[0]
+            : " is taken (names are unique across the farm's projects)"));
       }
     }
     tx.update(
         "INSERT INTO service_definitions (name, image_id, packages, command, vcpus, memory_mb,"
             + " sleep_after_seconds, archive_after_seconds, delete_after_seconds, min_active,"
-            + " max_leases_per_vm, max_instances, stateless)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " max_leases_per_vm, max_instances, stateless, project, shared)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (name) DO UPDATE SET image_id = EXCLUDED.image_id,"
             + " packages = EXCLUDED.packages, command = EXCLUDED.command, vcpus = EXCLUDED.vcpus,"
             + " memory_mb = EXCLUDED.memory_mb,"
@@ -88,7 +128,7 @@ public final class CatalogRepository {
             + " delete_after_seconds = EXCLUDED.delete_after_seconds,"
             + " min_active = EXCLUDED.min_active, max_leases_per_vm = EXCLUDED.max_leases_per_vm,"
             + " max_instances = EXCLUDED.max_instances, stateless = EXCLUDED.stateless,"
-            + " updated_at = now()",
+            + " shared = EXCLUDED.shared, updated_at = now()",
         name,
         imageId,
         packages.toArray(String[]::new),
@@ -101,7 +141,9 @@ public final class CatalogRepository {
         policy.minActive(),
         policy.maxLeasesPerVm(),
         policy.maxInstances(),
-        policy.stateless());
+        policy.stateless(),
+        project,
+        shared);
     tx.update("DELETE FROM services WHERE definition = ?", name);
     for (ServicePort port : services) {
       tx.update(
@@ -138,9 +180,10 @@ public final class CatalogRepository {
 
   public Optional<ServiceRoute> route(Database.Tx tx, String service) throws SQLException {
     return tx.queryOne(
-        "SELECT s.name, s.definition, s.guest_port, " + POLICY_COLUMNS
+        "SELECT s.name, s.definition, s.guest_port, d.project, " + POLICY_COLUMNS
             + " FROM services s JOIN service_definitions d ON d.name = s.definition WHERE s.name = ?",
-        rs -> new ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3), POLICY.map(rs)),
+        rs -> new ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3), POLICY.map(rs),
+            rs.getString("project")),
         service);
   }
 
@@ -181,7 +224,9 @@ public final class CatalogRepository {
                       rs.getLong("memory_mb"),
                       List.of(),
                       Rows.instant(rs, "created_at"),
-                      POLICY.map(rs)),
+                      POLICY.map(rs),
+                      rs.getString("project"),
+                      rs.getBoolean("shared")),
                   new ServicePort(rs.getString("service"), rs.getInt("guest_port"))
                 },
             args);
@@ -204,7 +249,9 @@ public final class CatalogRepository {
               d.memoryMb(),
               List.copyOf(ports.get(d.name())),
               d.createdAt(),
-              d.policy()));
+              d.policy(),
+              d.project(),
+              d.shared()));
     }
     return result;
   }

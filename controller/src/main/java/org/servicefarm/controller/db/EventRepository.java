@@ -10,7 +10,8 @@ import org.servicefarm.controller.model.VmState;
 public final class EventRepository {
 
   private static final String SELECT =
-      "SELECT id, at, kind, vm_id, host_id, service, from_state, to_state, cause FROM events";
+      "SELECT id, at, kind, vm_id, host_id, service, from_state, to_state, cause, project"
+          + " FROM events";
 
   private static final Database.RowMapper<Event> MAPPER =
       rs ->
@@ -23,7 +24,8 @@ public final class EventRepository {
               rs.getString("service"),
               rs.getString("from_state"),
               rs.getString("to_state"),
-              rs.getString("cause"));
+              rs.getString("cause"),
+              rs.getString("project"));
 
   /** One recorded transition. */
   public record Event(
@@ -35,7 +37,15 @@ public final class EventRepository {
       String service,
       String fromState,
       String toState,
-      String cause) {}
+      String cause,
+      String project) {
+
+    /** An event of no project (a host's, or one recorded before projects existed). */
+    public Event(long id, Instant at, String kind, UUID vmId, String hostId, String service,
+        String fromState, String toState, String cause) {
+      this(id, at, kind, vmId, hostId, service, fromState, toState, cause, null);
+    }
+  }
 
   public void vmState(Database.Tx tx, UUID vmId, String hostId, Object from, Object to, String cause)
       throws SQLException {
@@ -74,8 +84,8 @@ public final class EventRepository {
    * parameters, in order: host id, from state, to state, cause.
    */
   static String vmStateOf(String vms) {
-    return "INSERT INTO events (kind, vm_id, host_id, service, from_state, to_state, cause)"
-        + " SELECT 'VM_STATE', id, ?, definition, ?, ?, ? FROM " + vms;
+    return "INSERT INTO events (kind, vm_id, host_id, service, from_state, to_state, cause,"
+        + " project) SELECT 'VM_STATE', id, ?, definition, ?, ?, ?, project FROM " + vms;
   }
 
   /** Whether the VM ever served (reached ACTIVE): its disk then holds what it wrote. */
@@ -115,9 +125,16 @@ public final class EventRepository {
    */
   public List<Event> page(
       Database db, UUID vmId, String service, String hostId, long afterId, long upToId, int limit) {
+    return page(db, vmId, service, hostId, afterId, upToId, limit, null);
+  }
+
+  /** As above, only the events of {@code project} (null: every event). */
+  public List<Event> page(Database db, UUID vmId, String service, String hostId, long afterId,
+      long upToId, int limit, String project) {
     return db.query(
         SELECT
             + " WHERE id > ? AND id <= ?"
+            + " AND (?::text IS NULL OR project = ?::text)"
             + " AND (?::uuid IS NULL OR vm_id = ?::uuid)"
             + " AND (?::text IS NULL OR host_id = ?::text)"
             + " AND (?::text IS NULL OR service = ?::text"
@@ -126,6 +143,8 @@ public final class EventRepository {
         MAPPER,
         afterId,
         upToId,
+        project,
+        project,
         vmId,
         vmId,
         hostId,

@@ -42,6 +42,12 @@ public final class FarmBackup {
   public static final String FORMAT = "servicefarm-backup-1";
   private static final Set<String> NOT_BACKED_UP =
       Set.of("flyway_schema_history", "controller_leadership");
+  /**
+   * Rows a migration seeds into every database (the project 'default'): a new database holds
+   * them, and the backup's own copy replaces them.
+   */
+  private static final java.util.Map<String, String> SEEDED =
+      java.util.Map.of("projects", "name = 'default'");
   private static final String TABLE_ENTRY = "tables/";
 
   /** What a backup holds: the schema version it was taken at, rows per table, blob digests. */
@@ -148,6 +154,12 @@ public final class FarmBackup {
         if (entry == null) {
           continue; // a table the backed-up farm had no rows for (same version: it had none)
         }
+        if (SEEDED.containsKey(table)) {
+          try (PreparedStatement s = c.prepareStatement("DELETE FROM " + quoted(table)
+              + " WHERE " + SEEDED.get(table))) {
+            s.executeUpdate();
+          }
+        }
         load(copy, table, zip, entry);
         restartSequences(c, table);
       }
@@ -181,7 +193,9 @@ public final class FarmBackup {
   private static void requireNoFarm(Connection c, List<String> tables) throws SQLException {
     List<String> occupied = new ArrayList<>();
     for (String table : tables) {
-      try (PreparedStatement s = c.prepareStatement("SELECT count(*) FROM " + quoted(table));
+      String seeded = SEEDED.containsKey(table) ? " WHERE NOT (" + SEEDED.get(table) + ")" : "";
+      try (PreparedStatement s = c.prepareStatement("SELECT count(*) FROM " + quoted(table)
+          + seeded);
           ResultSet rs = s.executeQuery()) {
         rs.next();
         if (rs.getLong(1) > 0) {

@@ -14,7 +14,7 @@ import org.servicefarm.controller.model.ImageRecord;
 public final class ImageRepository {
   private static final String COLUMNS =
       "id, name, sha256, size_bytes, format, source_path, input_hash, build_state, created_at,"
-          + " kernel_sha256, initrd_sha256, kernel_cmdline, build_error, build_started_at";
+          + " kernel_sha256, initrd_sha256, kernel_cmdline, build_error, build_started_at, project";
 
   private static final Database.RowMapper<ImageRecord> MAPPER =
       rs ->
@@ -32,7 +32,8 @@ public final class ImageRepository {
               rs.getString("initrd_sha256"),
               rs.getString("kernel_cmdline"),
               rs.getString("build_error"),
-              Rows.instant(rs, "build_started_at"));
+              Rows.instant(rs, "build_started_at"),
+              rs.getString("project"));
 
   /** What a composed image is made of, as a service definition that uses it says. */
   public record Composition(String definition, List<String> packages, String command) {}
@@ -45,16 +46,23 @@ public final class ImageRepository {
   public ImageRecord register(
       Database.Tx tx, String name, String sha256, long sizeBytes, String format, String sourcePath)
       throws SQLException {
+    return register(tx, name, sha256, sizeBytes, format, sourcePath, null);
+  }
+
+  /** As above, filed under {@code project} (null: an image every project may use). */
+  public ImageRecord register(Database.Tx tx, String name, String sha256, long sizeBytes,
+      String format, String sourcePath, String project) throws SQLException {
     return tx.query(
-            "INSERT INTO images (id, name, sha256, size_bytes, format, source_path, build_state)"
-                + " VALUES (?, ?, ?, ?, ?, ?, 'READY') RETURNING " + COLUMNS,
+            "INSERT INTO images (id, name, sha256, size_bytes, format, source_path, build_state,"
+                + " project) VALUES (?, ?, ?, ?, ?, ?, 'READY', ?) RETURNING " + COLUMNS,
             MAPPER,
             UUID.randomUUID(),
             name,
             sha256,
             sizeBytes,
             format,
-            sourcePath)
+            sourcePath,
+            project)
         .get(0);
   }
 

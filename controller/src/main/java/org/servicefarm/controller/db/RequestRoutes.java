@@ -53,6 +53,7 @@ public final class RequestRoutes {
       boolean exclusive) throws SQLException {
     return tx.queryOne(
         "SELECT s.name, s.definition, s.guest_port, " + CatalogRepository.POLICY_COLUMNS + ","
+            + " d.project AS owner,"
             + " CASE WHEN ? OR d.max_leases_per_vm > 0"
             + "   THEN pg_advisory_xact_lock(hashtextextended('definition:' || s.definition, 0))"
             + "   ELSE pg_advisory_xact_lock_shared(hashtextextended('definition:' || s.definition, 0))"
@@ -61,12 +62,12 @@ public final class RequestRoutes {
             + " o.created AS earlier_created"
             + " FROM services s JOIN service_definitions d ON d.name = s.definition"
             + " LEFT JOIN operations o ON o.caller = ? AND o.request_key = ?"
-            + " WHERE s.name = ?",
+            + " WHERE s.name = ? AND (?::text IS NULL OR d.project = ?::text OR d.shared)",
         rs -> {
           UUID earlier = Rows.uuid(rs, "earlier_id");
           return new RequestRoute(
               new CatalogRepository.ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3),
-                  CatalogRepository.POLICY.map(rs)),
+                  CatalogRepository.POLICY.map(rs), rs.getString("owner")),
               earlier == null ? Optional.empty() : Optional.of(new OperationRepository.KeyedRequest(
                   earlier, rs.getString("earlier_service"), Rows.uuid(rs, "earlier_vm"),
                   rs.getBoolean("earlier_created"))));
@@ -74,7 +75,9 @@ public final class RequestRoutes {
         exclusive,
         key.caller(),
         key.idempotencyKey(),
-        service);
+        service,
+        key.project(),
+        key.project());
   }
 
   /**
@@ -110,6 +113,12 @@ public final class RequestRoutes {
    */
   public List<Candidate> candidates(Database.Tx tx, String definition, String service,
       int maxLeasesPerVm) throws SQLException {
+    return candidates(tx, definition, service, maxLeasesPerVm, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public List<Candidate> candidates(Database.Tx tx, String definition, String service,
+      int maxLeasesPerVm, String project) throws SQLException {
     return tx.query(
         "SELECT v.*, h.address, vs.host_port, h.load_cpu_percent,"
             + " (SELECT COALESCE(sum(o.memory_mb), 0) FROM vms o WHERE o.host_id = v.host_id"
@@ -118,7 +127,8 @@ public final class RequestRoutes {
             + "   WHERE l.vm_id = v.id AND l.released_at IS NULL AND l.expires_at > now())"
             + "   ELSE 0 END AS live_leases"
             + " FROM (SELECT " + VmRepository.COLUMNS + " FROM vms WHERE definition = ?"
-            + "   AND state NOT IN ('DELETED', 'FAILED')) v"
+            + "   AND state NOT IN ('DELETED', 'FAILED')"
+            + "   AND (?::text IS NULL OR project = ?::text)) v"
             + " LEFT JOIN hosts h ON h.id = v.host_id"
             + " LEFT JOIN vm_services vs ON vs.vm_id = v.id AND vs.service = ?"
             + " ORDER BY v.created_at, v.id",
@@ -132,6 +142,8 @@ public final class RequestRoutes {
                 rs.getInt("live_leases")),
         maxLeasesPerVm,
         definition,
+        project,
+        project,
         service);
   }
 }

@@ -8,7 +8,7 @@ import org.servicefarm.controller.model.ApiTokenRecord;
 
 /** Bearer tokens ({@code api_tokens}): their names, roles and hashes, live and revoked. */
 public final class TokenRepository {
-  private static final String COLUMNS = "id, name, role, token_hash, created_at, revoked_at";
+  private static final String COLUMNS = "id, name, role, token_hash, created_at, revoked_at, project";
 
   private static final Database.RowMapper<ApiTokenRecord> MAPPER =
       rs ->
@@ -18,19 +18,27 @@ public final class TokenRepository {
               rs.getString("role"),
               rs.getString("token_hash"),
               Rows.instant(rs, "created_at"),
-              Rows.instant(rs, "revoked_at"));
+              Rows.instant(rs, "revoked_at"),
+              rs.getString("project"));
 
   /** Records a token by its hash; a live token of the same name violates a unique index. */
   public ApiTokenRecord insert(Database.Tx tx, String name, String role, String tokenHash)
       throws SQLException {
+    return insert(tx, name, role, tokenHash, null);
+  }
+
+  /** As {@link #insert(Database.Tx, String, String, String)}, bound to a project (null: none). */
+  public ApiTokenRecord insert(Database.Tx tx, String name, String role, String tokenHash,
+      String project) throws SQLException {
     return tx.queryOne(
-            "INSERT INTO api_tokens (id, name, role, token_hash) VALUES (?, ?, ?, ?)"
+            "INSERT INTO api_tokens (id, name, role, token_hash, project) VALUES (?, ?, ?, ?, ?)"
                 + " RETURNING " + COLUMNS,
             MAPPER,
             UUID.randomUUID(),
             name,
             role,
-            tokenHash)
+            tokenHash,
+            project)
         .orElseThrow();
   }
 
@@ -58,10 +66,11 @@ public final class TokenRepository {
         == 1;
   }
 
-  /** True when some admin token is live. */
+  /** True when some farm-wide admin token is live. */
   public boolean anyLiveAdmin(Database.Tx tx) throws SQLException {
     return tx.queryOne(
-            "SELECT 1 FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL LIMIT 1",
+            "SELECT 1 FROM api_tokens WHERE role = 'admin' AND revoked_at IS NULL"
+                + " AND project IS NULL LIMIT 1",
             rs -> rs.getInt(1))
         .isPresent();
   }

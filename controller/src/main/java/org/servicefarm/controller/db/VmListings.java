@@ -35,6 +35,12 @@ public final class VmListings {
   /** Filters are ignored when null; pages are ordered by VM id. */
   public Page list(
       Database db, VmState state, String hostId, String service, int pageSize, UUID after) {
+    return list(db, state, hostId, service, pageSize, after, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public Page list(Database db, VmState state, String hostId, String service, int pageSize,
+      UUID after, String project) {
     return db.inTransaction(
         tx -> {
           List<VmRecord> vms =
@@ -46,6 +52,7 @@ public final class VmListings {
                       + "   WHERE s.vm_id = v.id AND s.service = ?::text)"
                       + "   OR v.definition IN (SELECT definition FROM services WHERE name = ?::text))"
                       + " AND (?::uuid IS NULL OR v.id > ?::uuid)"
+                      + " AND (?::text IS NULL OR v.project = ?::text)"
                       + " ORDER BY v.id LIMIT ?",
                   VmRepository.MAPPER,
                   state == null ? null : state.name(),
@@ -57,6 +64,8 @@ public final class VmListings {
                   service,
                   after,
                   after,
+                  project,
+                  project,
                   pageSize + 1);
           boolean more = vms.size() > pageSize;
           List<VmRecord> page = more ? vms.subList(0, pageSize) : vms;
@@ -101,15 +110,22 @@ public final class VmListings {
   public record OfferedService(String service, String definition, UUID vmId, VmState state) {}
 
   public List<OfferedService> offeredServices(Database db) {
+    return offeredServices(db, null);
+  }
+
+  /** As above, only the VMs of {@code project} (null: of every project). */
+  public List<OfferedService> offeredServices(Database db, String project) {
     return db.query(
         "SELECT vs.service, v.definition, v.id, v.state FROM vm_services vs"
             + " JOIN vms v ON v.id = vs.vm_id WHERE v.state NOT IN ('DELETED', 'FAILED')"
-            + " AND v.desired_state <> 'DELETED'"
+            + " AND v.desired_state <> 'DELETED' AND (?::text IS NULL OR v.project = ?::text)"
             + " ORDER BY vs.service, v.id",
         rs ->
             new OfferedService(
                 rs.getString(1), rs.getString(2), Rows.uuid(rs, "id"),
-                VmState.valueOf(rs.getString(4))));
+                VmState.valueOf(rs.getString(4))),
+        project,
+        project);
   }
 
   /** How many VMs are in each state (states with none are absent), DELETED included. */

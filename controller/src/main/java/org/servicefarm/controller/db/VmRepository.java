@@ -19,7 +19,7 @@ import org.servicefarm.controller.model.VmState;
 public final class VmRepository {
   static final String COLUMNS =
       "id, definition, image_id, host_id, state, desired_state, generation, vcpus, memory_mb,"
-          + " archive_ref, failure_reason, created_at, updated_at";
+          + " archive_ref, failure_reason, created_at, updated_at, project";
 
   static final Database.RowMapper<VmRecord> MAPPER =
       rs ->
@@ -36,7 +36,8 @@ public final class VmRepository {
               rs.getString("archive_ref"),
               rs.getString("failure_reason"),
               Rows.instant(rs, "created_at"),
-              Rows.instant(rs, "updated_at"));
+              Rows.instant(rs, "updated_at"),
+              rs.getString("project"));
 
   private final EventRepository events;
 
@@ -49,11 +50,20 @@ public final class VmRepository {
       Database.Tx tx, String definition, UUID imageId, String hostId, int vcpus, long memoryMb,
       String cause)
       throws SQLException {
+    return insertProvisioning(tx, definition, imageId, hostId, vcpus, memoryMb,
+        org.servicefarm.controller.model.ProjectScope.DEFAULT, cause);
+  }
+
+  /** A new VM of the project placed on a host, to be installed there. */
+  public VmRecord insertProvisioning(
+      Database.Tx tx, String definition, UUID imageId, String hostId, int vcpus, long memoryMb,
+      String project, String cause)
+      throws SQLException {
     UUID id = UUID.randomUUID();
     return tx.query(
             "WITH placed AS (INSERT INTO vms (id, definition, image_id, host_id, state,"
-                + " desired_state, vcpus, memory_mb) VALUES (?, ?, ?, ?, 'PROVISIONING', 'ACTIVE',"
-                + " ?, ?) RETURNING " + COLUMNS + "), logged AS ("
+                + " desired_state, vcpus, memory_mb, project) VALUES (?, ?, ?, ?, 'PROVISIONING',"
+                + " 'ACTIVE', ?, ?, ?) RETURNING " + COLUMNS + "), logged AS ("
                 + EventRepository.vmStateOf("placed") + ") SELECT " + COLUMNS + " FROM placed",
             MAPPER,
             id,
@@ -62,6 +72,7 @@ public final class VmRepository {
             hostId,
             vcpus,
             memoryMb,
+            project,
             hostId,
             null,
             VmState.PROVISIONING.name(),

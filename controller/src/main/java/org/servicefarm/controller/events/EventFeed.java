@@ -70,7 +70,7 @@ public final class EventFeed implements AutoCloseable {
       // read here reaches the watch live, every one up to it comes from the table.
       watch = new EventWatch<>(filter, afterId, window.delivered(), out, message,
           (after, upTo, limit) -> events.page(db, filter.vmId(), filter.service(),
-              filter.hostId(), after, upTo, limit),
+              filter.hostId(), after, upTo, limit, filter.project()),
           senders, () -> watches.remove(self[0]));
       self[0] = watch;
       watches.add(watch);

@@ -12,6 +12,8 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.projects.QuotaGuard;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
@@ -27,20 +29,36 @@ public final class ImageCatalog {
   private final Database db;
   private final ImageRepository images;
   private final CatalogRepository catalog;
+  private final QuotaGuard quotas;
 
   public ImageCatalog(Database db, ImageRepository images, CatalogRepository catalog) {
+    this.quotas = new QuotaGuard(new ProjectRepository());
     this.db = db;
     this.images = images;
     this.catalog = catalog;
   }
 
   public ImageRecord register(String name, String sha256, long sizeBytes, String format, String path) {
+    return register(name, sha256, sizeBytes, format, path, null);
+  }
+
+  /**
+   * As above, filed under {@code project} (null: every project may use it) within its quota of
+   * stored bytes.
+   *
+   * @throws FarmException.QuotaExceeded when the image would pass the project's stored bytes
+   */
+  public ImageRecord register(String name, String sha256, long sizeBytes, String format,
+      String path, String project) {
     try {
       return db.inTransaction(tx -> {
         if (images.findByName(tx, name).isPresent()) {
           throw new FarmException.Conflict("an image named '" + name + "' is already registered");
         }
-        return images.register(tx, name, sha256, sizeBytes, format, path);
+        if (project != null) {
+          quotas.admitBytes(tx, project, sizeBytes);
+        }
+        return images.register(tx, name, sha256, sizeBytes, format, path, project);
       });
     } catch (DatabaseException e) {
       if (e.kind() == DatabaseException.Kind.CONSTRAINT) {
@@ -53,7 +71,14 @@ public final class ImageCatalog {
   /** What a definition asks for; exactly one of packages and imageName is given. */
   public record DefinitionInput(String name, List<String> packages, String imageName,
       String command, int vcpus, long memoryMb, List<ServicePort> services,
-      InstancePolicy policy) {
+      InstancePolicy policy, String project, boolean shared) {
+
+    /** A definition of the project {@code default}, not shared. */
+    public DefinitionInput(String name, List<String> packages, String imageName, String command,
+        int vcpus, long memoryMb, List<ServicePort> services, InstancePolicy policy) {
+      this(name, packages, imageName, command, vcpus, memoryMb, services, policy,
+          org.servicefarm.controller.model.ProjectScope.DEFAULT, false);
+    }
 
     /** A definition whose VMs never idle out and run one at a time. */
     public DefinitionInput(String name, List<String> packages, String imageName, String command,
@@ -66,10 +91,11 @@ public final class ImageCatalog {
     return db.inTransaction(tx -> {
       ImageRecord image = in.imageName().isEmpty()
           ? images.findOrRecordComposed(tx, inputHash(in.packages(), in.command()))
-          : images.findByName(tx, in.imageName()).orElseThrow(() -> new FarmException.NotFound(
+          : images.findByName(tx, in.imageName()).filter(i -> i.usableBy(in.project()))
+              .orElseThrow(() -> new FarmException.NotFound(
               "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
       Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
-          in.vcpus(), in.memoryMb(), in.services(), in.policy());
+          in.vcpus(), in.memoryMb(), in.services(), in.policy(), in.project(), in.shared());
       if (clash.isPresent()) {
         throw new FarmException.Conflict("cannot define '" + in.name() + "': service " + clash.get());
       }

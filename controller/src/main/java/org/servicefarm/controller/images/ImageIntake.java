@@ -51,6 +51,12 @@ public final class ImageIntake {
    */
   public ImageRecord registerFile(String name, String format, Path source, String expectedSha256,
       long expectedSize) {
+    return registerFile(name, format, source, expectedSha256, expectedSize, null);
+  }
+
+  /** As above, filed under {@code project} (null: every project may use it). */
+  public ImageRecord registerFile(String name, String format, Path source, String expectedSha256,
+      long expectedSize, String project) {
     if (importDirectory.isEmpty()) {
       throw new FarmException.Conflict("registering an image by path is off on this controller:"
           + " start it with --image-import-dir DIR and put the file in DIR, or upload the image"
@@ -71,7 +77,8 @@ public final class ImageIntake {
       throw new FarmException.InvalidInput("source_path: " + shown(file) + " cannot be read"
           + " without following a link: " + e.getMessage());
     }
-    return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, file.toString());
+    return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, file.toString(),
+        project);
   }
 
   /**
@@ -124,21 +131,29 @@ public final class ImageIntake {
 
   /** Starts an upload of {@code sizeBytes} bytes; the name is checked now, and again at the end. */
   public Upload beginUpload(String name, String format, long sizeBytes, String expectedSha256) {
+    return beginUpload(name, format, sizeBytes, expectedSha256, null);
+  }
+
+  /** As above, filed under {@code project} (null: every project may use it). */
+  public Upload beginUpload(String name, String format, long sizeBytes, String expectedSha256,
+      String project) {
     if (sizeBytes < 1 || sizeBytes > blobs.maxBlobBytes()) {
       throw new FarmException.InvalidInput("size_bytes: " + sizeBytes
           + " is out of range (1 to " + blobs.maxBlobBytes() + ")");
     }
     catalog.checkNameFree(name);
-    return new Upload(name, format, blobs.writer(expectedSha256, sizeBytes));
+    return new Upload(name, format, project, blobs.writer(expectedSha256, sizeBytes));
   }
 
   /** An image arriving in pieces; {@link #close} without {@link #finish} discards it. */
   public final class Upload implements AutoCloseable {
     private final String name;
     private final String format;
+    private final String project;
     private final BlobWriter writer;
 
-    private Upload(String name, String format, BlobWriter writer) {
+    private Upload(String name, String format, String project, BlobWriter writer) {
+      this.project = project;
       this.name = name;
       this.format = format;
       this.writer = writer;
@@ -152,7 +167,7 @@ public final class ImageIntake {
     public ImageRecord finish() {
       BlobStore.BlobInfo blob =
           writer.finish(bytes -> ImageInspection.requireSafeBase(name, format, bytes));
-      return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, null);
+      return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, null, project);
     }
 
     @Override

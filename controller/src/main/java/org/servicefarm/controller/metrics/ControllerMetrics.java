@@ -18,6 +18,8 @@ import java.util.function.IntSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.model.ProjectRecord;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
 import org.servicefarm.controller.ha.Leadership;
@@ -143,6 +145,58 @@ public final class ControllerMetrics {
     GaugeWithCallback.builder().name("servicefarm_database_up")
         .help("1 when the last health probe of the database (every 2 s) was answered, else 0")
         .callback(cb -> cb.call(databaseUp.getAsBoolean() ? 1 : 0))
+        .register(registry);
+  }
+
+  /**
+   * Adds each project's usage and quota, read at scrape time (one grouped query): series
+   * servicefarm_project_usage and servicefarm_project_quota (only the limits set), labelled by
+   * project and resource (vcpus, memory_mb, vms, stored_bytes).
+   */
+  public void watchProjects(Database db) {
+    ProjectRepository projects = new ProjectRepository();
+    GaugeWithCallback.builder().name("servicefarm_project_usage")
+        .help("What each project holds, counted as its quota counts")
+        .labelNames("project", "resource")
+        .callback(cb -> {
+          try {
+            for (ProjectRepository.Census c : projects.census(db)) {
+              String p = c.project().name();
+              cb.call(c.usage().vcpus(), p, "vcpus");
+              cb.call(c.usage().memoryMb(), p, "memory_mb");
+              cb.call(c.usage().vms(), p, "vms");
+              cb.call(c.usage().storedBytes(), p, "stored_bytes");
+            }
+          } catch (DatabaseException e) {
+            LOG.log(Level.FINE, "project usage left out of a scrape: {0}", e.getMessage());
+          }
+        })
+        .register(registry);
+    GaugeWithCallback.builder().name("servicefarm_project_quota")
+        .help("Each project's limits (a limit not set has no series)")
+        .labelNames("project", "resource")
+        .callback(cb -> {
+          try {
+            for (ProjectRepository.Census c : projects.census(db)) {
+              String p = c.project().name();
+              ProjectRecord.Quota q = c.project().quota();
+              if (q.vcpus() != null) {
+                cb.call(q.vcpus(), p, "vcpus");
+              }
+              if (q.memoryMb() != null) {
+                cb.call(q.memoryMb(), p, "memory_mb");
+              }
+              if (q.vms() != null) {
+                cb.call(q.vms(), p, "vms");
+              }
+              if (q.storedBytes() != null) {
+                cb.call(q.storedBytes(), p, "stored_bytes");
+              }
+            }
+          } catch (DatabaseException e) {
+            LOG.log(Level.FINE, "project quotas left out of a scrape: {0}", e.getMessage());
+          }
+        })
         .register(registry);
   }
 

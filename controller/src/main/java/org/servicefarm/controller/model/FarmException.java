@@ -85,6 +85,13 @@ public abstract sealed class FarmException extends RuntimeException {
     }
   }
 
+  /** A project's quota would be passed; the message names the quota, the usage and the limit. */
+  public static final class QuotaExceeded extends FarmException {
+    public QuotaExceeded(String message) {
+      super(Kind.NO_CAPACITY, message);
+    }
+  }
+
   /** The request clashes with what exists (a name taken, a VM in the wrong state). */
   public static final class Conflict extends FarmException {
     public Conflict(String message) {

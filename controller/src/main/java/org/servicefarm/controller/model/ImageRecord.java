@@ -7,6 +7,7 @@ import java.util.UUID;
  * One row of {@code images}. A registered image has no {@code inputHash} and is READY from the
  * start; a composed one has an {@code inputHash} and, once READY, a kernel, initrd and command
  * line of its own. {@code buildStartedAt} is when its current or last build was claimed.
+ * {@code project} is the project a registered image belongs to (null: every project may use it).
  */
 public record ImageRecord(
     UUID id,
@@ -22,7 +23,13 @@ public record ImageRecord(
     String initrdSha256,
     String kernelCmdline,
     String buildError,
-    Instant buildStartedAt) {
+    Instant buildStartedAt,
+    String project) {
+
+  /** Whether a definition of {@code owner} may use the image: a farm-wide image, or its own. */
+  public boolean usableBy(String owner) {
+    return project == null || project.equals(owner);
+  }
 
   /** Composed from packages (and so built by the image constructor), rather than registered. */
   public boolean composed() {

@@ -17,7 +17,17 @@ public record ServiceDefinitionRecord(
     long memoryMb,
     List<ServicePort> services,
     Instant createdAt,
-    InstancePolicy policy) {
+    InstancePolicy policy,
+    String project,
+    boolean shared) {
+
+  /** A definition of the project {@code default}, not shared. */
+  public ServiceDefinitionRecord(String name, UUID imageId, List<String> packages, String command,
+      int vcpus, long memoryMb, List<ServicePort> services, Instant createdAt,
+      InstancePolicy policy) {
+    this(name, imageId, packages, command, vcpus, memoryMb, services, createdAt, policy,
+        ProjectScope.DEFAULT, false);
+  }
 
   /** A named service of a definition and the guest port it listens on. */
   public record ServicePort(String name, int guestPort) {}

@@ -2,6 +2,8 @@ package org.servicefarm.controller.placement;
 
 import java.sql.SQLException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ProjectRepository;
+import org.servicefarm.controller.projects.QuotaGuard;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
@@ -16,8 +18,15 @@ public final class VmProvisioner {
   private final VmRepository vms;
   private final Placer placer;
   private final ImageDigests imageDigest;
+  private final QuotaGuard quotas;
 
   public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest) {
+    this(vms, placer, imageDigest, new QuotaGuard(new ProjectRepository()));
+  }
+
+  public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest,
+      QuotaGuard quotas) {
+    this.quotas = quotas;
     this.vms = vms;
     this.placer = placer;
     this.imageDigest = imageDigest;
@@ -30,9 +39,29 @@ public final class VmProvisioner {
    */
   public VmRecord provision(Database.Tx tx, ServiceDefinitionRecord def, String cause)
       throws SQLException {
+    return provision(tx, def, def.project(), cause);
+  }
+
+  /**
+   * As above, for {@code project} (a shared definition's VMs belong to the project that asked),
+   * within the project's quota.
+   *
+   * @throws org.servicefarm.controller.model.FarmException.QuotaExceeded when the VM would pass it
+   */
+  public VmRecord provision(Database.Tx tx, ServiceDefinitionRecord def, String project,
+      String cause) throws SQLException {
+    quotas.admitVm(tx, project, def.vcpus(), def.memoryMb());
     return placer.place(tx,
         Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb()),
         (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
-            def.memoryMb(), cause + "; placed on host " + hostId));
+            def.memoryMb(), project, cause + "; placed on host " + hostId));
+  }
+
+  /**
+   * Admits an existing VM back into its project's quota before it is wanted running again (a
+   * woken archived VM); one already counted (wanted ACTIVE or SLEEPING) passes without a check.
+   */
+  public void admitReturning(Database.Tx tx, VmRecord vm) throws SQLException {
+    quotas.admitReturning(tx, vm);
   }
 }

@@ -69,8 +69,14 @@ public final class WebAccess {
     }
     Verdict verdict = verifier.apply(token);
     if (verdict instanceof Verdict.Live live) {
-      return live.role() == Role.ADMIN ? Optional.empty() : Optional.of("token '" + live.name()
-          + "' has role " + live.role().label() + "; this page needs an admin token");
+      if (live.role() != Role.ADMIN) {
+        return Optional.of("token '" + live.name() + "' has role " + live.role().label()
+            + "; this page needs an admin token");
+      }
+      // The page shows every project's hosts, VMs and events.
+      return live.project() == null ? Optional.empty() : Optional.of("token '" + live.name()
+          + "' is bound to project '" + live.project() + "'; this page needs a farm-wide admin"
+          + " token");
     }
     return Optional.of(verdict instanceof Verdict.Revoked revoked
         ? "token '" + revoked.name() + "' was revoked" : "the token is not known");

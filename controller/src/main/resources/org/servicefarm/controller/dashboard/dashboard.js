@@ -11,6 +11,7 @@
   const MAX_EVENTS = 50;
 
   let events = [];               // newest first
+  let summary = null;            // the last one read, re-shown when the project filter changes
   let stream = null;
   let pollTimer = null;
   let refreshSoon = null;
@@ -26,6 +27,30 @@
     td.appendChild(meter);
     td.appendChild(document.createTextNode(used + ' / ' + capacity + unit));
     return td;
+  }
+
+  /** The project the page is filtered to; '' shows every project. */
+  function chosenProject() {
+    return byId('project').value;
+  }
+
+  /** Whether a row of this project passes the filter (host events, of none, only unfiltered). */
+  function shown(project) {
+    const chosen = chosenProject();
+    return chosen === '' || project === chosen;
+  }
+
+  function renderProjects(projects) {
+    const select = byId('project');
+    const chosen = select.value;
+    const options = [''].concat(projects).map((name) => {
+      const option = document.createElement('option');
+      option.value = name;
+      option.textContent = name === '' ? 'All projects' : name;
+      return option;
+    });
+    select.replaceChildren(...options);
+    select.value = projects.includes(chosen) ? chosen : '';
   }
 
   function renderHosts(hosts) {
@@ -48,20 +73,21 @@
       return li;
     });
     byId('vm-states').replaceChildren(...chips);
-    fill('vms', vms.map((v) => row([
+    fill('vms', vms.filter((v) => shown(v.project)).map((v) => row([
       linkCell(v.id, '/vm/' + encodeURIComponent(v.id), 'id'),
       cell(v.service),
+      cell(v.project),
       cell(v.state + (v.desiredState === v.state ? '' : ' → ' + v.desiredState),
           'state state-' + v.state),
       linkCell(v.host, '/host/' + encodeURIComponent(v.host || '')),
       cell(v.endpoint, 'id'),
       cell(time(v.updatedAt)),
       Farm.vmActionsCell(v, refresh),
-    ], v.id)), 7, 'No VMs yet: request a service.');
+    ], v.id)), 8, 'No VMs yet: request a service.');
   }
 
   function renderServices(services) {
-    fill('services', services.map((s) => {
+    fill('services', services.filter((s) => s.shared || shown(s.project)).map((s) => {
       const actions = cell('', 'actions');
       actions.appendChild(Farm.button('Delete', () => Farm.act('Delete service ' + s.name,
         'service/' + encodeURIComponent(s.name) + '/delete', {
@@ -72,6 +98,7 @@
         }), 'danger'));
       return row([
         cell(s.name),
+        cell(s.shared ? s.project + ' (shared)' : s.project),
         cell(s.offers.join(', ')),
         cell(s.packages),
         cell(s.command, 'id'),
@@ -80,7 +107,7 @@
         cell(s.vms),
         actions,
       ], s.name);
-    }), 8, 'No services are defined.');
+    }), 9, 'No services are defined.');
   }
 
   /** The define form, sent as farmctl service define would send it. */
@@ -101,7 +128,7 @@
   }
 
   function renderEvents() {
-    fill('events', events.map((e) => row([
+    fill('events', events.filter((e) => shown(e.project)).map((e) => row([
       cell(time(e.at)),
       cell(e.kind),
       linkCell(e.vmId, '/vm/' + encodeURIComponent(e.vmId || ''), 'id'),
@@ -158,11 +185,20 @@
       setConnection('summary failed: HTTP ' + response.status, 'down');
       return;
     }
-    const summary = await response.json();
+    summary = await response.json();
+    renderProjects(summary.projects);
+    render();
+  }
+
+  function render() {
+    if (summary === null) {
+      return;
+    }
     renderHosts(summary.hosts);
     renderVms(summary.vmStates, summary.vms);
     renderServices(summary.services);
     mergeEvents(summary.events);
+    renderEvents();
     renderAudit(summary.audit);
     byId('updated').textContent = 'updated ' + time(summary.generatedAt);
     FarmPlots.refresh();
@@ -215,6 +251,7 @@
   }
 
   byId('define-form').addEventListener('submit', defineFromForm);
+  byId('project').addEventListener('change', render);
   refresh();
   connect();
   setInterval(refresh, REFRESH_MS);

@@ -17,6 +17,7 @@ import org.servicefarm.api.v1.AgentControlGrpc;
 import org.servicefarm.api.v1.AuditLogGrpc;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.ImageStoreGrpc;
+import org.servicefarm.api.v1.ProjectAdminGrpc;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.TokenAdminGrpc;
 import org.servicefarm.e2e.support.FarmJars;
@@ -37,7 +38,8 @@ final class DeclaredApi {
     Map<String, FileDescriptor> files = filesReachableFrom(List.of(
         FarmAdminGrpc.getServiceDescriptor(), ServiceBrokerGrpc.getServiceDescriptor(),
         TokenAdminGrpc.getServiceDescriptor(), ImageStoreGrpc.getServiceDescriptor(),
-        AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor()));
+        AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor(),
+        ProjectAdminGrpc.getServiceDescriptor()));
     List<ServiceDescriptor> services = new ArrayList<>();
     try (Stream<Path> protos = Files.list(FarmJars.root().resolve(PROTO_DIR))) {
       for (Path proto : protos.filter(p -> p.toString().endsWith(".proto")).sorted().toList()) {

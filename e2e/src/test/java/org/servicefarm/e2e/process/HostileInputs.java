@@ -29,18 +29,36 @@ final class HostileInputs {
 
   private static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final Metadata.Key<String> PROJECT =
+      Metadata.Key.of("servicefarm-project", Metadata.ASCII_STRING_MARSHALLER);
+  /** Marks a call made with a token bound to the fuzz's own project. */
+  static final String PROJECT_BOUND = "[auth project-bound]";
   private static final int LIMIT = 4 * 1024 * 1024;
 
   private final Random r;
   private final List<String> tokens;
   private final String revoked;
+  private final List<String> projectTokens;
+  private final List<String> foreign;
   private final List<Supplier<Call>> kinds = new ArrayList<>();
   private String summary;
 
   HostileInputs(Random random, List<String> tokens, String revoked) {
+    this(random, tokens, revoked, List.of(), List.of());
+  }
+
+  /**
+   * @param projectTokens tokens bound to one project, whose calls must never read another's
+   * @param foreign another project's VM, lease and operation ids, service and project names,
+   *     sent now and then wherever an id or name goes
+   */
+  HostileInputs(Random random, List<String> tokens, String revoked, List<String> projectTokens,
+      List<String> foreign) {
     this.r = random;
     this.tokens = tokens;
     this.revoked = revoked;
+    this.projectTokens = projectTokens;
+    this.foreign = foreign;
     String b = "servicefarm.v1.ServiceBroker/";
     unary(b + "RequestService", () -> RequestServiceRequest.newBuilder()
         .setService(r.nextInt(8) == 0 ? "fuzz-web" : requested()).setIdempotencyKey(text())
@@ -84,6 +102,19 @@ final class HostileInputs {
         .setRole(r.nextBoolean() ? "agent" : text()).build());
     unary(t + "ListTokens", ListTokensRequest::getDefaultInstance);
     unary(t + "RevokeToken", () -> RevokeTokenRequest.newBuilder().setIdOrName(text()).build());
+    unary(t + "CreateToken", () -> CreateTokenRequest.newBuilder().setName("p-" + r.nextInt(100))
+        .setRole(r.nextBoolean() ? "client" : "admin").setProject(projectName()).build());
+    String p = "servicefarm.v1.ProjectAdmin/";
+    unary(p + "CreateProject", () -> CreateProjectRequest.newBuilder().setName(projectName())
+        .setQuota(ProjectQuota.newBuilder().setVcpus(number()).setVms(number())).build());
+    unary(p + "ListProjects", ListProjectsRequest::getDefaultInstance);
+    unary(p + "DeleteProject", () -> DeleteProjectRequest.newBuilder().setName(projectName())
+        .build());
+    unary(p + "SetProjectQuota", () -> SetProjectQuotaRequest.newBuilder()
+        .setName(projectName()).setQuota(ProjectQuota.newBuilder().setMemoryMb(bigNumber())
+            .setStoredBytes(bigNumber())).build());
+    unary(p + "GetProjectUsage", () -> GetProjectUsageRequest.newBuilder()
+        .setName(projectName()).build());
     String i = "servicefarm.v1.ImageStore/";
     add(i + "FetchBlob", MethodType.SERVER_STREAMING, () -> List.of(FetchBlobRequest.newBuilder()
         .setSha256(text()).setOffset(bigNumber()).build()));
@@ -141,9 +172,24 @@ final class HostileInputs {
     return randomBytes(r.nextInt(512)).toByteArray();
   }
 
-  /** A live admin or client token mostly; else none, forged, revoked or not a bearer header. */
+  /**
+   * A live admin or client token mostly; else none, forged, revoked or not a bearer header; a
+   * project-bound token a third of the time, and now and then a project named in the header.
+   */
   private Metadata credentials() {
     Metadata headers = new Metadata();
+    if (r.nextInt(6) == 0) {
+      String project = projectName();
+      if (project.chars().allMatch(c -> c >= ' ' && c <= '~')) {
+        headers.put(PROJECT, project);
+        summary += " [header project " + shown(project) + "]";
+      }
+    }
+    if (!projectTokens.isEmpty() && r.nextInt(3) == 0) {
+      headers.put(AUTHORIZATION, "Bearer " + projectTokens.get(r.nextInt(projectTokens.size())));
+      summary += " " + PROJECT_BOUND;
+      return headers;
+    }
     int roll = r.nextInt(20);
     String value = switch (roll) {
       case 0 -> null;
@@ -227,8 +273,29 @@ final class HostileInputs {
             .setHostPort(number())).build();
   }
 
+  /** A project name as an attacker would send one: another project's, made up, or text. */
+  private String projectName() {
+    return switch (r.nextInt(5)) {
+      case 0 -> foreign.isEmpty() ? "default" : foreign.get(foreign.size() - 1);
+      case 1 -> "default";
+      case 2 -> "proj-" + r.nextInt(50);
+      default -> text();
+    };
+  }
+
+  /** Now and then something of another project, to be answered as if it did not exist. */
+  private String foreignOr(Supplier<String> otherwise) {
+    if (!foreign.isEmpty() && r.nextInt(5) == 0) {
+      String f = foreign.get(r.nextInt(foreign.size()));
+      summary += " [foreign " + shown(f) + "]";
+      return f;
+    }
+    return otherwise.get();
+  }
+
   private ServiceDefinition definition() {
     ServiceDefinition.Builder d = ServiceDefinition.newBuilder().setName(name())
+        .setProject(r.nextBoolean() ? "" : projectName()).setShared(r.nextInt(4) == 0)
         .setPort(number()).setVcpus(number()).setMemoryMb(bigNumber()).setCommand(text())
         .setSleepAfterSeconds(number()).setMaxInstances(number()).setMinActive(number());
     int packages = r.nextInt(10) == 0 ? 300 : r.nextInt(4);
@@ -247,16 +314,16 @@ final class HostileInputs {
 
   /** A name as an attacker would send one: never fuzz-web or h1, which the test watches. */
   private String name() {
-    return r.nextInt(3) == 0 ? "def-" + r.nextInt(1000) : text();
+    return foreignOr(() -> r.nextInt(3) == 0 ? "def-" + r.nextInt(1000) : text());
   }
 
   /** A service to request: undefined names (never a def-N the fuzz may define), or text. */
   private String requested() {
-    return r.nextBoolean() ? "req-" + r.nextInt(1000) : text();
+    return foreignOr(() -> r.nextBoolean() ? "req-" + r.nextInt(1000) : text());
   }
 
   private String id() {
-    return r.nextBoolean() ? UUID.randomUUID().toString() : text();
+    return foreignOr(() -> r.nextBoolean() ? UUID.randomUUID().toString() : text());
   }
 
   private String text() {

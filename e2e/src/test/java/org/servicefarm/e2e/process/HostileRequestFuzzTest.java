@@ -24,6 +24,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.ProjectQuota;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
@@ -40,6 +41,8 @@ import org.servicefarm.e2e.support.ProcessFarm;
 class HostileRequestFuzzTest {
   private static final int REQUESTS = 10_240;
   private static final int IN_FLIGHT = 24;
+  /** Starts an answer that carried a row of another project to a project-bound token. */
+  private static final String LEAKED = "OK leaked: ";
 
   /** Sends messages as they are: the fuzzer's bytes, not a generated stub's. */
   private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
@@ -61,6 +64,7 @@ class HostileRequestFuzzTest {
   @Test
   void hostileRequestsNeverAnswerInternalAndLeaveTheFarmConsistent() throws Exception {
     long seed = Long.getLong("fuzz.seed", System.nanoTime());
+    long projectBound = 0;
     try (ProcessFarm farm = new ProcessFarm("test:///default")) {
       farm.startController();
       farm.startAgent("h1");
@@ -76,8 +80,25 @@ class HostileRequestFuzzTest {
       }
       String revoked = admin.tokens().create("fuzz-revoked", "client").getSecret();
       admin.tokens().revoke("fuzz-revoked");
+      // Two projects: the fuzz's project-bound tokens must never read a row of the other one,
+      // whose ids and names the fuzz sends wherever an id or name goes.
+      admin.projects().create("fuzz-team", ProjectQuota.getDefaultInstance());
+      admin.projects().create("fuzz-other", ProjectQuota.getDefaultInstance());
+      List<String> projectTokens = List.of(
+          admin.tokens().create("fuzz-team-client", "client", "fuzz-team").getSecret(),
+          admin.tokens().create("fuzz-team-admin", "admin", "fuzz-team").getSecret());
+      admin.defineService(ServiceDefinition.newBuilder().setName("other-web")
+          .addPackages("busybox").setPort(80).setVcpus(1).setMemoryMb(128)
+          .setProject("fuzz-other").build());
+      ServiceAccess others = admin.requestService("other-web", "other-deploy");
+      String otherOperation = admin.requestServiceNoWait("other-web", "other-deploy-2")
+          .getOperationId();
+      // The project's name last: HostileInputs sends it where a project name goes.
+      List<String> foreign = List.of(others.vmId(), others.lease().id(), otherOperation,
+          "other-web", "fuzz-other");
 
-      HostileInputs inputs = new HostileInputs(new Random(seed), tokens, revoked);
+      HostileInputs inputs = new HostileInputs(new Random(seed), tokens, revoked, projectTokens,
+          foreign);
       Map<Status.Code, Integer> byCode = new TreeMap<>();
       List<String> offenders = new ArrayList<>();
       long started = System.nanoTime();
@@ -88,13 +109,16 @@ class HostileRequestFuzzTest {
         Semaphore slots = new Semaphore(IN_FLIGHT);
         for (int i = 0; i < REQUESTS; i++) {
           slots.acquire();
-          send(channel, inputs.next(), answers, slots);
+          send(channel, inputs.next(), answers, slots, foreign);
         }
         slots.acquire(IN_FLIGHT);
+        projectBound = answers.stream().filter(a -> a.contains(HostileInputs.PROJECT_BOUND))
+            .count();
         for (String answer : answers) {
           Status.Code code = Status.Code.valueOf(answer.substring(0, answer.indexOf(' ')));
           byCode.merge(code, 1, Integer::sum);
-          if (code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN) {
+          if (code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN
+              || answer.startsWith(LEAKED)) {
             offenders.add(answer);
           }
           // The image store serves admins (and certified agents, of which the fuzz has none),
@@ -124,7 +148,9 @@ class HostileRequestFuzzTest {
       System.out.println("fuzz: seed=" + seed + ", requests=" + REQUESTS + " in " + seconds
           + " s, by code " + byCode + ", INTERNAL=" + byCode.getOrDefault(Status.Code.INTERNAL, 0)
           + ", UNKNOWN=" + byCode.getOrDefault(Status.Code.UNKNOWN, 0)
-          + ", controller alive, VMs lost: " + lost);
+          + ", controller alive, VMs lost: " + lost + ", calls with a project-bound token: "
+          + projectBound + ", rows of another project read: "
+          + offenders.stream().filter(o -> o.startsWith(LEAKED)).count());
       offenders.stream().limit(40).forEach(o -> System.out.println("  offender: " + o));
 
       assertTrue(offenders.isEmpty(), offenders.size() + " calls answered INTERNAL or UNKNOWN,"
@@ -138,7 +164,7 @@ class HostileRequestFuzzTest {
 
   /** Sends one hostile call and records "CODE method: description | input" when it ends. */
   private static void send(ManagedChannel channel, HostileInputs.Call call,
-      ConcurrentLinkedQueue<String> answers, Semaphore slots) {
+      ConcurrentLinkedQueue<String> answers, Semaphore slots, List<String> foreign) {
     MethodDescriptor<byte[], byte[]> method = MethodDescriptor.<byte[], byte[]>newBuilder()
         .setType(call.type()).setFullMethodName(call.method())
         .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
@@ -149,6 +175,12 @@ class HostileRequestFuzzTest {
     c.start(new ClientCall.Listener<>() {
       @Override
       public void onMessage(byte[] message) {
+        if (call.summary().contains(HostileInputs.PROJECT_BOUND)) {
+          String body = new String(message, java.nio.charset.StandardCharsets.ISO_8859_1);
+          foreign.stream().filter(body::contains).findFirst().ifPresent(f -> answers.add(
+              LEAKED + call.method() + " answered a project-bound token with '" + f + "' | "
+                  + call.summary()));
+        }
         if (streamsBack) {
           // One answer shows the call was served; a watch would otherwise run to its deadline.
           c.cancel("the fuzzer has its answer", null);

@@ -88,6 +88,15 @@ public final class InProcessFarm implements AutoCloseable {
             .requestServiceDeadline(Duration.ofSeconds(30)).bearerToken(token).build());
   }
 
+  /** A client that sends the token and names a project in the "servicefarm-project" header. */
+  public FarmClient clientInProject(String token, String project) {
+    ManagedChannel channel = InProcessChannelBuilder.forName(serverName).build();
+    channels.add(channel);
+    return new FarmClient(channel, FarmClientOptions.builder().callDeadline(Duration.ofSeconds(30))
+            .requestServiceDeadline(Duration.ofSeconds(30)).bearerToken(token).project(project)
+            .build());
+  }
+
   /** A plain channel to the controller (health checks, raw stubs); the farm closes it. */
   public ManagedChannel channel() {
     ManagedChannel channel = InProcessChannelBuilder.forName(serverName).build();
