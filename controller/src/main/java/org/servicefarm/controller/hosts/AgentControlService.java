@@ -34,6 +34,14 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
     /** Records a load report; returns VMs whose state changed. */
     List<UUID> reported(String hostId, LoadReport report);
 
+    /**
+     * Records that the host is alive with its domains unchanged, and its new load unless null;
+     * cheap, on the stream's thread. Returns whether the last whole report must still be squared
+     * with the VM table (the host's VMs changed since it last was, or it had been marked DOWN),
+     * which {@link #reported} then does.
+     */
+    boolean alive(String hostId, HostLoad loadOrNull);
+
     void vmsChanged(List<UUID> vmIds);
   }
 
@@ -78,15 +86,31 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           case REGISTER -> register(message.getRegister());
           case LOAD -> {
             requireSession("a load report");
-            ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
+            LoadReport report = message.getLoad();
+            if (report.getInventoryUnchanged()) {
+              // Only the load is new: the rest is the last whole report's.
+              HostLoad load = load(report.getLoad());
+              session.reportedLoad(load, report.getLoad());
+              aliveUnchanged(load);
+              return;
+            }
+            ReportValidation.requireValid("load report", report.getDomainsList());
             // Liveness and load at once; the table is squared off this stream's thread.
             // A report made while libvirtd is away lists no cached images: keep the last ones.
-            session.reported(load(message.getLoad().getLoad()),
-                message.getLoad().getDomainsUnknown()
+            session.reported(load(report.getLoad()),
+                report.getDomainsUnknown()
                     ? java.util.List.copyOf(session.cachedImages())
-                    : message.getLoad().getCachedImagesList());
+                    : report.getCachedImagesList());
+            if (!report.getDomainsUnknown()) {
+              session.lastWhole(report);
+            }
             String hostId = session.hostId();
-            reports.submit(hostId, message.getLoad(), report -> recordReport(hostId, report));
+            reports.submit(hostId, report, r -> recordReport(hostId, r));
+          }
+          case ALIVE -> {
+            requireSession("an alive message");
+            session.alive();
+            aliveUnchanged(null);
           }
           case RESULT -> {
             requireSession("a command result");
@@ -100,6 +124,18 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           default -> throw new FarmException.InvalidInput("agent message of no kind this"
               + " controller knows (field " + unknownFields(message) + "); is the agent newer"
               + " than the controller? Upgrade the controllers before the agents");
+        }
+      }
+
+      /**
+       * The host's domains are those of its last whole report. Unless that report is known to
+       * change nothing, it is squared with the table again (with the newest load), as a whole
+       * report of the same domains would be.
+       */
+      private void aliveUnchanged(HostLoad loadOrNull) {
+        String hostId = session.hostId();
+        if (events.alive(hostId, loadOrNull)) {
+          reports.submit(hostId, session.lastWhole(), r -> recordReport(hostId, r));
         }
       }
 
@@ -145,8 +181,12 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             register.getHypervisor(), out,
             load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
         registry.attach(session);
+        session.lastWhole(LoadReport.newBuilder().setLoad(register.getLoad())
+            .addAllDomains(register.getInventoryList())
+            .addAllCachedImages(register.getCachedImagesList()).build());
         session.write(ControllerMessage.newBuilder()
-            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds))
+            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds)
+                .setDeltaReports(true))
             .build());
         LOG.info("host " + register.getHostId() + " registered (" + register.getHypervisor() + ", "
             + register.getInventoryCount() + " domains)");

@@ -107,6 +107,14 @@ public final class InventoryReconciler {
     return changed.stream().map(VmRecord::id).toList();
   }
 
+  /**
+   * Whether the host's last report changed nothing and none of its VMs changed since: a report
+   * of the same domains needs no database.
+   */
+  public boolean steady(String hostId) {
+    return steady.steady(hostId);
+  }
+
   /** The host's VMs changed here (it went DOWN): its next report is squared with the table. */
   public void hostChanged(String hostId) {
     steady.changed(hostId);
