@@ -37,6 +37,7 @@ import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
@@ -112,6 +113,15 @@ public final class Controller implements AutoCloseable {
   private final ExecutorService completions =
       Executors.newFixedThreadPool(COMPLETION_THREADS, named("request-completion"));
   static final int SERVER_THREADS = 32;
+  /**
+   * Batches of warm requests, renewals and releases under way at once, each on a connection of
+   * its own; a few keep the disk's flushes overlapping without taking the pool from the rest.
+   */
+  private static final int GROUP_COMMIT_WORKERS = 4;
+  /** Callers in one batch at most, and how long a batch that found several waits for more. */
+  private static final int GROUP_COMMIT_MAX_BATCH = 64;
+  private static final java.time.Duration GROUP_COMMIT_LINGER = java.time.Duration.ofMillis(1);
+  private final GroupCommit warmCommits;
   private static final int COMPLETION_THREADS = 8;
 
   /**
@@ -200,9 +210,13 @@ public final class Controller implements AutoCloseable {
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
         auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
-    Leases leases = new Leases(db, leaseRepo, vms, queries);
+    // Warm requests, renewals and releases commit in batches (see db.GroupCommit).
+    this.warmCommits = new GroupCommit(db, "lease", GROUP_COMMIT_WORKERS,
+        GROUP_COMMIT_MAX_BATCH, GROUP_COMMIT_LINGER,
+        boundary -> Failpoints.hit("lease-batch." + boundary));
+    Leases leases = new Leases(db, leaseRepo, vms, queries, warmCommits);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
-        provisioner, reconciler, waiter, leases, operationTracker);
+        provisioner, reconciler, waiter, leases, operationTracker, warmCommits);
     // Requests a controller that stopped leading left RUNNING are finished by the new leader.
     OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
         waiter, leases, reconciler, config.requestWait());
@@ -245,6 +259,11 @@ public final class Controller implements AutoCloseable {
   }
 
   /** Whether this controller leads the farm, and which one does. */
+  /** The sizes of the batches warm requests, renewals and releases were committed in. */
+  public org.servicefarm.controller.db.BatchSizes leaseBatches() {
+    return warmCommits.sizes();
+  }
+
   public Leadership leadership() {
     return election;
   }
@@ -360,6 +379,7 @@ public final class Controller implements AutoCloseable {
     duties.close();
     eventFeed.close();
     brokerService.close();
+    warmCommits.close();
     auditTrail.close();
     reconciler.close();
     serverThreads.shutdown();

@@ -10,6 +10,7 @@ import org.servicefarm.controller.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
@@ -46,14 +47,15 @@ public final class Broker {
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
-      VmWaiter waiter, Leases leases, OperationTracker tracker) {
+      VmWaiter waiter, Leases leases, OperationTracker tracker, GroupCommit warmCommits) {
     this.tracker = tracker;
     this.db = db;
     this.vms = vms;
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
-    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases);
+    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases,
+        warmCommits);
   }
 
   /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */

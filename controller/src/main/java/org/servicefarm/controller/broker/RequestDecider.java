@@ -13,6 +13,7 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
@@ -44,11 +45,15 @@ final class RequestDecider {
   private final OperationRepository operations;
   private final VmProvisioner provisioner;
   private final Leases leases;
+  /** Where decisions that need only the shared lock are committed together with others'. */
+  private final GroupCommit warmCommits;
   /** Services whose last request needed the exclusive lock: the next ones take it at once. */
   private final Set<String> exclusiveServices = ConcurrentHashMap.newKeySet();
 
   RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
-      OperationRepository operations, VmProvisioner provisioner, Leases leases) {
+      OperationRepository operations, VmProvisioner provisioner, Leases leases,
+      GroupCommit warmCommits) {
+    this.warmCommits = warmCommits;
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
@@ -74,12 +79,38 @@ final class RequestDecider {
       UUID operationId) {
     if (!exclusiveServices.contains(service)) {
       try {
-        return decide(service, key, ttlSeconds, wait, operationId, false);
+        return warmCommits.run(tx -> decideShared(tx, service, key, ttlSeconds, wait,
+            operationId));
       } catch (NeedsExclusiveLock e) {
         exclusiveServices.add(service);
       }
     }
     return decide(service, key, ttlSeconds, wait, operationId, true);
+  }
+
+  /**
+   * The decision under the definition's shared lock, group-committed with other callers'
+   * ({@link GroupCommit}): it answers from the one running VM of an uncapped definition, writing
+   * one statement (the lease and the operation), or throws before writing anything (the
+   * contract of a group-committed work) and is decided again alone under the exclusive lock.
+   */
+  private Decision decideShared(Database.Tx tx, String service, RequestKey key, int ttlSeconds,
+      Duration wait, UUID operationId) throws SQLException {
+    VmQueries.RequestRoute found = queries.routeSharedLocked(tx, service, key).orElse(null);
+    if (found == null) {
+      Optional<OperationRepository.KeyedRequest> earlier =
+          key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
+      throw earlier.<RuntimeException>map(KeyRaced::new)
+          .orElseGet(() -> new FarmException.ServiceNotFound(service));
+    }
+    if (found.earlier().isPresent()) {
+      throw new KeyRaced(found.earlier().get());
+    }
+    if (found.route().policy().maxLeasesPerVm() > 0) {
+      throw new NeedsExclusiveLock();
+    }
+    // Anything but the warm answer throws NeedsExclusiveLock before it writes.
+    return decide(tx, found.route(), key, ttlSeconds, wait, operationId, false);
   }
 
   private Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
