@@ -38,6 +38,7 @@ import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.GroupCommit;
+import org.servicefarm.controller.db.HistoryRepository;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
@@ -66,6 +67,7 @@ import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageConstructor;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.images.ImageStoreService;
+import org.servicefarm.controller.lifecycle.HistoryPruner;
 import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.model.ImageRecord;
@@ -122,6 +124,8 @@ public final class Controller implements AutoCloseable {
   private static final int GROUP_COMMIT_MAX_BATCH = 64;
   private static final java.time.Duration GROUP_COMMIT_LINGER = java.time.Duration.ofMillis(1);
   private final GroupCommit warmCommits;
+  private static final String AGENT_STREAM =
+      org.servicefarm.api.v1.AgentControlGrpc.getConnectMethod().getFullMethodName();
   private static final int COMPLETION_THREADS = 8;
 
   /**
@@ -240,7 +244,7 @@ public final class Controller implements AutoCloseable {
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     eventFeed.start();
-    this.duties = new LeaderDuties()
+    this.duties = new LeaderDuties().timedBy(metrics::dutyRan)
         .whenElected(hostTracker::startWatching)
         .whenElected(reconciler::sweep)
         .whenElected(resumer::resume)
@@ -250,6 +254,8 @@ public final class Controller implements AutoCloseable {
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
         .every("audit retention", Duration.ofHours(1), auditTrail::prune)
+        .every("history retention", Duration.ofHours(1), new HistoryPruner(leaderDb,
+            new HistoryRepository(), config.history(), java.time.Clock.systemUTC())::prune)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
@@ -306,6 +312,17 @@ public final class Controller implements AutoCloseable {
   public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
       throws IOException {
     builder.executor(serverThreads);
+    // Agents' streams are called on the transport's thread, without a hop to serverThreads per
+    // message: AgentControlService hands what may block to its own pool, in order, and handles
+    // the quiet majority (Alive, load reports) in place. Each hop cost more than the message.
+    builder.callExecutor(new io.grpc.ServerCallExecutorSupplier() {
+      @Override
+      public <ReqT, RespT> java.util.concurrent.Executor getExecutor(
+          io.grpc.ServerCall<ReqT, RespT> call, io.grpc.Metadata headers) {
+        return AGENT_STREAM.equals(call.getMethodDescriptor().getFullMethodName())
+            ? Runnable::run : null;
+      }
+    });
     builder.intercept(agentIdentity);
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());

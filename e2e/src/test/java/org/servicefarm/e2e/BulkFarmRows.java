@@ -48,7 +48,7 @@ final class BulkFarmRows {
    * hosts (an agent's registration brings one UP; no liveness clock runs for a DOWN host), and
    * {@code vms} VMs spread {@code vmsPerHost} a host. VM states cycle through {@code states},
    * each with the same desired state, so the reconciler finds nothing to do; an ARCHIVED VM has
-   * no host and an archive reference.
+   * no host and an archive reference, a DELETED one no host.
    */
   static void write(Connection c, int hosts, int vms, int vmsPerHost, String... states)
       throws SQLException {
@@ -72,7 +72,7 @@ final class BulkFarmRows {
         "INSERT INTO vms (id, definition, image_id, host_id, state, desired_state, vcpus,"
             + " memory_mb, archive_ref)"
             + " SELECT md5('vm-' || i)::uuid, ?, '00000000-0000-0000-0000-00000000000b',"
-            + "   CASE WHEN st = 'ARCHIVED' THEN NULL"
+            + "   CASE WHEN st IN ('ARCHIVED', 'DELETED') THEN NULL"
             + "     ELSE 'sim-' || lpad(((i - 1) / ? + 1)::text, 5, '0') END,"
             + "   st, st, 1, 128, CASE WHEN st = 'ARCHIVED' THEN 'archive/' || i END"
             + " FROM (SELECT i, (?::text[])[1 + i % ?] AS st FROM generate_series(1, ?) i) g")) {
@@ -87,7 +87,8 @@ final class BulkFarmRows {
       // Only a running VM has its service's host port forwarded.
       s.execute("INSERT INTO vm_services (vm_id, service, guest_port, host_port)"
           + " SELECT id, definition, " + GUEST_PORT + ", CASE WHEN state = 'ACTIVE'"
-          + " THEN 20000 + (('x' || substr(md5(id::text), 1, 4))::bit(16)::int % 20000) END FROM vms");
+          + " THEN 20000 + (('x' || substr(md5(id::text), 1, 4))::bit(16)::int % 20000) END FROM vms"
+          + " WHERE definition = '" + SERVICE + "'");
       s.execute("ANALYZE");
     }
   }

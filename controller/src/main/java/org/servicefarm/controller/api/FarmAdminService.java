@@ -234,7 +234,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmQueries.Page page = queries.list(db, state, host, service, size, after);
+    VmQueries.Page page = queries.list(db, state, host, service, req.getExcludeDeleted(), size,
+        after);
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {

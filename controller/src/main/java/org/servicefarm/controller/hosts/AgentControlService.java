@@ -52,6 +52,10 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
 
   /** Workers squaring reports with the VM table; each host's reports run one at a time. */
   private static final int REPORT_THREADS = 8;
+  /** Workers for the streams' messages that may block (registrations, command results). */
+  private static final int STREAM_THREADS = 16;
+  private final java.util.concurrent.ThreadPoolExecutor streamWork = daemonPool(STREAM_THREADS,
+      "agent-stream");
 
   public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
     this.registry = registry;
@@ -62,22 +66,56 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
   @Override
   public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
     return new StreamObserver<>() {
-      private AgentSession session;
+      private volatile AgentSession session;
+      /** The controller failed the stream: messages still queued behind the failure are dropped. */
+      private volatile boolean failed;
+      private final OrderedHandoff ordered = new OrderedHandoff(streamWork);
 
+      /**
+       * Runs on the transport's thread (the service is called without a thread hop, see
+       * Controller#serve): Alive and load reports, which only touch memory and queue work, are
+       * handled here when nothing of the stream waits on the pool; everything else, and every
+       * failure (ending a session completes the futures of its pending commands), is handed to
+       * the pool in order.
+       */
       @Override
       public void onNext(AgentMessage message) {
+        boolean cheap = message.getKindCase() == AgentMessage.KindCase.ALIVE
+            || message.getKindCase() == AgentMessage.KindCase.LOAD;
+        if (cheap && ordered.idle()) {
+          Status failure = process(message);
+          if (failure != null) {
+            ordered.execute(() -> fail(failure));
+          }
+        } else {
+          ordered.execute(() -> {
+            Status failure = process(message);
+            if (failure != null) {
+              fail(failure);
+            }
+          });
+        }
+      }
+
+      /** Handles the message; returns the status to end the stream with, or null. */
+      private Status process(AgentMessage message) {
+        if (failed) {
+          return null;
+        }
         try {
           handle(message);
+          return null;
         } catch (FarmException.InvalidInput e) {
-          fail(Status.INVALID_ARGUMENT.withDescription(e.getMessage()));
+          return Status.INVALID_ARGUMENT.withDescription(e.getMessage());
         } catch (AgentIdentity.WrongHost e) {
-          fail(Status.PERMISSION_DENIED.withDescription(e.getMessage()));
+          return Status.PERMISSION_DENIED.withDescription(e.getMessage());
         } catch (AgentProtocol.Unsupported e) {
           LOG.warning(e.getMessage());
-          fail(Status.FAILED_PRECONDITION.withDescription(e.getMessage()));
+          return Status.FAILED_PRECONDITION.withDescription(e.getMessage());
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
-          fail(Status.UNAVAILABLE.withDescription("controller database unavailable; reconnect later"));
+          return Status.UNAVAILABLE.withDescription(
+              "controller database unavailable; reconnect later");
         }
       }
 
@@ -200,6 +238,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       }
 
       private void fail(Status status) {
+        failed = true;
         if (session != null) {
           registry.detach(session, status.getDescription());
         }
@@ -212,19 +251,36 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
 
       @Override
       public void onError(Throwable t) {
-        if (session != null) {
-          registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
-        }
+        ordered.execute(() -> {
+          if (session != null) {
+            registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
+          }
+        });
       }
 
       @Override
       public void onCompleted() {
-        if (session != null) {
-          registry.detach(session, "agent closed the stream");
-        }
-        out.onCompleted();
+        ordered.execute(() -> {
+          if (session != null) {
+            registry.detach(session, "agent closed the stream");
+          }
+          out.onCompleted();
+        });
       }
     };
+  }
+
+  /** A pool whose idle threads end, so controllers made and dropped leave no threads behind. */
+  static java.util.concurrent.ThreadPoolExecutor daemonPool(int threads, String name) {
+    java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(
+        threads, threads, 30, java.util.concurrent.TimeUnit.SECONDS,
+        new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
   }
 
   static HostLoad load(org.servicefarm.api.v1.HostLoad l) {
