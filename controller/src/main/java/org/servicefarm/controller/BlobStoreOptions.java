@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.model.FarmException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;

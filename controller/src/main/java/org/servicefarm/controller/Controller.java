@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.reconcile.Failpoints;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
@@ -15,7 +16,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
 import org.servicefarm.controller.api.AuditLogService;
-import org.servicefarm.controller.api.EventAndDrainAdmin;
+import org.servicefarm.controller.api.DrainAdmin;
+import org.servicefarm.controller.api.EventAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.ServiceBrokerService;
@@ -30,13 +32,14 @@ import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.broker.VmActions;
-import org.servicefarm.controller.broker.VmProvisioner;
+import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
 import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.HistoryRepository;
 import org.servicefarm.controller.db.EventRepository;
@@ -45,7 +48,8 @@ import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.TokenRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.ha.LeaderDuties;
@@ -54,24 +58,25 @@ import org.servicefarm.controller.ha.LeaderFence;
 import org.servicefarm.controller.ha.LeaderRouting;
 import org.servicefarm.controller.ha.Leadership;
 import org.servicefarm.controller.health.ServingHealth;
-import org.servicefarm.controller.hosts.AgentControlService;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.api.AgentControlService;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.hosts.AgentRegistry;
-import org.servicefarm.controller.hosts.DrainReturns;
+import org.servicefarm.controller.placement.RestorePlacement;
 import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
-import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.placement.ImageDigests;
+import org.servicefarm.controller.placement.Placer;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageConstructor;
 import org.servicefarm.controller.images.ImageIntake;
-import org.servicefarm.controller.images.ImageStoreService;
+import org.servicefarm.controller.api.ImageStoreService;
 import org.servicefarm.controller.lifecycle.HistoryPruner;
 import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.model.ImageRecord;
-import org.servicefarm.controller.operations.OperationResumer;
+import org.servicefarm.controller.broker.OperationResumer;
 import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.reconcile.CommandFactory;
 import org.servicefarm.controller.reconcile.InventoryReconciler;
@@ -80,7 +85,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.reconcile.ReconcileSteps;
 import org.servicefarm.controller.reconcile.Reconciler;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
-import org.servicefarm.controller.scheduler.PlacementScheduler;
+import org.servicefarm.controller.placement.PlacementScheduler;
 import org.servicefarm.controller.web.WebServer;
 
 /**
@@ -160,30 +165,20 @@ public final class Controller implements AutoCloseable {
     this.peers = peers;
     this.election = new LeaderElection(db, advertise);
     // What only the leader may change goes through the fence (see ha.LeaderFence).
-    Database leaderDb = db.fenced(new LeaderFence(election));
+    FencedDatabase leaderDb = db.fenced(new LeaderFence(election));
     EventRepository events = new EventRepository();
     VmRepository vms = new VmRepository(events);
     CatalogRepository catalogRepo = new CatalogRepository();
     ImageRepository images = new ImageRepository();
     HostRepository hosts = new HostRepository();
     LeaseRepository leaseRepo = new LeaseRepository();
-    VmQueries queries = new VmQueries(vms, leaseRepo);
+    VmListings listings = new VmListings(vms, leaseRepo);
+    RequestRoutes routes = new RequestRoutes();
     AgentRegistry agents = new AgentRegistry();
     VmStateWatcher watcher = new VmStateWatcher();
     Placer placer = new Placer(hosts, agents, new PlacementScheduler(config.cpuOvercommit()));
     OfferRecorder offers = new OfferRecorder(catalogRepo, vms);
-    Placer.ImageDigests digests = new Placer.ImageDigests() {
-      @Override
-      public String apply(Database.Tx tx, java.util.UUID imageId) throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sha256).orElse(null);
-      }
-
-      @Override
-      public long sizeBytes(Database.Tx tx, java.util.UUID imageId)
-          throws java.sql.SQLException {
-        return images.find(tx, imageId).map(ImageRecord::sizeBytes).orElse(0L);
-      }
-    };
+    ImageDigests digests = ImageDigests.of(images);
     OperationRepository operationRepo = new OperationRepository();
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
@@ -196,36 +191,36 @@ public final class Controller implements AutoCloseable {
           + dataDir.resolve("build"), e);
     }
     ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
-        offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
+        offers, agents, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
             db.inTransaction(tx -> images.find(tx, imageId)).orElseThrow()),
-        operationTracker, new DrainReturns(vms, events, placer, digests), events);
+        operationTracker, new RestorePlacement(vms, events, placer, digests), events);
     this.reconciler = new Reconciler(leaderDb, vms, steps, watcher, config.reconcileThreads());
     HostDrainer drainer = new HostDrainer(leaderDb, hosts, vms, events, reconciler);
     this.eventFeed = new EventFeed(db, events);
-    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, offers, watcher,
-        new OrphanPolicy(config.orphans(), leaderDb, events, agents, config.commandTimeout(),
+    InventoryReconciler inventory = new InventoryReconciler(leaderDb, vms, events, offers, watcher,
+        new OrphanPolicy(config.orphans(), leaderDb, vms, events, agents, config.commandTimeout(),
             java.time.Clock.systemUTC()));
     HostTracker hostTracker = new HostTracker(leaderDb, hosts, vms, events, inventory, agents, reconciler,
-        watcher, config.livenessTimeout(), config.loadPersistInterval());
-    VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
+        config.livenessTimeout(), config.loadPersistInterval());
+    VmWaiter waiter = new VmWaiter(db, vms, listings, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     AuditRepository auditRecords = new AuditRepository();
-    this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
+    this.dashboardSummary = new FarmSummary(db, hosts, agents, listings, catalog, events,
         auditRecords);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     // Warm requests, renewals and releases commit in batches (see db.GroupCommit).
     this.warmCommits = new GroupCommit(db, "lease", GROUP_COMMIT_WORKERS,
         GROUP_COMMIT_MAX_BATCH, GROUP_COMMIT_LINGER,
         boundary -> Failpoints.hit("lease-batch." + boundary));
-    Leases leases = new Leases(db, leaseRepo, vms, queries, warmCommits);
-    Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
+    Leases leases = new Leases(db, leaseRepo, vms, routes, warmCommits);
+    Broker broker = new Broker(db, catalogRepo, vms, routes, operationRepo,
         provisioner, reconciler, waiter, leases, operationTracker, warmCommits);
     // Requests a controller that stopped leading left RUNNING are finished by the new leader.
     OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
         waiter, leases, reconciler, config.requestWait());
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
-    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
+    this.brokerService = new ServiceBrokerService(broker, leases, db, vms, listings, catalog,
         config.requestWait(), operationTracker);
     this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
         config.auditRetention());
@@ -237,9 +232,9 @@ public final class Controller implements AutoCloseable {
         new TokenAdminService(tokens),
         new AuditLogService(db, auditRecords),
         new FarmAdminService(db, catalog,
-            new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
+            new ImageIntake(catalog, blobs, config.images().importDirectory()), listings, hosts, agents,
             new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
-            new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
+            new EventAdmin(db, events, catalogRepo, eventFeed), new DrainAdmin(drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
@@ -254,7 +249,7 @@ public final class Controller implements AutoCloseable {
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
         .every("audit retention", Duration.ofHours(1), auditTrail::prune)
-        .every("history retention", Duration.ofHours(1), new HistoryPruner(leaderDb,
+        .every("history retention", Duration.ofHours(1), new HistoryPruner(db,
             new HistoryRepository(), config.history(), java.time.Clock.systemUTC())::prune)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
     election.start(duties);
@@ -327,7 +322,7 @@ public final class Controller implements AutoCloseable {
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
     StatusMapper mapper = new StatusMapper();
-    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier());
+    List<ServerInterceptor> authorization = auth.interceptors(tokens.verifier(), StatusMapper::toStatus);
     // The audit interceptor runs before authorization (the last in the list runs first), so it
     // sees refusals; the marker inside routing tells it the call was served here, not forwarded.
     List<ServerInterceptor> audited = new java.util.ArrayList<>(authorization);

@@ -25,7 +25,7 @@ import org.servicefarm.controller.ha.PeerChannels;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BuildAccount;
 import org.servicefarm.controller.images.PrivatePaths;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
 import org.servicefarm.controller.web.WebAccess;

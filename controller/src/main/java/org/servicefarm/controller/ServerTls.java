@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import javax.net.ssl.SSLException;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * The controller's TLS: its certificate chain and PKCS#8 key (PEM), and optionally the CA whose

@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.reconcile.Failpoints;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -24,7 +24,7 @@ import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.client.FarmException;
 import org.servicefarm.client.ServiceAccess;
-import org.servicefarm.controller.Failpoints;
+import org.servicefarm.controller.reconcile.Failpoints;
 
 /**
  * The controller halted (as abruptly as SIGKILL) at each boundary of a group commit of warm

@@ -36,7 +36,7 @@ import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * A farm for benchmarks at scale, in this JVM but over real sockets: the controller on a Netty

@@ -9,10 +9,11 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.servicefarm.controller.scheduler.HostSnapshot;
-import org.servicefarm.controller.scheduler.Placement;
-import org.servicefarm.controller.scheduler.PlacementRequest;
-import org.servicefarm.controller.scheduler.PlacementScheduler;
+import org.servicefarm.controller.model.HostRecord.HostStatus;
+import org.servicefarm.controller.placement.HostSnapshot;
+import org.servicefarm.controller.placement.Placement;
+import org.servicefarm.controller.placement.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementScheduler;
 
 /**
  * The JMH side of {@link SchedulerDecisionBenchmark}: one scheduling decision over a random but
@@ -44,7 +45,7 @@ public class SchedulerDecisionJmh {
       // A farm in service: a few hosts down, draining or cut off, the rest partly filled, each
       // caching a few of the images so the cache bonus decides among some of them.
       int roll = random.nextInt(100);
-      String status = roll < 2 ? "DOWN" : roll < 3 ? "DRAINING" : "UP";
+      HostStatus status = roll < 2 ? HostStatus.DOWN : roll < 3 ? HostStatus.DRAINING : HostStatus.UP;
       int vcpus = 16 << random.nextInt(4);
       long memoryMb = 65_536L << random.nextInt(4);
       Set<String> cached = switch (random.nextInt(4)) {

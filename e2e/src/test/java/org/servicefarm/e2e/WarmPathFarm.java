@@ -33,7 +33,7 @@ import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * The controller in this JVM, served on a real Netty port on 127.0.0.1 the way ControllerMain

@@ -5,7 +5,7 @@ import org.servicefarm.api.v1.AuditLogGrpc;
 import org.servicefarm.api.v1.AuditRecord;
 import org.servicefarm.api.v1.ListAuditRecordsRequest;
 import org.servicefarm.api.v1.ListAuditRecordsResponse;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.Database;
 

@@ -38,12 +38,12 @@ import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.WatchEventsRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
@@ -60,36 +60,39 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final Database db;
   private final ImageCatalog catalog;
   private final ImageIntake intake;
-  private final VmQueries queries;
+  private final VmListings listings;
   private final HostRepository hosts;
   private final AgentRegistry agents;
   private final VmActions actions;
   private final Duration actionWait;
-  private final EventAndDrainAdmin eventsAndDrains;
+  private final EventAdmin events;
+  private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
 
   /**
    * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
    * catalog and images alone.
    */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait) {
-    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, null, null);
+    this(db, catalog, intake, listings, hosts, agents, actions, actionWait, null, null, null);
   }
 
   /**
-   * @param eventsAndDrains ListEvents, WatchEvents, DrainHost and UncordonHost
+   * @param events ListEvents and WatchEvents
+   * @param drains DrainHost and UncordonHost
    * @param deletion DeleteService
    */
-  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
-      EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
-    this.eventsAndDrains = eventsAndDrains;
+      EventAdmin events, DrainAdmin drains, DefinitionDeletion deletion) {
+    this.events = events;
+    this.drains = drains;
     this.deletion = deletion;
     this.db = db;
     this.catalog = catalog;
     this.intake = intake;
-    this.queries = queries;
+    this.listings = listings;
     this.hosts = hosts;
     this.agents = agents;
     this.actions = actions;
@@ -191,6 +194,15 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     return new ImageUploadReceiver(intake(), out);
   }
 
+  /** Refuses the call when the part is not wired (kept for tests that build a bare service). */
+  private static <T> T required(T part) {
+    if (part == null) {
+      throw new FarmException.Unavailable("this controller was started without events and"
+          + " draining");
+    }
+    return part;
+  }
+
   private ImageIntake intake() {
     if (intake == null) {
       throw new FarmException.Unavailable("this controller was started without an image store;"
@@ -234,8 +246,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmQueries.Page page = queries.list(db, state, host, service, req.getExcludeDeleted(), size,
-        after);
+    VmListings.Page page = listings.list(db, state, host, service, req.getExcludeDeleted(),
+        size, after);
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {
@@ -285,29 +297,29 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
 
   @Override
   public void listEvents(ListEventsRequest req, StreamObserver<ListEventsResponse> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).listEvents(req, out);
+    required(events).listEvents(req, out);
   }
 
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).watchEvents(req, out);
+    required(events).watchEvents(req, out);
   }
 
   @Override
   public void drainHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).drainHost(req, out);
+    required(drains).drainHost(req, out);
   }
 
   @Override
   public void uncordonHost(HostActionRequest req, StreamObserver<Host> out) {
-    EventAndDrainAdmin.require(eventsAndDrains).uncordonHost(req, out);
+    required(drains).uncordonHost(req, out);
   }
 
   private void act(VmActionRequest req, StreamObserver<Vm> out,
       BiFunction<UUID, Duration, CompletableFuture<VmRecord>> action) {
-    LaterAnswer.answer(out,
+    DeferredAnswer.answer(out,
         action.apply(Validation.vmId(req.getVmId()), CallDeadlines.waitFor(actionWait)),
-        vm -> db.inTransaction(tx -> ProtoMapping.vm(queries.views(tx, List.of(vm)).get(0))));
+        vm -> db.inTransaction(tx -> ProtoMapping.vm(listings.views(tx, List.of(vm)).get(0))));
   }
 
   private static UUID pageToken(String token) {

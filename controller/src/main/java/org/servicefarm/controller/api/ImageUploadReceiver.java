@@ -4,7 +4,7 @@ import io.grpc.stub.StreamObserver;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.UploadImageHeader;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.images.ImageIntake;
 
 /**

@@ -15,7 +15,7 @@ import org.servicefarm.api.v1.OperationPhase;
 import org.servicefarm.api.v1.OperationUpdate;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.VmState;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;

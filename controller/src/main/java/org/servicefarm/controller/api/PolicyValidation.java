@@ -1,7 +1,7 @@
 package org.servicefarm.controller.api;
 
 import org.servicefarm.api.v1.ServiceDefinition;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.InstancePolicy;
 
 /**

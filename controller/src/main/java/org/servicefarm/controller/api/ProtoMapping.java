@@ -13,7 +13,7 @@ import org.servicefarm.api.v1.Lease;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
@@ -34,7 +34,7 @@ final class ProtoMapping {
     return VmState.valueOf("VM_STATE_" + s.name());
   }
 
-  static Vm vm(VmQueries.VmView view) {
+  static Vm vm(VmListings.VmView view) {
     VmRecord vm = view.vm();
     Vm.Builder b = Vm.newBuilder()
         .setId(vm.id().toString())

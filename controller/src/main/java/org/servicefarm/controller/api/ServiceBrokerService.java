@@ -20,12 +20,12 @@ import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.WatchOperationRequest;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.broker.Broker;
 import org.servicefarm.controller.broker.Leases;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.model.RequestKey;
@@ -38,19 +38,19 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   private final Leases leases;
   private final Database db;
   private final VmRepository vms;
-  private final VmQueries queries;
+  private final VmListings listings;
   private final ImageCatalog catalog;
   private final Duration requestWait;
   private final OperationWatches operationWatches;
 
   public ServiceBrokerService(Broker broker, Leases leases, Database db, VmRepository vms,
-      VmQueries queries, ImageCatalog catalog, Duration requestWait, OperationTracker tracker) {
+      VmListings listings, ImageCatalog catalog, Duration requestWait, OperationTracker tracker) {
     this.operationWatches = new OperationWatches(tracker);
     this.broker = broker;
     this.leases = leases;
     this.db = db;
     this.vms = vms;
-    this.queries = queries;
+    this.listings = listings;
     this.catalog = catalog;
     this.requestWait = requestWait;
   }
@@ -75,7 +75,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
       out.onCompleted();
       return;
     }
-    LaterAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
+    DeferredAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
         g -> RequestServiceResponse.newBuilder()
             .setVmId(g.vmId().toString())
             .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host())
@@ -116,7 +116,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   @Override
   public void listServices(ListServicesRequest req, StreamObserver<ListServicesResponse> out) {
     Map<String, OfferedService.Builder> offered = new LinkedHashMap<>();
-    for (VmQueries.OfferedService o : queries.offeredServices(db)) {
+    for (VmListings.OfferedService o : listings.offeredServices(db)) {
       OfferedService.Builder b = offered.computeIfAbsent(o.service(),
           s -> OfferedService.newBuilder().setName(s).setDefinition(o.definition()));
       b.addVmIds(o.vmId().toString());
@@ -145,7 +145,7 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     java.util.UUID id = Validation.vmId(req.getVmId());
     Vm vm = db.inTransaction(tx -> {
       var record = vms.find(tx, id).orElseThrow(() -> new FarmException.NotFound("no VM with id " + id));
-      return ProtoMapping.vm(queries.views(tx, java.util.List.of(record)).get(0));
+      return ProtoMapping.vm(listings.views(tx, java.util.List.of(record)).get(0));
     });
     out.onNext(vm);
     out.onCompleted();

@@ -9,12 +9,14 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.DatabaseException;
 
 /**
- * The one place where failures become gRPC status codes. Services throw domain exceptions; this
- * interceptor turns them into a Status with a message for people. Stack traces stay in the log.
+ * The one place where failures become gRPC status codes. Services throw the sealed
+ * {@link FarmException} (or let a {@link DatabaseException} through); this interceptor, and every
+ * stream or deferred answer that ends with a failure, turns them into a Status with a message for
+ * people. Stack traces stay in the log.
  */
 public final class StatusMapper implements ServerInterceptor {
   private static final Logger LOG = Logger.getLogger(StatusMapper.class.getName());
@@ -24,22 +26,15 @@ public final class StatusMapper implements ServerInterceptor {
       return sre.getStatus();
     }
     if (t instanceof FarmException e) {
-      Status code;
-      if (e instanceof FarmException.ServiceNotFound || e instanceof FarmException.NotFound) {
-        code = Status.NOT_FOUND;
-      } else if (e instanceof FarmException.NoCapacity) {
-        code = Status.RESOURCE_EXHAUSTED;
-      } else if (e instanceof FarmException.Unavailable) {
-        code = Status.UNAVAILABLE;
-      } else if (e instanceof FarmException.InvalidInput) {
-        code = Status.INVALID_ARGUMENT;
-      } else if (e instanceof FarmException.Conflict) {
-        code = Status.FAILED_PRECONDITION;
-      } else if (e instanceof FarmException.TimedOut) {
-        code = Status.DEADLINE_EXCEEDED;
-      } else {
-        code = Status.UNKNOWN;
-      }
+      Status code = switch (e.kind()) {
+        case NOT_FOUND -> Status.NOT_FOUND;
+        case NO_CAPACITY -> Status.RESOURCE_EXHAUSTED;
+        case UNAVAILABLE -> Status.UNAVAILABLE;
+        case INVALID_INPUT -> Status.INVALID_ARGUMENT;
+        case PERMISSION_DENIED -> Status.PERMISSION_DENIED;
+        case CONFLICT -> Status.FAILED_PRECONDITION;
+        case TIMED_OUT -> Status.DEADLINE_EXCEEDED;
+      };
       return code.withDescription(e.getMessage());
     }
     if (t instanceof DatabaseException db) {

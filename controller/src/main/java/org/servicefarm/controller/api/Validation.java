@@ -3,7 +3,7 @@ package org.servicefarm.controller.api;
 import java.util.List;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 /** Input checks shared by every API; each failure names the field and the offending value. */
 public final class Validation {
@@ -11,7 +11,6 @@ public final class Validation {
   private static final Pattern IMAGE_NAME = Pattern.compile("[a-z0-9][a-z0-9._-]{0,127}");
   private static final Pattern PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]{0,127}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-  private static final int MAX_SHOWN = 80;
   public static final int MAX_PACKAGES = 256;
   public static final int MAX_KEY_LENGTH = 128;
   public static final int MAX_COMMAND_LENGTH = 4096;
@@ -169,12 +168,7 @@ public final class Validation {
 
   /** The value as it can be shown back: bounded, control characters escaped. */
   public static String shown(String value) {
-    StringBuilder out = new StringBuilder();
-    for (int i = 0; i < value.length() && out.length() < MAX_SHOWN; i++) {
-      char c = value.charAt(i);
-      out.append(c < 0x20 || c == 0x7f ? String.format("\\x%02x", (int) c) : String.valueOf(c));
-    }
-    return value.length() > MAX_SHOWN ? out + "…(" + value.length() + " characters)" : out.toString();
+    return FarmException.shown(value);
   }
 
   private static FarmException.InvalidInput invalid(String message) {

@@ -7,8 +7,7 @@ import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
-import org.servicefarm.controller.api.Validation;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The shape of bearer tokens: {@code sf_} and 32 random bytes in base64url (43 characters). Only
@@ -62,7 +61,7 @@ public final class ApiTokens {
   public static String validName(String name) {
     if (name == null || !NAME.matcher(name).matches()) {
       throw new FarmException.InvalidInput("token name '"
-          + (name == null ? "null" : Validation.shown(name)) + "' must be 1 to 63 of a-z, 0-9,"
+          + (name == null ? "null" : FarmException.shown(name)) + "' must be 1 to 63 of a-z, 0-9,"
           + " '.', '_' and '-', starting with a letter or digit");
     }
     return name;

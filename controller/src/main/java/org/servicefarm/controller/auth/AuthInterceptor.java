@@ -9,13 +9,13 @@ import io.grpc.ServerInterceptor;
 import io.grpc.Status;
 import java.util.EnumSet;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
-import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.audit.CallAudit;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import org.servicefarm.controller.auth.AgentIdentity;
 
 /**
  * The one place that decides whether a call may proceed: who the caller is (a bearer token's
@@ -38,12 +38,17 @@ public final class AuthInterceptor implements ServerInterceptor {
   private final RequestRateLimiter limiter;
   private final RevocableStreams streams;
 
+  private final Function<Throwable, Status> failures;
+
   /**
    * @param limiter counts each call of a live token; agents and open methods are not counted
+   * @param failures the controller's one mapping of failures to statuses (api.StatusMapper), for
+   *     a token table that cannot be read
    */
   public AuthInterceptor(TokenVerifier verifier, AgentRecognizer agents,
-      RequestRateLimiter limiter) {
+      RequestRateLimiter limiter, Function<Throwable, Status> failures) {
     this.verifier = verifier;
+    this.failures = failures;
     this.agents = agents;
     this.limiter = limiter;
     this.streams = new RevocableStreams(verifier::isLive);
@@ -91,7 +96,7 @@ public final class AuthInterceptor implements ServerInterceptor {
       return check(method, call, headers.get(AUTHORIZATION));
     } catch (RuntimeException e) {
       // The token table could not be read (database down): answer as any other call would.
-      return Checked.refused(StatusMapper.toStatus(e));
+      return Checked.refused(failures.apply(e));
     }
   }
 

@@ -1,8 +1,9 @@
 package org.servicefarm.controller.auth;
 
 import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import java.util.List;
-import org.servicefarm.controller.hosts.AgentIdentity;
+import java.util.function.Function;
 
 /**
  * How the controller authenticates calls: whether tokens are required, how agents are
@@ -32,11 +33,16 @@ public record AuthSettings(boolean tokensRequired, AgentRecognizer agents,
     return new AuthSettings(tokensRequired, agents, limit);
   }
 
-  /** The interceptors that enforce these settings on every service of one server. */
-  public List<ServerInterceptor> interceptors(TokenVerifier verifier) {
+  /**
+   * The interceptors that enforce these settings on every service of one server.
+   *
+   * @param failures how a failure to check a call becomes its status (api.StatusMapper)
+   */
+  public List<ServerInterceptor> interceptors(TokenVerifier verifier,
+      Function<Throwable, Status> failures) {
     RequestRateLimiter limiter = new RequestRateLimiter(rateLimit, System::nanoTime);
     if (tokensRequired) {
-      return List.of(new AuthInterceptor(verifier, agents, limiter));
+      return List.of(new AuthInterceptor(verifier, agents, limiter, failures));
     }
     return rateLimit.off() ? List.of() : List.of(new PeerRateLimitInterceptor(limiter));
   }

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.auth;
 
+import org.servicefarm.controller.model.FarmException;
 import java.util.Locale;
 
 /**
@@ -34,7 +35,7 @@ public enum Role {
       }
     }
     throw new IllegalArgumentException(
-        "role '" + (label == null ? "null" : org.servicefarm.controller.api.Validation.shown(label))
+        "role '" + (label == null ? "null" : FarmException.shown(label))
             + "' is not a token role; expected client or admin");
   }
 }

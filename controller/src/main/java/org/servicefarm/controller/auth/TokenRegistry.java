@@ -3,7 +3,7 @@ package org.servicefarm.controller.auth;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.TokenRepository;
 import org.servicefarm.controller.model.ApiTokenRecord;

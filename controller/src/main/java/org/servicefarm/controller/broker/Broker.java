@@ -1,12 +1,13 @@
 package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.placement.VmProvisioner;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
@@ -14,7 +15,7 @@ import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
@@ -45,7 +46,7 @@ public final class Broker {
   private final OperationTracker tracker;
   private final RequestDecider decider;
 
-  public Broker(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
+  public Broker(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
       VmWaiter waiter, Leases leases, OperationTracker tracker, GroupCommit warmCommits) {
     this.tracker = tracker;
@@ -54,7 +55,7 @@ public final class Broker {
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
-    this.decider = new RequestDecider(db, catalog, vms, queries, operations, provisioner, leases,
+    this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases,
         warmCommits);
   }
 

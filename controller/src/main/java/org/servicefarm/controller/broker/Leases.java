@@ -5,11 +5,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.UUID;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.LeaseRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
@@ -31,17 +31,17 @@ public final class Leases {
   private final Database db;
   private final LeaseRepository leases;
   private final VmRepository vms;
-  private final VmQueries queries;
+  private final RequestRoutes routes;
   /** Renewals and releases commit in batches with warm requests. */
   private final GroupCommit commits;
 
-  public Leases(Database db, LeaseRepository leases, VmRepository vms, VmQueries queries,
+  public Leases(Database db, LeaseRepository leases, VmRepository vms, RequestRoutes routes,
       GroupCommit commits) {
     this.commits = commits;
     this.db = db;
     this.leases = leases;
     this.vms = vms;
-    this.queries = queries;
+    this.routes = routes;
   }
 
   /**
@@ -154,7 +154,7 @@ public final class Leases {
       Optional<LeaseRecord> held = leases.liveByKey(tx, vmId, key);
       if (held.isEmpty()) {
         // A fresh lease is a new hold on the VM: it counts against the cap like any other.
-        if (!queries.leaseFitsLocked(tx, vmId)) {
+        if (!routes.leaseFitsLocked(tx, vmId)) {
           throw new FarmException.NoCapacity("the lease of idempotency key '"
               + key.idempotencyKey() + "' has ended and VM " + vmId + " holds max_leases_per_vm"
               + " live leases; request '" + service + "' with a new key");

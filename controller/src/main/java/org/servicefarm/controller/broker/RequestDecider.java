@@ -1,5 +1,6 @@
 package org.servicefarm.controller.broker;
 
+import org.servicefarm.controller.placement.VmProvisioner;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
@@ -7,7 +8,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.broker.Broker.Granted;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
@@ -15,7 +16,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.OperationRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
 import org.servicefarm.controller.model.LeaseRecord;
@@ -41,7 +42,7 @@ final class RequestDecider {
   private final Database db;
   private final CatalogRepository catalog;
   private final VmRepository vms;
-  private final VmQueries queries;
+  private final RequestRoutes routes;
   private final OperationRepository operations;
   private final VmProvisioner provisioner;
   private final Leases leases;
@@ -50,14 +51,14 @@ final class RequestDecider {
   /** Services whose last request needed the exclusive lock: the next ones take it at once. */
   private final Set<String> exclusiveServices = ConcurrentHashMap.newKeySet();
 
-  RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, VmQueries queries,
+  RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Leases leases,
       GroupCommit warmCommits) {
     this.warmCommits = warmCommits;
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
-    this.queries = queries;
+    this.routes = routes;
     this.operations = operations;
     this.provisioner = provisioner;
     this.leases = leases;
@@ -96,7 +97,7 @@ final class RequestDecider {
    */
   private Decision decideShared(Database.Tx tx, String service, RequestKey key, int ttlSeconds,
       Duration wait, UUID operationId) throws SQLException {
-    VmQueries.RequestRoute found = queries.routeSharedLocked(tx, service, key).orElse(null);
+    RequestRoutes.RequestRoute found = routes.routeSharedLocked(tx, service, key).orElse(null);
     if (found == null) {
       Optional<OperationRepository.KeyedRequest> earlier =
           key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
@@ -116,7 +117,7 @@ final class RequestDecider {
   private Decision decide(String service, RequestKey key, int ttlSeconds, Duration wait,
       UUID operationId, boolean exclusive) {
     return db.inTransaction(tx -> {
-      VmQueries.RequestRoute found = queries.routeLocked(tx, service, key, exclusive).orElse(null);
+      RequestRoutes.RequestRoute found = routes.routeLocked(tx, service, key, exclusive).orElse(null);
       if (found == null) {
         // A key used before answers as its first request did (a conflict naming its service).
         Optional<OperationRepository.KeyedRequest> earlier =
@@ -146,20 +147,20 @@ final class RequestDecider {
   private Decision decide(Database.Tx tx, ServiceRoute route, RequestKey key, int ttlSeconds,
       Duration wait, UUID operationId, boolean exclusiveHeld) throws SQLException {
     String service = route.service();
-    List<VmQueries.Candidate> candidates = queries.candidates(tx, route.definition(), service,
+    List<RequestRoutes.Candidate> candidates = routes.candidates(tx, route.definition(), service,
         route.policy().maxLeasesPerVm());
     InstanceChoice.Choice choice = InstanceChoice.choose(
         candidates.stream().map(RequestDecider::choosable).toList(), route.policy());
     boolean sharedSuffices = route.policy().maxLeasesPerVm() == 0
         && choice.action() == InstanceChoice.Action.ANSWER
-        && candidates.stream().filter(VmQueries.Candidate::warm).count() == 1;
+        && candidates.stream().filter(RequestRoutes.Candidate::warm).count() == 1;
     if (!sharedSuffices && !exclusiveHeld) {
       throw new NeedsExclusiveLock();
     }
     if (sharedSuffices) {
       exclusiveServices.remove(service);
     }
-    VmQueries.Candidate chosen = candidates.stream()
+    RequestRoutes.Candidate chosen = candidates.stream()
         .filter(c -> c.vm().id().equals(choice.vmId())).findFirst().orElse(null);
     switch (choice.action()) {
       case ANSWER -> {
@@ -191,7 +192,7 @@ final class RequestDecider {
     }
   }
 
-  private static InstanceChoice.Candidate choosable(VmQueries.Candidate c) {
+  private static InstanceChoice.Candidate choosable(RequestRoutes.Candidate c) {
     return new InstanceChoice.Candidate(c.vm().id(), c.vm().state(), c.vm().desiredState(),
         c.liveLeases(), c.hostCpuPercent() / 100.0 + c.hostAllocatedMemoryMb() / 1_000_000.0,
         c.hostAddress() != null && c.hostPort() != null);

@@ -8,9 +8,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
@@ -27,15 +27,15 @@ import org.servicefarm.controller.reconcile.VmStateWatcher;
 public final class VmWaiter {
   private final Database db;
   private final VmRepository vms;
-  private final VmQueries queries;
+  private final VmListings listings;
   private final VmStateWatcher watcher;
   private final Executor completions;
 
-  public VmWaiter(Database db, VmRepository vms, VmQueries queries, VmStateWatcher watcher,
+  public VmWaiter(Database db, VmRepository vms, VmListings listings, VmStateWatcher watcher,
       Executor completions) {
     this.db = db;
     this.vms = vms;
-    this.queries = queries;
+    this.listings = listings;
     this.watcher = watcher;
     this.completions = completions;
   }
@@ -113,7 +113,7 @@ public final class VmWaiter {
           + vm.state() + (vm.failureReason() == null ? "" : ": " + vm.failureReason())
           + " (wanted " + vm.desiredState() + ")");
     }
-    VmQueries.VmView view = queries.views(tx, java.util.List.of(vm)).get(0);
+    VmListings.VmView view = listings.views(tx, java.util.List.of(vm)).get(0);
     Optional<VmServiceRecord> offer =
         view.offers().stream().filter(o -> o.service().equals(service)).findFirst();
     if (offer.isEmpty() || offer.get().hostPort() == null || view.hostAddress() == null) {

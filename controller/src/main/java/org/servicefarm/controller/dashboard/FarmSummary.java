@@ -10,7 +10,7 @@ import org.servicefarm.controller.db.AuditRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.images.ImageCatalog;
@@ -38,12 +38,12 @@ public final class FarmSummary {
   private final Database db;
   private final HostRepository hosts;
   private final AgentRegistry agents;
-  private final VmQueries vms;
+  private final VmListings vms;
   private final ImageCatalog catalog;
   private final EventRepository events;
   private final AuditRepository audit;
 
-  public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmQueries vms,
+  public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmListings vms,
       ImageCatalog catalog, EventRepository events, AuditRepository audit) {
     this.audit = audit;
     this.db = db;
@@ -122,12 +122,12 @@ public final class FarmSummary {
 
   private void writeVms(JsonWriter out) throws IOException {
     out.name("vmStates").beginObject();
-    for (Map.Entry<VmState, Integer> e : vms.countsByState(db).entrySet()) {
+    for (Map.Entry<VmState, Integer> e : VmListings.countsByState(db).entrySet()) {
       out.name(e.getKey().name()).value(e.getValue());
     }
     out.endObject();
     out.name("vms").beginArray();
-    for (VmQueries.VmView v : vms.recent(db, VMS_SHOWN)) {
+    for (VmListings.VmView v : vms.recent(db, VMS_SHOWN)) {
       out.beginObject()
           .name("id").value(v.vm().id().toString())
           .name("service").value(v.vm().definition())
@@ -142,7 +142,7 @@ public final class FarmSummary {
   }
 
   /** Where the VM's own service is reached (host address and port), or null while unreachable. */
-  private static String endpoint(VmQueries.VmView v) {
+  private static String endpoint(VmListings.VmView v) {
     if (v.hostAddress() == null) {
       return null;
     }

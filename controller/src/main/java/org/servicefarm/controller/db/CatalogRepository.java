@@ -28,7 +28,7 @@ public final class CatalogRepository {
   /** Where a named service comes from, and how its definition's VMs live and scale. */
   public record ServiceRoute(String service, String definition, int guestPort, InstancePolicy policy) {}
 
-  // Package-private: VmQueries reads the route of a request with its policy in one statement.
+  // Package-private: RequestRoutes reads the route of a request with its policy in one statement.
   static final String POLICY_COLUMNS =
       "d.sleep_after_seconds, d.archive_after_seconds, d.delete_after_seconds, d.min_active,"
           + " d.max_leases_per_vm, d.max_instances, d.stateless";
@@ -156,9 +156,9 @@ public final class CatalogRepository {
    * The definitions with an idle ladder or a warm pool ({@link InstancePolicy#laddered()}): the
    * ladder reads them every second, and a farm of thousands of definitions mostly has neither.
    */
-  public List<ServiceDefinitionRecord> laddered(Database db) {
-    return db.inTransaction(tx -> list(tx, "WHERE d.sleep_after_seconds > 0"
-        + " OR d.archive_after_seconds > 0 OR d.delete_after_seconds > 0 OR d.min_active > 0"));
+  public List<ServiceDefinitionRecord> laddered(Database.Tx tx) throws SQLException {
+    return list(tx, "WHERE d.sleep_after_seconds > 0"
+        + " OR d.archive_after_seconds > 0 OR d.delete_after_seconds > 0 OR d.min_active > 0");
   }
 
   private List<ServiceDefinitionRecord> list(Database.Tx tx, String where, Object... args)

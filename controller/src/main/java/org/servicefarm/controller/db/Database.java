@@ -33,7 +33,7 @@ public final class Database implements AutoCloseable {
     T run(Tx tx) throws SQLException;
   }
 
-  /** A check every transaction of a fenced view runs first; it throws to refuse the work. */
+  /** A check every transaction of a {@link FencedDatabase} runs first; it throws to refuse. */
   @FunctionalInterface
   public interface Fence {
     void check(Tx tx) throws SQLException;
@@ -42,8 +42,6 @@ public final class Database implements AutoCloseable {
   private static final int SERIALIZATION_RETRIES = 5;
 
   private final HikariDataSource pool;
-  private final Fence fence; // null: no check
-  private final boolean ownsPool;
 
   public Database(String jdbcUrl, String user, String password, int maxPoolSize) {
     HikariConfig config = new HikariConfig();
@@ -66,22 +64,14 @@ public final class Database implements AutoCloseable {
     config.addDataSourceProperty("connectTimeout", "5");
     config.addDataSourceProperty("ApplicationName", "servicefarm-controller");
     this.pool = new HikariDataSource(config);
-    this.fence = null;
-    this.ownsPool = true;
-  }
-
-  private Database(HikariDataSource pool, Fence fence) {
-    this.pool = pool;
-    this.fence = fence;
-    this.ownsPool = false;
   }
 
   /**
    * The same pool, with every transaction running the fence's check first: for work only the
-   * leading controller may do. Closing the view leaves the pool open.
+   * leading controller may do.
    */
-  public Database fenced(Fence check) {
-    return new Database(pool, check);
+  public FencedDatabase fenced(Fence check) {
+    return new FencedDatabase(this, check);
   }
 
   public DataSource dataSource() {
@@ -98,6 +88,11 @@ public final class Database implements AutoCloseable {
    * PostgreSQL reports a serialization failure (40001) or deadlock (40P01).
    */
   public <T> T inTransaction(int isolation, TransactionWork<T> work) {
+    return inTransaction(isolation, null, work);
+  }
+
+  /** As {@link #inTransaction(int, TransactionWork)}, running {@code fence} (when not null) first. */
+  <T> T inTransaction(int isolation, Fence fence, TransactionWork<T> work) {
     for (int attempt = 1; ; attempt++) {
       try (Connection c = pool.getConnection()) {
         c.setAutoCommit(false);
@@ -138,6 +133,17 @@ public final class Database implements AutoCloseable {
     return inTransaction(tx -> tx.update(sql, args));
   }
 
+  /**
+   * Runs a trivial statement on the connection, as a health check: throws when the database does
+   * not answer within {@code timeoutSeconds}.
+   */
+  public static void probe(Connection connection, int timeoutSeconds) throws SQLException {
+    try (java.sql.Statement statement = connection.createStatement()) {
+      statement.setQueryTimeout(timeoutSeconds);
+      statement.execute("SELECT 1");
+    }
+  }
+
   private static boolean isRetryable(SQLException e) {
     String state = e.getSQLState();
     return "40001".equals(state) || "40P01".equals(state);
@@ -154,9 +160,7 @@ public final class Database implements AutoCloseable {
 
   @Override
   public void close() {
-    if (ownsPool) {
-      pool.close();
-    }
+    pool.close();
   }
 
   /** A connection inside a transaction, with the statement helpers repositories use. */

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.db;
 
+import org.servicefarm.controller.model.VmState;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
@@ -142,8 +143,29 @@ public final class EventRepository {
 
   /** The largest event id so far (0 when there are none). */
   public long newestId(Database db) {
-    return db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
+    return db.inTransaction(this::newestId);
+  }
+
+  public long newestId(Database.Tx tx) throws SQLException {
+    return tx.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
         .orElse(0L);
+  }
+
+  /** An event's id and the host it names (null for none). */
+  public record HostMention(long id, String hostId) {}
+
+  /** The events after {@code afterId}, each with the host it names: which hosts saw change. */
+  public List<HostMention> hostMentionsAfter(Database.Tx tx, long afterId) throws SQLException {
+    return tx.query("SELECT id, host_id FROM events WHERE id > ?",
+        rs -> new HostMention(rs.getLong(1), rs.getString(2)), afterId);
+  }
+
+  /** The state the VM was in when it last became UNKNOWN (null when it never did). */
+  public VmState stateBeforeUnknown(Database.Tx tx, UUID vmId) throws SQLException {
+    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
+            + " AND to_state = 'UNKNOWN' ORDER BY id DESC LIMIT 1",
+            rs -> VmState.valueOf(rs.getString(1)), vmId)
+        .orElse(null);
   }
 
   /** The newest {@code limit} events, newest first. */

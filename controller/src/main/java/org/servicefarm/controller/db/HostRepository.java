@@ -133,10 +133,19 @@ public final class HostRepository {
         c.createArrayOf("int8", diskFree), c.createArrayOf("timestamptz", at));
   }
 
+  /** How many hosts have each status (statuses no host has are absent). */
+  public static java.util.Map<HostStatus, Integer> countsByStatus(Database db) {
+    java.util.Map<HostStatus, Integer> counts = new java.util.EnumMap<>(HostStatus.class);
+    db.query("SELECT status, count(*) FROM hosts GROUP BY status",
+            rs -> java.util.Map.entry(HostStatus.valueOf(rs.getString(1)), rs.getInt(2)))
+        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    return counts;
+  }
+
   /** Every host's status, without the allocation sums {@link #list} computes. */
-  public java.util.Map<String, HostStatus> statuses(Database db) {
+  public java.util.Map<String, HostStatus> statuses(Database.Tx tx) throws SQLException {
     java.util.Map<String, HostStatus> out = new java.util.HashMap<>();
-    db.query("SELECT id, status FROM hosts",
+    tx.query("SELECT id, status FROM hosts",
             rs -> java.util.Map.entry(rs.getString(1), HostStatus.valueOf(rs.getString(2))))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
     return out;

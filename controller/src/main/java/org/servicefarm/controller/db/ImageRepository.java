@@ -72,7 +72,7 @@ public final class ImageRepository {
         "composed-" + inputHash.substring(0, 16),
         inputHash);
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE input_hash = ?", MAPPER, inputHash)
-        .orElseThrow(() -> new org.servicefarm.controller.FarmException.Conflict("an image named "
+        .orElseThrow(() -> new org.servicefarm.controller.model.FarmException.Conflict("an image named "
             + "composed-" + inputHash.substring(0, 16) + " exists and is not the composed image"
             + " of these packages; rename or delete it"));
   }

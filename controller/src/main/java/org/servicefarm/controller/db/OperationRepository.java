@@ -119,6 +119,12 @@ public final class OperationRepository {
    * Requests still RUNNING that were decided before {@code before} (the database's clock), oldest
    * first. {@code decidedAt} is the deciding transaction's time, which its held lease shares.
    */
+  /** The database's clock, which the operations' own times are read from. */
+  public java.time.Instant databaseNow(Database db) {
+    return db.queryOne("SELECT now() AS now", rs -> rs.getTimestamp("now").toInstant())
+        .orElseThrow();
+  }
+
   public List<RunningRequest> runningRequests(Database db, java.time.Instant before) {
     return db.query(
         "SELECT id, service, vm_id, created, caller, request_key, created_at FROM operations"

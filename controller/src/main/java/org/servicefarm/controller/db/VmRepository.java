@@ -91,9 +91,20 @@ public final class VmRepository {
         "SELECT " + COLUMNS + " FROM vms WHERE host_id = ? ORDER BY id", MAPPER, hostId);
   }
 
+  /** The VM ids among these that a VM row (not DELETED) or a live lease refers to. */
+  public java.util.Set<String> claimedIds(Database.Tx tx, Collection<String> vmIds)
+      throws SQLException {
+    String[] ids = vmIds.toArray(String[]::new);
+    return new java.util.HashSet<>(tx.query(
+        "SELECT id::text FROM vms WHERE id::text = ANY(?) AND state <> 'DELETED'"
+            + " UNION SELECT vm_id::text FROM leases WHERE vm_id::text = ANY(?)"
+            + " AND released_at IS NULL AND expires_at > now()",
+        rs -> rs.getString(1), ids, ids));
+  }
+
   /** VMs whose observed state differs from the desired one and can still change. */
-  public List<UUID> unsettled(Database db) {
-    return db.query(
+  public List<UUID> unsettled(Database.Tx tx) throws SQLException {
+    return tx.query(
         "SELECT id FROM vms WHERE state <> desired_state AND state NOT IN ('DELETED', 'FAILED')",
         rs -> Rows.uuid(rs, "id"));
   }

@@ -1,10 +1,7 @@
 package org.servicefarm.controller.ha;
 
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -15,6 +12,7 @@ import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.LeadershipRepository;
 
 /**
  * Leadership among the controllers sharing one database, by PostgreSQL session advisory lock.
@@ -130,45 +128,18 @@ public final class LeaderElection implements Leadership, AutoCloseable {
   private boolean tryLock() throws SQLException {
     if (lockSession == null || lockSession.isClosed()) {
       lockSession = pool.getConnection();
-      lockSession.setAutoCommit(true);
-      try (Statement s = lockSession.createStatement()) {
-        // PostgreSQL must notice a vanished leader's session to free the lock for another.
-        s.execute("SET tcp_keepalives_idle = 5");
-        s.execute("SET tcp_keepalives_interval = 2");
-        s.execute("SET tcp_keepalives_count = 3");
-      }
+      LeadershipRepository.prepareLockSession(lockSession);
     }
-    try (PreparedStatement ps = lockSession.prepareStatement(
-        "SELECT pg_try_advisory_lock(hashtextextended(?, 0))")) {
-      ps.setString(1, LOCK_KEY);
-      try (ResultSet rs = ps.executeQuery()) {
-        return rs.next() && rs.getBoolean(1);
-      }
-    }
+    return LeadershipRepository.tryLock(lockSession, LOCK_KEY);
   }
 
   private long bumpEpoch() throws SQLException {
-    // The fence's lock, taken exclusively, is held until this statement commits: the bump waits
-    // for the old leader's fenced transactions in flight, and later ones see the new epoch.
-    try (PreparedStatement ps = lockSession.prepareStatement("WITH fence AS MATERIALIZED"
-        + " (SELECT pg_advisory_xact_lock(hashtextextended(?, 0)))"
-        + " UPDATE controller_leadership SET epoch = epoch + 1, holder = ?, address = ?,"
-        + " since = now() FROM fence WHERE id = 1 RETURNING epoch")) {
-      ps.setString(1, LeaderFence.LOCK_KEY);
-      ps.setString(2, self);
-      ps.setString(3, address);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          throw new SQLException("controller_leadership has no row 1; is the schema at V7?");
-        }
-        return rs.getLong(1);
-      }
-    }
+    return LeadershipRepository.bumpEpoch(lockSession, LeaderFence.LOCK_KEY, self, address);
   }
 
   private void readLeader() {
-    leader = db.queryOne("SELECT epoch, holder, address FROM controller_leadership WHERE id = 1",
-        rs -> new Leader(rs.getLong(1), rs.getString(2), rs.getString(3))).orElse(null);
+    leader = LeadershipRepository.leader(db)
+        .map(row -> new Leader(row.epoch(), row.holder(), row.address())).orElse(null);
   }
 
   private void stepDown(String why) {

@@ -2,6 +2,7 @@ package org.servicefarm.controller.ha;
 
 import java.sql.SQLException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.LeadershipRepository;
 
 /**
  * The fencing token on the leader's writes: each leader-only transaction first takes the fence's
@@ -27,7 +28,7 @@ public final class LeaderFence implements Database.Fence {
   @Override
   public void check(Database.Tx tx) throws SQLException {
     long mine = leadership.epoch();
-    long current = tx.queryOne("SELECT leader_fence_epoch()", rs -> rs.getLong(1)).orElse(0L);
+    long current = LeadershipRepository.fenceEpoch(tx);
     if (mine == 0 || mine != current) {
       throw new SQLException("controller " + leadership.self() + " is not the leader (its epoch "
           + mine + ", the farm's " + current + "); only the leader drives VMs and hosts", FENCED);

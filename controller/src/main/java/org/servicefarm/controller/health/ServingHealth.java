@@ -4,7 +4,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -19,6 +18,7 @@ import java.util.function.IntSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
+import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.ha.Leadership;
 
 /**
@@ -173,10 +173,8 @@ public final class ServingHealth implements AutoCloseable {
   }
 
   private Void selectOne() throws SQLException {
-    try (Connection connection = database.getConnection();
-        Statement statement = connection.createStatement()) {
-      statement.setQueryTimeout((int) PROBE_TIMEOUT.toSeconds());
-      statement.execute("SELECT 1");
+    try (Connection connection = database.getConnection()) {
+      Database.probe(connection, (int) PROBE_TIMEOUT.toSeconds());
     }
     return null;
   }

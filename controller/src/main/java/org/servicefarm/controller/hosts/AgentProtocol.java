@@ -1,5 +1,8 @@
 package org.servicefarm.controller.hosts;
 
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
+
 /**
  * The versions of the agent protocol this controller speaks, checked when an agent registers.
  *
@@ -12,6 +15,9 @@ package org.servicefarm.controller.hosts;
  * once no supported agent speaks the older version.
  */
 public final class AgentProtocol {
+  private static final java.util.logging.Logger LOG =
+      java.util.logging.Logger.getLogger(AgentProtocol.class.getName());
+
   /** The version this controller speaks. */
   public static final int CURRENT = 2;
   /** The oldest version this controller still accepts. */
@@ -24,31 +30,32 @@ public final class AgentProtocol {
     return onTheWire == 0 ? 1 : onTheWire;
   }
 
-  /** Thrown for an agent whose protocol version this controller cannot speak. */
-  static final class Unsupported extends RuntimeException {
-    Unsupported(String message) {
-      super(message);
-    }
-  }
-
   /**
    * Refuses an agent outside [OLDEST, CURRENT], naming both versions and what to upgrade.
    *
-   * @throws Unsupported for such an agent
+   * @throws FarmException.Conflict for such an agent (logged: the operator must upgrade)
    */
-  static void requireSupported(String hostId, String agentVersion, int onTheWire) {
+  public static void requireSupported(String hostId, String agentVersion, int onTheWire) {
     int spoken = spokenBy(onTheWire);
     if (spoken < OLDEST || spoken > CURRENT) {
       String upgrade = spoken > CURRENT
           ? "upgrade the controllers before the agents"
           : "upgrade this agent";
-      throw new Unsupported("agent of host " + hostId + " (" + describe(agentVersion)
-          + ") speaks agent protocol " + spoken + ", but this controller speaks " + OLDEST
-          + " to " + CURRENT + ": " + upgrade);
+      FarmException refusal = new FarmException.Conflict("agent of host " + hostId + " ("
+          + describe(agentVersion) + ") speaks agent protocol " + spoken
+          + ", but this controller speaks " + OLDEST + " to " + CURRENT + ": " + upgrade);
+      LOG.warning(refusal.getMessage());
+      throw refusal;
     }
   }
 
   private static String describe(String agentVersion) {
     return agentVersion.isEmpty() ? "version unknown" : "version " + agentVersion;
+  }
+
+  /** A load report as the hosts table holds it. */
+  public static HostLoad load(org.servicefarm.api.v1.HostLoad l) {
+    return new HostLoad(l.getCpuPercent(), l.getMemoryUsedMb(), l.getMemoryTotalMb(),
+        l.getVmCount(), l.getDiskFreeMb());
   }
 }

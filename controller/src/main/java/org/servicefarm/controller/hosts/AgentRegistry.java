@@ -10,7 +10,7 @@ public final class AgentRegistry {
   private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
 
   /** Attaches a new session; an older one for the same host (a stale stream) is closed. */
-  void attach(AgentSession session) {
+  public void attach(AgentSession session) {
     AgentSession previous = sessions.put(session.hostId(), session);
     if (previous != null && previous != session) {
       previous.close("replaced by a newer stream");
@@ -19,7 +19,7 @@ public final class AgentRegistry {
   }
 
   /** Detaches the session if it is still the host's current one. */
-  void detach(AgentSession session, String why) {
+  public void detach(AgentSession session, String why) {
     sessions.remove(session.hostId(), session);
     session.close(why);
   }

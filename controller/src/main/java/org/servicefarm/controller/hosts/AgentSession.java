@@ -16,7 +16,7 @@ import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.api.v1.LoadReport;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
 /**
@@ -44,7 +44,7 @@ public final class AgentSession {
   /** The newest load the agent sent, which may be newer than {@link #lastWhole}'s. */
   private volatile org.servicefarm.api.v1.HostLoad lastLoad;
 
-  AgentSession(
+  public AgentSession(
       String hostId, String address, String hypervisor, StreamObserver<ControllerMessage> out,
       HostLoad load, Set<String> cachedImages) {
     this.hostId = hostId;
@@ -84,32 +84,32 @@ public final class AgentSession {
     return closed;
   }
 
-  void reported(HostLoad load, java.util.List<String> cachedImages) {
+  public void reported(HostLoad load, java.util.List<String> cachedImages) {
     this.load = load;
     this.cachedImages = Set.copyOf(cachedImages);
     this.lastReport = Instant.now();
   }
 
   /** A load alone: the domains and cached images stay those of the last whole report. */
-  void reportedLoad(HostLoad load, org.servicefarm.api.v1.HostLoad onTheWire) {
+  public void reportedLoad(HostLoad load, org.servicefarm.api.v1.HostLoad onTheWire) {
     this.load = load;
     this.lastLoad = onTheWire;
     this.lastReport = Instant.now();
   }
 
   /** The agent said nothing changed: it is alive. */
-  void alive() {
+  public void alive() {
     this.lastReport = Instant.now();
   }
 
   /** The last whole report with the newest load: what the host runs now, by its agent. */
-  LoadReport lastWhole() {
+  public LoadReport lastWhole() {
     LoadReport whole = lastWhole;
     org.servicefarm.api.v1.HostLoad newest = lastLoad;
     return newest == whole.getLoad() ? whole : whole.toBuilder().setLoad(newest).build();
   }
 
-  void lastWhole(LoadReport report) {
+  public void lastWhole(LoadReport report) {
     this.lastWhole = report;
     this.lastLoad = report.getLoad();
   }
@@ -158,7 +158,7 @@ public final class AgentSession {
                         : e));
   }
 
-  void complete(CommandResult result) {
+  public void complete(CommandResult result) {
     CompletableFuture<CommandResult> future = pending.get(result.getCommandId());
     if (future != null) {
       future.complete(result);
@@ -169,14 +169,14 @@ public final class AgentSession {
    * Hands a progress report to whoever sent the command. Only commands sent on this stream are
    * known here, so an agent cannot report on another host's work.
    */
-  void progressed(CommandProgress progress) {
+  public void progressed(CommandProgress progress) {
     Consumer<CommandProgress> listener = progressListeners.get(progress.getCommandId());
     if (listener != null && pending.containsKey(progress.getCommandId())) {
       listener.accept(progress);
     }
   }
 
-  synchronized void write(ControllerMessage message) {
+  public synchronized void write(ControllerMessage message) {
     out.onNext(message);
   }
 

@@ -5,8 +5,9 @@ import java.util.List;
 import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -16,11 +17,10 @@ import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
  * Draining a host: it takes no new VMs (the scheduler refuses DRAINING hosts) and each of its
- * settled ACTIVE or SLEEPING VMs is archived and then restored elsewhere ({@link DrainReturns}),
+ * settled ACTIVE or SLEEPING VMs is archived and then restored elsewhere ({@link DrainRelocation}),
  * keeping its id. VMs in transition are moved once they settle: a periodic pass over draining
  * hosts picks them up, and also any VM whose move a request overrode. Uncordoning lets the host
  * take VMs again; moves already under way finish.
@@ -30,19 +30,19 @@ public final class HostDrainer {
   /** How often the leader runs a drain pass. */
   public static final long PASS_MILLIS = 2_000;
 
-  private final Database db;
+  private final FencedDatabase db;
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
-  private final Reconciler reconciler;
+  private final VmChanges vmChanges;
 
-  public HostDrainer(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
-      Reconciler reconciler) {
+  public HostDrainer(FencedDatabase db, HostRepository hosts, VmRepository vms, EventRepository events,
+      VmChanges vmChanges) {
     this.db = db;
     this.hosts = hosts;
     this.vms = vms;
     this.events = events;
-    this.reconciler = reconciler;
+    this.vmChanges = vmChanges;
   }
 
   /** Marks the host DRAINING and starts moving its VMs; returns the host once started. */
@@ -60,7 +60,7 @@ public final class HostDrainer {
       }
       return startMoves(tx, hostId);
     });
-    reconciler.kickAll(moving);
+    vmChanges.drive(moving);
     return find(hostId);
   }
 
@@ -107,9 +107,9 @@ public final class HostDrainer {
   /** One drain pass; the leader runs it periodically (see ha.LeaderDuties). */
   public void pass() {
     try {
-      for (HostRecord host : hosts.list(db)) {
+      for (HostRecord host : db.inTransaction(hosts::list)) {
         if (host.status() == HostStatus.DRAINING) {
-          reconciler.kickAll(db.inTransaction(tx -> startMoves(tx, host.id())));
+          vmChanges.drive(db.inTransaction(tx -> startMoves(tx, host.id())));
         }
       }
     } catch (DatabaseException e) {

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.hosts;
 
+import org.servicefarm.controller.hosts.ReportedLoads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -13,8 +14,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.Register;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.HostRepository;
@@ -23,9 +25,6 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
-import org.servicefarm.controller.reconcile.InventoryReconciler;
-import org.servicefarm.controller.reconcile.Reconciler;
-import org.servicefarm.controller.reconcile.VmStateWatcher;
 
 /**
  * Hosts over time: registrations, load reports, and liveness. Liveness and load are kept in
@@ -34,21 +33,20 @@ import org.servicefarm.controller.reconcile.VmStateWatcher;
  * brings back hosts whose reports resumed, and marks silent hosts DOWN. The database otherwise
  * hears of a host only when it registers and when its status changes.
  */
-public final class HostTracker implements AgentControlService.HostEvents {
+public final class HostTracker implements HostEvents {
   private static final Logger LOG = Logger.getLogger(HostTracker.class.getName());
   private static final Set<VmState> LOST_WITH_HOST =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING);
 
-  private final Database db;
+  private final FencedDatabase db;
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
-  private final InventoryReconciler inventory;
+  private final InventoryListener inventory;
   private final AgentRegistry registry;
-  private final Reconciler reconciler;
-  private final VmStateWatcher watcher;
+  private final VmChanges vmChanges;
   private final Duration livenessTimeout;
-  private final LoadBook loads;
+  private final ReportedLoads loads;
   // Hosts the table holds DOWN (refreshed every tick), and those of them that reported since.
   private final Set<String> down = ConcurrentHashMap.newKeySet();
   private final Set<String> resumed = ConcurrentHashMap.newKeySet();
@@ -58,19 +56,18 @@ public final class HostTracker implements AgentControlService.HostEvents {
   // (an agent restarting, or giving up a connection after a partition) is not silence by itself.
   private final Map<String, Instant> lastHeard = new ConcurrentHashMap<>();
 
-  public HostTracker(Database db, HostRepository hosts, VmRepository vms, EventRepository events,
-      InventoryReconciler inventory, AgentRegistry registry, Reconciler reconciler,
-      VmStateWatcher watcher, Duration livenessTimeout, Duration loadPersistInterval) {
+  public HostTracker(FencedDatabase db, HostRepository hosts, VmRepository vms, EventRepository events,
+      InventoryListener inventory, AgentRegistry registry, VmChanges vmChanges,
+      Duration livenessTimeout, Duration loadPersistInterval) {
     this.db = db;
     this.hosts = hosts;
     this.vms = vms;
     this.events = events;
     this.inventory = inventory;
     this.registry = registry;
-    this.reconciler = reconciler;
-    this.watcher = watcher;
+    this.vmChanges = vmChanges;
     this.livenessTimeout = livenessTimeout;
-    this.loads = new LoadBook(loadPersistInterval);
+    this.loads = new ReportedLoads(loadPersistInterval);
   }
 
   /** Starts the liveness clock of every host now: this controller has just begun to lead. */
@@ -91,7 +88,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
     db.inTransaction(tx -> {
       var before = hosts.register(tx, r.getHostId(), r.getAddress().isEmpty() ? "127.0.0.1" : r.getAddress(),
           r.getHypervisor(), r.getCapacity().getVcpus(), r.getCapacity().getMemoryMb(),
-          r.getCapacity().getDiskMb(), AgentControlService.load(r.getLoad()));
+          r.getCapacity().getDiskMb(), AgentProtocol.load(r.getLoad()));
       if (before.isEmpty() || before.get() == HostStatus.DOWN) {
         events.append(tx, "HOST_STATUS", null, r.getHostId(), null,
             before.map(Enum::name).orElse(null), "UP", "agent registered");
@@ -99,7 +96,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
       return null;
     });
     Instant now = Instant.now();
-    loads.stored(r.getHostId(), AgentControlService.load(r.getLoad()), now);
+    loads.stored(r.getHostId(), AgentProtocol.load(r.getLoad()), now);
     down.remove(r.getHostId());
     resumed.remove(r.getHostId());
     lastHeard.put(r.getHostId(), now);
@@ -113,7 +110,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
   public List<UUID> reported(String hostId, LoadReport report) {
     Instant now = Instant.now();
     lastHeard.put(hostId, now);
-    loads.reported(hostId, AgentControlService.load(report.getLoad()), now);
+    loads.reported(hostId, AgentProtocol.load(report.getLoad()), now);
     if (down.contains(hostId)) {
       // Reports on a stream we had given up on: the host is back without reconnecting.
       resumed.add(hostId);
@@ -140,7 +137,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
 
   @Override
   public void vmsChanged(List<UUID> vmIds) {
-    reconciler.kickAll(vmIds);
+    vmChanges.drive(vmIds);
   }
 
   /**
@@ -190,7 +187,7 @@ public final class HostTracker implements AgentControlService.HostEvents {
   private void checkLiveness() {
     try {
       Instant now = Instant.now();
-      Map<String, HostStatus> statuses = hosts.statuses(db);
+      Map<String, HostStatus> statuses = db.inTransaction(hosts::statuses);
       down.retainAll(statuses.keySet());
       statuses.forEach((hostId, status) -> {
         if (status == HostStatus.DOWN) {
@@ -235,6 +232,6 @@ public final class HostTracker implements AgentControlService.HostEvents {
     // Its VMs changed: its next report is squared with the table, not taken as known.
     inventory.hostChanged(hostId);
     LOG.warning("host " + hostId + " is DOWN (" + cause + "); " + lost.size() + " VMs UNKNOWN");
-    lost.forEach(watcher::publish);
+    lost.forEach(vmChanges::changed);
   }
 }

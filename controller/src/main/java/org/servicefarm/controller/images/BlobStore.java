@@ -20,7 +20,7 @@ import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The controller's content-addressed store in a local directory: each blob (base image, kernel,
@@ -327,7 +327,7 @@ public final class BlobStore implements BlobStorage {
     return false;
   }
 
-  static FarmException ioFailure(String what, IOException e) {
+  public static FarmException ioFailure(String what, IOException e) {
     LOG.log(Level.WARNING, what, e);
     FarmException failure = new FarmException.Unavailable(what + ": " + e.getMessage());
     failure.initCause(e);

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The mmdebstrap command that composes a root file system from Debian packages, as an argument

@@ -3,7 +3,7 @@ package org.servicefarm.controller.images;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.diskimage.DiskImageHeader;
 
 /**

@@ -1,7 +1,7 @@
 package org.servicefarm.controller.images;
 
 import java.util.regex.Pattern;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * A place in an S3-compatible object store, written {@code s3://bucket/prefix}: the bucket and

@@ -11,10 +11,11 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
-import org.servicefarm.controller.broker.VmProvisioner;
+import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.VmRepository;
@@ -36,7 +37,7 @@ public final class IdleLadder {
   static final Duration LEASE_HISTORY = Duration.ofDays(1);
   private static final Duration PRUNE_EVERY = Duration.ofMinutes(10);
 
-  private final Database db;
+  private final FencedDatabase db;
   private final CatalogRepository catalog;
   private final VmRepository vms;
   private final LeaseRepository leases;
@@ -46,7 +47,7 @@ public final class IdleLadder {
   private final Map<String, String> lastProvisionFailure = new ConcurrentHashMap<>();
   private long lastPruneNanos = System.nanoTime();
 
-  public IdleLadder(Database db, CatalogRepository catalog, VmRepository vms,
+  public IdleLadder(FencedDatabase db, CatalogRepository catalog, VmRepository vms,
       LeaseRepository leases, VmProvisioner provisioner, Reconciler reconciler) {
     this.db = db;
     this.catalog = catalog;
@@ -60,7 +61,7 @@ public final class IdleLadder {
   public void tick() {
     // A failure is logged and the next tick tries again: the ladder is level-triggered.
     try {
-      for (ServiceDefinitionRecord def : catalog.laddered(db)) {
+      for (ServiceDefinitionRecord def : db.inTransaction(catalog::laddered)) {
         step(def);
       }
       if (System.nanoTime() - lastPruneNanos > PRUNE_EVERY.toNanos()) {

@@ -3,6 +3,8 @@ package org.servicefarm.controller.metrics;
 import java.util.EnumMap;
 import java.util.Map;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmState;
 
@@ -25,9 +27,7 @@ final class FarmCensus {
     for (VmState state : VmState.values()) {
       counts.put(state, 0L);
     }
-    db.query("SELECT state, count(*) AS n FROM vms GROUP BY state",
-            rs -> Map.entry(VmState.valueOf(rs.getString("state")), rs.getLong("n")))
-        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    VmListings.countsByState(db).forEach((state, n) -> counts.put(state, (long) n));
     return counts;
   }
 
@@ -37,9 +37,7 @@ final class FarmCensus {
     for (HostStatus status : HostStatus.values()) {
       counts.put(status, 0L);
     }
-    db.query("SELECT status, count(*) AS n FROM hosts GROUP BY status",
-            rs -> Map.entry(HostStatus.valueOf(rs.getString("status")), rs.getLong("n")))
-        .forEach(e -> counts.put(e.getKey(), e.getValue()));
+    HostRepository.countsByStatus(db).forEach((status, n) -> counts.put(status, (long) n));
     return counts;
   }
 }

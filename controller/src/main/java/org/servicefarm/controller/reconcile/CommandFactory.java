@@ -10,7 +10,7 @@ import org.servicefarm.api.v1.RestoreVm;
 import org.servicefarm.api.v1.ResumeVm;
 import org.servicefarm.api.v1.StartVm;
 import org.servicefarm.api.v1.SuspendVm;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;

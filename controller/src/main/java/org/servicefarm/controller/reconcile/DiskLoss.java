@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Optional;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
@@ -17,13 +18,13 @@ import org.servicefarm.controller.model.VmState;
  * installed anew instead, and never gets here: see {@link CommandFactory#install}).
  */
 final class DiskLoss {
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final EventRepository events;
   private final OfferRecorder offers;
   private final VmStateWatcher watcher;
 
-  DiskLoss(Database db, VmRepository vms, EventRepository events, OfferRecorder offers,
+  DiskLoss(FencedDatabase db, VmRepository vms, EventRepository events, OfferRecorder offers,
       VmStateWatcher watcher) {
     this.db = db;
     this.vms = vms;

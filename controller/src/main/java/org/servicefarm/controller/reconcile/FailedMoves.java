@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.DesiredState;
@@ -22,14 +23,14 @@ import org.servicefarm.controller.model.VmState;
  * for a full disk).
  */
 final class FailedMoves {
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final EventRepository events;
   private final VmStateWatcher watcher;
   /** VMs whose install waits for room, with the reason last recorded, so it is recorded once. */
   private final ConcurrentMap<UUID, String> waitingForRoom = new ConcurrentHashMap<>();
 
-  FailedMoves(Database db, VmRepository vms, EventRepository events, VmStateWatcher watcher) {
+  FailedMoves(FencedDatabase db, VmRepository vms, EventRepository events, VmStateWatcher watcher) {
     this.db = db;
     this.vms = vms;
     this.events = events;

@@ -10,7 +10,10 @@ import java.util.Set;
 import java.util.UUID;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
+import org.servicefarm.controller.hosts.InventoryListener;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.EventRepository;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -22,22 +25,23 @@ import org.servicefarm.controller.model.VmState;
  * orphan, and {@link OrphanPolicy} decides what becomes of it.
  *
  * <p>Most reports repeat the last one and change nothing, so a host whose last report changed
- * nothing and whose VMs have not changed since is steady ({@link SteadyReports}): the same
+ * nothing and whose VMs have not changed since is steady ({@link UnchangedInventories}): the same
  * domains reported again touch no database. Which hosts' VMs changed is read once a second from
  * the events every VM change appends ({@link #noteChanges}), so changes made by any code path,
  * and by another controller, count.
  */
-public final class InventoryReconciler {
+public final class InventoryReconciler implements InventoryListener {
   // States whose domain should exist on the host, running or saved.
   private static final Set<VmState> EXPECT_DOMAIN =
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING, VmState.UNKNOWN);
 
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final OfferRecorder offers;
+  private final EventRepository events;
   private final VmStateWatcher watcher;
   private final OrphanPolicy orphans;
-  private final SteadyReports steady = new SteadyReports();
+  private final UnchangedInventories steady = new UnchangedInventories();
   // The newest event id seen at each of the last LOOKBACK ticks, oldest first: event ids come
   // from a sequence, so a transaction may commit an id below one already seen. Each tick reads
   // again from the oldest, which covers any transaction shorter than LOOKBACK ticks.
@@ -45,9 +49,10 @@ public final class InventoryReconciler {
   private final java.util.ArrayDeque<Long> seenUpTo = new java.util.ArrayDeque<>();
 
   public InventoryReconciler(
-      Database db, VmRepository vms, OfferRecorder offers,
+      FencedDatabase db, VmRepository vms, EventRepository events, OfferRecorder offers,
       VmStateWatcher watcher, OrphanPolicy orphans) {
     this.db = db;
+    this.events = events;
     this.vms = vms;
     this.offers = offers;
     this.watcher = watcher;
@@ -60,12 +65,13 @@ public final class InventoryReconciler {
    * @param wholeInventory true when the report lists every farm domain on the host, so a VM
    *     missing from it has lost its domain
    */
+  @Override
   public List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory) {
-    String digest = SteadyReports.digest(domains);
+    String digest = UnchangedInventories.digest(domains);
     if (!wholeInventory && steady.known(hostId, digest)) {
       return List.of();
     }
-    SteadyReports.Stamp stamp = steady.stamp(hostId);
+    UnchangedInventories.Stamp stamp = steady.stamp(hostId);
     Map<String, DomainStatus> byVm = new HashMap<>();
     domains.forEach(d -> byVm.put(d.getVmId(), d));
     List<VmRecord> changed = new ArrayList<>();
@@ -111,34 +117,34 @@ public final class InventoryReconciler {
    * Whether the host's last report changed nothing and none of its VMs changed since: a report
    * of the same domains needs no database.
    */
+  @Override
   public boolean steady(String hostId) {
     return steady.steady(hostId);
   }
 
   /** The host's VMs changed here (it went DOWN): its next report is squared with the table. */
+  @Override
   public void hostChanged(String hostId) {
     steady.changed(hostId);
   }
-
-  private record Appended(long id, String hostId) {}
 
   /**
    * Reads the events appended since the last call and ends the steadiness of each host they
    * name; the leader runs this every second. The first call knows nothing of what came before,
    * so it ends every host's.
    */
+  @Override
   public synchronized void noteChanges() {
     if (seenUpTo.isEmpty()) {
-      long newest = db.queryOne("SELECT COALESCE(max(id), 0) FROM events", rs -> rs.getLong(1))
-          .orElse(0L);
+      long newest = db.inTransaction(events::newestId);
       steady.changedAll();
       seenUpTo.addLast(newest);
       return;
     }
     long from = seenUpTo.peekFirst();
     long newest = seenUpTo.peekLast();
-    for (Appended e : db.query("SELECT id, host_id FROM events WHERE id > ?",
-        rs -> new Appended(rs.getLong(1), rs.getString(2)), from)) {
+    for (EventRepository.HostMention e :
+        db.inTransaction(tx -> events.hostMentionsAfter(tx, from))) {
       newest = Math.max(newest, e.id());
       if (e.hostId() == null) {
         steady.changedAll();
@@ -161,7 +167,7 @@ public final class InventoryReconciler {
     if (power == PowerState.POWER_STATE_RUNNING || power == PowerState.POWER_STATE_PAUSED) {
       // Only a VM we had lost track of follows the report. A STARTING one is running in libvirt
       // before its services listen; the start command's answer, not the report, makes it ACTIVE.
-      if (state == VmState.UNKNOWN && stateBeforeUnknown(tx, vm.id()) == VmState.STARTING) {
+      if (state == VmState.UNKNOWN && events.stateBeforeUnknown(tx, vm.id()) == VmState.STARTING) {
         // It was booting when its host went silent (an agent killed mid-boot): running is not
         // serving yet, so the start is sent again, and the agent answers it once the guest is up.
         return vms.transition(tx, vm.id(), Set.of(state), VmState.STARTING,
@@ -184,13 +190,5 @@ public final class InventoryReconciler {
       }
     }
     return Optional.empty();
-  }
-
-  /** The state the VM was in when it became UNKNOWN, from the event of that change. */
-  private static VmState stateBeforeUnknown(Database.Tx tx, UUID vmId) throws java.sql.SQLException {
-    return tx.queryOne("SELECT from_state FROM events WHERE vm_id = ? AND kind = 'VM_STATE'"
-            + " AND to_state = 'UNKNOWN' ORDER BY id DESC LIMIT 1",
-            rs -> VmState.valueOf(rs.getString(1)), vmId)
-        .orElse(null);
   }
 }

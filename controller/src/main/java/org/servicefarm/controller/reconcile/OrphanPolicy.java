@@ -16,6 +16,8 @@ import java.util.UUID;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
+import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
@@ -45,7 +47,8 @@ public final class OrphanPolicy {
   }
 
   private final Settings settings;
-  private final Database db;
+  private final FencedDatabase db;
+  private final VmRepository vms;
   private final EventRepository events;
   private final AgentRegistry agents;
   private final Duration commandTimeout;
@@ -53,10 +56,11 @@ public final class OrphanPolicy {
   private final OrphanSightings sightings = new OrphanSightings();
   private final OrphanEventBudget budget = new OrphanEventBudget();
 
-  public OrphanPolicy(Settings settings, Database db, EventRepository events, AgentRegistry agents,
-      Duration commandTimeout, Clock clock) {
+  public OrphanPolicy(Settings settings, FencedDatabase db, VmRepository vms,
+      EventRepository events, AgentRegistry agents, Duration commandTimeout, Clock clock) {
     this.settings = settings;
     this.db = db;
+    this.vms = vms;
     this.events = events;
     this.agents = agents;
     this.commandTimeout = commandTimeout;
@@ -85,7 +89,7 @@ public final class OrphanPolicy {
   private List<DomainStatus> announce(Database.Tx tx, String hostId,
       Map<String, DomainStatus> byId, Map<String, OrphanSightings.Seen> seen, Instant now)
       throws SQLException {
-    Set<String> claimed = claimed(tx, byId.keySet());
+    Set<String> claimed = vms.claimedIds(tx, byId.keySet());
     List<DomainStatus> due = new ArrayList<>();
     for (OrphanSightings.Seen s : seen.values()) {
       DomainStatus domain = byId.get(s.vmId());
@@ -121,7 +125,7 @@ public final class OrphanPolicy {
       return;
     }
     // Checked again on its own: a report's view may be older than a restore placed just now.
-    if (!db.inTransaction(tx -> claimed(tx, Set.of(vmId))).isEmpty()) {
+    if (!db.inTransaction(tx -> vms.claimedIds(tx, Set.of(vmId))).isEmpty()) {
       sightings.removingEnded(hostId, vmId, false);
       return;
     }
@@ -153,16 +157,6 @@ public final class OrphanPolicy {
     return settings.mode() == Mode.DELETE
         ? "to be deleted once unclaimed for " + settings.grace().toSeconds() + " s"
         : "left untouched (--orphans report)";
-  }
-
-  /** The VM ids among these that a VM row (not DELETED) or a live lease refers to. */
-  private static Set<String> claimed(Database.Tx tx, Collection<String> vmIds) throws SQLException {
-    String[] ids = vmIds.toArray(String[]::new);
-    return new HashSet<>(tx.query(
-        "SELECT id::text FROM vms WHERE id::text = ANY(?) AND state <> 'DELETED'"
-            + " UNION SELECT vm_id::text FROM leases WHERE vm_id::text = ANY(?)"
-            + " AND released_at IS NULL AND expires_at > now()",
-        rs -> rs.getString(1), ids, ids));
   }
 
   /** Text from an agent as one log line: control characters shown, at most 300 characters. */

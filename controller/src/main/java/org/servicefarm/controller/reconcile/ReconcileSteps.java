@@ -13,20 +13,21 @@ import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.PowerState;
-import org.servicefarm.controller.Failpoints;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
-import org.servicefarm.controller.hosts.DrainReturns;
-import org.servicefarm.controller.hosts.Placer;
+import org.servicefarm.controller.placement.RestorePlacement;
+import org.servicefarm.controller.placement.ImageDigests;
 import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationTracker;
-import org.servicefarm.controller.scheduler.PlacementRequest;
+import org.servicefarm.controller.placement.PlacementRequest;
 
 /**
  * Carries out one {@link ReconcilePlan.Step}: sends the agent its command, waits for the result,
@@ -36,19 +37,18 @@ import org.servicefarm.controller.scheduler.PlacementRequest;
 public final class ReconcileSteps {
   private static final java.util.logging.Logger LOG =
       java.util.logging.Logger.getLogger(ReconcileSteps.class.getName());
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final CommandFactory commands;
   private final OfferRecorder offers;
   private final AgentRegistry agents;
-  private final Placer placer;
   private final VmStateWatcher watcher;
   private final Duration shortTimeout;
   private final Duration longTimeout;
-  private final Placer.ImageDigests imageDigest;
+  private final ImageDigests imageDigest;
   private final ImageBuilds builds;
   private final OperationTracker operations;
-  private final DrainReturns drainReturns;
+  private final RestorePlacement restores;
   private final DiskLoss diskLoss;
   private final FailedMoves failedMoves;
 
@@ -59,24 +59,23 @@ public final class ReconcileSteps {
   }
 
   public ReconcileSteps(
-      Database db,
+      FencedDatabase db,
       VmRepository vms,
       CommandFactory commands,
       OfferRecorder offers,
       AgentRegistry agents,
-      Placer placer,
       VmStateWatcher watcher,
       Duration shortTimeout,
       Duration longTimeout,
-      Placer.ImageDigests imageDigest,
+      ImageDigests imageDigest,
       ImageBuilds builds,
       OperationTracker operations,
-      DrainReturns drainReturns,
+      RestorePlacement restores,
       EventRepository events) {
     this.diskLoss = new DiskLoss(db, vms, events, offers, watcher);
     this.failedMoves = new FailedMoves(db, vms, events, watcher);
     this.operations = operations;
-    this.drainReturns = drainReturns;
+    this.restores = restores;
     this.imageDigest = imageDigest;
     this.builds = builds;
     this.db = db;
@@ -84,7 +83,6 @@ public final class ReconcileSteps {
     this.commands = commands;
     this.offers = offers;
     this.agents = agents;
-    this.placer = placer;
     this.watcher = watcher;
     this.shortTimeout = shortTimeout;
     this.longTimeout = longTimeout;
@@ -128,7 +126,7 @@ public final class ReconcileSteps {
           + " is not connected");
     }
     boolean simulated = session.map(AgentSession::simulatesVms).orElse(false);
-    String digest = db.inTransaction(tx -> imageDigest.apply(tx, vm.imageId()));
+    String digest = db.inTransaction(tx -> imageDigest.digest(tx, vm.imageId()));
     try {
       // A simulated host boots nothing, so a composed image need not exist for it.
       if (!simulated) {
@@ -136,7 +134,7 @@ public final class ReconcileSteps {
           operations.entered(vm.id(), OperationPhase.BUILDING_IMAGE, "building the image");
         }
         builds.ensureReady(vm.imageId());
-        digest = db.inTransaction(tx -> imageDigest.apply(tx, vm.imageId()));
+        digest = db.inTransaction(tx -> imageDigest.digest(tx, vm.imageId()));
       }
     } catch (FarmException.Unavailable buildFailed) {
       // A build that failed fails this VM with the reason; the next request builds anew.
@@ -255,7 +253,7 @@ public final class ReconcileSteps {
               }
               offers.clearHostPorts(tx, vm.id());
               // A VM archived to leave a draining host is placed elsewhere in the same commit.
-              return Optional.of(drainReturns.afterArchived(tx, moved.get(), fromHost));
+              return Optional.of(restores.afterArchived(tx, moved.get(), fromHost));
             });
     after.ifPresent(watcher::publish);
     if (after.isPresent()) {
@@ -281,15 +279,7 @@ public final class ReconcileSteps {
   }
 
   private boolean placeForRestore(VmRecord vm) {
-    Optional<VmRecord> placed =
-        db.inTransaction(
-            tx ->
-                placer.place(
-                    tx,
-                    Placer.request(tx, imageDigest, vm.imageId(), vm.vcpus(), vm.memoryMb()),
-                    (t, hostId) ->
-                        vms.transition(t, vm.id(), EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
-                            "restoring on host " + hostId, VmRepository.Change.host(hostId))));
+    Optional<VmRecord> placed = db.inTransaction(tx -> restores.placeArchived(tx, vm, ""));
     placed.ifPresent(watcher::publish);
     return placed.isPresent();
   }

@@ -8,8 +8,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.hosts.VmChanges;
+import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.VmRecord;
@@ -21,11 +23,11 @@ import org.servicefarm.controller.model.VmRecord;
  *
  * <p>Steps for one VM never run concurrently; different VMs proceed in parallel on a bounded pool.
  */
-public final class Reconciler implements AutoCloseable {
+public final class Reconciler implements AutoCloseable, VmChanges {
   private static final Logger LOG = Logger.getLogger(Reconciler.class.getName());
   private static final int MAX_STEPS_PER_RUN = 12;
 
-  private final Database db;
+  private final FencedDatabase db;
   private final VmRepository vms;
   private final ReconcileSteps steps;
   private final VmStateWatcher watcher;
@@ -34,7 +36,7 @@ public final class Reconciler implements AutoCloseable {
   private final ConcurrentHashMap<UUID, Boolean> running = new ConcurrentHashMap<>();
 
   public Reconciler(
-      Database db, VmRepository vms, ReconcileSteps steps, VmStateWatcher watcher, int workerThreads) {
+      FencedDatabase db, VmRepository vms, ReconcileSteps steps, VmStateWatcher watcher, int workerThreads) {
     this.db = db;
     this.vms = vms;
     this.steps = steps;
@@ -55,10 +57,20 @@ public final class Reconciler implements AutoCloseable {
     vmIds.forEach(this::kick);
   }
 
+  @Override
+  public void drive(List<UUID> vmIds) {
+    kickAll(vmIds);
+  }
+
+  @Override
+  public void changed(VmRecord vm) {
+    watcher.publish(vm);
+  }
+
   /** Kicks every unsettled VM: the leader runs this periodically (see ha.LeaderDuties). */
   public void sweep() {
     try {
-      kickAll(vms.unsettled(db));
+      kickAll(db.inTransaction(vms::unsettled));
     } catch (DatabaseException e) {
       LOG.log(Level.WARNING, "reconcile sweep skipped: {0}", e.getMessage());
     }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Collections;
 import org.junit.jupiter.api.Test;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 class ValidationTest {
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import org.servicefarm.controller.FarmException;
+import org.servicefarm.controller.model.FarmException;
 
 class ApiTokensTest {
 

@@ -12,12 +12,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 
 /** Two controllers' elections on one real database, as two processes would run them. */
 class LeaderElectionTest {
+  /** A write every fenced transaction may make: it changes nothing. */
+  private static final String TOUCH =
+      "UPDATE controller_leadership SET since = since WHERE id = 1";
+
   private Database dbA;
   private Database dbB;
   private LeaderElection a;
@@ -101,23 +106,23 @@ class LeaderElectionTest {
         return "paused-controller";
       }
     };
-    Database stale = dbA.fenced(new LeaderFence(paused));
-    assertEquals(1, stale.update("UPDATE controller_leadership SET since = since WHERE id = 1"),
+    FencedDatabase stale = dbA.fenced(new LeaderFence(paused));
+    assertEquals(Integer.valueOf(1), stale.inTransaction(tx -> tx.update(TOUCH)),
         "while epoch 1 leads, its writes pass the fence");
     terminateLeaderSession();
     awaitLeader(b);
     DatabaseException refused = assertThrows(DatabaseException.class,
-        () -> stale.update("UPDATE controller_leadership SET since = since WHERE id = 1"));
+        () -> stale.inTransaction(tx -> tx.update(TOUCH)));
     assertEquals(LeaderFence.FENCED, refused.sqlState());
     assertTrue(refused.getMessage().contains("its epoch 1, the farm's 2"), refused.getMessage());
-    Database current = dbB.fenced(new LeaderFence(b));
-    assertEquals(1, current.update("UPDATE controller_leadership SET since = since WHERE id = 1"),
+    FencedDatabase current = dbB.fenced(new LeaderFence(b));
+    assertEquals(Integer.valueOf(1), current.inTransaction(tx -> tx.update(TOUCH)),
         "the new leader's writes pass");
   }
 
   @Test
   void aNewLeaderTakesOverOnlyOnceTheOldLeadersWriteInFlightHasEnded() throws Exception {
-    Database fenced = dbA.fenced(new LeaderFence(a));
+    FencedDatabase fenced = dbA.fenced(new LeaderFence(a));
     java.util.concurrent.CountDownLatch passedFence = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch finish = new java.util.concurrent.CountDownLatch(1);
     Thread writer = new Thread(() -> fenced.inTransaction(tx -> {

@@ -40,7 +40,7 @@ import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.Migrations;
-import org.servicefarm.controller.db.VmQueries;
+import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import org.servicefarm.controller.hosts.AgentRegistry;
@@ -69,7 +69,7 @@ class ImageRegistrationTest {
     // The image calls never touch VMs, so the admin service gets no VmActions.
     FarmAdminService service = new FarmAdminService(db, catalog,
         new ImageIntake(catalog, blobs, Optional.of(importDir)),
-        new VmQueries(new VmRepository(new EventRepository()), new LeaseRepository()),
+        new VmListings(new VmRepository(new EventRepository()), new LeaseRepository()),
         new HostRepository(),
         new AgentRegistry(), null, Duration.ofSeconds(10));
     String name = InProcessServerBuilder.generateName();

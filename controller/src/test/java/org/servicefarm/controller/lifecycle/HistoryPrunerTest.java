@@ -77,7 +77,7 @@ class HistoryPrunerTest {
 
   @Test
   void listingWithoutDeletedVmsLeavesOutOnlyTheDeletedOnes() {
-    org.servicefarm.controller.db.VmQueries queries = new org.servicefarm.controller.db.VmQueries(
+    org.servicefarm.controller.db.VmListings queries = new org.servicefarm.controller.db.VmListings(
         new org.servicefarm.controller.db.VmRepository(
             new org.servicefarm.controller.db.EventRepository()),
         new org.servicefarm.controller.db.LeaseRepository());
