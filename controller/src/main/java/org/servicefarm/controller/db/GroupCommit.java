@@ -17,9 +17,11 @@ import java.util.logging.Logger;
  * is paid per batch instead of per caller. Each caller blocks until the batch has committed and
  * is never answered before: what its work wrote is durable when {@link #run} returns.
  *
- * <p>A worker takes every caller waiting when it comes free, up to {@code maxBatch}; when it
- * found more than one waiting (callers are arriving together) it waits up to {@code linger} for
- * more, but a caller alone is never held back. Several workers run batches at once, each on its
+ * <p>A caller that finds nobody waiting and a batch slot free runs its work itself, as a batch of
+ * one, on its own thread: a lone request crosses no thread. Otherwise it waits in the queue, and
+ * a worker takes every caller waiting when it comes free, up to {@code maxBatch}; when it found
+ * more than one waiting (callers are arriving together) it waits up to {@code linger} for more.
+ * At most {@code workers} batches (the workers' and the lone callers') run at once, each on its
  * own connection.
  *
  * <p>The contract of a work: it may throw a {@link RuntimeException} (a refusal, a repeated key)
@@ -77,6 +79,11 @@ public final class GroupCommit implements AutoCloseable {
   private final BlockingQueue<Item<?>> waiting = new LinkedBlockingQueue<>();
   private final List<Thread> workers = new ArrayList<>();
   private final BatchSizes sizes = new BatchSizes();
+  /** Batches that may run at once: the workers' and those of lone callers. */
+  private final java.util.concurrent.Semaphore slots;
+  /** Held by the one worker collecting the next batch. */
+  private final java.util.concurrent.locks.ReentrantLock collecting =
+      new java.util.concurrent.locks.ReentrantLock();
   private volatile boolean closed;
 
   /**
@@ -94,6 +101,7 @@ public final class GroupCommit implements AutoCloseable {
     this.maxBatch = maxBatch;
     this.lingerNanos = linger.toNanos();
     this.boundaries = boundaries;
+    this.slots = new java.util.concurrent.Semaphore(workers);
     for (int i = 0; i < workers; i++) {
       Thread t = new Thread(this::work, name + "-commit-" + i);
       t.setDaemon(true);
@@ -113,6 +121,17 @@ public final class GroupCommit implements AutoCloseable {
       throw DatabaseException.unavailable("the controller is stopping; nothing was written");
     }
     Item<T> item = new Item<>(work);
+    if (waiting.isEmpty() && slots.tryAcquire()) {
+      try {
+        commit(List.of(item));
+      } finally {
+        slots.release();
+      }
+      if (item.failure != null) {
+        throw item.failure;
+      }
+      return item.result;
+    }
     waiting.add(item);
     if (closed && waiting.remove(item)) {
       // close() drained the queue before this item was in it: no worker will take it.
@@ -133,35 +152,65 @@ public final class GroupCommit implements AutoCloseable {
     return sizes;
   }
 
+  /**
+   * One worker's loop. Only one worker collects at a time: it takes the first caller waiting,
+   * then waits for a batch slot, and only then takes everyone who queued meanwhile, so callers
+   * that arrive while every slot is busy end up in one batch, not one each.
+   */
   private void work() {
     List<Item<?>> batch = new ArrayList<>(maxBatch);
     while (!closed) {
       try {
-        Item<?> first = waiting.poll(100, TimeUnit.MILLISECONDS);
-        if (first == null) {
+        if (!collect(batch)) {
           continue;
-        }
-        batch.add(first);
-        waiting.drainTo(batch, maxBatch - 1);
-        if (batch.size() > 1 && lingerNanos > 0) {
-          long until = System.nanoTime() + lingerNanos;
-          while (batch.size() < maxBatch) {
-            Item<?> more = waiting.poll(until - System.nanoTime(), TimeUnit.NANOSECONDS);
-            if (more == null) {
-              break;
-            }
-            batch.add(more);
-            waiting.drainTo(batch, maxBatch - batch.size());
-          }
         }
         try {
           commit(batch);
         } finally {
+          slots.release();
           batch.clear();
         }
       } catch (InterruptedException e) {
         return;
       }
+    }
+  }
+
+  /** Fills the batch holding a slot; false (and no slot held) when nobody waited. */
+  private boolean collect(List<Item<?>> batch) throws InterruptedException {
+    collecting.lockInterruptibly();
+    try {
+      Item<?> first = waiting.poll(100, TimeUnit.MILLISECONDS);
+      if (first == null) {
+        return false;
+      }
+      batch.add(first);
+      slots.acquire();
+      waiting.drainTo(batch, maxBatch - 1);
+      if (batch.size() > 1 && lingerNanos > 0) {
+        long until = System.nanoTime() + lingerNanos;
+        while (batch.size() < maxBatch) {
+          Item<?> more = waiting.poll(until - System.nanoTime(), TimeUnit.NANOSECONDS);
+          if (more == null) {
+            break;
+          }
+          batch.add(more);
+          waiting.drainTo(batch, maxBatch - batch.size());
+        }
+      }
+      return true;
+    } catch (InterruptedException e) {
+      // Taken but not run: fail them rather than leave their callers waiting.
+      DatabaseException stopping = DatabaseException.unavailable("the controller stopped before"
+          + " this was committed");
+      batch.forEach(item -> {
+        item.failure = stopping;
+        item.done.countDown();
+      });
+      batch.clear();
+      throw e;
+    } finally {
+      collecting.unlock();
     }
   }
 
