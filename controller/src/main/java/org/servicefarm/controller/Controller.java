@@ -129,8 +129,6 @@ public final class Controller implements AutoCloseable {
   private static final int GROUP_COMMIT_MAX_BATCH = 64;
   private static final java.time.Duration GROUP_COMMIT_LINGER = java.time.Duration.ofMillis(1);
   private final GroupCommit warmCommits;
-  private static final String AGENT_STREAM =
-      org.servicefarm.api.v1.AgentControlGrpc.getConnectMethod().getFullMethodName();
   private static final int COMPLETION_THREADS = 8;
 
   /**
@@ -307,17 +305,7 @@ public final class Controller implements AutoCloseable {
   public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
       throws IOException {
     builder.executor(serverThreads);
-    // Agents' streams are called on the transport's thread, without a hop to serverThreads per
-    // message: AgentControlService hands what may block to its own pool, in order, and handles
-    // the quiet majority (Alive, load reports) in place. Each hop cost more than the message.
-    builder.callExecutor(new io.grpc.ServerCallExecutorSupplier() {
-      @Override
-      public <ReqT, RespT> java.util.concurrent.Executor getExecutor(
-          io.grpc.ServerCall<ReqT, RespT> call, io.grpc.Metadata headers) {
-        return AGENT_STREAM.equals(call.getMethodDescriptor().getFullMethodName())
-            ? Runnable::run : null;
-      }
-    });
+    builder.callExecutor(new org.servicefarm.controller.api.AgentStreamCalls());
     builder.intercept(agentIdentity);
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());
