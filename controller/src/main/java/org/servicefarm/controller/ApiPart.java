@@ -27,6 +27,7 @@ import org.servicefarm.controller.dashboard.FarmDetails;
 import org.servicefarm.controller.dashboard.FarmHistory;
 import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.dashboard.ReadyTimes;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
@@ -34,6 +35,7 @@ import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.projects.ProjectRegistry;
+import org.servicefarm.controller.reconcile.Failpoints;
 
 /**
  * The controller's part that clients, admins and agents call: the request method (the broker,
@@ -41,6 +43,15 @@ import org.servicefarm.controller.projects.ProjectRegistry;
  * audit trail and the event feed they read.
  */
 final class ApiPart implements AutoCloseable {
+  /**
+   * Batches of warm requests, renewals and releases under way at once, each on a connection of
+   * its own; a few keep the disk's flushes overlapping without taking the pool from the rest.
+   */
+  private static final int GROUP_COMMIT_WORKERS = 4;
+  /** Callers in one batch at most, and how long a batch that found several waits for more. */
+  private static final int GROUP_COMMIT_MAX_BATCH = 64;
+  private static final java.time.Duration GROUP_COMMIT_LINGER = java.time.Duration.ofMillis(1);
+  final GroupCommit warmCommits;
   final ImageCatalog catalog;
   final TokenRegistry tokens;
   final ProjectRegistry projects;
@@ -61,9 +72,14 @@ final class ApiPart implements AutoCloseable {
   ApiPart(PersistencePart p, PlacementPart placement, LifecyclePart lifecycle,
       AgentRegistry agents, ControllerConfig config, BlobStorage blobs, Executor completions) {
     VmWaiter waiter = new VmWaiter(p.db, p.vms, p.listings, lifecycle.watcher, completions);
-    Leases leases = new Leases(p.db, p.leases, p.vms, p.routes);
+    // Warm requests, renewals and releases commit in batches (see db.GroupCommit).
+    this.warmCommits = new GroupCommit(p.db, "lease", GROUP_COMMIT_WORKERS,
+        GROUP_COMMIT_MAX_BATCH, GROUP_COMMIT_LINGER,
+        boundary -> Failpoints.hit("lease-batch." + boundary));
+    Leases leases = new Leases(p.db, p.leases, p.vms, p.routes, warmCommits);
     Broker broker = new Broker(p.db, p.catalog, p.vms, p.routes, p.operations,
-        placement.provisioner, lifecycle.reconciler, waiter, leases, lifecycle.operations);
+        placement.provisioner, lifecycle.reconciler, waiter, leases, lifecycle.operations,
+        warmCommits);
     this.resumer = new OperationResumer(p.db, p.operations, p.vms, lifecycle.operations, waiter,
         leases, lifecycle.reconciler, config.requestWait());
     this.catalog = new ImageCatalog(p.db, p.images, p.catalog);
@@ -101,6 +117,7 @@ final class ApiPart implements AutoCloseable {
   public void close() {
     eventFeed.close();
     brokerService.close();
+    warmCommits.close();
     auditTrail.close();
   }
 }

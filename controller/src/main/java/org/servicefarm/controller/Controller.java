@@ -26,6 +26,7 @@ import org.servicefarm.controller.auth.TokenRegistry;
 import org.servicefarm.controller.broker.VmWaiter;
 import org.servicefarm.controller.dashboard.Dashboard;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.HistoryRepository;
 import org.servicefarm.controller.ha.LeaderDuties;
 import org.servicefarm.controller.ha.LeaderElection;
 import org.servicefarm.controller.ha.LeaderRouting;
@@ -36,6 +37,7 @@ import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.BlobStore;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.lifecycle.HistoryPruner;
 import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.reconcile.Reconciler;
@@ -108,7 +110,7 @@ public final class Controller implements AutoCloseable {
         metrics);
     this.api = new ApiPart(persistence, placement, lifecycle, agents, config, blobs, completions);
     api.eventFeed.start();
-    this.duties = leaderDuties(config);
+    this.duties = leaderDuties(db, config);
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
@@ -118,9 +120,9 @@ public final class Controller implements AutoCloseable {
   }
 
   /** What runs only while this controller leads: on election, on a timer, and on demotion. */
-  private LeaderDuties leaderDuties(ControllerConfig config) {
+  private LeaderDuties leaderDuties(Database db, ControllerConfig config) {
     Reconciler reconciler = lifecycle.reconciler;
-    return new LeaderDuties()
+    return new LeaderDuties().timedBy(metrics::dutyRan)
         .whenElected(lifecycle.hostTracker::startWatching)
         .whenElected(reconciler::sweep)
         // Requests a controller that stopped leading left RUNNING are finished by the new leader.
@@ -131,10 +133,17 @@ public final class Controller implements AutoCloseable {
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), lifecycle.drainer::pass)
         .every("idle ladder", config.idleLadderTick(), lifecycle.idleLadder::tick)
         .every("audit retention", Duration.ofHours(1), api.auditTrail::prune)
+        .every("history retention", Duration.ofHours(1), new HistoryPruner(db,
+            new HistoryRepository(), config.history(), java.time.Clock.systemUTC())::prune)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
   }
 
   /** Whether this controller leads the farm, and which one does. */
+  /** The sizes of the batches warm requests, renewals and releases were committed in. */
+  public org.servicefarm.controller.db.BatchSizes leaseBatches() {
+    return api.warmCommits.sizes();
+  }
+
   public Leadership leadership() {
     return election;
   }
@@ -177,6 +186,7 @@ public final class Controller implements AutoCloseable {
   public Server serve(ServerBuilder<?> builder, AgentIdentity agentIdentity, AuthSettings auth)
       throws IOException {
     builder.executor(serverThreads);
+    builder.callExecutor(new org.servicefarm.controller.api.AgentStreamCalls());
     builder.intercept(agentIdentity);
     // Added last, so it runs first: it sees every call's final status, refusals included.
     builder.intercept(metrics.grpcInterceptor());

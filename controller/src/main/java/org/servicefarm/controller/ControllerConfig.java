@@ -15,6 +15,7 @@ import org.servicefarm.controller.reconcile.OrphanPolicy;
  * @param orphans what becomes of farm domains the VM table does not place on their host
  * @param auditRetention how long audit records are kept
  * @param images where registered images may be read from, and the image store's quota
+ * @param history how long DELETED VMs' rows and old events are kept
  */
 public record ControllerConfig(
     int reportIntervalSeconds,
@@ -30,7 +31,8 @@ public record ControllerConfig(
     Duration idleLadderTick,
     OrphanPolicy.Settings orphans,
     Duration auditRetention,
-    ImageSettings images) {
+    ImageSettings images,
+    HistoryRetention history) {
 
   /** The idle ladder ticks every second: the ladder's settings are whole seconds. */
   public static final Duration DEFAULT_IDLE_LADDER_TICK = Duration.ofSeconds(1);
@@ -44,7 +46,8 @@ public record ControllerConfig(
       OrphanPolicy.Settings orphans) {
     this(reportIntervalSeconds, livenessTimeout, loadPersistInterval, requestWait, actionWait,
         commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit, reconcileThreads,
-        idleLadderTick, orphans, DEFAULT_AUDIT_RETENTION, ImageSettings.defaults());
+        idleLadderTick, orphans, DEFAULT_AUDIT_RETENTION, ImageSettings.defaults(),
+        HistoryRetention.defaults());
   }
 
   /** Settings that report orphans and leave them alone. */
@@ -76,30 +79,37 @@ public record ControllerConfig(
   public ControllerConfig withIdleLadderTick(Duration tick) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, tick, orphans, auditRetention, images);
+        cpuOvercommit, reconcileThreads, tick, orphans, auditRetention, images, history);
   }
 
   public ControllerConfig withLivenessTimeout(Duration timeout) {
     return new ControllerConfig(reportIntervalSeconds, timeout, loadPersistInterval, requestWait,
         actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis, cpuOvercommit,
-        reconcileThreads, idleLadderTick, orphans, auditRetention, images);
+        reconcileThreads, idleLadderTick, orphans, auditRetention, images, history);
   }
 
   public ControllerConfig withOrphans(OrphanPolicy.Settings policy) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, policy, auditRetention, images);
+        cpuOvercommit, reconcileThreads, idleLadderTick, policy, auditRetention, images, history);
   }
 
   public ControllerConfig withAuditRetention(Duration retention) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, retention, images);
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, retention, images, history);
+  }
+
+  public ControllerConfig withHistory(HistoryRetention retention) {
+    return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
+        requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, auditRetention, images,
+        retention);
   }
 
   public ControllerConfig withImages(ImageSettings settings) {
     return new ControllerConfig(reportIntervalSeconds, livenessTimeout, loadPersistInterval,
         requestWait, actionWait, commandTimeout, longCommandTimeout, reconcileSweepMillis,
-        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, auditRetention, settings);
+        cpuOvercommit, reconcileThreads, idleLadderTick, orphans, auditRetention, settings, history);
   }
 }

@@ -120,6 +120,16 @@ public final class ControllerMain implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE})")
   int auditRetentionDays;
 
+  @Option(names = "--retain-deleted-vms-days", paramLabel = "DAYS", defaultValue = "30",
+      description = "how long a DELETED VM's row (with its operations and leases) is kept for"
+          + " listings and history; 0 keeps it forever (default: ${DEFAULT-VALUE})")
+  int retainDeletedVmsDays;
+
+  @Option(names = "--retain-events-days", paramLabel = "DAYS", defaultValue = "90",
+      description = "how long events are kept (farmctl events, WatchEvents replay); 0 keeps them"
+          + " forever (default: ${DEFAULT-VALUE})")
+  int retainEventsDays;
+
   @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
   boolean insecure;
 
@@ -193,6 +203,11 @@ public final class ControllerMain implements Callable<Integer> {
       throw new CommandLine.ParameterException(new CommandLine(this), "--audit-retention-days "
           + auditRetentionDays + ": give 1 day or more");
     }
+    if (retainDeletedVmsDays < 0 || retainEventsDays < 0) {
+      throw new CommandLine.ParameterException(new CommandLine(this), "--retain-deleted-vms-days "
+          + retainDeletedVmsDays + ", --retain-events-days " + retainEventsDays
+          + ": give days, 0 (keep forever) or more");
+    }
     if (orphanGraceSeconds < 0) {
       throw new CommandLine.ParameterException(new CommandLine(this), "--orphan-grace "
           + orphanGraceSeconds + ": give seconds, 0 or more");
@@ -201,7 +216,9 @@ public final class ControllerMain implements Callable<Integer> {
         .withImages(images)
         .withLivenessTimeout(Duration.ofSeconds(livenessTimeoutSeconds))
         .withOrphans(new OrphanPolicy.Settings(orphans, Duration.ofSeconds(orphanGraceSeconds)))
-        .withAuditRetention(Duration.ofDays(auditRetentionDays));
+        .withAuditRetention(Duration.ofDays(auditRetentionDays))
+        .withHistory(new HistoryRetention(Duration.ofDays(retainDeletedVmsDays),
+            Duration.ofDays(retainEventsDays)));
     String advertised = advertisedAddress(address);
     // Several controllers may share the database: followers forward clients' calls to the leader,
     // over TLS verified by the farm's CA when this controller serves TLS.

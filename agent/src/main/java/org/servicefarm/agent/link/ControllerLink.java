@@ -175,6 +175,8 @@ public final class ControllerLink implements AutoCloseable {
     private volatile boolean registered;
     private volatile SerializedStreamWriter<AgentMessage> writer;
     private volatile int inventorySize;
+    /** What the controller last heard on this stream, so a report can leave it out. */
+    private final ReportDeltas deltas = new ReportDeltas();
     private ScheduledFuture<?> reports; // guarded by this
 
     Session(String target, ManagedChannel channel) {
@@ -187,6 +189,7 @@ public final class ControllerLink implements AutoCloseable {
       log.debug("dialling controller {} as host {} with {} VM(s)", target, register.getHostId(),
           register.getInventoryCount());
       inventorySize = register.getInventoryCount();
+      deltas.registered(register);
       writer.send(AgentMessage.newBuilder().setRegister(register).build());
       scheduleReports(DEFAULT_REPORT_INTERVAL_SECONDS);
     }
@@ -203,9 +206,11 @@ public final class ControllerLink implements AutoCloseable {
           int seconds = message.getRegistered().getReportIntervalSeconds();
           seconds = seconds > 0 ? seconds : DEFAULT_REPORT_INTERVAL_SECONDS;
           backoff.reset();
+          deltas.accepted(message.getRegistered().getDeltaReports());
           registered = true;
-          log.info("registered with controller {} with {} VM(s); reporting every {} s", target,
-              inventorySize, seconds);
+          log.info("registered with controller {} with {} VM(s); reporting every {} s{}", target,
+              inventorySize, seconds,
+              message.getRegistered().getDeltaReports() ? ", only what changed" : "");
           scheduleReports(seconds);
         }
         case COMMAND -> accept(message.getCommand());
@@ -265,12 +270,11 @@ public final class ControllerLink implements AutoCloseable {
       try {
         List<DomainStatus> domains = hypervisor.inventory();
         lastVmCount = domains.size();
-        writer.send(AgentMessage.newBuilder()
-            .setLoad(LoadReport.newBuilder()
-                .setLoad(loadProbe.sample(domains.size()))
-                .addAllDomains(domains)
-                .addAllCachedImages(hypervisor.cachedImages()))
-            .build());
+        AgentMessage next = deltas.next(loadProbe.sample(domains.size()), domains,
+            hypervisor.cachedImages());
+        if (writer.send(next)) {
+          deltas.sent(next);
+        }
       } catch (HypervisorException e) {
         // The host is alive though libvirtd does not answer (restarting): a report that says
         // so keeps it alive at the controller, which then leaves its VMs as they were.
@@ -288,6 +292,8 @@ public final class ControllerLink implements AutoCloseable {
 
     private void sendDomainsUnknown() {
       try {
+        // Says nothing of the domains: the next report the hypervisor answers is sent whole.
+        deltas.forget();
         writer.send(AgentMessage.newBuilder()
             .setLoad(LoadReport.newBuilder()
                 .setLoad(loadProbe.sample(lastVmCount))

@@ -214,6 +214,48 @@ class ControllerLinkTest {
   }
 
   @Test
+  void aControllerOfThePreviousReleaseGetsEveryReportWhole() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    for (int i = 0; i < 3; i++) {
+      LoadReport report = next(controller.loadReports, "load report");
+      assertFalse(report.getInventoryUnchanged(), "a delta to a controller that took none");
+    }
+    assertTrue(controller.quiet.isEmpty(), "Alive sent to a controller that does not know it");
+  }
+
+  @Test
+  void aQuietHostSaysOnlyAliveToAControllerThatTakesDeltas() throws Exception {
+    controller.deltaReports = true;
+    String vmId = vmId("quiet");
+    hypervisor.install(new DomainSpec(vmId, 4, ImageRef.getDefaultInstance(), 1, 64, List.of(22)));
+    link.start();
+    next(controller.registrations, "registration");
+    // The domains do not change, so each report is Alive or, when this machine's CPU use moved
+    // a point or more, the load alone.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+    while (controller.quiet.isEmpty() && System.nanoTime() < deadline) {
+      LoadReport report = controller.loadReports.poll(100, TimeUnit.MILLISECONDS);
+      if (report != null) {
+        assertTrue(report.getInventoryUnchanged(), "whole report of an unchanged host: " + report);
+        assertEquals(0, report.getDomainsCount(), "a delta repeats no domain");
+      }
+    }
+    assertFalse(controller.quiet.isEmpty(), "no Alive within " + WAIT_SECONDS + " s");
+
+    // A domain changes: the next report is whole again and lists it.
+    String added = vmId("added");
+    hypervisor.install(new DomainSpec(added, 4, ImageRef.getDefaultInstance(), 1, 64, List.of(23)));
+    controller.loadReports.clear();
+    LoadReport whole;
+    do {
+      whole = next(controller.loadReports, "whole report after a change");
+    } while (whole.getInventoryUnchanged());
+    assertTrue(holds(whole.getDomainsList(), added), "report lacks " + added);
+    assertTrue(holds(whole.getDomainsList(), vmId), "report lacks " + vmId);
+  }
+
+  @Test
   void registrationAndLoadReportsListTheCachedImages() throws Exception {
     link.close();
     hypervisor.close();

@@ -23,6 +23,10 @@ final class FakeControllerForTest extends AgentControlGrpc.AgentControlImplBase 
   final BlockingQueue<LoadReport> loadReports = new LinkedBlockingQueue<>();
   final BlockingQueue<CommandResult> results = new LinkedBlockingQueue<>();
   final CountDownLatch agentHalfClosed = new CountDownLatch(1);
+  /** Alive messages, in order with the load reports: each adds a marker to {@link #quiet}. */
+  final BlockingQueue<String> quiet = new LinkedBlockingQueue<>();
+  /** Whether Registered says this controller takes delta reports (the previous release: no). */
+  volatile boolean deltaReports;
 
   private final int reportIntervalSeconds;
   private volatile StreamObserver<ControllerMessage> agent;
@@ -40,10 +44,12 @@ final class FakeControllerForTest extends AgentControlGrpc.AgentControlImplBase 
           case REGISTER -> {
             agent = responses;
             write(responses, ControllerMessage.newBuilder().setRegistered(
-                Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds)).build());
+                Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds)
+                    .setDeltaReports(deltaReports)).build());
             registrations.add(message.getRegister());
           }
           case LOAD -> loadReports.add(message.getLoad());
+          case ALIVE -> quiet.add("alive");
           case RESULT -> results.add(message.getResult());
           case KIND_NOT_SET -> throw new AssertionError("agent sent an empty message");
         }

@@ -19,6 +19,7 @@ import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.hosts.HostEvents;
 import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
 
 /**
  * The agents' side of the API: one bidirectional stream per host. The first message registers
@@ -36,6 +37,10 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
 
   /** Workers squaring reports with the VM table; each host's reports run one at a time. */
   private static final int REPORT_THREADS = 8;
+  /** Workers for the streams' messages that may block (registrations, command results). */
+  private static final int STREAM_THREADS = 16;
+  private final java.util.concurrent.ThreadPoolExecutor streamWork = daemonPool(STREAM_THREADS,
+      "agent-stream");
 
   public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
     this.registry = registry;
@@ -46,17 +51,50 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
   @Override
   public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
     return new StreamObserver<>() {
-      private AgentSession session;
+      private volatile AgentSession session;
+      /** The controller failed the stream: messages still queued behind the failure are dropped. */
+      private volatile boolean failed;
+      private final OrderedHandoff ordered = new OrderedHandoff(streamWork);
 
+      /**
+       * Runs on the transport's thread (the service is called without a thread hop, see
+       * Controller#serve): Alive and load reports, which only touch memory and queue work, are
+       * handled here when nothing of the stream waits on the pool; everything else, and every
+       * failure (ending a session completes the futures of its pending commands), is handed to
+       * the pool in order.
+       */
       @Override
       public void onNext(AgentMessage message) {
+        boolean cheap = message.getKindCase() == AgentMessage.KindCase.ALIVE
+            || message.getKindCase() == AgentMessage.KindCase.LOAD;
+        if (cheap && ordered.idle()) {
+          Status failure = process(message);
+          if (failure != null) {
+            ordered.execute(() -> fail(failure));
+          }
+        } else {
+          ordered.execute(() -> {
+            Status failure = process(message);
+            if (failure != null) {
+              fail(failure);
+            }
+          });
+        }
+      }
+
+      /** Handles the message; returns the status to end the stream with, or null. */
+      private Status process(AgentMessage message) {
+        if (failed) {
+          return null;
+        }
         try {
           handle(message);
+          return null;
         } catch (FarmException e) {
-          fail(StatusMapper.toStatus(e));
+          return StatusMapper.toStatus(e);
         } catch (DatabaseException e) {
           LOG.log(Level.WARNING, "agent stream: database unavailable: {0}", e.getMessage());
-          fail(StatusMapper.toStatus(e));
+          return StatusMapper.toStatus(e);
         }
       }
 
@@ -65,15 +103,31 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           case REGISTER -> register(message.getRegister());
           case LOAD -> {
             requireSession("a load report");
-            ReportValidation.requireValid("load report", message.getLoad().getDomainsList());
+            LoadReport report = message.getLoad();
+            if (report.getInventoryUnchanged()) {
+              // Only the load is new: the rest is the last whole report's.
+              HostLoad load = AgentProtocol.load(report.getLoad());
+              session.reportedLoad(load, report.getLoad());
+              aliveUnchanged(load);
+              return;
+            }
+            ReportValidation.requireValid("load report", report.getDomainsList());
             // Liveness and load at once; the table is squared off this stream's thread.
             // A report made while libvirtd is away lists no cached images: keep the last ones.
-            session.reported(AgentProtocol.load(message.getLoad().getLoad()),
-                message.getLoad().getDomainsUnknown()
+            session.reported(AgentProtocol.load(report.getLoad()),
+                report.getDomainsUnknown()
                     ? java.util.List.copyOf(session.cachedImages())
-                    : message.getLoad().getCachedImagesList());
+                    : report.getCachedImagesList());
+            if (!report.getDomainsUnknown()) {
+              session.lastWhole(report);
+            }
             String hostId = session.hostId();
-            reports.submit(hostId, message.getLoad(), report -> recordReport(hostId, report));
+            reports.submit(hostId, report, r -> recordReport(hostId, r));
+          }
+          case ALIVE -> {
+            requireSession("an alive message");
+            session.alive();
+            aliveUnchanged(null);
           }
           case RESULT -> {
             requireSession("a command result");
@@ -87,6 +141,18 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
           default -> throw new FarmException.InvalidInput("agent message of no kind this"
               + " controller knows (field " + unknownFields(message) + "); is the agent newer"
               + " than the controller? Upgrade the controllers before the agents");
+        }
+      }
+
+      /**
+       * The host's domains are those of its last whole report. Unless that report is known to
+       * change nothing, it is squared with the table again (with the newest load), as a whole
+       * report of the same domains would be.
+       */
+      private void aliveUnchanged(HostLoad loadOrNull) {
+        String hostId = session.hostId();
+        if (events.alive(hostId, loadOrNull)) {
+          reports.submit(hostId, session.lastWhole(), r -> recordReport(hostId, r));
         }
       }
 
@@ -132,8 +198,12 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             register.getHypervisor(), out,
             AgentProtocol.load(register.getLoad()), java.util.Set.copyOf(register.getCachedImagesList()));
         registry.attach(session);
+        session.lastWhole(LoadReport.newBuilder().setLoad(register.getLoad())
+            .addAllDomains(register.getInventoryList())
+            .addAllCachedImages(register.getCachedImagesList()).build());
         session.write(ControllerMessage.newBuilder()
-            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds))
+            .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds)
+                .setDeltaReports(true))
             .build());
         LOG.info("host " + register.getHostId() + " registered (" + register.getHypervisor() + ", "
             + register.getInventoryCount() + " domains)");
@@ -147,6 +217,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       }
 
       private void fail(Status status) {
+        failed = true;
         if (session != null) {
           registry.detach(session, status.getDescription());
         }
@@ -159,20 +230,38 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
 
       @Override
       public void onError(Throwable t) {
-        if (session != null) {
-          registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
-        }
+        ordered.execute(() -> {
+          if (session != null) {
+            registry.detach(session, "stream error: " + Status.fromThrowable(t).getCode());
+          }
+        });
       }
 
       @Override
       public void onCompleted() {
-        if (session != null) {
-          registry.detach(session, "agent closed the stream");
-        }
-        out.onCompleted();
+        ordered.execute(() -> {
+          if (session != null) {
+            registry.detach(session, "agent closed the stream");
+          }
+          out.onCompleted();
+        });
       }
     };
   }
+
+  /** A pool whose idle threads end, so controllers made and dropped leave no threads behind. */
+  static java.util.concurrent.ThreadPoolExecutor daemonPool(int threads, String name) {
+    java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(
+        threads, threads, 30, java.util.concurrent.TimeUnit.SECONDS,
+        new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, name);
+          t.setDaemon(true);
+          return t;
+        });
+    pool.allowCoreThreadTimeOut(true);
+    return pool;
+  }
+
   /** The field numbers of a message this controller's protocol does not define, e.g. "[12]". */
   private static String unknownFields(AgentMessage message) {
     java.util.Set<Integer> numbers = message.getUnknownFields().asMap().keySet();

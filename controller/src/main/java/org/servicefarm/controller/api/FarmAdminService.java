@@ -230,8 +230,8 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int size = req.getPageSize() == 0 ? DEFAULT_PAGE
         : (int) Validation.range("page_size", req.getPageSize(), 1, MAX_PAGE);
     UUID after = req.getPageToken().isEmpty() ? null : pageToken(req.getPageToken());
-    VmListings.Page page = listings.list(db, state, host, service, size, after,
-        Caller.scope().project());
+    VmListings.Page page = listings.list(db, state, host, service, req.getExcludeDeleted(),
+        size, after, Caller.scope().project());
     ListVmsResponse.Builder resp = ListVmsResponse.newBuilder();
     page.vms().forEach(v -> resp.addVms(ProtoMapping.vm(v)));
     if (page.nextPageToken() != null) {

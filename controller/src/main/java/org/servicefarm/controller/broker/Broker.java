@@ -8,6 +8,7 @@ import java.util.concurrent.CompletionException;
 import org.servicefarm.controller.audit.CallAudit;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
 import org.servicefarm.controller.db.OperationRepository;
@@ -47,14 +48,15 @@ public final class Broker {
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
       OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
-      VmWaiter waiter, Leases leases, OperationTracker tracker) {
+      VmWaiter waiter, Leases leases, OperationTracker tracker, GroupCommit warmCommits) {
     this.tracker = tracker;
     this.db = db;
     this.vms = vms;
     this.reconciler = reconciler;
     this.waiter = waiter;
     this.leases = leases;
-    this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases);
+    this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases,
+        warmCommits);
   }
 
   /** Where the client reaches the service, how it came to be, and the lease it holds on the VM. */

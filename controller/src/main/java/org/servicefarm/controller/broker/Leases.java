@@ -6,6 +6,7 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.UUID;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.LeaseRepository;
 import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
@@ -31,8 +32,12 @@ public final class Leases {
   private final LeaseRepository leases;
   private final VmRepository vms;
   private final RequestRoutes routes;
+  /** Renewals and releases commit in batches with warm requests. */
+  private final GroupCommit commits;
 
-  public Leases(Database db, LeaseRepository leases, VmRepository vms, RequestRoutes routes) {
+  public Leases(Database db, LeaseRepository leases, VmRepository vms, RequestRoutes routes,
+      GroupCommit commits) {
+    this.commits = commits;
     this.db = db;
     this.leases = leases;
     this.vms = vms;
@@ -46,7 +51,9 @@ public final class Leases {
    * @throws FarmException.Conflict when the lease was released, expired, or its VM is gone
    */
   public LeaseRecord renew(UUID id, int ttlSeconds) {
-    return db.inTransaction(tx -> {
+    // Group-committed: every refusal below is thrown before the one write (the renewal), or
+    // after it wrote nothing.
+    return commits.run(tx -> {
       LeaseRecord lease = leases.find(tx, id).orElseThrow(() -> notFound(id));
       refuseEnded(lease, leases.now(tx), "renew");
       VmRecord vm = vms.find(tx, lease.vmId()).orElseThrow();
@@ -68,7 +75,8 @@ public final class Leases {
    * @throws FarmException.NotFound when there is no such lease
    */
   public void release(UUID id) {
-    db.inTransaction(tx -> {
+    // Group-committed: the only refusal is thrown before the write.
+    commits.run(tx -> {
       leases.find(tx, id).orElseThrow(() -> notFound(id));
       leases.release(tx, id);
       return null;

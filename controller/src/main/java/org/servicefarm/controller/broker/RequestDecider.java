@@ -12,6 +12,7 @@ import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
+import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.VmRepository;
@@ -45,11 +46,15 @@ final class RequestDecider {
   private final OperationRepository operations;
   private final VmProvisioner provisioner;
   private final Leases leases;
+  /** Where decisions that need only the shared lock are committed together with others'. */
+  private final GroupCommit warmCommits;
   /** Services whose last request needed the exclusive lock: the next ones take it at once. */
   private final Set<String> exclusiveServices = ConcurrentHashMap.newKeySet();
 
   RequestDecider(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
-      OperationRepository operations, VmProvisioner provisioner, Leases leases) {
+      OperationRepository operations, VmProvisioner provisioner, Leases leases,
+      GroupCommit warmCommits) {
+    this.warmCommits = warmCommits;
     this.db = db;
     this.catalog = catalog;
     this.vms = vms;
@@ -75,7 +80,8 @@ final class RequestDecider {
 
   /**
    * Decides under the definition's lock. A repeated key is an {@link Outcome.Repeat} with the
-   * request that holds it, and nothing of this request is written.
+   * request that holds it, and nothing of this request is written. A decision under the shared
+   * lock is group-committed with other callers' ({@link GroupCommit}).
    *
    * @param operationId the request's operation, recorded with the decision; null for none
    * @throws FarmException.ServiceNotFound when no service of the name is visible
@@ -84,55 +90,72 @@ final class RequestDecider {
       UUID operationId) {
     try {
       if (!exclusiveServices.contains(service)) {
-        Optional<Outcome> shared = decide(service, key, ttlSeconds, wait, operationId, false);
+        Optional<Outcome> shared = warmCommits.run(tx -> decideShared(tx, service, key,
+            ttlSeconds, wait, operationId));
         if (shared.isPresent()) {
           return shared.get();
         }
         exclusiveServices.add(service);
       }
-      return decide(service, key, ttlSeconds, wait, operationId, true).orElseThrow();
+      return db.inTransaction(tx -> decideIn(tx,
+          routes.routeLocked(tx, service, key, true).orElse(null), service, key, ttlSeconds,
+          wait, operationId, true)).orElseThrow();
     } catch (KeyTakenMidway raced) {
       return new Outcome.Repeat(raced.winner);
     }
   }
 
+  /**
+   * The decision under the definition's shared lock, in a group-committed batch: it answers from
+   * the one running VM of an uncapped definition, or is empty, having written nothing (the
+   * contract of a group-committed work), and the request is decided again alone under the
+   * exclusive lock. A capped definition's lock is not taken here at all.
+   */
+  private Optional<Outcome> decideShared(Database.Tx tx, String service, RequestKey key,
+      int ttlSeconds, Duration wait, UUID operationId) throws SQLException {
+    RequestRoutes.RequestRoute found = routes.routeSharedLocked(tx, service, key).orElse(null);
+    if (found != null && found.earlier().isEmpty()
+        && found.route().policy().maxLeasesPerVm() > 0) {
+      return Optional.empty();
+    }
+    return decideIn(tx, found, service, key, ttlSeconds, wait, operationId, false);
+  }
+
   /** The outcome, or empty when the decision needs the exclusive lock (nothing was written). */
-  private Optional<Outcome> decide(String service, RequestKey key, int ttlSeconds, Duration wait,
-      UUID operationId, boolean exclusive) {
-    return db.inTransaction(tx -> {
-      RequestRoutes.RequestRoute found = routes.routeLocked(tx, service, key, exclusive).orElse(null);
-      if (found == null) {
-        // A key used before answers as its first request did (a conflict naming its service).
-        Optional<OperationRepository.KeyedRequest> earlier =
-            key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
-        if (earlier.isPresent()) {
-          return Optional.of(new Outcome.Repeat(earlier.get()));
-        }
-      } else if (found.earlier().isPresent()) {
-        return Optional.of(new Outcome.Repeat(found.earlier().get()));
+  private Optional<Outcome> decideIn(Database.Tx tx, RequestRoutes.RequestRoute found,
+      String service, RequestKey key, int ttlSeconds, Duration wait, UUID operationId,
+      boolean exclusive) throws SQLException {
+    if (found == null) {
+      // A key used before answers as its first request did (a conflict naming its service).
+      Optional<OperationRepository.KeyedRequest> earlier =
+          key.keyed() ? operations.findByKey(tx, key) : Optional.empty();
+      if (earlier.isPresent()) {
+        return Optional.of(new Outcome.Repeat(earlier.get()));
       }
-      ServiceRoute route = found == null ? null : found.route();
-      boolean exclusiveHeld = exclusive || (route != null && route.policy().maxLeasesPerVm() > 0);
-      List<RequestRoutes.Candidate> candidates = route == null ? List.of()
-          // A shared definition's VMs are each project's own: a request sees its project's only.
-          : routes.candidates(tx, route.definition(), service, route.policy().maxLeasesPerVm(),
-              key.scope().projectFor(route.owner()));
-      RequestPlan plan = RequestPlan.of(service, route, candidates, exclusiveHeld);
-      if (plan instanceof RequestPlan.TakeExclusiveLock) {
-        return Optional.empty();
+    } else if (found.earlier().isPresent()) {
+      return Optional.of(new Outcome.Repeat(found.earlier().get()));
+    }
+    ServiceRoute route = found == null ? null : found.route();
+    boolean exclusiveHeld = exclusive || (route != null && route.policy().maxLeasesPerVm() > 0);
+    List<RequestRoutes.Candidate> candidates = route == null ? List.of()
+        // A shared definition's VMs are each project's own: a request sees its project's only.
+        : routes.candidates(tx, route.definition(), service, route.policy().maxLeasesPerVm(),
+            key.scope().projectFor(route.owner()));
+    RequestPlan plan = RequestPlan.of(service, route, candidates, exclusiveHeld);
+    if (plan instanceof RequestPlan.TakeExclusiveLock) {
+      return Optional.empty();
+    }
+    Decision d = carryOut(tx, plan, route, key, ttlSeconds, wait, operationId);
+    if (d.answer() == null && operationId != null) {
+      Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
+          operationId, key, service, d.vm().id(), d.created(),
+          OperationPhases.initial(d.vm().state()),
+          OperationPhases.percent(OperationPhases.initial(d.vm().state())));
+      if (raced.isPresent()) {
+        throw new KeyTakenMidway(raced.get());
       }
-      Decision d = carryOut(tx, plan, route, key, ttlSeconds, wait, operationId);
-      if (d.answer() == null && operationId != null) {
-        Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
-            operationId, key, service, d.vm().id(), d.created(),
-            OperationPhases.initial(d.vm().state()),
-            OperationPhases.percent(OperationPhases.initial(d.vm().state())));
-        if (raced.isPresent()) {
-          throw new KeyTakenMidway(raced.get());
-        }
-      }
-      return Optional.of(new Outcome.Decided(d));
-    });
+    }
+    return Optional.of(new Outcome.Decided(d));
   }
 
   /** Does what the plan says, in the request's transaction. */

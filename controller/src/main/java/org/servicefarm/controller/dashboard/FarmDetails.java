@@ -192,7 +192,7 @@ public final class FarmDetails {
       FarmHistory.writeHost(out, history.host(id));
       out.name("vms").beginArray();
       for (VmListings.VmView v :
-          vms.list(db, null, id, null, HOST_VMS_SHOWN, null).vms()) {
+          vms.list(db, null, id, null, false, HOST_VMS_SHOWN, null).vms()) {
         if (v.vm().state() == VmState.DELETED) {
           continue;
         }

@@ -39,6 +39,11 @@ public class DatabaseException extends RuntimeException {
     return new DatabaseException(kind, state, "database: " + e.getMessage(), e);
   }
 
+  /** The database could not be used for this work (the controller stopping, say); as 08xxx. */
+  public static DatabaseException unavailable(String message) {
+    return new DatabaseException(Kind.UNAVAILABLE, "", message, null);
+  }
+
   public Kind kind() {
     return kind;
   }

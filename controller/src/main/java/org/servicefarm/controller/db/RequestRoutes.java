@@ -63,21 +63,50 @@ public final class RequestRoutes {
             + " FROM services s JOIN service_definitions d ON d.name = s.definition"
             + " LEFT JOIN operations o ON o.caller = ? AND o.request_key = ?"
             + " WHERE s.name = ? AND (?::text IS NULL OR d.project = ?::text OR d.shared)",
-        rs -> {
-          UUID earlier = Rows.uuid(rs, "earlier_id");
-          return new RequestRoute(
-              new CatalogRepository.ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3),
-                  CatalogRepository.POLICY.map(rs), rs.getString("owner")),
-              earlier == null ? Optional.empty() : Optional.of(new OperationRepository.KeyedRequest(
-                  earlier, rs.getString("earlier_service"), Rows.uuid(rs, "earlier_vm"),
-                  rs.getBoolean("earlier_created"))));
-        },
+        RequestRoutes::requestRoute,
         exclusive,
         key.caller(),
         key.idempotencyKey(),
         service,
         key.project(),
         key.project());
+  }
+
+  /**
+   * {@link #routeLocked} for a group-committed decision, which may hold only shared locks (its
+   * batch's other callers would wait behind an exclusive one): the definition's lock is taken
+   * shared, and not at all when the definition caps leases per VM, since such a decision needs
+   * the exclusive lock and is made alone (the caller sees {@code maxLeasesPerVm > 0} and leaves
+   * the batch, having written nothing).
+   */
+  public Optional<RequestRoute> routeSharedLocked(Database.Tx tx, String service, RequestKey key)
+      throws SQLException {
+    return tx.queryOne(
+        "SELECT s.name, s.definition, s.guest_port, " + CatalogRepository.POLICY_COLUMNS + ","
+            + " d.project AS owner,"
+            + " CASE WHEN d.max_leases_per_vm > 0 THEN NULL ELSE pg_advisory_xact_lock_shared("
+            + "   hashtextextended('definition:' || s.definition, 0))::text END AS locked,"
+            + " o.id AS earlier_id, o.service AS earlier_service, o.vm_id AS earlier_vm,"
+            + " o.created AS earlier_created"
+            + " FROM services s JOIN service_definitions d ON d.name = s.definition"
+            + " LEFT JOIN operations o ON o.caller = ? AND o.request_key = ?"
+            + " WHERE s.name = ? AND (?::text IS NULL OR d.project = ?::text OR d.shared)",
+        RequestRoutes::requestRoute,
+        key.caller(),
+        key.idempotencyKey(),
+        service,
+        key.project(),
+        key.project());
+  }
+
+  private static RequestRoute requestRoute(java.sql.ResultSet rs) throws SQLException {
+    UUID earlier = Rows.uuid(rs, "earlier_id");
+    return new RequestRoute(
+        new CatalogRepository.ServiceRoute(rs.getString(1), rs.getString(2), rs.getInt(3),
+            CatalogRepository.POLICY.map(rs), rs.getString("owner")),
+        earlier == null ? Optional.empty() : Optional.of(new OperationRepository.KeyedRequest(
+            earlier, rs.getString("earlier_service"), Rows.uuid(rs, "earlier_vm"),
+            rs.getBoolean("earlier_created"))));
   }
 
   /**

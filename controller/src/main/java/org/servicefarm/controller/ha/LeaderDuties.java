@@ -30,6 +30,14 @@ public final class LeaderDuties implements LeaderElection.Listener, AutoCloseabl
     return t;
   });
   private final List<ScheduledFuture<?>> running = new ArrayList<>(); // guarded by this
+  /** Told how long each run of a duty took, by the duty's name (the duty time metric). */
+  private volatile java.util.function.ObjLongConsumer<String> timing = (name, nanos) -> { };
+
+  /** Who hears how long each run of a duty took, in nanoseconds. */
+  public LeaderDuties timedBy(java.util.function.ObjLongConsumer<String> listener) {
+    this.timing = listener;
+    return this;
+  }
 
   /** A task the leader runs every period; a failure is logged and the next run tries again. */
   public LeaderDuties every(String name, Duration period, Runnable task) {
@@ -54,8 +62,11 @@ public final class LeaderDuties implements LeaderElection.Listener, AutoCloseabl
     onElected.forEach(hook -> guarded("on election", hook));
     for (Duty duty : duties) {
       long millis = duty.every().toMillis();
-      running.add(timer.scheduleWithFixedDelay(() -> guarded(duty.name(), duty.task()),
-          millis, millis, TimeUnit.MILLISECONDS));
+      running.add(timer.scheduleWithFixedDelay(() -> {
+        long start = System.nanoTime();
+        guarded(duty.name(), duty.task());
+        timing.accept(duty.name(), System.nanoTime() - start);
+      }, millis, millis, TimeUnit.MILLISECONDS));
     }
   }
 

@@ -15,6 +15,7 @@ import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandProgress;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.ControllerMessage;
+import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 
@@ -34,6 +35,14 @@ public final class AgentSession implements AgentCommands.ConnectedAgent {
   private volatile HostLoad load;
   private volatile Set<String> cachedImages;
   private volatile boolean closed;
+  /**
+   * What the agent last said of its host whole on this stream (its registration or its last
+   * whole report, with the newest load): the base a delta report leaves out, and what an
+   * {@code Alive} repeats.
+   */
+  private volatile LoadReport lastWhole;
+  /** The newest load the agent sent, which may be newer than {@link #lastWhole}'s. */
+  private volatile org.servicefarm.api.v1.HostLoad lastLoad;
 
   public AgentSession(
       String hostId, String address, String hypervisor, StreamObserver<ControllerMessage> out,
@@ -81,6 +90,30 @@ public final class AgentSession implements AgentCommands.ConnectedAgent {
     this.load = load;
     this.cachedImages = Set.copyOf(cachedImages);
     this.lastReport = Instant.now();
+  }
+
+  /** A load alone: the domains and cached images stay those of the last whole report. */
+  public void reportedLoad(HostLoad load, org.servicefarm.api.v1.HostLoad onTheWire) {
+    this.load = load;
+    this.lastLoad = onTheWire;
+    this.lastReport = Instant.now();
+  }
+
+  /** The agent said nothing changed: it is alive. */
+  public void alive() {
+    this.lastReport = Instant.now();
+  }
+
+  /** The last whole report with the newest load: what the host runs now, by its agent. */
+  public LoadReport lastWhole() {
+    LoadReport whole = lastWhole;
+    org.servicefarm.api.v1.HostLoad newest = lastLoad;
+    return newest == whole.getLoad() ? whole : whole.toBuilder().setLoad(newest).build();
+  }
+
+  public void lastWhole(LoadReport report) {
+    this.lastWhole = report;
+    this.lastLoad = report.getLoad();
   }
 
   /** Sends a command; the future completes with the agent's result or fails after timeout. */

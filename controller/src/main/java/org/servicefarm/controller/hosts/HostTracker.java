@@ -20,6 +20,7 @@ import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.ReportedLoads;
 import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -118,6 +119,19 @@ public final class HostTracker implements HostEvents {
       return List.of();
     }
     return inventory.apply(hostId, report.getDomainsList(), false);
+  }
+
+  @Override
+  public boolean alive(String hostId, HostLoad loadOrNull) {
+    Instant now = Instant.now();
+    lastHeard.put(hostId, now);
+    if (loadOrNull != null) {
+      loads.reported(hostId, loadOrNull, now);
+    }
+    if (down.contains(hostId)) {
+      resumed.add(hostId);
+    }
+    return !inventory.steady(hostId);
   }
 
   @Override

@@ -16,6 +16,12 @@ public interface InventoryListener {
    */
   List<UUID> apply(String hostId, List<DomainStatus> domains, boolean wholeInventory);
 
+  /**
+   * Whether the host's last report changed nothing and none of its VMs changed since: a report
+   * of the same domains needs no database.
+   */
+  boolean steady(String hostId);
+
   /** The host's VMs changed (it went DOWN): its next report is squared with the table again. */
   void hostChanged(String hostId);
 

@@ -46,11 +46,14 @@ public final class ControllerMetrics {
   private static final double[] OPERATION_SECONDS = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
       300, 600, 1200};
 
+  private static final double[] DUTY_SECONDS = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30};
+
   private final PrometheusRegistry registry = new PrometheusRegistry();
   private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
   private final GrpcServerMetrics grpc;
   private final Histogram operations;
   private final Counter compositions;
+  private final Histogram duties;
 
   public ControllerMetrics() {
     grpc = new GrpcServerMetrics(Histogram.builder()
@@ -74,6 +77,13 @@ public final class ControllerMetrics {
         .labelNames("result")
         .withoutExemplars()
         .register(registry);
+    duties = Histogram.builder()
+        .name("servicefarm_leader_duty_seconds")
+        .help("Runs of the leader's periodic duties (idle ladder, liveness, reconcile sweep,"
+            + " retention, ...) by duty, from start to end")
+        .labelNames("duty")
+        .classicUpperBounds(DUTY_SECONDS).classicOnly().withoutExemplars()
+        .register(registry);
     for (ImageConstructor.Outcome outcome : ImageConstructor.Outcome.values()) {
       compositions.labelValues(label(outcome)).inc(0); // every result shows from the start
     }
@@ -93,6 +103,11 @@ public final class ControllerMetrics {
         : Status.fromCodeValue(row.errorCode()).getCode().name();
     operations.labelValues(row.created() ? "provision" : "request", outcome)
         .observe(Duration.between(row.createdAt(), row.updatedAt()).toNanos() / 1e9);
+  }
+
+  /** A leader duty ran for this long (LeaderDuties' timing listener). */
+  public void dutyRan(String duty, long nanos) {
+    duties.labelValues(duty).observe(nanos / 1e9);
   }
 
   /** A composed image was asked for (the ImageConstructor's listener). */

@@ -113,6 +113,15 @@ public final class InventoryReconciler implements InventoryListener {
     return changed.stream().map(VmRecord::id).toList();
   }
 
+  /**
+   * Whether the host's last report changed nothing and none of its VMs changed since: a report
+   * of the same domains needs no database.
+   */
+  @Override
+  public boolean steady(String hostId) {
+    return steady.steady(hostId);
+  }
+
   /** The host's VMs changed here (it went DOWN): its next report is squared with the table. */
   @Override
   public void hostChanged(String hostId) {

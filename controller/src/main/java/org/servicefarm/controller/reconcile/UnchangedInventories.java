@@ -42,6 +42,12 @@ final class UnchangedInventories {
     return s != null && s.digest().equals(digest) && s.stamp().equals(stamp(hostId));
   }
 
+  /** Whether the host's last report settled and none of its VMs changed since. */
+  boolean steady(String hostId) {
+    Steady s = steady.get(hostId);
+    return s != null && s.stamp().equals(stamp(hostId));
+  }
+
   /** A report read under {@code before} changed nothing; its domains are known until a change. */
   void settled(String hostId, String digest, Stamp before) {
     steady.put(hostId, new Steady(digest, before));

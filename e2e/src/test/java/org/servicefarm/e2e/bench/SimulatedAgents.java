@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.servicefarm.api.v1.AgentControlGrpc;
 import org.servicefarm.api.v1.AgentMessage;
+import org.servicefarm.api.v1.Alive;
 import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.api.v1.DomainStatus;
 import org.servicefarm.api.v1.HostCapacity;
@@ -25,14 +26,27 @@ import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.PortForward;
 import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.api.v1.Register;
+import org.servicefarm.e2e.support.BulkFarmRows;
 
 /**
  * Many agents in this JVM, without libvirt: each one AgentControl.Connect stream over a few
  * shared plaintext channels, registering host {@link BulkFarmRows#hostId}(i) with its VMs running
- * (as {@link BulkFarmRows} placed them), then sending a load report every interval, with the
- * agents' reports spread evenly over it.
+ * (as {@link BulkFarmRows} placed them), then reporting every interval, with the agents' reports
+ * spread evenly over it. What a report says is the {@link Reports} mode's, for every agent.
  */
 final class SimulatedAgents implements AutoCloseable {
+  /** What every agent's next reports say. */
+  enum Reports {
+    /** The whole report, the same each time: what the previous release's agent sends. */
+    WHOLE,
+    /** Alive: nothing changed (to a controller that takes delta reports). */
+    ALIVE,
+    /** A new load each time, alone (inventory_unchanged). */
+    NEW_LOAD,
+    /** Nothing at all: the agents are silent (kept shorter than the liveness timeout). */
+    SILENT
+  }
+
   // Registrations in flight at once: each is a few transactions on the controller.
   private static final int REGISTERING_AT_ONCE = 64;
 
@@ -41,7 +55,8 @@ final class SimulatedAgents implements AutoCloseable {
   private final List<StreamObserver<AgentMessage>> streams = new ArrayList<>();
   private final ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
   private final AtomicLong reportsSent = new AtomicLong();
-  private volatile boolean varyLoad;
+  private volatile Reports mode = Reports.WHOLE;
+  private int registeredSoFar;
 
   SimulatedAgents(String target, int channelCount) {
     for (int i = 0; i < channelCount; i++) {
@@ -49,11 +64,14 @@ final class SimulatedAgents implements AutoCloseable {
     }
   }
 
-  /** Registers hosts 1..count and returns once every one is registered and reporting. */
-  void start(int count, int vmsPerHost, Duration interval) throws InterruptedException {
-    CountDownLatch registered = new CountDownLatch(count);
+  /**
+   * Registers the hosts after those already registered, up to host {@code count}, and returns
+   * once every one is registered and reporting.
+   */
+  void growTo(int count, int vmsPerHost, Duration interval) throws InterruptedException {
+    CountDownLatch registered = new CountDownLatch(count - registeredSoFar);
     Semaphore registering = new Semaphore(REGISTERING_AT_ONCE);
-    for (int host = 1; host <= count; host++) {
+    for (int host = registeredSoFar + 1; host <= count; host++) {
       registering.acquire();
       List<DomainStatus> inventory = new ArrayList<>();
       for (int v = (host - 1) * vmsPerHost + 1; v <= host * vmsPerHost; v++) {
@@ -70,6 +88,9 @@ final class SimulatedAgents implements AutoCloseable {
             @Override
             public void onNext(ControllerMessage m) {
               if (m.hasRegistered()) {
+                if (!m.getRegistered().getDeltaReports()) {
+                  failures.add(hostId + ": the controller takes no delta reports");
+                }
                 registering.release();
                 registered.countDown();
                 long firstMillis = ThreadLocalRandom.current().nextLong(interval.toMillis());
@@ -102,11 +123,12 @@ final class SimulatedAgents implements AutoCloseable {
       throw new AssertionError(registered.getCount() + " agents not registered; failures: "
           + failures.stream().limit(5).toList());
     }
+    registeredSoFar = count;
   }
 
-  /** From now on every report carries a new load (true), or the same one every time (false). */
-  void varyLoad(boolean vary) {
-    varyLoad = vary;
+  /** From now on every agent's reports are of this kind. */
+  void send(Reports reports) {
+    mode = reports;
   }
 
   long reportsSent() {
@@ -118,11 +140,24 @@ final class SimulatedAgents implements AutoCloseable {
   }
 
   private void report(StreamObserver<AgentMessage> stream, List<DomainStatus> inventory) {
+    Reports now = mode;
+    if (now == Reports.SILENT) {
+      return;
+    }
     long n = reportsSent.incrementAndGet();
     // The scheduler runs one agent's reports one at a time, so its stream is never shared.
-    stream.onNext(AgentMessage.newBuilder().setLoad(LoadReport.newBuilder()
-        .setLoad(load(varyLoad ? n % 100 : 0)).addAllDomains(inventory)).build());
+    stream.onNext(switch (now) {
+      case WHOLE -> AgentMessage.newBuilder().setLoad(LoadReport.newBuilder()
+          .setLoad(load(0)).addAllDomains(inventory)).build();
+      case ALIVE -> ALIVE;
+      case NEW_LOAD -> AgentMessage.newBuilder().setLoad(LoadReport.newBuilder()
+          .setLoad(load(n % 100)).setInventoryUnchanged(true)).build();
+      case SILENT -> throw new IllegalStateException("a silent agent sends nothing");
+    });
   }
+
+  private static final AgentMessage ALIVE =
+      AgentMessage.newBuilder().setAlive(Alive.getDefaultInstance()).build();
 
   private static HostLoad.Builder load(long cpu) {
     return HostLoad.newBuilder().setCpuPercent(5 + cpu * 0.5).setMemoryUsedMb(1024)

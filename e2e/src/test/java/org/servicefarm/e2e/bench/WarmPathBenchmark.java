@@ -13,6 +13,7 @@ import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.controller.db.BatchSizes;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.BenchmarkTable;
@@ -64,18 +65,22 @@ class WarmPathBenchmark {
           .toByteArray();
       BenchmarkTable table = new BenchmarkTable("Warm path (RequestService, VM ACTIVE)",
           "clients", "farm req/s", "farm p50", "farm p99", "echo req/s", "echo p99",
-          "farm / echo", "db floor req/s", "db floor p99", "db write floor req/s",
+          "farm / echo", "farm p99 / echo p99", "commits per request", "batch sizes (share of"
+          + " batches)", "db floor req/s", "db floor p99", "db write floor req/s",
           "db write floor p99");
       try (Database floorPool = new Database(farm.jdbcUrl(), farm.user(), "",
           WarmPathFarm.POOL_SIZE)) {
         for (int clients : CLIENTS) {
           List<ManagedChannel> channels = new ArrayList<>();
+          BatchSizes.Snapshot batchesBefore = farm.controller().leaseBatches().snapshot();
           ClosedLoopLoad.Result farmResult = ClosedLoopLoad.run(clients, WARM_UP, MEASURE, i -> {
             ManagedChannel ch = WarmPathFarm.channel(farm.target());
             channels.add(ch);
             FarmClient c = client(ch);
             return () -> c.requestService(SERVICE, UUID.randomUUID().toString(), LEASE_TTL);
           });
+          BatchSizes.Snapshot batches =
+              farm.controller().leaseBatches().snapshot().minus(batchesBefore);
           ClosedLoopLoad.Result echoResult = ClosedLoopLoad.run(clients, WARM_UP, MEASURE, i -> {
             ManagedChannel ch = WarmPathFarm.channel(echo.target());
             channels.add(ch);
@@ -103,6 +108,9 @@ class WarmPathBenchmark {
           table.row(clients, farmResult.rate(), farmResult.p50(), farmResult.p99(),
               echoResult.rate(), echoResult.p99(),
               String.format("%.2f", farmResult.perSecond() / echoResult.perSecond()),
+              String.format("%.1f", (double) farmResult.p99Nanos() / echoResult.p99Nanos()),
+              String.format("%.3f", (double) batches.batches() / Math.max(1, batches.callers())),
+              batches.distribution(),
               dbResult.rate(), dbResult.p99(), writeResult.rate(), writeResult.p99());
         }
       }
@@ -114,7 +122,8 @@ class WarmPathBenchmark {
           + " request through a HikariCP pool of %d, as many statements as the warm path sends."
           + " db write floor: the same with the last lookup a bare lease row on the VM, the write a"
           + " lease needs (its commit waits for the WAL flush, fsync on; its foreign key locks the"
-          + " VM row).",
+          + " VM row). Commits per request and batch sizes: the group commit's batches (warm"
+          + " requests, renewals and releases) over the farm's cell, warm-up included.",
           WARM_UP.toSeconds(), MEASURE.toSeconds(), txPerRequest, WARM_PATH_STATEMENTS - 1,
           WarmPathFarm.POOL_SIZE));
       table.publish("warm-path.md");

@@ -54,6 +54,10 @@ final class WarmPathFarm implements AutoCloseable {
   private final LibvirtHypervisor hypervisor;
   private final ControllerLink agent;
 
+  Controller controller() {
+    return controller;
+  }
+
   WarmPathFarm() throws IOException {
     dir = Files.createTempDirectory("servicefarm-bench");
     // As root, PostgreSQL runs as an unprivileged user that must be able to enter the directory.

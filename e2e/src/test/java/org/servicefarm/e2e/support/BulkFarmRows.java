@@ -1,4 +1,4 @@
-package org.servicefarm.e2e.bench;
+package org.servicefarm.e2e.support;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -18,22 +18,22 @@ import org.servicefarm.e2e.support.StandalonePostgres;
  * {@code i} is {@link #hostId}(i); VM {@code i} has id {@link #vmId}(i), offers service
  * {@link #SERVICE}, and lives on host {@code (i - 1) / vmsPerHost + 1}.
  */
-final class BulkFarmRows {
-  static final String SERVICE = "bench-web";
-  static final int GUEST_PORT = 8080;
+public final class BulkFarmRows {
+  public static final String SERVICE = "bench-web";
+  public static final int GUEST_PORT = 8080;
 
   private BulkFarmRows() {}
 
-  static Connection connect(StandalonePostgres pg) throws SQLException {
+  public static Connection connect(StandalonePostgres pg) throws SQLException {
     return DriverManager.getConnection(pg.jdbcUrl(), pg.user(), "");
   }
 
-  static String hostId(int i) {
+  public static String hostId(int i) {
     return String.format("sim-%05d", i);
   }
 
   /** The same id PostgreSQL's {@code md5('vm-' || i)::uuid} gives. */
-  static UUID vmId(int i) {
+  public static UUID vmId(int i) {
     try {
       String hex = HexFormat.of().formatHex(MessageDigest.getInstance("MD5")
           .digest(("vm-" + i).getBytes(StandardCharsets.UTF_8)));
@@ -49,9 +49,9 @@ final class BulkFarmRows {
    * hosts (an agent's registration brings one UP; no liveness clock runs for a DOWN host), and
    * {@code vms} VMs spread {@code vmsPerHost} a host. VM states cycle through {@code states},
    * each with the same desired state, so the reconciler finds nothing to do; an ARCHIVED VM has
-   * no host and an archive reference.
+   * no host and an archive reference, a DELETED one no host.
    */
-  static void write(Connection c, int hosts, int vms, int vmsPerHost, String... states)
+  public static void write(Connection c, int hosts, int vms, int vmsPerHost, String... states)
       throws SQLException {
     try (Statement s = c.createStatement()) {
       s.execute("INSERT INTO images (id, name, sha256, size_bytes, format, build_state)"
@@ -73,7 +73,7 @@ final class BulkFarmRows {
         "INSERT INTO vms (id, definition, image_id, host_id, state, desired_state, vcpus,"
             + " memory_mb, archive_ref)"
             + " SELECT md5('vm-' || i)::uuid, ?, '00000000-0000-0000-0000-00000000000b',"
-            + "   CASE WHEN st = 'ARCHIVED' THEN NULL"
+            + "   CASE WHEN st IN ('ARCHIVED', 'DELETED') THEN NULL"
             + "     ELSE 'sim-' || lpad(((i - 1) / ? + 1)::text, 5, '0') END,"
             + "   st, st, 1, 128, CASE WHEN st = 'ARCHIVED' THEN 'archive/' || i END"
             + " FROM (SELECT i, (?::text[])[1 + i % ?] AS st FROM generate_series(1, ?) i) g")) {
@@ -88,7 +88,8 @@ final class BulkFarmRows {
       // Only a running VM has its service's host port forwarded.
       s.execute("INSERT INTO vm_services (vm_id, service, guest_port, host_port)"
           + " SELECT id, definition, " + GUEST_PORT + ", CASE WHEN state = 'ACTIVE'"
-          + " THEN 20000 + (('x' || substr(md5(id::text), 1, 4))::bit(16)::int % 20000) END FROM vms");
+          + " THEN 20000 + (('x' || substr(md5(id::text), 1, 4))::bit(16)::int % 20000) END FROM vms"
+          + " WHERE definition = '" + SERVICE + "'");
       s.execute("ANALYZE");
     }
   }
