@@ -16,6 +16,10 @@ import java.util.concurrent.Executors;
 import java.util.function.Function;
 import org.servicefarm.controller.api.AuditLogService;
 import org.servicefarm.controller.api.EventAndDrainAdmin;
+import org.servicefarm.controller.api.GatewayRouteService;
+import org.servicefarm.controller.db.GatewayRouteQueries;
+import org.servicefarm.controller.routes.GatewayAddresses;
+import org.servicefarm.controller.routes.RouteWatches;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.ServiceBrokerService;
@@ -91,6 +95,8 @@ public final class Controller implements AutoCloseable {
   private final Function<String, io.grpc.Channel> peers;
   private final EventFeed eventFeed;
   private final ServiceBrokerService brokerService;
+  private final GatewayAddresses gatewayAddresses;
+  private final RouteWatches routeWatches;
   private final HealthStatusManager health = new HealthStatusManager();
   private final List<BindableService> services;
   private final ImageCatalog catalog;
@@ -197,8 +203,10 @@ public final class Controller implements AutoCloseable {
     VmWaiter waiter = new VmWaiter(db, vms, queries, watcher, completions);
     this.catalog = new ImageCatalog(db, images, catalogRepo);
     AuditRepository auditRecords = new AuditRepository();
+    GatewayRouteQueries gatewayRoutes = new GatewayRouteQueries();
+    this.gatewayAddresses = new GatewayAddresses(db, gatewayRoutes, GatewayAddresses.DEFAULT_HOST);
     this.dashboardSummary = new FarmSummary(db, hosts, agents, queries, catalog, events,
-        auditRecords);
+        auditRecords, gatewayAddresses);
     VmProvisioner provisioner = new VmProvisioner(vms, placer, digests);
     Leases leases = new Leases(db, leaseRepo, vms, queries);
     Broker broker = new Broker(db, catalogRepo, vms, queries, operationRepo,
@@ -207,8 +215,9 @@ public final class Controller implements AutoCloseable {
     OperationResumer resumer = new OperationResumer(db, operationRepo, vms, operationTracker,
         waiter, leases, reconciler, config.requestWait());
     IdleLadder idleLadder = new IdleLadder(leaderDb, catalogRepo, vms, leaseRepo, provisioner, reconciler);
+    this.routeWatches = new RouteWatches(db, gatewayRoutes, eventFeed);
     this.brokerService = new ServiceBrokerService(broker, leases, db, vms, queries, catalog,
-        config.requestWait(), operationTracker);
+        config.requestWait(), operationTracker, gatewayAddresses);
     this.auditTrail = new AuditTrail(db, auditRecords, java.time.Clock.systemUTC(),
         config.auditRetention());
     TokenRepository tokenRepo = new TokenRepository();
@@ -224,8 +233,10 @@ public final class Controller implements AutoCloseable {
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
             new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
         new ImageStoreService(blobs),
+        new GatewayRouteService(routeWatches),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     eventFeed.start();
+    routeWatches.start();
     this.duties = new LeaderDuties()
         .whenElected(hostTracker::startWatching)
         .whenElected(reconciler::sweep)
@@ -257,6 +268,11 @@ public final class Controller implements AutoCloseable {
   /** The audit trail, for tests that write a window's summaries without waiting for it to end. */
   public AuditTrail auditTrail() {
     return auditTrail;
+  }
+
+  /** Each service's gateway address; ControllerMain sets the host from --gateway-host. */
+  public GatewayAddresses gatewayAddresses() {
+    return gatewayAddresses;
   }
 
   /** The catalog, for seeding definitions at start (e.g. the development farm's static-web). */
@@ -358,6 +374,7 @@ public final class Controller implements AutoCloseable {
     }
     election.close();
     duties.close();
+    routeWatches.close();
     eventFeed.close();
     brokerService.close();
     auditTrail.close();

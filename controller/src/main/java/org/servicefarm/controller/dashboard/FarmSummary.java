@@ -18,6 +18,7 @@ import org.servicefarm.controller.model.AuditRecord;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
+import org.servicefarm.controller.routes.GatewayAddresses;
 import org.servicefarm.controller.model.VmState;
 
 /**
@@ -42,9 +43,12 @@ public final class FarmSummary {
   private final ImageCatalog catalog;
   private final EventRepository events;
   private final AuditRepository audit;
+  private final GatewayAddresses gateways;
 
   public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmQueries vms,
-      ImageCatalog catalog, EventRepository events, AuditRepository audit) {
+      ImageCatalog catalog, EventRepository events, AuditRepository audit,
+      GatewayAddresses gateways) {
+    this.gateways = gateways;
     this.audit = audit;
     this.db = db;
     this.hosts = hosts;
@@ -155,6 +159,7 @@ public final class FarmSummary {
 
   private void writeServices(JsonWriter out) throws IOException {
     Map<String, Integer> perDefinition = vms.countsByDefinition(db);
+    Map<String, Integer> gatewayPorts = gateways.ports();
     out.name("services").beginArray();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       out.beginObject()
@@ -166,6 +171,13 @@ public final class FarmSummary {
           .name("offers").beginArray();
       for (ServiceDefinitionRecord.ServicePort p : d.services()) {
         out.value(p.name() + ":" + p.guestPort());
+      }
+      out.endArray().name("gateways").beginArray();
+      for (ServiceDefinitionRecord.ServicePort p : d.services()) {
+        Integer port = gatewayPorts.get(p.name());
+        if (port != null) {
+          out.value(p.name() + " " + gateways.address(port));
+        }
       }
       out.endArray()
           .name("vms").value(perDefinition.getOrDefault(d.name(), 0))

@@ -99,12 +99,13 @@
     fill('services', services.map((s) => row([
       cell(s.name),
       cell(s.offers.join(', ')),
+      cell((s.gateways || []).join(', ')),
       cell(s.packages),
       cell(s.command, 'id'),
       cell(s.vcpus),
       cell(s.memoryMb + ' MB'),
       cell(s.vms),
-    ], s.name)), 7, 'No services are defined.');
+    ], s.name)), 8, 'No services are defined.');
   }
 
   function renderEvents() {
