@@ -27,6 +27,10 @@ final class FarmJars {
     return jar("agent/target/servicefarm-agent.jar");
   }
 
+  static Path gateway() {
+    return jar("gateway/target/servicefarm-gateway.jar");
+  }
+
   static Path farmctl() {
     return jar("client-sdk/target/farmctl.jar");
   }

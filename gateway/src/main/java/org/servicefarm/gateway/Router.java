@@ -1,0 +1,208 @@
+package org.servicefarm.gateway;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Where a client connection goes once its service is known: straight to the least-loaded leased
+ * VM of the service when there is one, else held (within the hold limits) while the service's one
+ * RequestService call readies a VM, then spliced to it. A held connection gives up after the
+ * hold timeout, or as soon as the farm answers why it cannot serve.
+ */
+final class Router {
+  private final RouteTable table;
+  private final Farm farm;
+  private final GatewaySettings settings;
+  private final GatewayMetrics metrics;
+  private final HoldLimits limits;
+  private final Refusals refusals;
+  private final Map<String, ServiceBackends> services = new ConcurrentHashMap<>();
+
+  Router(RouteTable table, Farm farm, GatewaySettings settings, GatewayMetrics metrics,
+      HoldLimits limits) {
+    this.table = table;
+    this.farm = farm;
+    this.settings = settings;
+    this.metrics = metrics;
+    this.limits = limits;
+    this.refusals = new Refusals(metrics);
+  }
+
+  Refusals refusals() {
+    return refusals;
+  }
+
+  /**
+   * Sends the client (reading nothing: autoRead off) to the service.
+   *
+   * @param buffered bytes already read from the client (an HTTP request head), sent to the VM
+   *     first; owned by this call from here on; null for none
+   */
+  void route(Channel client, String service, ByteBuf buffered, boolean http,
+      long acceptedNanos) {
+    route(client, service, buffered, http, acceptedNanos, true);
+  }
+
+  private void route(Channel client, String service, ByteBuf buffered, boolean http,
+      long acceptedNanos, boolean mayRetry) {
+    // A name the table does not know may be a service defined a moment ago (definitions reach
+    // the table within seconds): the farm is asked, and says NOT_FOUND when there is none.
+    Optional<RouteTable.Route> route = table.service(service)
+        .or(() -> Optional.of(new RouteTable.Route(service, 0, java.util.List.of(), 0, 0)));
+    ServiceBackends backends = backends(service);
+    Optional<LeasedVm> ready = backends.pick(route.get());
+    if (ready.isPresent()) {
+      splice(client, service, backends, ready.get(), WakePath.ACTIVE, buffered, http,
+          acceptedNanos, mayRetry);
+      return;
+    }
+    hold(client, route.get(), backends, buffered, http, acceptedNanos, mayRetry);
+  }
+
+  private void hold(Channel client, RouteTable.Route route, ServiceBackends backends,
+      ByteBuf buffered, boolean http, long acceptedNanos, boolean mayRetry) {
+    String service = route.service();
+    // Metric labels only for names the table knows: a client's invented names add no series.
+    String label = table.service(service).isPresent() ? service : GatewayMetrics.NO_SERVICE;
+    if (!limits.tryService(service)) {
+      release(buffered);
+      refusals.refuse(client, label, new Refusal.Reason(Refusal.SERVICE_HELD_LIMIT,
+          "service '" + service + "' already has " + settings.maxHeldPerService()
+              + " connections waiting for its VM; try again"), http);
+      return;
+    }
+    if (!limits.tryTotal()) {
+      limits.releaseService(service);
+      release(buffered);
+      refusals.refuse(client, label, new Refusal.Reason(Refusal.TOTAL_HELD_LIMIT,
+          "the gateway already holds " + settings.maxHeldTotal() + " connections waiting for"
+              + " VMs; service '" + service + "' must wait; try again"), http);
+      return;
+    }
+    metrics.holding(label);
+    AtomicBoolean settled = new AtomicBoolean();
+    Runnable unhold = () -> {
+      limits.releaseService(service);
+      limits.releaseTotal();
+      metrics.released(label);
+    };
+    ScheduledFuture<?> timeout = client.eventLoop().schedule(() -> {
+      if (settled.compareAndSet(false, true)) {
+        unhold.run();
+        release(buffered);
+        refusals.refuse(client, label, new Refusal.Reason(Refusal.HOLD_TIMEOUT,
+            "service '" + service + "' did not become ready within "
+                + settings.holdTimeout().toSeconds() + " s (path " + route.expectedPath().label()
+                + "); try again"), http);
+      }
+    }, settings.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    backends.acquire(route).whenComplete((acquired, failure) -> client.eventLoop().execute(() -> {
+      if (!settled.compareAndSet(false, true)) {
+        return; // timed out meanwhile
+      }
+      timeout.cancel(false);
+      unhold.run();
+      if (failure != null) {
+        release(buffered);
+        refusals.refuse(client, label, FarmRefusals.of(service, failure), http);
+        return;
+      }
+      backends.attach(acquired.vm());
+      splice(client, service, backends, acquired.vm(), acquired.path(), buffered, http,
+          acceptedNanos, mayRetry);
+    }));
+  }
+
+  private void splice(Channel client, String service, ServiceBackends backends, LeasedVm vm,
+      WakePath path, ByteBuf buffered, boolean http, long acceptedNanos, boolean mayRetry) {
+    if (!client.isActive()) {
+      backends.detach(vm);
+      release(buffered);
+      return;
+    }
+    long heldNanos = System.nanoTime() - acceptedNanos;
+    String headerValue = http ? "path=" + path.label() + "; held-ms="
+        + String.format(java.util.Locale.ROOT, "%.1f", heldNanos / 1e6) : null;
+    ChannelFuture connect = new Bootstrap()
+        .group(client.eventLoop())
+        .channel(NioSocketChannel.class)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+        .handler(new FirstResponse(
+            () -> metrics.firstByte(path, System.nanoTime() - acceptedNanos), headerValue))
+        .connect(vm.host, vm.port);
+    Channel server = connect.channel();
+    server.pipeline().addLast(new Relay(client, n -> metrics.toClient(service, n)));
+    connect.addListener((ChannelFuture f) -> {
+      if (!f.isSuccess()) {
+        backends.unreachable(vm);
+        backends.detach(vm);
+        if (mayRetry && client.isActive()) {
+          // The VM went away between the table and the connect (put to sleep, moved): ask the
+          // farm again, once.
+          route(client, service, buffered, http, acceptedNanos, false);
+        } else {
+          release(buffered);
+          refusals.refuse(client, service, new Refusal.Reason(Refusal.VM_UNREACHABLE,
+              "service '" + service + "': " + vm + " refused the connection"), http);
+        }
+        return;
+      }
+      if (!client.isActive()) {
+        server.close(); // the client left while the VM answered the connect
+        release(buffered);
+        backends.detach(vm);
+        return;
+      }
+      metrics.opened(service);
+      server.closeFuture().addListener(c -> {
+        metrics.closed(service);
+        backends.detach(vm);
+      });
+      client.pipeline().addLast(new Relay(server, n -> metrics.toService(service, n)));
+      if (buffered != null) {
+        metrics.toService(service, buffered.readableBytes());
+        server.writeAndFlush(buffered);
+      }
+      client.read();
+    });
+  }
+
+  private ServiceBackends backends(String service) {
+    return services.computeIfAbsent(service, s -> new ServiceBackends(s, farm, metrics,
+        settings.releaseGrace(), System::nanoTime));
+  }
+
+  /** Renews, releases and retires leases; run every second. */
+  void tick() {
+    Instant now = Instant.now();
+    services.forEach((name, backends) -> {
+      backends.tick(table.service(name), now);
+      if (table.service(name).isEmpty() && backends.idle()) {
+        services.remove(name, backends);
+      }
+    });
+  }
+
+  void releaseAll() {
+    services.values().forEach(ServiceBackends::releaseAll);
+  }
+
+  private static void release(ByteBuf buffered) {
+    if (buffered != null) {
+      buffered.release();
+    }
+  }
+}
