@@ -69,6 +69,10 @@ final class GuestStandIn implements AutoCloseable {
           head.reset();
           matched = 0;
           boolean close = request.toLowerCase(java.util.Locale.ROOT).contains("connection: close");
+          if (request.startsWith("GET /big ")) {
+            sendBig(out);
+            return;
+          }
           byte[] body = page.getBytes(StandardCharsets.UTF_8);
           out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
               + body.length + "\r\n" + (close ? "Connection: close\r\n" : "") + "\r\n")
@@ -87,6 +91,19 @@ final class GuestStandIn implements AutoCloseable {
     } finally {
       open.remove(s);
     }
+  }
+
+  /** GET /big: {@link #BIG_BYTES} bytes of zeros, for throughput benchmarks. */
+  static final long BIG_BYTES = 100L * 1024 * 1024;
+
+  private static void sendBig(OutputStream out) throws IOException {
+    out.write(("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+        + BIG_BYTES + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+    byte[] chunk = new byte[64 * 1024];
+    for (long sent = 0; sent < BIG_BYTES; sent += chunk.length) {
+      out.write(chunk);
+    }
+    out.flush();
   }
 
   @Override

@@ -78,6 +78,17 @@ class RealGuestGatewayEndToEndTest {
     return run.out();
   }
 
+  /** Prints the path and held time the gateway's header names: the figures of this run. */
+  private static void figure(String path, String curlOutput) {
+    curlOutput.lines().filter(l -> l.startsWith("Servicefarm-Gateway:")).findFirst()
+        .ifPresent(l -> System.out.println("gateway figures: " + path + ": " + l));
+  }
+
+  private static double heldMs(String header) {
+    int at = header.indexOf("held-ms=");
+    return at < 0 ? 0 : Double.parseDouble(header.substring(at + 8).trim());
+  }
+
   private static void awaitRoutesFollow() throws InterruptedException {
     // The gateways' table follows a state change within a second.
     Thread.sleep(1500);
@@ -98,6 +109,7 @@ class RealGuestGatewayEndToEndTest {
     vmId = vms.get(0).getId();
     assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
     assertTrue(answer.contains("Servicefarm-Gateway: path=built"), answer);
+    figure("built", answer);
     assertTrue(answer.contains(vmId), "the page comes from the new guest: " + answer);
     assertEquals(VmState.VM_STATE_ACTIVE, client.getVm(vmId).getState());
   }
@@ -113,6 +125,7 @@ class RealGuestGatewayEndToEndTest {
     assertTrue(answer.startsWith("HTTP/1.1 200"), answer);
     assertTrue(answer.contains("Servicefarm-Gateway: path=woke"), answer);
     assertTrue(answer.contains(vmId), answer);
+    figure("woke", answer);
     assertEquals(VmState.VM_STATE_ACTIVE, client.getVm(vmId).getState());
   }
 
@@ -141,6 +154,9 @@ class RealGuestGatewayEndToEndTest {
     }
     assertTrue(answers.stream().anyMatch(r -> r.header("Servicefarm-Gateway")
         .startsWith("path=restored")), "the held connections name the restore");
+    System.out.println("gateway figures: restored, 100 connections, longest hold "
+        + answers.stream().map(r -> r.header("Servicefarm-Gateway")).max(
+            java.util.Comparator.comparingDouble(RealGuestGatewayEndToEndTest::heldMs)).orElse(""));
     long restores = client.listEvents(EventFilter.any().forVm(vmId).after(before).limit(1000))
         .stream().filter(e -> e.getKind().equals("VM_STATE")
             && e.getToState().equals("RESTORING")).count();

@@ -79,7 +79,7 @@ class ReleaseFilesTest {
   void systemdAcceptsTheUnits() throws Exception {
     Assumptions.assumeTrue(CommandRun.onPath("systemd-analyze"), "systemd-analyze not installed");
     CommandRun verify = CommandRun.of(dir, List.of("systemd-analyze", "verify",
-        unit("controller").toString(), unit("agent").toString()));
+        unit("controller").toString(), unit("agent").toString(), unit("gateway").toString()));
     assertEquals(0, verify.exitCode(), verify.toString());
     assertEquals("", verify.err(), verify.toString());
   }

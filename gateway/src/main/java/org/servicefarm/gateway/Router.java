@@ -73,8 +73,7 @@ final class Router {
   private void hold(Channel client, RouteTable.Route route, ServiceBackends backends,
       ByteBuf buffered, boolean http, long acceptedNanos, boolean mayRetry) {
     String service = route.service();
-    // Metric labels only for names the table knows: a client's invented names add no series.
-    String label = table.service(service).isPresent() ? service : GatewayMetrics.NO_SERVICE;
+    String label = labelOf(service);
     if (!limits.tryService(service)) {
       release(buffered);
       refusals.refuse(client, label, new Refusal.Reason(Refusal.SERVICE_HELD_LIMIT,
@@ -101,27 +100,55 @@ final class Router {
       if (settled.compareAndSet(false, true)) {
         unhold.run();
         release(buffered);
-        refusals.refuse(client, label, new Refusal.Reason(Refusal.HOLD_TIMEOUT,
+        refusals.refuse(client, labelOf(service), new Refusal.Reason(Refusal.HOLD_TIMEOUT,
             "service '" + service + "' did not become ready within "
                 + settings.holdTimeout().toSeconds() + " s (path " + route.expectedPath().label()
                 + "); try again"), http);
       }
     }, settings.holdTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    awaitVm(client, route, backends, settled, () -> {
+      timeout.cancel(false);
+      unhold.run();
+    }, buffered, http, acceptedNanos, mayRetry);
+  }
+
+  /**
+   * Waits on the service's farm request. The controller answers a request that outlasts its own
+   * wait with DEADLINE_EXCEEDED while the farm goes on readying the VM (a first build may take
+   * minutes): the connection then asks again, as long as its own hold lasts.
+   */
+  private void awaitVm(Channel client, RouteTable.Route route, ServiceBackends backends,
+      AtomicBoolean settled, Runnable unhold, ByteBuf buffered, boolean http, long acceptedNanos,
+      boolean mayRetry) {
+    String service = route.service();
     backends.acquire(route).whenComplete((acquired, failure) -> client.eventLoop().execute(() -> {
-      if (!settled.compareAndSet(false, true)) {
+      if (settled.get()) {
         return; // timed out meanwhile
       }
-      timeout.cancel(false);
+      if (failure != null && FarmRefusals.of(service, failure).refusal() == Refusal.HOLD_TIMEOUT
+          && client.isActive()) {
+        awaitVm(client, route, backends, settled, unhold, buffered, http, acceptedNanos,
+            mayRetry);
+        return;
+      }
+      if (!settled.compareAndSet(false, true)) {
+        return;
+      }
       unhold.run();
       if (failure != null) {
         release(buffered);
-        refusals.refuse(client, label, FarmRefusals.of(service, failure), http);
+        refusals.refuse(client, labelOf(service), FarmRefusals.of(service, failure), http);
         return;
       }
       backends.attach(acquired.vm());
       splice(client, service, backends, acquired.vm(), acquired.path(), buffered, http,
           acceptedNanos, mayRetry);
     }));
+  }
+
+  /** Metric labels only for names the table knows: a client's invented names add no series. */
+  private String labelOf(String service) {
+    return table.service(service).isPresent() ? service : GatewayMetrics.NO_SERVICE;
   }
 
   private void splice(Channel client, String service, ServiceBackends backends, LeasedVm vm,

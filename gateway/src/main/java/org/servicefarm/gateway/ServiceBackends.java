@@ -76,7 +76,7 @@ final class ServiceBackends {
    * {@link #attach}es to it.
    */
   synchronized CompletableFuture<Acquired> acquire(RouteTable.Route route) {
-    if (acquiring != null) {
+    if (acquiring != null && !acquiring.isDone()) {
       return acquiring;
     }
     WakePath expected = route.expectedPath();
