@@ -59,6 +59,8 @@ class GatewayBenchmark {
               List.of("--release-grace", "5"));
           PlainTcpProxy floor = new PlainTcpProxy(vm.host(), vm.port())) {
         client.releaseLease(vm.lease().id());
+        System.out.println("stand-in for VM " + vm.vmId() + " on " + vm.endpoint() + ": "
+            + guest.connections() + " connections so far");
         Await.until("the gateway listening on " + servicePort, Duration.ofSeconds(30),
             () -> reachable(servicePort));
         BenchmarkTable ttfb = new BenchmarkTable("Gateway: time to first byte, ACTIVE service ("

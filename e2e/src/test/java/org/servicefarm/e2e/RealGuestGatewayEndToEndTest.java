@@ -73,7 +73,7 @@ class RealGuestGatewayEndToEndTest {
   private static String curl(Duration patience) throws Exception {
     CommandRun run = CommandRun.of(farm.dir(), List.of("curl", "-sS", "-D", "-", "--max-time",
         String.valueOf(patience.toSeconds()), "http://static-web.localhost:" + gateway.httpPort()
-            + "/"));
+            + "/"), patience.plusSeconds(30));
     assertEquals(0, run.exitCode(), "curl through the gateway: " + run.out() + run.err());
     return run.out();
   }
