@@ -36,7 +36,8 @@ final class DeclaredApi {
     Map<String, FileDescriptor> files = filesReachableFrom(List.of(
         FarmAdminGrpc.getServiceDescriptor(), ServiceBrokerGrpc.getServiceDescriptor(),
         TokenAdminGrpc.getServiceDescriptor(), ImageStoreGrpc.getServiceDescriptor(),
-        AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor()));
+        AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor(),
+        org.servicefarm.api.v1.GatewayRoutesGrpc.getServiceDescriptor()));
     List<ServiceDescriptor> services = new ArrayList<>();
     try (Stream<Path> protos = Files.list(FarmJars.root().resolve(PROTO_DIR))) {
       for (Path proto : protos.filter(p -> p.toString().endsWith(".proto")).sorted().toList()) {
