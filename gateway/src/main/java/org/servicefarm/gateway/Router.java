@@ -1,11 +1,7 @@
 package org.servicefarm.gateway;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Instant;
 import java.util.Map;
@@ -153,58 +149,18 @@ final class Router {
 
   private void splice(Channel client, String service, ServiceBackends backends, LeasedVm vm,
       WakePath path, ByteBuf buffered, boolean http, long acceptedNanos, boolean mayRetry) {
-    if (!client.isActive()) {
-      backends.detach(vm);
-      release(buffered);
-      return;
-    }
-    long heldNanos = System.nanoTime() - acceptedNanos;
-    String headerValue = http ? "path=" + path.label() + "; held-ms="
-        + String.format(java.util.Locale.ROOT, "%.1f", heldNanos / 1e6) : null;
-    ChannelFuture connect = new Bootstrap()
-        .group(client.eventLoop())
-        .channel(NioSocketChannel.class)
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
-        .handler(new FirstResponse(
-            () -> metrics.firstByte(path, System.nanoTime() - acceptedNanos), headerValue))
-        .connect(vm.host, vm.port);
-    Channel server = connect.channel();
-    server.pipeline().addLast(new Relay(client, n -> metrics.toClient(service, n)));
-    connect.addListener((ChannelFuture f) -> {
-      if (!f.isSuccess()) {
-        backends.unreachable(vm);
-        backends.detach(vm);
-        if (mayRetry && client.isActive()) {
-          // The VM went away between the table and the connect (put to sleep, moved): ask the
-          // farm again, once.
-          route(client, service, buffered, http, acceptedNanos, false);
-        } else {
-          release(buffered);
-          refusals.refuse(client, service, new Refusal.Reason(Refusal.VM_UNREACHABLE,
-              "service '" + service + "': " + vm + " refused the connection"), http);
-        }
-        return;
-      }
-      if (!client.isActive()) {
-        server.close(); // the client left while the VM answered the connect
-        release(buffered);
-        backends.detach(vm);
-        return;
-      }
-      metrics.opened(service);
-      server.closeFuture().addListener(c -> {
-        metrics.closed(service);
-        backends.detach(vm);
-      });
-      client.pipeline().addLast(new Relay(server, n -> metrics.toService(service, n)));
-      if (buffered != null) {
-        metrics.toService(service, buffered.readableBytes());
-        server.writeAndFlush(buffered);
-      }
-      client.read();
-    });
+    new Splice(client, service, backends, vm, path, acceptedNanos,
+        settings.holdTimeout().toNanos(), http, metrics, refusals, initial -> {
+          if (mayRetry && client.isActive()) {
+            // The VM went away between the table and the connect (put to sleep, moved): ask
+            // the farm again, once.
+            route(client, service, initial, http, acceptedNanos, false);
+          } else {
+            release(initial);
+            refusals.refuse(client, labelOf(service), new Refusal.Reason(Refusal.VM_UNREACHABLE,
+                "service '" + service + "': " + vm + " refused the connection"), http);
+          }
+        }).start(buffered);
   }
 
   private ServiceBackends backends(String service) {
