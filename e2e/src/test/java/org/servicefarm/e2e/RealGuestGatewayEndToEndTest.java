@@ -52,7 +52,8 @@ class RealGuestGatewayEndToEndTest {
     }
     farm.awaitConnected(HOSTS);
     client = farm.client(Duration.ofMinutes(15));
-    gateway = GatewayProcess.start(farm, "gateway-real", "127.0.0.1", List.of(
+    // A loopback address of its own: another farm's gateway on this machine may hold the ports.
+    gateway = GatewayProcess.start(farm, "gateway-real", "127.0.0.6", List.of(
         "--hold-timeout", String.valueOf(FIRST_ANSWER.toSeconds()), "--release-grace", "1"));
     client.defineService(ServiceDefinition.newBuilder().setName("static-web")
         .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
@@ -72,7 +73,8 @@ class RealGuestGatewayEndToEndTest {
   /** curl, as a user would type it: *.localhost resolves to loopback in curl itself. */
   private static String curl(Duration patience) throws Exception {
     CommandRun run = CommandRun.of(farm.dir(), List.of("curl", "-sS", "-D", "-", "--max-time",
-        String.valueOf(patience.toSeconds()), "http://static-web.localhost:" + gateway.httpPort()
+        String.valueOf(patience.toSeconds()), "--connect-to", "::127.0.0.6:",
+        "http://static-web.localhost:" + gateway.httpPort()
             + "/"), patience.plusSeconds(30));
     assertEquals(0, run.exitCode(), "curl through the gateway: " + run.out() + run.err());
     return run.out();
@@ -178,7 +180,7 @@ class RealGuestGatewayEndToEndTest {
     });
     awaitRoutesFollow();
 
-    GatewayProcess.Response answer = GatewayProcess.get("127.0.0.1", gatewayPort, "anything",
+    GatewayProcess.Response answer = GatewayProcess.get("127.0.0.6", gatewayPort, "anything",
         ANSWER);
 
     assertEquals(200, answer.status(), answer.toString());

@@ -25,6 +25,12 @@ import java.util.function.Consumer;
 final class Splice {
   static final int REPLAY_LIMIT = 64 * 1024;
   private static final long RETRY_PAUSE_MILLIS = 250;
+  /**
+   * A just-booted guest's forward may also take the bytes and never pass them on (seen with
+   * busybox httpd answering 408 a minute later): a VM silent this long after the client's bytes
+   * is connected to again.
+   */
+  private static final long FIRST_BYTE_PATIENCE_MILLIS = 10_000;
 
   private final Channel client;
   private final String service;
@@ -126,6 +132,12 @@ final class Splice {
         server.writeAndFlush(initial);
       }
       client.read();
+      Channel attempt = server;
+      client.eventLoop().schedule(() -> {
+        if (!answered && replay != null && replay.readableBytes() > 0 && attempt == server) {
+          attempt.close(); // channelInactive connects again
+        }
+      }, FIRST_BYTE_PATIENCE_MILLIS, TimeUnit.MILLISECONDS);
     });
   }
 
