@@ -17,6 +17,8 @@ final class LeasedVm {
   long idleSinceNanos;
   /** Takes no new connections: the table no longer lists it ACTIVE, or it refused one. */
   boolean stale;
+  /** The table has listed it ACTIVE since it was granted: its absence from the table now counts. */
+  boolean seenActive;
   boolean renewing;
 
   LeasedVm(Farm.Granted granted, long nowNanos) {

@@ -66,8 +66,13 @@ final class ServiceBackends {
   }
 
   private boolean usable(LeasedVm vm, RouteTable.Route route) {
-    return !vm.stale && (route.isActive(vm.vmId)
-        || nanoTime.getAsLong() - vm.acquiredNanos < TABLE_LAG.toNanos());
+    if (route.isActive(vm.vmId)) {
+      vm.seenActive = true;
+      return !vm.stale;
+    }
+    // Not (yet) in the table: trusted only while the table may still lag behind the grant.
+    return !vm.stale && !vm.seenActive
+        && nanoTime.getAsLong() - vm.acquiredNanos < TABLE_LAG.toNanos();
   }
 
   /**

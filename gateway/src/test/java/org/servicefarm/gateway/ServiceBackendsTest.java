@@ -114,6 +114,17 @@ class ServiceBackendsTest {
   }
 
   @Test
+  void aVmPutToSleepRightAfterItsWakeTakesNoNewConnectionsOnceTheTableSaysSo() {
+    backends.acquire(route());
+    farm.requests.get(0).complete(granted("vm-1", "lease-1"));
+    RouteTable.Route active = route(new RouteTable.Backend("vm-1", "h", 1));
+    backends.detach(backends.pick(active).orElseThrow());
+
+    assertEquals(Optional.empty(), backends.pick(route()),
+        "listed ACTIVE once, then absent: asleep, however recent the grant");
+  }
+
+  @Test
   void aSecondLeaseOnAVmAlreadyHeldIsReleasedAtOnce() {
     backends.acquire(route());
     farm.requests.get(0).complete(granted("vm-1", "lease-1"));
