@@ -154,13 +154,19 @@ public final class RouteWatches implements AutoCloseable {
       if (ended || out.isCancelled()) {
         return;
       }
-      while (out.isReady()) {
-        RouteTable next = pending.getAndSet(null);
-        if (next == null) {
-          return;
+      try {
+        while (out.isReady()) {
+          RouteTable next = pending.getAndSet(null);
+          if (next == null) {
+            return;
+          }
+          out.onNext(next);
+          sentAny = true;
         }
-        out.onNext(next);
-        sentAny = true;
+      } catch (io.grpc.StatusRuntimeException | IllegalStateException closed) {
+        // The call ended between the check and the send (cancelled, or its token revoked);
+        // its cancel handler takes it out of the watches.
+        ended = true;
       }
     }
 
