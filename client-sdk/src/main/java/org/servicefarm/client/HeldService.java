@@ -56,7 +56,7 @@ public final class HeldService implements AutoCloseable {
   /** Where to reach the service, with the lease as last renewed. */
   public ServiceAccess access() {
     return new ServiceAccess(access.vmId(), access.service(), access.host(), access.port(),
-        access.state(), access.created(), lease);
+        access.state(), access.created(), lease, access.gatewayAddress());
   }
 
   /** The lease as last granted or renewed. */

@@ -15,10 +15,19 @@ import org.servicefarm.api.v1.VmState;
  * @param created true when this request made the farm build the VM
  * @param lease the hold this request got on the VM (null from a farm that grants none); renew it
  *     or the VM may go to sleep once it expires, release it when done
+ * @param gatewayAddress the service's stable "host:port" on the farm's gateways, which reaches it
+ *     whatever its VM's state (empty from a farm without gateway ports)
  */
 public record ServiceAccess(
     String vmId, String service, String host, int port, VmState state, boolean created,
-    Lease lease) {
+    Lease lease, String gatewayAddress) {
+
+  /** Access with a lease and no gateway address. */
+  public ServiceAccess(
+      String vmId, String service, String host, int port, VmState state, boolean created,
+      Lease lease) {
+    this(vmId, service, host, port, state, created, lease, "");
+  }
 
   /** Access without a lease. */
   public ServiceAccess(
@@ -41,6 +50,11 @@ public record ServiceAccess(
     if (lease != null) {
       response.setLease(lease.toProto());
     }
+    if (!gatewayAddress.isEmpty()) {
+      int colon = gatewayAddress.lastIndexOf(':');
+      response.setGatewayAddress(gatewayAddress)
+          .setGatewayPort(Integer.parseInt(gatewayAddress.substring(colon + 1)));
+    }
     return response.build();
   }
 
@@ -52,6 +66,7 @@ public record ServiceAccess(
     String service = access.getService().isEmpty() ? requested : access.getService();
     return new ServiceAccess(response.getVmId(), service, access.getHost(), access.getPort(),
         response.getState(), response.getCreated(),
-        response.hasLease() ? Lease.fromProto(response.getLease()) : null);
+        response.hasLease() ? Lease.fromProto(response.getLease()) : null,
+        response.getGatewayAddress());
   }
 }

@@ -9,6 +9,7 @@ import org.servicefarm.controller.api.AuditLogService;
 import org.servicefarm.controller.api.DrainAdmin;
 import org.servicefarm.controller.api.EventAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
+import org.servicefarm.controller.api.GatewayRouteService;
 import org.servicefarm.controller.api.ImageStoreService;
 import org.servicefarm.controller.api.ProjectAdminService;
 import org.servicefarm.controller.api.ServiceBrokerService;
@@ -27,6 +28,7 @@ import org.servicefarm.controller.dashboard.FarmDetails;
 import org.servicefarm.controller.dashboard.FarmHistory;
 import org.servicefarm.controller.dashboard.FarmSummary;
 import org.servicefarm.controller.dashboard.ReadyTimes;
+import org.servicefarm.controller.db.GatewayRouteQueries;
 import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.events.EventFeed;
@@ -36,6 +38,8 @@ import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.projects.ProjectRegistry;
 import org.servicefarm.controller.reconcile.Failpoints;
+import org.servicefarm.controller.routes.GatewayAddresses;
+import org.servicefarm.controller.routes.RouteWatches;
 
 /**
  * The controller's part that clients, admins and agents call: the request method (the broker,
@@ -64,6 +68,9 @@ final class ApiPart implements AutoCloseable {
   final FarmHistory dashboardHistory;
   final FarmDetails dashboardDetails;
   final ServiceBrokerService brokerService;
+  /** Each service's stable gateway address, and the routing table gateways watch. */
+  final GatewayAddresses gatewayAddresses;
+  final RouteWatches routeWatches;
   /** Finishes the requests a controller that stopped leading left RUNNING; run on election. */
   final OperationResumer resumer;
   final List<BindableService> services;
@@ -84,14 +91,17 @@ final class ApiPart implements AutoCloseable {
         leases, lifecycle.reconciler, config.requestWait());
     this.catalog = new ImageCatalog(p.db, p.images, p.catalog);
     this.eventFeed = new EventFeed(p.db, p.events);
+    GatewayRouteQueries gatewayRoutes = new GatewayRouteQueries();
+    this.gatewayAddresses = new GatewayAddresses(p.db, gatewayRoutes, GatewayAddresses.DEFAULT_HOST);
+    this.routeWatches = new RouteWatches(p.db, gatewayRoutes, eventFeed);
     this.dashboardSummary = new FarmSummary(p.db, p.hosts, agents, p.listings, catalog, p.events,
-        p.audit);
+        p.audit, gatewayAddresses);
     this.dashboardHistory = new FarmHistory(p.db, p.hosts, agents, readyTimes,
         Clock.systemUTC());
     this.dashboardDetails = new FarmDetails(p.db, p.vms, p.listings, p.events, p.leases, p.hosts,
         agents, dashboardHistory);
     this.brokerService = new ServiceBrokerService(broker, leases, p.db, p.vms, p.listings,
-        catalog, config.requestWait(), lifecycle.operations);
+        catalog, config.requestWait(), lifecycle.operations, gatewayAddresses);
     this.auditTrail = new AuditTrail(p.db, p.audit, Clock.systemUTC(), config.auditRetention());
     this.tokens = new TokenRegistry(p.db, p.tokens,
         new TokenVerifier(p.db, p.tokens, Clock.systemUTC()));
@@ -110,11 +120,13 @@ final class ApiPart implements AutoCloseable {
             new DrainAdmin(lifecycle.drainer, agents),
             new DefinitionDeletion(p.db, p.catalog, p.vms, lifecycle.reconciler)),
         new ImageStoreService(blobs),
+        new GatewayRouteService(routeWatches),
         new AgentControlService(agents, lifecycle.hostTracker, config.reportIntervalSeconds()));
   }
 
   @Override
   public void close() {
+    routeWatches.close();
     eventFeed.close();
     brokerService.close();
     warmCommits.close();

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
 import org.servicefarm.controller.api.AgentControlService;
+import org.servicefarm.controller.routes.GatewayAddresses;
 import org.servicefarm.controller.api.MalformedRequests;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.audit.AuditInterceptor;
@@ -110,6 +111,7 @@ public final class Controller implements AutoCloseable {
         metrics);
     this.api = new ApiPart(persistence, placement, lifecycle, agents, config, blobs, completions);
     api.eventFeed.start();
+    api.routeWatches.start();
     this.duties = leaderDuties(db, config);
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
@@ -139,6 +141,11 @@ public final class Controller implements AutoCloseable {
   }
 
   /** Whether this controller leads the farm, and which one does. */
+  /** Each service's gateway address; ControllerMain sets the host from --gateway-host. */
+  public GatewayAddresses gatewayAddresses() {
+    return api.gatewayAddresses;
+  }
+
   /** The sizes of the batches warm requests, renewals and releases were committed in. */
   public org.servicefarm.controller.db.BatchSizes leaseBatches() {
     return api.warmCommits.sizes();

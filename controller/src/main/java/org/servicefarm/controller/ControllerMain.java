@@ -80,6 +80,12 @@ public final class ControllerMain implements Callable<Integer> {
           + " (default: ${DEFAULT-VALUE})")
   String httpListen;
 
+  @Option(names = "--gateway-host", paramLabel = "HOST", defaultValue = "127.0.0.1",
+      description = "where clients reach the farm's gateways: each service's gateway address"
+          + " in ListServices and RequestService answers is HOST and the service's gateway port"
+          + " (default: ${DEFAULT-VALUE})")
+  String gatewayHost;
+
   @Option(names = "--database-url", description = "JDBC URL of a PostgreSQL database; "
       + "without it the controller runs its own embedded PostgreSQL in --data-dir")
   String databaseUrl;
@@ -225,6 +231,7 @@ public final class ControllerMain implements Callable<Integer> {
     PeerChannels peers = tls.isEmpty() ? PeerChannels.plaintext()
         : PeerChannels.tls(tls.get().clientCa().orElse(tls.get().certificateChain()));
     Controller controller = new Controller(db, config, dir, advertised, peers, blobs);
+    controller.gatewayAddresses().advertiseHost(gatewayHost);
     AuthSettings authSettings = AuthSettings.none();
     if (auth == AuthMode.TOKENS) {
       AdminTokenBootstrap.ensureAdmin(controller.tokens(), dir);

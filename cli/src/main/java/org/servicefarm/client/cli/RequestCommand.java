@@ -57,10 +57,12 @@ final class RequestCommand implements Runnable {
               ? client.requestService(service, key)
               : client.requestService(service, key, Duration.ofSeconds(leaseTtl));
       Lease lease = access.lease();
-      Table table = new Table("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES")
+      Table table = new Table("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES",
+          "GATEWAY")
           .row(access.endpoint(), access.vmId(), Cells.state(access.state()),
               Cells.yesNo(access.created()), lease == null ? Cells.NONE : lease.id(),
-              lease == null ? Cells.NONE : lease.expiresAt().truncatedTo(ChronoUnit.SECONDS));
+              lease == null ? Cells.NONE : lease.expiresAt().truncatedTo(ChronoUnit.SECONDS),
+              Cells.text(access.gatewayAddress()));
       farmCtl.output().print(access.toProto(), table);
     }
   }

@@ -25,7 +25,7 @@ final class TokenCommand {
 
   /** The roles a token may have. */
   // Lower case: as typed, and as the farm names roles.
-  enum TokenRole { client, admin }
+  enum TokenRole { client, admin, gateway }
 
   @Spec
   private CommandSpec spec;
@@ -40,7 +40,8 @@ final class TokenCommand {
           String name,
       @Option(names = "--role", required = true, paramLabel = "ROLE",
           description = "${COMPLETION-CANDIDATES}: clients may request services, admins"
-              + " may do everything.")
+              + " may do everything, gateways may request, renew and release leases and"
+              + " watch the gateway routes.")
           TokenRole role) {
     FarmCtl farmCtl = FarmCtl.of(spec);
     try (FarmClient client = farmCtl.openClient()) {

@@ -78,9 +78,9 @@ class FarmCtlTest {
 
     assertEquals(0, run.exitCode(), run.err());
     List<String> lines = run.out().lines().toList();
-    assertEquals(List.of("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES"),
+    assertEquals(List.of("ENDPOINT", "VM", "STATE", "CREATED", "LEASE", "EXPIRES", "GATEWAY"),
         words(lines.get(0)));
-    assertEquals(List.of("10.0.0.5:40123", "vm-7", "ACTIVE", "yes", "-", "-"),
+    assertEquals(List.of("10.0.0.5:40123", "vm-7", "ACTIVE", "yes", "-", "-", "-"),
         words(lines.get(1)));
   }
 
@@ -99,7 +99,7 @@ class FarmCtlTest {
     assertEquals(0, run.exitCode(), run.err());
     assertEquals(120, farm.broker.requests().get(0).getLeaseTtlSeconds());
     assertEquals(List.of("10.0.0.6:40124", "vm-8", "ACTIVE", "no", "lease-9",
-        "2030-01-01T00:00:00Z"), words(run.out().lines().toList().get(1)));
+        "2030-01-01T00:00:00Z", "-"), words(run.out().lines().toList().get(1)));
   }
 
   @Test

@@ -18,6 +18,7 @@ import org.servicefarm.api.v1.RenewLeaseRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
 import org.servicefarm.api.v1.RequestServiceResponse;
 import org.servicefarm.api.v1.ServiceBrokerGrpc;
+import org.servicefarm.api.v1.ServiceGateway;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.WatchOperationRequest;
 import org.servicefarm.controller.auth.Caller;
@@ -33,6 +34,7 @@ import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.routes.GatewayAddresses;
 
 /** The clients' API: validates, calls the broker, maps the answer. */
 public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerImplBase {
@@ -45,9 +47,12 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
   private final Duration requestWait;
   private final OperationWatches operationWatches;
   private final ProjectGate gate;
+  private final GatewayAddresses gateways;
 
   public ServiceBrokerService(Broker broker, Leases leases, Database db, VmRepository vms,
-      VmListings listings, ImageCatalog catalog, Duration requestWait, OperationTracker tracker) {
+      VmListings listings, ImageCatalog catalog, Duration requestWait, OperationTracker tracker,
+      GatewayAddresses gateways) {
+    this.gateways = gateways;
     this.operationWatches = new OperationWatches(tracker);
     this.broker = broker;
     this.leases = leases;
@@ -70,24 +75,31 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     if (req.getNoWait()) {
       // The operation may take as long as a waiting request would; the caller does not wait.
       Broker.Started started = broker.requestNoWait(service, key, ttl, requestWait);
-      out.onNext(RequestServiceResponse.newBuilder()
+      out.onNext(withGateway(RequestServiceResponse.newBuilder()
           .setVmId(started.vmId().toString())
           .setState(ProtoMapping.state(started.state()))
           .setCreated(started.created())
-          .setOperationId(started.operationId().toString())
+          .setOperationId(started.operationId().toString()), service)
           .build());
       out.onCompleted();
       return;
     }
     DeferredAnswer.answer(out, broker.request(service, key, ttl, CallDeadlines.waitFor(requestWait)),
-        g -> RequestServiceResponse.newBuilder()
+        g -> withGateway(RequestServiceResponse.newBuilder()
             .setVmId(g.vmId().toString())
             .setAccess(Access.newBuilder().setService(g.service()).setHost(g.host())
                 .setPort(g.port()))
             .setState(ProtoMapping.state(g.state()))
             .setCreated(g.created())
-            .setLease(ProtoMapping.lease(g.lease()))
+            .setLease(ProtoMapping.lease(g.lease())), g.service())
             .build());
+  }
+
+  private RequestServiceResponse.Builder withGateway(RequestServiceResponse.Builder answer,
+      String service) {
+    gateways.port(service).ifPresent(port -> answer.setGatewayPort(port)
+        .setGatewayAddress(gateways.address(port)));
+    return answer;
   }
 
   @Override
@@ -137,7 +149,14 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
       }
     }
     ListServicesResponse.Builder resp = ListServicesResponse.newBuilder();
-    offered.values().forEach(b -> resp.addOffered(b.build()));
+    Map<String, Integer> ports = gateways.ports();
+    offered.values().forEach(b -> {
+      Integer port = ports.get(b.getName());
+      if (port != null) {
+        b.setGatewayPort(port).setGatewayAddress(gateways.address(port));
+      }
+      resp.addOffered(b.build());
+    });
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       if (!scope.seesDefinition(d.project(), d.shared())) {
         continue;
@@ -148,6 +167,8 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
         }
       }
     }
+    ports.forEach((service, port) -> resp.addGateways(ServiceGateway.newBuilder()
+        .setService(service).setGatewayPort(port).setGatewayAddress(gateways.address(port))));
     out.onNext(resp.build());
     out.onCompleted();
   }

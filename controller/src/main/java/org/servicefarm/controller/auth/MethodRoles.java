@@ -37,6 +37,7 @@ public final class MethodRoles {
       "servicefarm.v1.TokenAdmin", Access.only(Role.ADMIN),
       "servicefarm.v1.AuditLog", Access.only(Role.ADMIN),
       "servicefarm.v1.ProjectAdmin", Access.only(Role.ADMIN),
+      "servicefarm.v1.GatewayRoutes", Access.only(Role.GATEWAY, Role.ADMIN),
       "servicefarm.v1.AgentControl", Access.only(Role.AGENT));
 
   // The image store holds every image and every VM's archive: only an agent known by its
@@ -46,7 +47,13 @@ public final class MethodRoles {
       "servicefarm.v1.ImageStore/StatBlob", Access.only(Role.ADMIN, Role.CERTIFIED_AGENT),
       "servicefarm.v1.ImageStore/PutBlob", Access.only(Role.ADMIN, Role.CERTIFIED_AGENT),
       // A client reads its own project's usage against its quota.
-      "servicefarm.v1.ProjectAdmin/GetProjectUsage", Access.only(Role.CLIENT, Role.ADMIN));
+      "servicefarm.v1.ProjectAdmin/GetProjectUsage", Access.only(Role.CLIENT, Role.ADMIN),
+      // A gateway asks for VMs as a client does and holds their leases; nothing more.
+      "servicefarm.v1.ServiceBroker/RequestService",
+      Access.only(Role.CLIENT, Role.ADMIN, Role.GATEWAY),
+      "servicefarm.v1.ServiceBroker/RenewLease", Access.only(Role.CLIENT, Role.ADMIN, Role.GATEWAY),
+      "servicefarm.v1.ServiceBroker/ReleaseLease",
+      Access.only(Role.CLIENT, Role.ADMIN, Role.GATEWAY));
 
   private MethodRoles() {}
 

@@ -10,6 +10,11 @@ import org.servicefarm.controller.model.FarmException;
 public enum Role {
   CLIENT,
   ADMIN,
+  /**
+   * A farm gateway: may request, renew and release leases and watch the routing table, nothing
+   * else (not even list services or read a VM), so a stolen gateway token reaches no admin call.
+   */
+  GATEWAY,
   /** An agent on its control stream: certified over TLS with a client CA, anyone in plaintext. */
   AGENT,
   /**
@@ -24,18 +29,18 @@ public enum Role {
   }
 
   /**
-   * The token role named by {@code label} ("client" or "admin").
+   * The token role named by {@code label} ("client", "admin" or "gateway").
    *
    * @throws IllegalArgumentException naming the value when it is not a token role
    */
   public static Role ofToken(String label) {
-    for (Role r : new Role[] {CLIENT, ADMIN}) {
+    for (Role r : new Role[] {CLIENT, ADMIN, GATEWAY}) {
       if (r.label().equals(label)) {
         return r;
       }
     }
     throw new IllegalArgumentException(
         "role '" + (label == null ? "null" : FarmException.shown(label))
-            + "' is not a token role; expected client or admin");
+            + "' is not a token role; expected client, admin or gateway");
   }
 }

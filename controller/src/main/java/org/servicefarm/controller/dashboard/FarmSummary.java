@@ -21,6 +21,7 @@ import org.servicefarm.controller.model.AuditRecord;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmServiceRecord;
+import org.servicefarm.controller.routes.GatewayAddresses;
 import org.servicefarm.controller.model.VmState;
 
 /**
@@ -46,9 +47,12 @@ public final class FarmSummary {
   private final EventRepository events;
   private final AuditRepository audit;
   private final ProjectRegistry projects;
+  private final GatewayAddresses gateways;
 
   public FarmSummary(Database db, HostRepository hosts, AgentRegistry agents, VmListings vms,
-      ImageCatalog catalog, EventRepository events, AuditRepository audit) {
+      ImageCatalog catalog, EventRepository events, AuditRepository audit,
+      GatewayAddresses gateways) {
+    this.gateways = gateways;
     this.audit = audit;
     this.projects = new ProjectRegistry(db, new ProjectRepository());
     this.db = db;
@@ -166,6 +170,7 @@ public final class FarmSummary {
 
   private void writeServices(JsonWriter out) throws IOException {
     Map<String, Integer> perDefinition = vms.countsByDefinition(db);
+    Map<String, Integer> gatewayPorts = gateways.ports();
     out.name("services").beginArray();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       out.beginObject()
@@ -179,6 +184,13 @@ public final class FarmSummary {
           .name("offers").beginArray();
       for (ServiceDefinitionRecord.ServicePort p : d.services()) {
         out.value(p.name() + ":" + p.guestPort());
+      }
+      out.endArray().name("gateways").beginArray();
+      for (ServiceDefinitionRecord.ServicePort p : d.services()) {
+        Integer port = gatewayPorts.get(p.name());
+        if (port != null) {
+          out.value(p.name() + " " + gateways.address(port));
+        }
       }
       out.endArray()
           .name("vms").value(perDefinition.getOrDefault(d.name(), 0))

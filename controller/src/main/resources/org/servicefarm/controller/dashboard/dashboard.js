@@ -100,6 +100,7 @@
         cell(s.name),
         cell(s.shared ? s.project + ' (shared)' : s.project),
         cell(s.offers.join(', ')),
+        cell((s.gateways || []).join(', ')),
         cell(s.packages),
         cell(s.command, 'id'),
         cell(s.vcpus),
@@ -107,7 +108,7 @@
         cell(s.vms),
         actions,
       ], s.name);
-    }), 9, 'No services are defined.');
+    }), 10, 'No services are defined.');
   }
 
   /** The define form, sent as farmctl service define would send it. */

@@ -38,11 +38,36 @@ class MigrationsTest {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
-    assertEquals(List.of("api_tokens", "audit", "controller_leadership", "events", "hosts", "images",
-        "leases", "operations", "projects",
+    assertEquals(List.of("api_tokens", "audit", "controller_leadership", "events", "gateway_ports",
+        "hosts", "images", "leases", "operations", "projects",
         "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);
+  }
+
+  @Test
+  void servicesDefinedBeforeGatewayPortsGetOneAndLaterDefinitionsByAnyCodeToo() {
+    Migrations.migrateTo(db.dataSource(), "10");
+    UUID image = UUID.randomUUID();
+    db.update("INSERT INTO images (id, name, sha256, format, build_state) VALUES (?, 'img', ?,"
+        + " 'qcow2', 'READY')", image, "a".repeat(64));
+    for (String name : List.of("old-b", "old-a")) {
+      db.update("INSERT INTO service_definitions (name, image_id, vcpus, memory_mb)"
+          + " VALUES (?, ?, 1, 256)", name, image);
+      db.update("INSERT INTO services (name, definition, guest_port) VALUES (?, ?, 80)", name,
+          name);
+    }
+    Migrations.migrate(db.dataSource());
+    // A definition written by code that knows nothing of gateway ports still gets one.
+    db.update("INSERT INTO service_definitions (name, image_id, vcpus, memory_mb)"
+        + " VALUES ('new-c', ?, 1, 256)", image);
+    db.update("INSERT INTO services (name, definition, guest_port) VALUES ('new-c', 'new-c', 80)");
+
+    assertEquals(List.of("old-a 30000", "old-b 30001", "new-c 30002"), db.query(
+        "SELECT service, port FROM gateway_ports ORDER BY port",
+        rs -> rs.getString(1) + " " + rs.getInt(2)));
+    db.update("INSERT INTO api_tokens (id, name, role, token_hash) VALUES (?, 'gw', 'gateway', ?)",
+        UUID.randomUUID(), "b".repeat(64));
   }
 
   @Test

@@ -149,6 +149,8 @@ class DashboardIntegrationTest {
     JsonObject web = find(summary.getAsJsonArray("services"), "name", "dash-web").orElseThrow();
     assertEquals(1, web.get("vms").getAsInt());
     assertEquals("dash-web:80", web.getAsJsonArray("offers").get(0).getAsString());
+    assertEquals("dash-web " + served.gatewayAddress(),
+        web.getAsJsonArray("gateways").get(0).getAsString(), "the service's gateway address");
     JsonObject unused = find(summary.getAsJsonArray("services"), "name", "dash-xss").orElseThrow();
     assertEquals(0, unused.get("vms").getAsInt());
     assertTrue(find(summary.getAsJsonArray("events"), "vmId", served.vmId()).isPresent(),

@@ -39,7 +39,8 @@ final class DeclaredApi {
         FarmAdminGrpc.getServiceDescriptor(), ServiceBrokerGrpc.getServiceDescriptor(),
         TokenAdminGrpc.getServiceDescriptor(), ImageStoreGrpc.getServiceDescriptor(),
         AgentControlGrpc.getServiceDescriptor(), AuditLogGrpc.getServiceDescriptor(),
-        ProjectAdminGrpc.getServiceDescriptor()));
+        ProjectAdminGrpc.getServiceDescriptor(),
+        org.servicefarm.api.v1.GatewayRoutesGrpc.getServiceDescriptor()));
     List<ServiceDescriptor> services = new ArrayList<>();
     try (Stream<Path> protos = Files.list(FarmJars.root().resolve(PROTO_DIR))) {
       for (Path proto : protos.filter(p -> p.toString().endsWith(".proto")).sorted().toList()) {

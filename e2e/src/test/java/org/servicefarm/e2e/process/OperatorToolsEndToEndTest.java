@@ -97,10 +97,13 @@ class OperatorToolsEndToEndTest {
   @Order(2)
   void servicesListsTheServiceAsOfferedByTheVm() throws Exception {
     Run table = ok(farmctl.run("services"));
-    assertEquals(List.of("SERVICE", "AVAILABILITY", "DEFINITION", "ACTIVE", "SLEEPING",
-        "ARCHIVED", "VMS"), words(table.lines().get(0)));
-    assertEquals(List.of(SERVICE, "offered", SERVICE, "1", "0", "0", requested.getVmId()),
-        row(table, SERVICE));
+    assertEquals(List.of("SERVICE", "AVAILABILITY", "GATEWAY", "DEFINITION", "ACTIVE",
+        "SLEEPING", "ARCHIVED", "VMS"), words(table.lines().get(0)));
+    assertEquals(List.of(SERVICE, "offered", requested.getGatewayAddress(), SERVICE, "1", "0",
+        "0", requested.getVmId()), row(table, SERVICE));
+    assertTrue(requested.getGatewayAddress().matches("127\\.0\\.0\\.1:3\\d{4}"),
+        "the request's answer names the service's gateway address: "
+            + requested.getGatewayAddress());
 
     ListServicesResponse json =
         parse(ok(farmctl.run("services", "-o", "json")), ListServicesResponse.newBuilder());

@@ -88,7 +88,7 @@ class ReleaseFilesTest {
       Assumptions.abort(why + ": SKIPPED");
     }
     CommandRun verify = CommandRun.of(dir, List.of("systemd-analyze", "verify",
-        unit("controller").toString(), unit("agent").toString()));
+        unit("controller").toString(), unit("agent").toString(), unit("gateway").toString()));
     assertEquals(0, verify.exitCode(), verify.toString());
     assertEquals("", verify.err(), verify.toString());
   }

@@ -12,6 +12,12 @@ public record CommandRun(int exitCode, String out, String err) {
 
   public static CommandRun of(Path workDir, List<String> command) throws IOException,
       InterruptedException {
+    return of(workDir, command, java.time.Duration.ofSeconds(120));
+  }
+
+  /** As {@link #of(Path, List)}, waiting up to {@code limit} for the command to end. */
+  public static CommandRun of(Path workDir, List<String> command, java.time.Duration limit)
+      throws IOException, InterruptedException {
     Path out = Files.createTempFile(workDir, "out", ".txt");
     Path err = Files.createTempFile(workDir, "err", ".txt");
     // Files, not pipes: a command that prints much cannot block on a full pipe buffer.
@@ -20,9 +26,9 @@ public record CommandRun(int exitCode, String out, String err) {
     // The daemons read SERVICEFARM_* variables; the test's own environment must not leak in.
     builder.environment().keySet().removeIf(name -> name.startsWith("SERVICEFARM_"));
     Process process = builder.start();
-    if (!process.waitFor(120, TimeUnit.SECONDS)) {
+    if (!process.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {
       process.destroyForcibly();
-      throw new AssertionError(command + " did not end within 120 s");
+      throw new AssertionError(command + " did not end within " + limit.toSeconds() + " s");
     }
     return new CommandRun(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
         Files.readString(err, StandardCharsets.UTF_8));

@@ -27,6 +27,10 @@ public final class FarmJars {
     return jar("agent/target/servicefarm-agent.jar");
   }
 
+  public static Path gateway() {
+    return jar("gateway/target/servicefarm-gateway.jar");
+  }
+
   public static Path farmctl() {
     return jar("cli/target/farmctl.jar");
   }
