@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.lifecycle.HistoryRetention;
 import java.time.Duration;
 import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.reconcile.OrphanPolicy;

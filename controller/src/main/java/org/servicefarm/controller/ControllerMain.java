@@ -1,5 +1,6 @@
 package org.servicefarm.controller;
 
+import org.servicefarm.controller.lifecycle.HistoryRetention;
 import io.grpc.Server;
 import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;

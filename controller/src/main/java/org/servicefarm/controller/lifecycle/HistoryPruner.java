@@ -3,7 +3,6 @@ package org.servicefarm.controller.lifecycle;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.logging.Logger;
-import org.servicefarm.controller.HistoryRetention;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HistoryRepository;
 

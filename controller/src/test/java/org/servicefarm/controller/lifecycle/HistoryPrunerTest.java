@@ -10,7 +10,6 @@ import java.time.ZoneOffset;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.servicefarm.controller.HistoryRetention;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HistoryRepository;
 import org.servicefarm.controller.db.Migrations;

@@ -1,4 +1,4 @@
-package org.servicefarm.controller;
+package org.servicefarm.controller.lifecycle;
 
 import java.time.Duration;
 
