@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Debian packages of a release with dpkg-deb: servicefarm-controller, servicefarm-agent
-# and farmctl, each a runnable jar in /usr/share/servicefarm with its systemd unit, config file
+# Builds the Debian packages of a release with dpkg-deb: servicefarm-controller, servicefarm-agent,
+# servicefarm-gateway and farmctl, each a runnable jar in /usr/share/servicefarm with its systemd unit, config file
 # (a conffile) and maintainer scripts. ./farm dist runs it after building the jars.
 #   build-debs.sh VERSION OUT_DIR     (VERSION as Maven writes it: 0.1.0-SNAPSHOT becomes 0.1.0~SNAPSHOT)
 # The jars are taken from the modules' target/ folders; --jars DIR takes them all from DIR.
@@ -94,5 +94,8 @@ package servicefarm-agent agent/target/servicefarm-agent.jar \
   "$JAVA, libvirt0, libvirt-daemon-system, qemu-system-x86, qemu-utils" \
   "Service Farm agent: runs a farm host's VMs through libvirt" \
   servicefarm-agent.service agent.conf
+package servicefarm-gateway gateway/target/servicefarm-gateway.jar "$JAVA" \
+  "Service Farm gateway: stable addresses that wake services" \
+  servicefarm-gateway.service
 package farmctl cli/target/farmctl.jar "$JAVA" \
   "Service Farm command line: farmctl"

@@ -29,7 +29,7 @@ import org.servicefarm.e2e.support.RealGuests;
  */
 class DebianPackagesTest {
   private static final List<String> PACKAGES =
-      List.of("servicefarm-controller", "servicefarm-agent", "farmctl");
+      List.of("servicefarm-controller", "servicefarm-agent", "servicefarm-gateway", "farmctl");
 
   @TempDir
   Path dir;
@@ -73,7 +73,8 @@ class DebianPackagesTest {
     checkAccount(root);
     CommandRun verify = CommandRun.of(dir, List.of("systemd-analyze", "verify",
         root.resolve("lib/systemd/system/servicefarm-controller.service").toString(),
-        root.resolve("lib/systemd/system/servicefarm-agent.service").toString()));
+        root.resolve("lib/systemd/system/servicefarm-agent.service").toString(),
+        root.resolve("lib/systemd/system/servicefarm-gateway.service").toString()));
     assertEquals(0, verify.exitCode(), verify.toString());
     assertEquals("", verify.err(), verify.toString());
 
@@ -106,7 +107,8 @@ class DebianPackagesTest {
     Path debian = FarmJars.root().resolve("dist/debian");
     List<String> command = new ArrayList<>(List.of("shellcheck", "--shell=sh",
         debian.resolve("farmctl/files/usr/bin/farmctl").toString()));
-    for (String name : List.of("servicefarm-controller", "servicefarm-agent")) {
+    for (String name : List.of("servicefarm-controller", "servicefarm-agent",
+        "servicefarm-gateway")) {
       for (String script : List.of("postinst", "prerm", "postrm")) {
         command.add(debian.resolve(name).resolve(script).toString());
       }
@@ -124,7 +126,7 @@ class DebianPackagesTest {
 
   private static void checkFiles(Path root) throws IOException {
     for (String jar : List.of("servicefarm-controller.jar", "servicefarm-agent.jar",
-        "farmctl.jar")) {
+        "servicefarm-gateway.jar", "farmctl.jar")) {
       assertMode(root.resolve("usr/share/servicefarm/" + jar), "rw-r--r--");
     }
     for (String daemon : List.of("controller", "agent")) {
@@ -139,6 +141,11 @@ class DebianPackagesTest {
       assertEquals(Files.readString(FarmJars.root().resolve("dist/config/" + daemon + ".conf"))
           .replace("/opt/servicefarm/", "/usr/share/servicefarm/"), Files.readString(config));
     }
+    Path gatewayUnit = root.resolve("lib/systemd/system/servicefarm-gateway.service");
+    assertMode(gatewayUnit, "rw-r--r--");
+    assertTrue(Files.readString(gatewayUnit).contains(
+        "\nExecStart=/usr/bin/java -jar /usr/share/servicefarm/servicefarm-gateway.jar"),
+        gatewayUnit + " runs the packaged jar");
     assertMode(root.resolve("usr/bin/farmctl"), "rwxr-xr-x");
     assertTrue(Files.readString(root.resolve("usr/bin/farmctl"))
         .contains("exec /usr/share/servicefarm/farmctl "));
