@@ -174,7 +174,7 @@ public final class Controller implements AutoCloseable {
     OperationTracker operationTracker =
         new OperationTracker(db, operationRepo, StatusMapper::toStatus, metrics::operationFinished);
     ImageConstructor constructor = new ImageConstructor(db, images, blobs,
-        ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
+        config.images().constructorSettings(dataDir), metrics::imageComposed);
     try {
       constructor.removeLeftoverBuilds();
     } catch (IOException e) {

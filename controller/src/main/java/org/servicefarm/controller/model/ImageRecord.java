@@ -6,7 +6,9 @@ import java.util.UUID;
 /**
  * One row of {@code images}. A registered image has no {@code inputHash} and is READY from the
  * start; a composed one has an {@code inputHash} and, once READY, a kernel, initrd and command
- * line of its own. {@code buildStartedAt} is when its current or last build was claimed.
+ * line of its own. {@code buildStartedAt} is when its current or last build was claimed. A
+ * composed image's disk is a service layer backed by the base layer {@code baseLayerSha256}
+ * (null for a disk that stands alone).
  */
 public record ImageRecord(
     UUID id,
@@ -22,7 +24,9 @@ public record ImageRecord(
     String initrdSha256,
     String kernelCmdline,
     String buildError,
-    Instant buildStartedAt) {
+    Instant buildStartedAt,
+    String baseLayerSha256,
+    long baseLayerSizeBytes) {
 
   /** Composed from packages (and so built by the image constructor), rather than registered. */
   public boolean composed() {

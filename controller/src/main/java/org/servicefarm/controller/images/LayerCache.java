@@ -1,0 +1,111 @@
+package org.servicefarm.controller.images;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The controller's layer cache ({@code <data-dir>/layer-cache}, or {@code --layer-cache DIR},
+ * which several controllers on one machine may share): Debian packages ({@code packages/},
+ * bounded, oldest out first) and composed base layers ({@code bases/<key>/}, see
+ * {@link BaseLayer}). A base is made under a lock file beside it, so processes sharing the
+ * directory compose it once; inside one process a lock per key comes first (a file lock is the
+ * process's, not a thread's).
+ */
+final class LayerCache {
+  private static final Logger LOG = Logger.getLogger(LayerCache.class.getName());
+
+  private final Path dir;
+  private final long maxPackageBytes;
+  private final ConcurrentMap<String, ReentrantLock> locks = new ConcurrentHashMap<>();
+
+  LayerCache(Path dir, long maxPackageBytes) {
+    this.dir = dir.toAbsolutePath().normalize();
+    this.maxPackageBytes = maxPackageBytes;
+  }
+
+  Path packages() throws IOException {
+    return Files.createDirectories(dir.resolve("packages"));
+  }
+
+  Path base(String key) {
+    return dir.resolve("bases").resolve(key);
+  }
+
+  /** A directory in {@code bases/} to make a base in before it is moved to its key's name. */
+  Path newBaseWork(String key) throws IOException {
+    Path bases = Files.createDirectories(dir.resolve("bases"));
+    return Files.createTempDirectory(bases, "." + key.substring(0, 16) + "-");
+  }
+
+  /** A lock held until closed. */
+  interface Held extends AutoCloseable {
+    @Override
+    void close() throws IOException;
+  }
+
+  /** Holds the base's key in this process and in every process sharing the directory. */
+  Held lockBase(String key) throws IOException, InterruptedException {
+    ReentrantLock local = locks.computeIfAbsent(key, k -> new ReentrantLock());
+    local.lockInterruptibly();
+    try {
+      Path lockFile = Files.createDirectories(dir.resolve("bases")).resolve(key + ".lock");
+      FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE);
+      FileLock lock;
+      try {
+        lock = channel.lock(); // blocks while another process composes this base
+      } catch (IOException | RuntimeException e) {
+        channel.close();
+        throw e;
+      }
+      return () -> {
+        try (channel) {
+          lock.release();
+        } finally {
+          local.unlock();
+        }
+      };
+    } catch (IOException | RuntimeException e) {
+      local.unlock();
+      throw e;
+    }
+  }
+
+  /** Removes the oldest packages until the package cache fits its bound. */
+  void trimPackages() throws IOException {
+    record Deb(Path path, long size, FileTime modified) {}
+    List<Deb> debs = new ArrayList<>();
+    try (Stream<Path> files = Files.list(packages())) {
+      for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".deb")).toList()) {
+        try {
+          debs.add(new Deb(f, Files.size(f), Files.getLastModifiedTime(f)));
+        } catch (NoSuchFileException e) {
+          LOG.fine(f + " went while the package cache was listed");
+        }
+      }
+    }
+    long total = debs.stream().mapToLong(Deb::size).sum();
+    debs.sort(Comparator.comparing(Deb::modified));
+    for (Deb deb : debs) {
+      if (total <= maxPackageBytes) {
+        break;
+      }
+      Files.deleteIfExists(deb.path());
+      total -= deb.size();
+    }
+  }
+}
