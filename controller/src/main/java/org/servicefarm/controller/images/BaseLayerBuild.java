@@ -69,11 +69,13 @@ final class BaseLayerBuild {
     Files.copy(kernel, target.resolve(BaseLayer.KERNEL), StandardCopyOption.REPLACE_EXISTING);
     Files.copy(initrd, target.resolve(BaseLayer.INITRD), StandardCopyOption.REPLACE_EXISTING);
 
-    // The tree keeps apt's lists; the image does not (a guest never runs apt from them).
+    // The tree keeps apt's lists; the image does not (a guest never runs apt from them). The
+    // kernel's modules and /boot stay out of the tree: service layers never change them.
     Path tree = target.resolve(BaseLayer.TREE);
     tools.run("base-tree", account.privileged(List.of("sh", "-c",
         "set -e; tar --numeric-owner -C \"$1\" -cf \"$2\" --exclude=./dev/* --exclude=./proc/*"
-            + " --exclude=./sys/* .; find \"$1/var/lib/apt/lists\" -mindepth 1 -delete",
+            + " --exclude=./sys/* --exclude=./boot --exclude=./usr/lib/modules"
+            + " --exclude=./lib/modules .; find \"$1/var/lib/apt/lists\" -mindepth 1 -delete",
         "base-tree", rootfs.toString(), tree.toString())), steps.timeLeft());
 
     Path raw = target.resolve(BaseLayer.RAW);

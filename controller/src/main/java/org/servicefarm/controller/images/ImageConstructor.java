@@ -29,11 +29,12 @@ import org.servicefarm.controller.model.ImageRecord;
  * others poll the row until it is READY or FAILED. A BUILDING row whose claim is older than
  * {@link Settings#staleClaimAfter} belongs to a builder presumed dead, and may be claimed again.
  *
- * <p>A build runs in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools'
- * output to {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image).
- * mmdebstrap writes a root file system with its owners, which mkfs.ext4 copies: as the
- * controller's root, or as root of a user namespace when the controller is not root
- * ({@link BuildAccount}).
+ * <p>An image is a service layer on a shared base layer ({@link LayeredImageBuild}). A build runs
+ * in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools' output to
+ * {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image), the base's
+ * composition included when this build composes it. The tools write root file systems with their
+ * owners: as the controller's root, or as root of a user namespace when the controller is not
+ * root ({@link BuildAccount}).
  */
 public final class ImageConstructor {
   private static final Logger LOG = Logger.getLogger(ImageConstructor.class.getName());
@@ -101,10 +102,11 @@ public final class ImageConstructor {
   /**
    * How long each phase of a build took: compose (getting the base layer, zero when cached, and
    * installing the packages), filesystem (writing them into the base's file system), convert
-   * (the layer's delta and qcow2), store.
+   * (the layer's delta and qcow2), store; and of compose, how long the base layer took, and
+   * whether it was composed for this build (rather than found in the layer cache or the store).
    */
   public record BuildPhases(Duration compose, Duration filesystem, Duration convert,
-      Duration store) {
+      Duration store, Duration base, boolean baseComposed) {
     public Duration total() {
       return compose.plus(filesystem).plus(convert).plus(store);
     }
@@ -201,6 +203,7 @@ public final class ImageConstructor {
    */
   public void removeLeftoverBuilds() throws IOException {
     BuildDirectory.removeLeftovers(settings.dataDir().resolve("build"), settings.account());
+    layerCache.removeStaleWork(settings.account(), settings.staleClaimAfter());
   }
 
   /** The phases of the last build of the image by this controller, if it built it. */

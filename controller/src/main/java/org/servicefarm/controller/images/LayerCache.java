@@ -85,6 +85,31 @@ final class LayerCache {
     }
   }
 
+  /**
+   * Removes base layers' work directories ({@code bases/.<key>-*}) older than {@code olderThan}:
+   * left by a process that stopped while composing. Younger ones may be another live process's
+   * (the cache may be shared), so they stay.
+   */
+  void removeStaleWork(BuildAccount account, java.time.Duration olderThan) throws IOException {
+    Path bases = dir.resolve("bases");
+    if (!Files.isDirectory(bases)) {
+      return;
+    }
+    FileTime before = FileTime.from(java.time.Instant.now().minus(olderThan));
+    List<Path> stale = new ArrayList<>();
+    try (Stream<Path> entries = Files.list(bases)) {
+      for (Path p : entries.filter(p -> p.getFileName().toString().startsWith(".")).toList()) {
+        if (Files.getLastModifiedTime(p).compareTo(before) < 0) {
+          stale.add(p);
+        }
+      }
+    }
+    for (Path p : stale) {
+      BuildDirectory.remove(p, account);
+      LOG.info("removed " + p + ", left by a base layer composition that did not finish");
+    }
+  }
+
   /** Removes the oldest packages until the package cache fits its bound. */
   void trimPackages() throws IOException {
     record Deb(Path path, long size, FileTime modified) {}

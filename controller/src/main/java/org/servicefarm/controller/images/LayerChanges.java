@@ -16,12 +16,16 @@ import org.servicefarm.controller.images.TreeListing.Entry;
  * the service layer holds only the blocks that differ. Pure: no file is read here.
  *
  * <p>Left out: the contents of {@code /dev}, {@code /proc}, {@code /sys}, {@code /run} and
- * {@code /tmp} (mounted over in the guest), and apt's package lists and archive cache (the
- * package cache lives outside the image).
+ * {@code /tmp} (mounted over in the guest), apt's package lists and archive cache (the package
+ * cache lives outside the image), and {@code /boot} and the kernel's modules: a service boots
+ * the base's kernel and initrd, whose modules are the base's (the service build does not unpack
+ * them).
  */
 final class LayerChanges {
   private static final List<String> SKIPPED_CONTENTS = List.of("dev/", "proc/", "sys/", "run/",
       "tmp/", "var/lib/apt/lists/", "var/cache/apt/");
+  private static final List<String> SKIPPED_WHOLE = List.of("boot", "usr/lib/modules",
+      "lib/modules");
 
   private LayerChanges() {}
 
@@ -146,6 +150,11 @@ final class LayerChanges {
   private static boolean skipped(String path) {
     for (String prefix : SKIPPED_CONTENTS) {
       if (path.startsWith(prefix)) {
+        return true;
+      }
+    }
+    for (String whole : SKIPPED_WHOLE) {
+      if (path.equals(whole) || path.startsWith(whole + "/")) {
         return true;
       }
     }

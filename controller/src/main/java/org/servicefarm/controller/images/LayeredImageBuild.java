@@ -66,7 +66,7 @@ final class LayeredImageBuild {
         new BuiltImage(disk.sha256(), disk.sizeBytes(), b.kernelSha256(), b.initrdSha256(),
             GuestInit.KERNEL_CMDLINE, b.diskSha256(), b.diskSize()),
         new ImageConstructor.BuildPhases(base.took().plus(layer.install()), layer.write(),
-            layer.delta(), store),
+            layer.delta(), store, base.took(), base.composed()),
         base.composed(), b.diskSize());
   }
 }

@@ -32,7 +32,10 @@ final class ServiceLayerBuild {
       tree=$1 root=$2 cache=$3 before=$4 format=$5
       shift 5
       mkdir "$root"
-      tar --numeric-owner -xpf "$tree" -C "$root"
+      # The kernel's modules and /boot are the base's alone (a layer boots the base's kernel and
+      # initrd): left out, they cost no time here and stay out of the comparison.
+      tar --numeric-owner -xpf "$tree" -C "$root" --exclude=./usr/lib/modules \
+        --exclude=./lib/modules --exclude=./boot
       find "$root" -xdev -printf "$format" > "$before"
       mkdir -p "$root/dev" "$root/proc" "$root/var/cache/apt/archives/partial" \\
         "$root/var/cache/apt/farm-packages"

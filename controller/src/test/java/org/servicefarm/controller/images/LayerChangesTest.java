@@ -87,14 +87,20 @@ class LayerChangesTest {
   }
 
   @Test
-  void aptListsAndMountedDirectoriesStayOutOfTheLayer() throws Exception {
+  void aptListsMountedDirectoriesAndTheKernelsFilesStayOutOfTheLayer() throws Exception {
     String script = LayerChanges.debugfsScript(listing(ROOT),
         listing(ROOT, record("f 0644 0 0 9 1.0 1.0 70 1", "var/lib/apt/lists/x_Packages", ""),
             record("f 0644 0 0 9 1.0 1.0 71 1", "var/cache/apt/archives/p.deb", ""),
-            record("c 0666 0 0 0 1.0 1.0 72 1", "dev/null", "")),
+            record("c 0666 0 0 0 1.0 1.0 72 1", "dev/null", ""),
+            record("f 0644 0 0 9 1.0 1.0 73 1", "usr/lib/modules/6.1.0/extra.ko", ""),
+            record("f 0644 0 0 9 1.0 1.0 74 1", "boot/initrd.img-6.1.0", ""),
+            record("f 0644 0 0 9 1.0 1.0 75 1", "bootstrap.txt", "")),
         "/r");
 
-    assertEquals("", script);
+    assertEquals(List.of("cd \"/\"", "write \"/r/bootstrap.txt\" \"bootstrap.txt\"",
+        "sif \"/bootstrap.txt\" mode 0100644", "sif \"/bootstrap.txt\" uid 0",
+        "sif \"/bootstrap.txt\" gid 0", "sif \"/bootstrap.txt\" mtime @1"),
+        script.lines().toList());
   }
 
   @Test
