@@ -47,6 +47,8 @@ import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.ha.LeaderDuties;
+import org.servicefarm.controller.images.BlobCollector;
+import org.servicefarm.controller.db.BlobReferences;
 import org.servicefarm.controller.ha.LeaderElection;
 import org.servicefarm.controller.ha.LeaderFence;
 import org.servicefarm.controller.ha.LeaderRouting;
@@ -181,6 +183,8 @@ public final class Controller implements AutoCloseable {
       throw new java.io.UncheckedIOException("cannot look for builds a stopped controller left in "
           + dataDir.resolve("build"), e);
     }
+    BlobCollector collector = new BlobCollector(db, new BlobReferences(), blobs,
+        config.images().blobGrace());
     ReconcileSteps steps = new ReconcileSteps(leaderDb, vms, new CommandFactory(db, catalogRepo, images, events),
         offers, agents, placer, watcher, config.commandTimeout(), config.longCommandTimeout(),
         digests, imageId -> constructor.ensureBuilt(
@@ -222,7 +226,7 @@ public final class Controller implements AutoCloseable {
             new ImageIntake(catalog, blobs, config.images().importDirectory()), queries, hosts, agents,
             new VmActions(db, vms, leaseRepo, reconciler, waiter), config.actionWait(),
             new EventAndDrainAdmin(db, events, catalogRepo, eventFeed, drainer, agents),
-            new DefinitionDeletion(db, catalogRepo, vms, reconciler)),
+            new DefinitionDeletion(db, catalogRepo, vms, reconciler), collector),
         new ImageStoreService(blobs),
         new AgentControlService(agents, hostTracker, config.reportIntervalSeconds()));
     eventFeed.start();
@@ -236,10 +240,13 @@ public final class Controller implements AutoCloseable {
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), drainer::pass)
         .every("idle ladder", config.idleLadderTick(), idleLadder::tick)
         .every("audit retention", Duration.ofHours(1), auditTrail::prune)
+        .whenElected(() -> collector.collect(true)) // the store's figures for the metrics
+        .every("blob collection", Duration.ofHours(1), () -> collector.collect(false))
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
+    metrics.watchBlobStore(collector::lastBytesByKind);
     metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
         .map(ServingHealth.Report::serving).orElse(false));
   }

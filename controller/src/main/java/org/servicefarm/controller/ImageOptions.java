@@ -41,6 +41,12 @@ final class ImageOptions {
           + " (default: ${DEFAULT-VALUE})")
   long packageCacheGb;
 
+  @Option(names = "--blob-grace-hours", paramLabel = "HOURS", defaultValue = "24",
+      description = "how long a blob nothing refers to (a superseded build, a deleted VM's"
+          + " archive) stays in the image store before the hourly collection removes it"
+          + " (default: ${DEFAULT-VALUE})")
+  long blobGraceHours;
+
   /** The settings the options give; a quota under 1 GiB or an unusable directory is refused. */
   ImageSettings settings() {
     if (imageStoreQuotaGb < 1) {
@@ -52,7 +58,11 @@ final class ImageOptions {
     if (packageCacheGb < 1) {
       throw refused("--package-cache-gb " + packageCacheGb + ": give GiB, 1 or more");
     }
+    if (blobGraceHours < 1) {
+      throw refused("--blob-grace-hours " + blobGraceHours + ": give hours, 1 or more");
+    }
     ImageSettings settings = ImageSettings.defaults().withStoreQuotaBytes(imageStoreQuotaGb << 30)
+        .withBlobGrace(java.time.Duration.ofHours(blobGraceHours))
         .withComposition(java.util.Optional.ofNullable(layerCache)
             .map(dir -> dir.toAbsolutePath().normalize()), maxCompositions, packageCacheGb << 30);
     if (imageImportDir == null) {

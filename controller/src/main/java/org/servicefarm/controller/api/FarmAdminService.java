@@ -26,6 +26,9 @@ import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.ListHostsResponse;
+import org.servicefarm.api.v1.CollectBlobsRequest;
+import org.servicefarm.api.v1.CollectBlobsResponse;
+import org.servicefarm.api.v1.CollectedBlob;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.ListImagesResponse;
 import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
@@ -45,6 +48,8 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmQueries;
 import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.images.BlobCollector;
+import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
@@ -67,6 +72,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final Duration actionWait;
   private final EventAndDrainAdmin eventsAndDrains;
   private final DefinitionDeletion deletion;
+  private final BlobCollector collector;
 
   /**
    * Without events, drains and definition deletion (they answer UNAVAILABLE): for tests of the
@@ -84,6 +90,15 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
       EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion) {
+    this(db, catalog, intake, queries, hosts, agents, actions, actionWait, eventsAndDrains,
+        deletion, null);
+  }
+
+  /** @param collector CollectBlobs (null: it answers UNAVAILABLE) */
+  public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmQueries queries,
+      HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
+      EventAndDrainAdmin eventsAndDrains, DefinitionDeletion deletion, BlobCollector collector) {
+    this.collector = collector;
     this.eventsAndDrains = eventsAndDrains;
     this.deletion = deletion;
     this.db = db;
@@ -215,6 +230,26 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   public void listImages(ListImagesRequest req, StreamObserver<ListImagesResponse> out) {
     ListImagesResponse.Builder resp = ListImagesResponse.newBuilder();
     catalog.list().forEach(i -> resp.addImages(ProtoMapping.image(i)));
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void collectBlobs(CollectBlobsRequest req, StreamObserver<CollectBlobsResponse> out) {
+    if (collector == null) {
+      throw new FarmException.Unavailable("blob collection is not available on this controller");
+    }
+    BlobCollector.Report report = collector.collect(req.getDryRun());
+    CollectBlobsResponse.Builder resp = CollectBlobsResponse.newBuilder()
+        .setDryRun(report.dryRun()).setFreedBytes(report.freedBytes())
+        .setKeptBlobs(report.keptBlobs()).setKeptBytes(report.keptBytes())
+        .setYoungBlobs(report.youngBlobs());
+    for (BlobStorage.StoredBlob blob : report.collected()) {
+      resp.addBlobs(CollectedBlob.newBuilder().setSha256(blob.sha256())
+          .setSizeBytes(blob.sizeBytes()).setStoredAt(com.google.protobuf.Timestamp.newBuilder()
+              .setSeconds(blob.storedAt().getEpochSecond())
+              .setNanos(blob.storedAt().getNano())));
+    }
     out.onNext(resp.build());
     out.onCompleted();
   }

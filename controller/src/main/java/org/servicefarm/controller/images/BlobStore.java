@@ -158,6 +158,29 @@ public final class BlobStore implements BlobStorage {
 
   /** Removes the blob; false when it was not there. */
   @Override
+  public java.util.List<StoredBlob> list() {
+    java.util.List<StoredBlob> blobs = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> files = Files.list(root)) {
+      for (Path file : files.toList()) {
+        String name = file.getFileName().toString();
+        if (!name.matches("[0-9a-f]{64}")) {
+          continue; // .incoming and anything not a blob
+        }
+        try {
+          java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(file,
+              java.nio.file.attribute.BasicFileAttributes.class);
+          blobs.add(new StoredBlob(name, a.size(), a.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+          continue; // deleted while listed
+        }
+      }
+    } catch (IOException e) {
+      throw ioFailure("cannot list the image store " + root, e);
+    }
+    return blobs;
+  }
+
+  @Override
   public boolean delete(String sha256) {
     try {
       return Files.deleteIfExists(pathOf(sha256));
