@@ -33,7 +33,7 @@ class ImagesBenchmark {
   @Test
   void images() throws Exception {
     Path work = Files.createTempDirectory("servicefarm-images-bench");
-    try (StandalonePostgres pg = new StandalonePostgres(work.resolve("pg"));
+    try (StandalonePostgres pg = new StandalonePostgres(Files.createTempDirectory("servicefarm-pg"));
         Database db = new Database(pg.jdbcUrl(), pg.user(), "", 4)) {
       Migrations.migrate(db.dataSource());
       Path shared = ProcessFarm.sharedLayerCache().resolve("packages");

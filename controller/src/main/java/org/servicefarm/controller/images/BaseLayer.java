@@ -28,6 +28,9 @@ record BaseLayer(String key, Path dir, String diskSha256, long diskSize, String 
   static final String KERNEL = "kernel";
   static final String INITRD = "initrd";
   private static final String PROPERTIES = "layer.properties";
+  /** The Debian packages installed in the base, one a line (absent for a base taken from the
+   * store: then every service build installs its packages with apt). */
+  static final String PACKAGES = "packages.txt";
 
   Path disk() {
     return dir.resolve(DISK);
@@ -47,6 +50,31 @@ record BaseLayer(String key, Path dir, String diskSha256, long diskSize, String 
 
   Path initrd() {
     return dir.resolve(INITRD);
+  }
+
+  /** The packages installed in the base; empty when not known. */
+  java.util.Set<String> installedPackages() throws IOException {
+    Path file = dir.resolve(PACKAGES);
+    if (!Files.isRegularFile(file)) {
+      return java.util.Set.of();
+    }
+    return java.util.Set.copyOf(Files.readAllLines(file));
+  }
+
+  /**
+   * Records the packages dpkg's status file (of the composed tree) says are installed.
+   */
+  static void recordInstalledPackages(Path dpkgStatus, Path layerDir) throws IOException {
+    java.util.List<String> installed = new java.util.ArrayList<>();
+    String name = null;
+    for (String line : Files.readAllLines(dpkgStatus)) {
+      if (line.startsWith("Package: ")) {
+        name = line.substring("Package: ".length()).strip();
+      } else if (line.equals("Status: install ok installed") && name != null) {
+        installed.add(name);
+      }
+    }
+    Files.write(layerDir.resolve(PACKAGES), installed);
   }
 
   /** Marks the directory complete; the last step of making it. */

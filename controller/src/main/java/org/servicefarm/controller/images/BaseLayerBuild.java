@@ -64,6 +64,8 @@ final class BaseLayerBuild {
     tools.run("base-compose", account.privileged(compose.baseArgv(rootfs, packageCache)),
         steps.timeLeft());
     new GuestInit("", "").writeBaseInto(rootfs);
+    BaseLayer.recordInstalledPackages(new GuestRoot(rootfs).resolve("/var/lib/dpkg/status"),
+        target);
     Path kernel = newestBootFile(rootfs, "vmlinuz-");
     Path initrd = newestBootFile(rootfs, "initrd.img-");
     Files.copy(kernel, target.resolve(BaseLayer.KERNEL), StandardCopyOption.REPLACE_EXISTING);

@@ -58,7 +58,7 @@ final class BaseLayers {
   String key() {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      StringBuilder inputs = new StringBuilder("servicefarm base layer 1\n");
+      StringBuilder inputs = new StringBuilder("servicefarm base layer 2\n");
       inputs.append("suite ").append(compose.suite()).append('\n');
       inputs.append("architecture amd64\n");
       inputs.append("packages ").append(ComposeCommand.BASE_PACKAGES).append('\n');
@@ -85,7 +85,7 @@ final class BaseLayers {
     try (LayerCache.Held held = cache.lockBase(key)) {
       Optional<BaseLayer> local = BaseLayer.read(cache.base(key));
       if (local.isPresent()) {
-        store(local.get());
+        store(local.get(), false);
         return new Obtained(local.get(), since(started), false);
       }
       Optional<BaseLayerRepository.BuildLock> lock =
@@ -121,7 +121,7 @@ final class BaseLayers {
       Files.move(target, finalDir, StandardCopyOption.ATOMIC_MOVE);
       BaseLayer layer = BaseLayer.read(finalDir).orElseThrow(() -> new IOException(
           "base layer " + finalDir + " is incomplete right after it was composed"));
-      store(layer);
+      store(layer, true);
       LOG.info(String.format("composed base layer %s in %.1f s: disk %s (%d bytes), tree %d"
               + " bytes", key.substring(0, 16), (System.nanoTime() - started) / 1e9,
           layer.diskSha256(), layer.diskSize(), layer.treeSize()));
@@ -166,9 +166,18 @@ final class BaseLayers {
     }
   }
 
-  /** Puts the base's blobs into the store (a no-op for those there) and records the base. */
-  private void store(BaseLayer layer) {
-    for (Path part : new Path[] {layer.disk(), layer.tree(), layer.kernel(), layer.initrd()}) {
+  /**
+   * Puts the base's blobs into the store (a no-op for those there) and records the base. The tree
+   * (hundreds of MB) is stored only by the process that composed the base: it serves other
+   * machines' controllers, which take a base from the store only when all four blobs are there
+   * and compose it otherwise; a base found in a shared layer cache costs only its disk, kernel
+   * and initrd, which agents need.
+   */
+  private void store(BaseLayer layer, boolean withTree) {
+    List<Path> parts = withTree
+        ? List.of(layer.disk(), layer.tree(), layer.kernel(), layer.initrd())
+        : List.of(layer.disk(), layer.kernel(), layer.initrd());
+    for (Path part : parts) {
       Optional<BlobStore.BlobInfo> there = blobs.stat(sha256Of(layer, part));
       if (there.isEmpty()) {
         blobs.copyIn(part, sha256Of(layer, part), -1);

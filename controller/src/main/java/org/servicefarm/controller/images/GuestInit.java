@@ -131,6 +131,7 @@ public record GuestInit(String serviceName, String command) {
     GuestRoot guest = new GuestRoot(rootfs);
     guest.writeFile(INIT_PATH, script(), "rwxr-xr-x");
     guest.createDirectories("/srv/www");
+    guest.createDirectories("/etc/servicefarm");
   }
 
   /** What a service layer holds of the init: the command and the service's name. */

@@ -203,7 +203,7 @@ public final class ImageConstructor {
    */
   public void removeLeftoverBuilds() throws IOException {
     BuildDirectory.removeLeftovers(settings.dataDir().resolve("build"), settings.account());
-    layerCache.removeStaleWork(settings.account(), settings.staleClaimAfter());
+    layerCache.removeLeftoverWork(settings.account());
   }
 
   /** The phases of the last build of the image by this controller, if it built it. */

@@ -86,27 +86,46 @@ final class LayerCache {
   }
 
   /**
-   * Removes base layers' work directories ({@code bases/.<key>-*}) older than {@code olderThan}:
-   * left by a process that stopped while composing. Younger ones may be another live process's
-   * (the cache may be shared), so they stay.
+   * Removes base layers' work directories ({@code bases/.<key>-*}) that no process is composing
+   * in: left by one that stopped while composing. A composition holds its key's lock file, so a
+   * work directory whose key's lock this process can take is nobody's (the cache may be shared
+   * with live processes; their work directories stay). Called at start, before any build.
    */
-  void removeStaleWork(BuildAccount account, java.time.Duration olderThan) throws IOException {
+  void removeLeftoverWork(BuildAccount account) throws IOException {
     Path bases = dir.resolve("bases");
     if (!Files.isDirectory(bases)) {
       return;
     }
-    FileTime before = FileTime.from(java.time.Instant.now().minus(olderThan));
-    List<Path> stale = new ArrayList<>();
+    List<Path> work;
     try (Stream<Path> entries = Files.list(bases)) {
-      for (Path p : entries.filter(p -> p.getFileName().toString().startsWith(".")).toList()) {
-        if (Files.getLastModifiedTime(p).compareTo(before) < 0) {
-          stale.add(p);
-        }
+      work = entries.filter(p -> p.getFileName().toString().startsWith(".")
+          && Files.isDirectory(p)).toList();
+    }
+    for (Path p : work) {
+      String keyPrefix = p.getFileName().toString().substring(1).split("-", 2)[0];
+      List<Path> locks;
+      try (Stream<Path> entries = Files.list(bases)) {
+        locks = entries.filter(l -> l.getFileName().toString().startsWith(keyPrefix)
+            && l.getFileName().toString().endsWith(".lock")).toList();
+      }
+      if (locks.isEmpty() || locks.stream().allMatch(LayerCache::free)) {
+        BuildDirectory.remove(p, account);
+        LOG.info("removed " + p + ", left by a base layer composition that did not finish");
       }
     }
-    for (Path p : stale) {
-      BuildDirectory.remove(p, account);
-      LOG.info("removed " + p + ", left by a base layer composition that did not finish");
+  }
+
+  /** Whether no process holds the lock file (taken and let go at once). */
+  private static boolean free(Path lockFile) {
+    try (FileChannel channel = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+      FileLock lock = channel.tryLock();
+      if (lock == null) {
+        return false;
+      }
+      lock.release();
+      return true;
+    } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+      return false; // held in this process, or unreadable: left alone
     }
   }
 

@@ -99,23 +99,11 @@ final class ServiceLayerBuild {
   /** Builds the layer file ({@code <work>/layer.qcow2}); the caller stores it. */
   Result run(BaseLayer base, Composition composition)
       throws ToolRunner.ToolFailure, IOException, InterruptedException {
-    Path rootfs = work.resolve("rootfs");
-    Path before = work.resolve("before.list");
-    Path after = work.resolve("after.list");
     Instant start = Instant.now();
-    List<String> install = new ArrayList<>(List.of("sh", "-c", INSTALL, "install",
-        base.tree().toString(), rootfs.toString(), packageCache.toAbsolutePath().toString(),
-        before.toString(), TreeListing.FIND_FORMAT));
-    install.addAll(ComposeCommand.checkedPackages(composition.packages()));
-    tools.run("install", account.isolated(install), steps.timeLeft());
-    new GuestInit(composition.definition(), composition.command()).writeServiceInto(rootfs);
-    tools.run("list", account.privileged(List.of("sh", "-c",
-        "find \"$1\" -xdev -printf \"$2\" > \"$3\"", "list", rootfs.toString(),
-        TreeListing.FIND_FORMAT, after.toString())), steps.timeLeft());
-
+    String script = base.installedPackages().containsAll(composition.packages())
+        ? onlyTheCommand(composition)
+        : installed(base, composition);
     Instant installed = Instant.now();
-    String script = LayerChanges.debugfsScript(TreeListing.parse(Files.readAllBytes(before)),
-        TreeListing.parse(Files.readAllBytes(after)), rootfs.toString());
     Path scriptFile = work.resolve("layer.debugfs");
     Files.writeString(scriptFile, script, StandardCharsets.ISO_8859_1);
     Path raw = work.resolve("disk.raw");
@@ -134,6 +122,52 @@ final class ServiceLayerBuild {
     return new Result(new BlobStore.BlobInfo(Sha256.ofFile(layer), Files.size(layer)), layer,
         Duration.between(start, installed), Duration.between(installed, written),
         Duration.between(written, done));
+  }
+
+  /**
+   * The changes of installing the packages into the base's tree with apt, and writing the
+   * command and name, as a debugfs script.
+   */
+  private String installed(BaseLayer base, Composition composition)
+      throws ToolRunner.ToolFailure, IOException, InterruptedException {
+    Path rootfs = work.resolve("rootfs");
+    Path before = work.resolve("before.list");
+    Path after = work.resolve("after.list");
+    List<String> install = new ArrayList<>(List.of("sh", "-c", INSTALL, "install",
+        base.tree().toString(), rootfs.toString(), packageCache.toAbsolutePath().toString(),
+        before.toString(), TreeListing.FIND_FORMAT));
+    install.addAll(ComposeCommand.checkedPackages(composition.packages()));
+    tools.run("install", account.isolated(install), steps.timeLeft());
+    new GuestInit(composition.definition(), composition.command()).writeServiceInto(rootfs);
+    tools.run("list", account.privileged(List.of("sh", "-c",
+        "find \"$1\" -xdev -printf \"$2\" > \"$3\"", "list", rootfs.toString(),
+        TreeListing.FIND_FORMAT, after.toString())), steps.timeLeft());
+    return LayerChanges.debugfsScript(TreeListing.parse(Files.readAllBytes(before)),
+        TreeListing.parse(Files.readAllBytes(after)), rootfs.toString());
+  }
+
+  /**
+   * When the base has every package already (busybox, say), the layer is the command and the
+   * name alone: no tree is unpacked and apt never runs. The two files go into the base's
+   * {@code /etc/servicefarm}, which is root's, 0755.
+   */
+  private String onlyTheCommand(Composition composition)
+      throws ToolRunner.ToolFailure, IOException {
+    Path files = Files.createDirectories(work.resolve("service-files"));
+    new GuestInit(composition.definition(), composition.command()).writeServiceInto(files);
+    long now = Instant.now().getEpochSecond();
+    String dir = GuestInit.COMMAND_PATH.substring(1, GuestInit.COMMAND_PATH.lastIndexOf('/'));
+    TreeListing.Entry etc = new TreeListing.Entry('d', 0755, 0, 0, 4096, "0", "0", 1, 2, dir,
+        "");
+    java.util.Map<String, TreeListing.Entry> before = java.util.Map.of(dir, etc);
+    java.util.Map<String, TreeListing.Entry> after = new java.util.LinkedHashMap<>(before);
+    long inode = 2;
+    for (String path : List.of(GuestInit.COMMAND_PATH, GuestInit.SERVICE_PATH)) {
+      Path file = new GuestRoot(files).resolve(path);
+      after.put(path.substring(1), new TreeListing.Entry('f', 0644, 0, 0, Files.size(file),
+          Long.toString(now), Long.toString(now), inode++, 1, path.substring(1), ""));
+    }
+    return LayerChanges.debugfsScript(before, after, files.toString());
   }
 
   private Path delta(BaseLayer base, Path raw)
