@@ -270,6 +270,14 @@ public final class BlobStore implements BlobStorage {
     } catch (IOException e) {
       throw ioFailure("cannot read " + file, e);
     }
+    // A build's output counts against the quota like an upload; one already stored costs nothing.
+    long room = quotaBytes - usedBytes();
+    if (size > room && !Files.exists(pathOf(sha256))) {
+      throw new FarmException.NoCapacity("the image store is full: it holds "
+          + (quotaBytes - Math.max(room, 0)) + " bytes of its quota of " + quotaBytes
+          + ", and the built layer of " + size + " bytes does not fit; collect unreferenced"
+          + " blobs (farmctl image gc) or raise --image-store-quota-gb");
+    }
     try {
       Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);
       Files.move(file, part, StandardCopyOption.ATOMIC_MOVE);

@@ -294,8 +294,11 @@ public final class ImageConstructor {
       error = "…" + error.substring(error.length() - MAX_ERROR_CHARS);
     }
     LOG.log(Level.WARNING, "build of image " + image.name() + " failed", e);
-    FarmException thrown = new FarmException.Unavailable("image " + image.name()
-        + " could not be built: " + error);
+    // A full store is the operator's to fix, and says so as RESOURCE_EXHAUSTED, not a retry.
+    FarmException thrown = e instanceof FarmException.NoCapacity
+        ? new FarmException.NoCapacity("image " + image.name() + " could not be built: " + error)
+        : new FarmException.Unavailable("image " + image.name() + " could not be built: "
+            + error);
     thrown.initCause(e);
     String recorded = error;
     try {
