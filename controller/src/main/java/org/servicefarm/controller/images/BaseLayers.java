@@ -171,7 +171,8 @@ final class BaseLayers {
    * (hundreds of MB) is stored only by the process that composed the base: it serves other
    * machines' controllers, which take a base from the store only when all four blobs are there
    * and compose it otherwise; a base found in a shared layer cache costs only its disk, kernel
-   * and initrd, which agents need.
+   * and initrd, which agents need (and is not recorded in this farm's {@code base_layers}, whose
+   * rows name bases whose four blobs the store holds).
    */
   private void store(BaseLayer layer, boolean withTree) {
     List<Path> parts = withTree
@@ -182,6 +183,9 @@ final class BaseLayers {
       if (there.isEmpty()) {
         blobs.copyIn(part, sha256Of(layer, part), -1);
       }
+    }
+    if (!withTree) {
+      return; // recorded by the process that composed it, whose farm holds the tree
     }
     db.inTransaction(tx -> {
       repository.record(tx, new BaseLayerRow(layer.key(), layer.diskSha256(), layer.diskSize(),
