@@ -4,6 +4,8 @@ import io.grpc.Channel;
 import io.grpc.MethodDescriptor;
 import java.time.Duration;
 import java.util.List;
+import org.servicefarm.api.v1.CollectBlobsRequest;
+import org.servicefarm.api.v1.CollectBlobsResponse;
 import org.servicefarm.api.v1.DefineServiceRequest;
 import org.servicefarm.api.v1.DeleteServiceRequest;
 import org.servicefarm.api.v1.DeleteServiceResponse;
@@ -66,6 +68,13 @@ final class CatalogCalls {
     return caller.blocking(plan(FarmAdminGrpc.getListImagesMethod(), "", true),
         deadline -> admin.withDeadline(deadline)
             .listImages(ListImagesRequest.getDefaultInstance()).getImagesList());
+  }
+
+  CollectBlobsResponse collectBlobs(boolean dryRun) {
+    // A dry run only reads, so it may be retried; a collection is not retried blindly.
+    return caller.blocking(plan(FarmAdminGrpc.getCollectBlobsMethod(), "", dryRun),
+        deadline -> admin.withDeadline(deadline)
+            .collectBlobs(CollectBlobsRequest.newBuilder().setDryRun(dryRun).build()));
   }
 
   Image uploadImage(String name, String format, java.nio.file.Path file, Duration timeout)

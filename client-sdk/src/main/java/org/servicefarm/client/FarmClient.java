@@ -320,6 +320,14 @@ public final class FarmClient implements AutoCloseable {
     return catalog.listImages();
   }
 
+  /**
+   * Removes the image store's blobs nothing refers to that are older than the controller's
+   * grace ({@code --blob-grace-hours}); with {@code dryRun}, only says which would go.
+   */
+  public org.servicefarm.api.v1.CollectBlobsResponse collectBlobs(boolean dryRun) {
+    return catalog.collectBlobs(dryRun);
+  }
+
   // ---- FarmAdmin: VMs and hosts ----
 
   /** Every VM, in the server's order. */

@@ -124,6 +124,21 @@ public final class FakeFarmAdmin extends FarmAdminGrpc.FarmAdminImplBase {
     observer.onCompleted();
   }
 
+  /** The dry_run of the last CollectBlobs. */
+  public volatile Boolean lastCollectDryRun;
+
+  @Override
+  public void collectBlobs(org.servicefarm.api.v1.CollectBlobsRequest request,
+      StreamObserver<org.servicefarm.api.v1.CollectBlobsResponse> observer) {
+    lastCollectDryRun = request.getDryRun();
+    observer.onNext(org.servicefarm.api.v1.CollectBlobsResponse.newBuilder()
+        .setDryRun(request.getDryRun())
+        .addBlobs(org.servicefarm.api.v1.CollectedBlob.newBuilder().setSha256("ab".repeat(32))
+            .setSizeBytes(4096).setStoredAt(CREATED_AT))
+        .setFreedBytes(4096).setKeptBlobs(3).setKeptBytes(1000).setYoungBlobs(1).build());
+    observer.onCompleted();
+  }
+
   @Override
   public void registerImage(RegisterImageRequest request, StreamObserver<Image> observer) {
     if (faults.failedPending(observer)) {

@@ -33,6 +33,8 @@ import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.events.EventFeed;
 import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.db.BlobReferences;
+import org.servicefarm.controller.images.BlobCollector;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
@@ -57,6 +59,8 @@ final class ApiPart implements AutoCloseable {
   private static final java.time.Duration GROUP_COMMIT_LINGER = java.time.Duration.ofMillis(1);
   final GroupCommit warmCommits;
   final ImageCatalog catalog;
+  /** Removes blobs nothing refers to (leader duty, and FarmAdmin CollectBlobs). */
+  final BlobCollector collector;
   final TokenRegistry tokens;
   final ProjectRegistry projects;
   final AuditTrail auditTrail;
@@ -90,6 +94,8 @@ final class ApiPart implements AutoCloseable {
     this.resumer = new OperationResumer(p.db, p.operations, p.vms, lifecycle.operations, waiter,
         leases, lifecycle.reconciler, config.requestWait());
     this.catalog = new ImageCatalog(p.db, p.images, p.catalog);
+    this.collector = new BlobCollector(p.db, new BlobReferences(), blobs,
+        config.images().blobGrace());
     this.eventFeed = new EventFeed(p.db, p.events);
     GatewayRouteQueries gatewayRoutes = new GatewayRouteQueries();
     this.gatewayAddresses = new GatewayAddresses(p.db, gatewayRoutes, GatewayAddresses.DEFAULT_HOST);
@@ -118,7 +124,7 @@ final class ApiPart implements AutoCloseable {
             config.actionWait(),
             new EventAdmin(p.db, p.events, p.catalog, eventFeed),
             new DrainAdmin(lifecycle.drainer, agents),
-            new DefinitionDeletion(p.db, p.catalog, p.vms, lifecycle.reconciler)),
+            new DefinitionDeletion(p.db, p.catalog, p.vms, lifecycle.reconciler), collector),
         new ImageStoreService(blobs),
         new GatewayRouteService(routeWatches),
         new AgentControlService(agents, lifecycle.hostTracker, config.reportIntervalSeconds()));

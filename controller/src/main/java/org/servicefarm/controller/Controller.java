@@ -117,6 +117,7 @@ public final class Controller implements AutoCloseable {
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
     metrics.watchProjects(db);
+    metrics.watchBlobStore(api.collector::lastBytesByKind);
     metrics.watch(db, election, agents::connectedCount, () -> servingHealth.report()
         .map(ServingHealth.Report::serving).orElse(false));
   }
@@ -135,6 +136,8 @@ public final class Controller implements AutoCloseable {
         .every("drain pass", Duration.ofMillis(HostDrainer.PASS_MILLIS), lifecycle.drainer::pass)
         .every("idle ladder", config.idleLadderTick(), lifecycle.idleLadder::tick)
         .every("audit retention", Duration.ofHours(1), api.auditTrail::prune)
+        .whenElected(() -> api.collector.collect(true)) // the store's figures for the metrics
+        .every("blob collection", Duration.ofHours(1), () -> api.collector.collect(false))
         .every("history retention", Duration.ofHours(1), new HistoryPruner(db,
             new HistoryRepository(), config.history(), java.time.Clock.systemUTC())::prune)
         .whenDemoted(why -> agents.disconnectAll("this controller stopped leading: " + why));

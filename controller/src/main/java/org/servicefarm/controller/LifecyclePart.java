@@ -42,7 +42,7 @@ final class LifecyclePart implements AutoCloseable {
     this.operations = new OperationTracker(db, p.operations, StatusMapper::toStatus,
         metrics::operationFinished);
     this.images = new ImageConstructor(db, p.images, blobs,
-        ImageConstructor.Settings.defaults(dataDir), metrics::imageComposed);
+        config.images().constructorSettings(dataDir), metrics::imageComposed);
     try {
       images.removeLeftoverBuilds();
     } catch (IOException e) {

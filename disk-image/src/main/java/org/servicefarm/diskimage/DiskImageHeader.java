@@ -167,6 +167,29 @@ public record DiskImageHeader(
   }
 
   /**
+   * Why the file may not become a service layer over the base layer whose file is named
+   * {@code baseName} beside it (the base's digest, as the image cache names it): empty when it
+   * may. A layer is a qcow2 that names exactly that backing file, no other (a path would reach
+   * any file of the host), and passes the checks of a base image otherwise.
+   */
+  public List<String> problemsAsLayer(String baseName) {
+    List<String> problems = new ArrayList<>(malformed);
+    if (!qcow2) {
+      problems.add("it is declared a qcow2 service layer but is not a qcow2 image (its first"
+          + " bytes are not QFI\\xfb)");
+    }
+    if (backingFile.isEmpty()) {
+      problems.add("it is declared a service layer over base layer " + baseName
+          + " but its qcow2 header names no backing file");
+    }
+    backingFile.filter(name -> !name.equals(baseName)).ifPresent(name -> problems.add(
+        "its qcow2 header names the backing file '" + name + "'; a service layer may name only"
+            + " its base layer, " + baseName));
+    problems.addAll(common());
+    return problems;
+  }
+
+  /**
    * Why the file may not become a VM's disk from an archive, whose VM's disk is
    * {@code diskBytes} large: empty when it may. An archived overlay's backing file is the host
    * that archived it's, and is replaced before anything opens it, so only what QEMU would open

@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -41,6 +43,8 @@ public final class ImageCache {
   private final Path dir;
   private final long maxBytes;
   private final BlobTransfers transfers;
+  private final Duration unusedGrace;
+  public static final Duration DEFAULT_UNUSED_GRACE = Duration.ofHours(24);
   private final Map<String, Integer> leases = new HashMap<>(); // guarded by this
   /** One fetch per digest: later askers wait for it and then find the blob in place. */
   private final ConcurrentMap<String, ReentrantLock> fetchLocks = new ConcurrentHashMap<>();
@@ -55,9 +59,20 @@ public final class ImageCache {
   public record Stats(long hits, long misses, long fetchedBytes) {}
 
   public ImageCache(Path dir, long maxBytes, BlobTransfers transfers) throws IOException {
+    this(dir, maxBytes, transfers, DEFAULT_UNUSED_GRACE);
+  }
+
+  /**
+   * @param unusedGrace a blob no domain of this host uses and nobody fetched for this long is
+   *     evicted even when the cache is within its bound (the controller collects what nothing
+   *     references; a host lets go of what it no longer runs)
+   */
+  public ImageCache(Path dir, long maxBytes, BlobTransfers transfers, Duration unusedGrace)
+      throws IOException {
     this.dir = QemuReadable.directory(dir.toAbsolutePath().normalize());
     this.maxBytes = maxBytes;
     this.transfers = transfers;
+    this.unusedGrace = unusedGrace;
   }
 
   /** A blob held in the cache until closed. */
@@ -188,13 +203,25 @@ public final class ImageCache {
     return digests;
   }
 
-  /** Whether the cache's files (partial ones too) take more than its bound. */
+  /**
+   * Whether {@link #trim} has work: the cache's files (partial ones too) take more than its
+   * bound, or a blob was last used longer ago than the grace (it goes unless a domain uses it).
+   */
   public synchronized boolean overBound() throws IOException {
-    return entries().stream().mapToLong(Entry::size).sum() > maxBytes;
+    List<Entry> entries = entries();
+    FileTime stale = staleBefore();
+    return entries.stream().mapToLong(Entry::size).sum() > maxBytes
+        || entries.stream().anyMatch(e -> e.lastUsed().compareTo(stale) < 0
+            && !leases.containsKey(e.digest()));
+  }
+
+  private FileTime staleBefore() {
+    return FileTime.from(Instant.now().minus(unusedGrace));
   }
 
   /**
-   * Evicts blobs, least recently used first, until the cache fits its bound again. Blobs in
+   * Evicts blobs, least recently used first, until the cache fits its bound again, and every blob
+   * last used before the grace. Blobs in
    * {@code inUse} (by this host's domains) and leased blobs stay, even when they alone exceed
    * the bound. Leftover partial files of fetches not running now count and go first by age too.
    *
@@ -204,16 +231,14 @@ public final class ImageCache {
   public synchronized void trim(Set<String> inUse) throws IOException {
     List<Entry> entries = entries();
     long total = entries.stream().mapToLong(Entry::size).sum();
-    if (total <= maxBytes) {
-      return;
-    }
+    FileTime stale = staleBefore();
     List<Entry> evictable = entries.stream()
         .filter(entry -> !inUse.contains(entry.digest()) && !leases.containsKey(entry.digest()))
         .sorted(Comparator.comparing(Entry::lastUsed))
         .toList();
     for (Entry entry : evictable) {
-      if (total <= maxBytes) {
-        break;
+      if (total <= maxBytes && entry.lastUsed().compareTo(stale) >= 0) {
+        break; // the rest is younger still: sorted by last use
       }
       Files.deleteIfExists(entry.path());
       total -= entry.size();

@@ -163,7 +163,9 @@ class ImageCacheTest {
     }
     ImageCache.Lease held = cache.ensure(leased, 100_000, "image held");
     for (int i = 0; i < 4; i++) {
-      Files.setLastModifiedTime(cache.blobPath(digests.get(i)), FileTime.fromMillis(1000L * i));
+      // Recent uses (within the grace), in this order.
+      Files.setLastModifiedTime(cache.blobPath(digests.get(i)),
+          FileTime.fromMillis(System.currentTimeMillis() - 60_000 + 1000L * i));
     }
 
     cache.trim(Set.of(inUseButOldest.hex()));
@@ -172,6 +174,28 @@ class ImageCacheTest {
         Set.copyOf(cache.cachedDigests()), "evicted the wrong blobs");
     assertFalse(Files.exists(cache.blobPath(leastRecent)));
     held.close();
+  }
+
+  @Test
+  void aBlobUnusedForLongerThanTheGraceIsEvictedWithinTheBoundUnlessADomainUsesIt()
+      throws Exception {
+    ImageCache cache = new ImageCache(dir.resolve("cache"), UNBOUNDED, store.transfers(),
+        java.time.Duration.ofHours(24));
+    BlobDigest stale = store.add(randomBytes(1_000, 21));
+    BlobDigest staleInUse = store.add(randomBytes(1_000, 22));
+    BlobDigest recent = store.add(randomBytes(1_000, 23));
+    for (BlobDigest digest : List.of(stale, staleInUse, recent)) {
+      cache.ensure(digest, 1_000, "image " + digest).close();
+    }
+    assertFalse(cache.overBound(), "nothing to do while every blob was used recently");
+    FileTime twoDaysAgo = FileTime.fromMillis(System.currentTimeMillis() - 2 * 86_400_000L);
+    Files.setLastModifiedTime(cache.blobPath(stale), twoDaysAgo);
+    Files.setLastModifiedTime(cache.blobPath(staleInUse), twoDaysAgo);
+
+    assertTrue(cache.overBound(), "a stale blob is work for trim");
+    cache.trim(Set.of(staleInUse.hex()));
+
+    assertEquals(Set.of(staleInUse.hex(), recent.hex()), Set.copyOf(cache.cachedDigests()));
   }
 
   @Test

@@ -17,7 +17,7 @@ import picocli.CommandLine.Spec;
    
     description = "Register pre-constructed images, or list the image catalog.",
     subcommands = {ImageCommand.Register.class, ImageCommand.Upload.class,
-        ImageCommand.ListImages.class},
+        ImageCommand.ListImages.class, ImageCommand.Gc.class},
     footer = {
       "%nExample:",
       "  farmctl image list",
@@ -135,6 +135,43 @@ final class ImageCommand {
         List<Image> images = client.listImages();
         farmCtl.output().print(ListImagesResponse.newBuilder().addAllImages(images),
             table(images));
+      }
+    }
+  }
+
+  @Command(
+      name = "gc",
+      description = "Remove the image store's blobs that nothing refers to (superseded builds,"
+          + " archives of deleted VMs, layers no definition uses) once older than the"
+          + " controller's grace; the controller also does this every hour.",
+      footer = {"%nExample:", "  farmctl image gc --dry-run"})
+  static final class Gc implements Runnable {
+
+    @Spec
+    private CommandSpec spec;
+
+    @picocli.CommandLine.Option(names = "--dry-run",
+        description = "only show what would be removed and what it frees")
+    boolean dryRun;
+
+    @Override
+    public void run() {
+      FarmCtl farmCtl = FarmCtl.of(spec);
+      try (FarmClient client = farmCtl.openClient()) {
+        org.servicefarm.api.v1.CollectBlobsResponse r = client.collectBlobs(dryRun);
+        Table table = new Table("SHA256", "SIZE_BYTES", "STORED");
+        for (org.servicefarm.api.v1.CollectedBlob blob : r.getBlobsList()) {
+          table.row(Cells.text(blob.getSha256()), blob.getSizeBytes(),
+              Cells.time(blob.getStoredAt()));
+        }
+        farmCtl.output().print(r.toBuilder(), table);
+        if (!farmCtl.output().isJson()) {
+          spec.commandLine().getOut().printf("%s %d blobs, %d bytes; %d blobs (%d bytes) stay, %d of them"
+                  + " unreferenced but younger than the grace%n",
+              r.getDryRun() ? "would remove" : "removed", r.getBlobsCount(), r.getFreedBytes(),
+              r.getKeptBlobs(), r.getKeptBytes(), r.getYoungBlobs());
+          spec.commandLine().getOut().flush();
+        }
       }
     }
   }

@@ -378,6 +378,16 @@ class FarmCtlTest {
     assertTrue(run.out().contains("\"sizeBytes\": \"1048576\""), run.out());
   }
 
+  @Test
+  void imageGcDryRunShowsWhatWouldGoAndWhatItFrees() {
+    Run run = farmctl("image", "gc", "--dry-run");
+
+    assertEquals(0, run.exitCode(), run.err());
+    assertEquals(Boolean.TRUE, farm.admin.lastCollectDryRun);
+    assertTrue(run.out().contains("ab".repeat(32)), run.out());
+    assertTrue(run.out().contains("would remove 1 blobs, 4096 bytes"), run.out());
+  }
+
   private static List<String> words(String line) {
     return List.of(line.trim().split("\\s+"));
   }

@@ -26,6 +26,9 @@ import org.servicefarm.api.v1.ListEventsRequest;
 import org.servicefarm.api.v1.ListEventsResponse;
 import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListHostsResponse;
+import org.servicefarm.api.v1.CollectBlobsRequest;
+import org.servicefarm.api.v1.CollectBlobsResponse;
+import org.servicefarm.api.v1.CollectedBlob;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.ListImagesResponse;
 import org.servicefarm.api.v1.ListServiceDefinitionsRequest;
@@ -47,6 +50,8 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
+import org.servicefarm.controller.images.BlobCollector;
+import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.model.FarmException;
@@ -72,6 +77,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final DrainAdmin drains;
   private final DefinitionDeletion deletion;
   private final ProjectGate gate;
+  private final BlobCollector collector;
 
   /**
    * @param events ListEvents and WatchEvents
@@ -80,7 +86,9 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
    */
   public FarmAdminService(Database db, ImageCatalog catalog, ImageIntake intake, VmListings listings,
       HostRepository hosts, AgentRegistry agents, VmActions actions, Duration actionWait,
-      EventAdmin events, DrainAdmin drains, DefinitionDeletion deletion) {
+      EventAdmin events, DrainAdmin drains, DefinitionDeletion deletion,
+      BlobCollector collector) {
+    this.collector = collector;
     this.events = events;
     this.drains = drains;
     this.deletion = deletion;
@@ -211,6 +219,26 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     ProjectScope scope = Caller.scope();
     catalog.list().stream().filter(i -> i.project() == null || scope.sees(i.project()))
         .forEach(i -> resp.addImages(ProtoMapping.image(i)));
+    out.onNext(resp.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void collectBlobs(CollectBlobsRequest req, StreamObserver<CollectBlobsResponse> out) {
+    if (collector == null) {
+      throw new FarmException.Unavailable("blob collection is not available on this controller");
+    }
+    BlobCollector.Report report = collector.collect(req.getDryRun());
+    CollectBlobsResponse.Builder resp = CollectBlobsResponse.newBuilder()
+        .setDryRun(report.dryRun()).setFreedBytes(report.freedBytes())
+        .setKeptBlobs(report.keptBlobs()).setKeptBytes(report.keptBytes())
+        .setYoungBlobs(report.youngBlobs());
+    for (BlobStorage.StoredBlob blob : report.collected()) {
+      resp.addBlobs(CollectedBlob.newBuilder().setSha256(blob.sha256())
+          .setSizeBytes(blob.sizeBytes()).setStoredAt(com.google.protobuf.Timestamp.newBuilder()
+              .setSeconds(blob.storedAt().getEpochSecond())
+              .setNanos(blob.storedAt().getNano())));
+    }
     out.onNext(resp.build());
     out.onCompleted();
   }

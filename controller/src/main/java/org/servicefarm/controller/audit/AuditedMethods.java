@@ -5,6 +5,7 @@ import java.util.Optional;
 import java.util.function.Function;
 import org.servicefarm.api.v1.CreateTokenRequest;
 import org.servicefarm.api.v1.DefineServiceRequest;
+import org.servicefarm.api.v1.CollectBlobsRequest;
 import org.servicefarm.api.v1.DeleteServiceRequest;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.RegisterImageRequest;
@@ -32,6 +33,8 @@ final class AuditedMethods {
       Map.entry("servicefarm.v1.FarmAdmin/RegisterImage", m -> ((RegisterImageRequest) m).getName()),
       Map.entry("servicefarm.v1.FarmAdmin/UploadImage",
           m -> ((UploadImageChunk) m).getHeader().getName()),
+      Map.entry("servicefarm.v1.FarmAdmin/CollectBlobs",
+          m -> ((CollectBlobsRequest) m).getDryRun() ? "dry run" : "collect"),
       Map.entry("servicefarm.v1.FarmAdmin/SuspendVm", VM),
       Map.entry("servicefarm.v1.FarmAdmin/ResumeVm", VM),
       Map.entry("servicefarm.v1.FarmAdmin/ArchiveVm", VM),

@@ -240,6 +240,7 @@ public final class FarmBackup {
     try (PreparedStatement s = c.prepareStatement("SELECT sha256 FROM images WHERE sha256 IS NOT"
         + " NULL UNION SELECT kernel_sha256 FROM images WHERE kernel_sha256 IS NOT NULL"
         + " UNION SELECT initrd_sha256 FROM images WHERE initrd_sha256 IS NOT NULL"
+        + " UNION SELECT base_layer_sha256 FROM images WHERE base_layer_sha256 IS NOT NULL"
         + " UNION SELECT substring(archive_ref FROM 8) FROM vms WHERE archive_ref LIKE ?")) {
       s.setString(1, "sha256:%");
       try (ResultSet rs = s.executeQuery()) {

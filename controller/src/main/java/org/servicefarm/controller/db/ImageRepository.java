@@ -14,7 +14,8 @@ import org.servicefarm.controller.model.ImageRecord;
 public final class ImageRepository {
   private static final String COLUMNS =
       "id, name, sha256, size_bytes, format, source_path, input_hash, build_state, created_at,"
-          + " kernel_sha256, initrd_sha256, kernel_cmdline, build_error, build_started_at, project";
+          + " kernel_sha256, initrd_sha256, kernel_cmdline, build_error, build_started_at, project,"
+          + " base_layer_sha256, base_layer_size_bytes";
 
   private static final Database.RowMapper<ImageRecord> MAPPER =
       rs ->
@@ -33,14 +34,19 @@ public final class ImageRepository {
               rs.getString("kernel_cmdline"),
               rs.getString("build_error"),
               Rows.instant(rs, "build_started_at"),
-              rs.getString("project"));
+              rs.getString("project"),
+              rs.getString("base_layer_sha256"),
+              rs.getLong("base_layer_size_bytes"));
 
   /** What a composed image is made of, as a service definition that uses it says. */
   public record Composition(String definition, List<String> packages, String command) {}
 
-  /** What a finished build produced: the disk, and the kernel and initrd it boots with. */
+  /**
+   * What a finished build produced: the disk (a service layer), the kernel and initrd it boots
+   * with, and the base layer the disk is backed by.
+   */
   public record BuiltImage(String sha256, long sizeBytes, String kernelSha256, String initrdSha256,
-      String kernelCmdline) {}
+      String kernelCmdline, String baseLayerSha256, long baseLayerSizeBytes) {}
 
   /** Records a pre-constructed image; a name already taken is a constraint failure. */
   public ImageRecord register(
@@ -124,7 +130,8 @@ public final class ImageRepository {
       Database.Tx tx, UUID id, Instant claimedAt, BuiltImage built) throws SQLException {
     return tx.queryOne(
         "UPDATE images SET build_state = 'READY', sha256 = ?, size_bytes = ?, kernel_sha256 = ?,"
-            + " initrd_sha256 = ?, kernel_cmdline = ?, build_error = NULL"
+            + " initrd_sha256 = ?, kernel_cmdline = ?, build_error = NULL,"
+            + " base_layer_sha256 = ?, base_layer_size_bytes = ?"
             + " WHERE id = ? AND build_state = 'BUILDING' AND build_started_at = ?"
             + " RETURNING " + COLUMNS,
         MAPPER,
@@ -133,6 +140,8 @@ public final class ImageRepository {
         built.kernelSha256(),
         built.initrdSha256(),
         built.kernelCmdline(),
+        built.baseLayerSha256(),
+        built.baseLayerSizeBytes(),
         id,
         claimedAt);
   }

@@ -26,6 +26,12 @@ public interface BlobStorage extends AutoCloseable {
    */
   FileChannel openAt(String sha256, long offset);
 
+  /** A stored blob and when it was stored (or last replaced). */
+  record StoredBlob(String sha256, long sizeBytes, java.time.Instant storedAt) {}
+
+  /** Every blob in the store, in no order. */
+  java.util.List<StoredBlob> list();
+
   /** Removes the blob; false when it was not there. */
   boolean delete(String sha256);
 

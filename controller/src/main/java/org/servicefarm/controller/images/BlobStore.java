@@ -158,6 +158,29 @@ public final class BlobStore implements BlobStorage {
 
   /** Removes the blob; false when it was not there. */
   @Override
+  public java.util.List<StoredBlob> list() {
+    java.util.List<StoredBlob> blobs = new java.util.ArrayList<>();
+    try (java.util.stream.Stream<Path> files = Files.list(root)) {
+      for (Path file : files.toList()) {
+        String name = file.getFileName().toString();
+        if (!name.matches("[0-9a-f]{64}")) {
+          continue; // .incoming and anything not a blob
+        }
+        try {
+          java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(file,
+              java.nio.file.attribute.BasicFileAttributes.class);
+          blobs.add(new StoredBlob(name, a.size(), a.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+          continue; // deleted while listed
+        }
+      }
+    } catch (IOException e) {
+      throw ioFailure("cannot list the image store " + root, e);
+    }
+    return blobs;
+  }
+
+  @Override
   public boolean delete(String sha256) {
     try {
       return Files.deleteIfExists(pathOf(sha256));
@@ -246,6 +269,14 @@ public final class BlobStore implements BlobStorage {
       sha256 = Sha256.ofFile(file);
     } catch (IOException e) {
       throw ioFailure("cannot read " + file, e);
+    }
+    // A build's output counts against the quota like an upload; one already stored costs nothing.
+    long room = quotaBytes - usedBytes();
+    if (size > room && !Files.exists(pathOf(sha256))) {
+      throw new FarmException.NoCapacity("the image store is full: it holds "
+          + (quotaBytes - Math.max(room, 0)) + " bytes of its quota of " + quotaBytes
+          + ", and the built layer of " + size + " bytes does not fit; collect unreferenced"
+          + " blobs (farmctl image gc) or raise --image-store-quota-gb");
     }
     try {
       Path part = incoming.resolve(UUID.randomUUID() + PART_SUFFIX);

@@ -197,6 +197,21 @@ public final class BuildAccount {
   }
 
   /** The argv that runs {@code argv} with root over the image's files. */
+  /**
+   * As {@link #privileged}, and always in mount and PID namespaces of its own, also for a root
+   * controller: for a step that mounts (/proc, /dev's nodes, the package cache into a tree), so
+   * its mounts and processes end with it and never show on the host.
+   */
+  List<String> isolated(List<String> argv) {
+    if (!root) {
+      return privileged(argv);
+    }
+    List<String> wrapped = new ArrayList<>(List.of("unshare", "--mount", "--propagation",
+        "private", "--pid", "--fork", "--kill-child", "--"));
+    wrapped.addAll(argv);
+    return wrapped;
+  }
+
   List<String> privileged(List<String> argv) {
     if (root) {
       return argv;

@@ -30,6 +30,7 @@ public record ComposeCommand(String suite, List<String> mirrors) {
   /** Every composed image boots its own kernel and runs its init with busybox. */
   public static final List<String> BASE_PACKAGES = List.of("busybox", "linux-image-cloud-amd64");
   private static final Pattern PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]{0,127}");
+  private static final Pattern SAFE_PATH = Pattern.compile("/[A-Za-z0-9/._-]*");
   // Documentation, manuals and translations are never read in a guest; leaving them out saves
   // space and time in every later step.
   private static final List<String> EXCLUDED = List.of(
@@ -42,6 +43,17 @@ public record ComposeCommand(String suite, List<String> mirrors) {
   /** Debian 12 from mmdebstrap's default mirrors. */
   public static ComposeCommand bookworm() {
     return new ComposeCommand("bookworm", List.of());
+  }
+
+  /** The packages, each checked to be a Debian package name, since each becomes an argument. */
+  static List<String> checkedPackages(List<String> packages) {
+    for (String p : packages) {
+      if (!PACKAGE.matcher(p).matches()) {
+        throw new FarmException.InvalidInput("package '" + BlobStore.shorten(p)
+            + "' is not a Debian package name");
+      }
+    }
+    return List.copyOf(new TreeSet<>(packages));
   }
 
   /** The argv that composes {@code packages} (plus the base packages) into {@code rootfs}. */
@@ -58,6 +70,36 @@ public record ComposeCommand(String suite, List<String> mirrors) {
     List<String> argv = new ArrayList<>(List.of(
         "mmdebstrap", "--mode=root", "--variant=minbase", "--include=" + String.join(",", include),
         "--aptopt=Acquire::Retries \"3\""));
+    for (String pattern : EXCLUDED) {
+      argv.add("--dpkgopt=path-exclude=" + pattern);
+    }
+    argv.add(suite);
+    argv.add(rootfs.toString());
+    argv.addAll(mirrors);
+    return argv;
+  }
+
+  /**
+   * The argv that composes the base layer (minbase and the base packages) into {@code rootfs},
+   * taking packages from {@code packageCache} and leaving the ones it downloaded there (the
+   * hooks mmdebstrap's manual gives for a persistent cache), and keeping apt's package lists in
+   * the tree so a service layer can install on it without downloading them again.
+   */
+  public List<String> baseArgv(Path rootfs, Path packageCache) {
+    String cache = packageCache.toAbsolutePath().toString();
+    if (!SAFE_PATH.matcher(cache).matches()) {
+      throw new FarmException.InvalidInput("package cache directory '" + cache + "' must be an"
+          + " absolute path of letters, digits, '/', '.', '_' and '-' (mmdebstrap's hooks read it"
+          + " as words)");
+    }
+    List<String> argv = new ArrayList<>(List.of(
+        "mmdebstrap", "--mode=root", "--variant=minbase",
+        "--include=" + String.join(",", new TreeSet<>(BASE_PACKAGES)),
+        "--aptopt=Acquire::Retries \"3\"",
+        "--skip=download/empty", "--skip=essential/unlink", "--skip=cleanup/apt/lists",
+        "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
+        "--setup-hook=sync-in " + cache + " /var/cache/apt/archives/",
+        "--customize-hook=sync-out /var/cache/apt/archives " + cache));
     for (String pattern : EXCLUDED) {
       argv.add("--dpkgopt=path-exclude=" + pattern);
     }

@@ -119,10 +119,25 @@ public record GuestInit(String serviceName, String command) {
    * (merged /usr's /sbin, or a hostile absolute one) never lead the writes out of the image.
    */
   public void writeInto(Path rootfs) throws IOException {
+    writeBaseInto(rootfs);
+    writeServiceInto(rootfs);
+  }
+
+  /**
+   * What the base layer holds of the init: the script, which is the same for every service (it
+   * reads the command and the name from files), and the page's directory.
+   */
+  public void writeBaseInto(Path rootfs) throws IOException {
     GuestRoot guest = new GuestRoot(rootfs);
     guest.writeFile(INIT_PATH, script(), "rwxr-xr-x");
+    guest.createDirectories("/srv/www");
+    guest.createDirectories("/etc/servicefarm");
+  }
+
+  /** What a service layer holds of the init: the command and the service's name. */
+  public void writeServiceInto(Path rootfs) throws IOException {
+    GuestRoot guest = new GuestRoot(rootfs);
     guest.writeFile(COMMAND_PATH, command, "rw-r--r--");
     guest.writeFile(SERVICE_PATH, serviceName + "\n", "rw-r--r--");
-    guest.createDirectories("/srv/www");
   }
 }

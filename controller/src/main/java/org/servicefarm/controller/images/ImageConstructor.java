@@ -11,9 +11,11 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.servicefarm.controller.db.BaseLayerRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.ImageRepository.Composition;
 import org.servicefarm.controller.db.ImageRepository;
@@ -27,11 +29,12 @@ import org.servicefarm.controller.model.ImageRecord;
  * others poll the row until it is READY or FAILED. A BUILDING row whose claim is older than
  * {@link Settings#staleClaimAfter} belongs to a builder presumed dead, and may be claimed again.
  *
- * <p>A build runs in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools'
- * output to {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image).
- * mmdebstrap writes a root file system with its owners, which mkfs.ext4 copies: as the
- * controller's root, or as root of a user namespace when the controller is not root
- * ({@link BuildAccount}).
+ * <p>An image is a service layer on a shared base layer ({@link LayeredImageBuild}). A build runs
+ * in {@code <dataDir>/build/<inputHash>} (removed afterwards) and logs the tools' output to
+ * {@code <dataDir>/build/<inputHash>.log} (kept until the next build of the image), the base's
+ * composition included when this build composes it. The tools write root file systems with their
+ * owners: as the controller's root, or as root of a user namespace when the controller is not
+ * root ({@link BuildAccount}).
  */
 public final class ImageConstructor {
   private static final Logger LOG = Logger.getLogger(ImageConstructor.class.getName());
@@ -49,30 +52,61 @@ public final class ImageConstructor {
    */
   public record Settings(Path dataDir, ComposeCommand compose, Duration toolTimeout,
       Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval,
-      BuildAccount account) {
+      BuildAccount account, Path layerCache, int maxCompositions, long packageCacheBytes) {
+    public static final int DEFAULT_MAX_COMPOSITIONS = 2;
+    public static final long DEFAULT_PACKAGE_CACHE_BYTES = 4L << 30;
+
     public Settings {
       if (buildTimeout.compareTo(staleClaimAfter) >= 0) {
         throw new IllegalArgumentException("buildTimeout " + buildTimeout
             + " must be shorter than staleClaimAfter " + staleClaimAfter);
       }
+      if (maxCompositions < 1) {
+        throw new IllegalArgumentException("at least one composition must be allowed, not "
+            + maxCompositions);
+      }
     }
 
-    /** Builds as this process's account can. */
+    /** Builds as this process's account can, with the layer cache in the data directory. */
     public Settings(Path dataDir, ComposeCommand compose, Duration toolTimeout,
         Duration buildTimeout, Duration staleClaimAfter, Duration pollInterval) {
       this(dataDir, compose, toolTimeout, buildTimeout, staleClaimAfter, pollInterval,
-          BuildAccount.ofThisProcess());
+          BuildAccount.ofThisProcess(), dataDir.resolve("layer-cache"), DEFAULT_MAX_COMPOSITIONS,
+          DEFAULT_PACKAGE_CACHE_BYTES);
     }
 
     public static Settings defaults(Path dataDir) {
       return new Settings(dataDir, ComposeCommand.bookworm(), Duration.ofMinutes(20),
           Duration.ofMinutes(40), Duration.ofMinutes(45), Duration.ofSeconds(2));
     }
+
+    /** With the layer cache (packages and base layers) in {@code dir}, which may be shared. */
+    public Settings withLayerCache(Path dir) {
+      return new Settings(dataDir, compose, toolTimeout, buildTimeout, staleClaimAfter,
+          pollInterval, account, dir, maxCompositions, packageCacheBytes);
+    }
+
+    /** With at most {@code n} compositions (base or service layers) at once. */
+    public Settings withMaxCompositions(int n) {
+      return new Settings(dataDir, compose, toolTimeout, buildTimeout, staleClaimAfter,
+          pollInterval, account, layerCache, n, packageCacheBytes);
+    }
+
+    /** With the package cache bounded to {@code bytes}. */
+    public Settings withPackageCacheBytes(long bytes) {
+      return new Settings(dataDir, compose, toolTimeout, buildTimeout, staleClaimAfter,
+          pollInterval, account, layerCache, maxCompositions, bytes);
+    }
   }
 
-  /** How long each phase of a build took. */
+  /**
+   * How long each phase of a build took: compose (getting the base layer, zero when cached, and
+   * installing the packages), filesystem (writing them into the base's file system), convert
+   * (the layer's delta and qcow2), store; and of compose, how long the base layer took, and
+   * whether it was composed for this build (rather than found in the layer cache or the store).
+   */
   public record BuildPhases(Duration compose, Duration filesystem, Duration convert,
-      Duration store) {
+      Duration store, Duration base, boolean baseComposed) {
     public Duration total() {
       return compose.plus(filesystem).plus(convert).plus(store);
     }
@@ -85,6 +119,9 @@ public final class ImageConstructor {
   private final Map<UUID, CompletableFuture<ImageRecord>> inFlight = new ConcurrentHashMap<>();
   private final Map<UUID, BuildPhases> lastPhases = new ConcurrentHashMap<>();
   private final Consumer<Outcome> outcomes;
+  private final LayerCache layerCache;
+  private final Semaphore compositions;
+  private final BaseLayers bases;
 
   public ImageConstructor(Database db, ImageRepository images, BlobStorage blobs, Path dataDir) {
     this(db, images, blobs, Settings.defaults(dataDir));
@@ -102,6 +139,10 @@ public final class ImageConstructor {
     this.blobs = blobs;
     this.settings = settings;
     this.outcomes = outcomes;
+    this.layerCache = new LayerCache(settings.layerCache(), settings.packageCacheBytes());
+    this.compositions = new Semaphore(settings.maxCompositions(), true);
+    this.bases = new BaseLayers(db, new BaseLayerRepository(), blobs, layerCache,
+        settings.compose(), settings.account(), compositions);
   }
 
   /** How a composed image became ready for a caller: the controller's image cache, in effect. */
@@ -162,6 +203,7 @@ public final class ImageConstructor {
    */
   public void removeLeftoverBuilds() throws IOException {
     BuildDirectory.removeLeftovers(settings.dataDir().resolve("build"), settings.account());
+    layerCache.removeLeftoverWork(settings.account());
   }
 
   /** The phases of the last build of the image by this controller, if it built it. */
@@ -205,17 +247,19 @@ public final class ImageConstructor {
       PrivatePaths.directory(buildRoot); // a root file system and its log: the controller's own
       Files.createDirectories(dir);
       Files.deleteIfExists(log);
-      ImageBuild.Result result = new ImageBuild(dir, log, settings.compose(),
-          settings.toolTimeout(), Instant.now().plus(settings.buildTimeout()), blobs,
-          settings.account())
+      LayeredImageBuild.Result result = new LayeredImageBuild(dir, log, bases, layerCache,
+          blobs, settings.account(), compositions, settings.toolTimeout(),
+          Instant.now().plus(settings.buildTimeout()))
           .run(composition);
       BuildPhases p = result.phases();
       lastPhases.put(claimed.id(), p);
       LOG.info(String.format("built image %s in %.1f s: compose %.1f s, filesystem %.1f s,"
-              + " convert %.1f s, store %.1f s; disk %s (%d bytes)", claimed.name(),
+              + " convert %.1f s, store %.1f s; service layer %s (%d bytes) on base layer %s"
+              + " (%d bytes, %s)", claimed.name(),
           seconds(p.total()), seconds(p.compose()), seconds(p.filesystem()),
           seconds(p.convert()), seconds(p.store()), result.built().sha256(),
-          result.built().sizeBytes()));
+          result.built().sizeBytes(), result.built().baseLayerSha256(), result.baseLayerBytes(),
+          result.baseComposed() ? "composed for it" : "cached"));
       return db.inTransaction(tx -> images.markReady(tx, claimed.id(), claimedAt, result.built()))
           .orElseGet(() -> overtaken(claimed));
     } catch (ToolRunner.ToolFailure | IOException | RuntimeException e) {
@@ -250,8 +294,11 @@ public final class ImageConstructor {
       error = "…" + error.substring(error.length() - MAX_ERROR_CHARS);
     }
     LOG.log(Level.WARNING, "build of image " + image.name() + " failed", e);
-    FarmException thrown = new FarmException.Unavailable("image " + image.name()
-        + " could not be built: " + error);
+    // A full store is the operator's to fix, and says so as RESOURCE_EXHAUSTED, not a retry.
+    FarmException thrown = e instanceof FarmException.NoCapacity
+        ? new FarmException.NoCapacity("image " + image.name() + " could not be built: " + error)
+        : new FarmException.Unavailable("image " + image.name() + " could not be built: "
+            + error);
     thrown.initCause(e);
     String recorded = error;
     try {

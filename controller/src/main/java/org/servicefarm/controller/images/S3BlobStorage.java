@@ -96,6 +96,24 @@ public final class S3BlobStorage implements BlobStorage {
   }
 
   @Override
+  public java.util.List<StoredBlob> list() {
+    String prefix = location.key("");
+    java.util.List<StoredBlob> blobs = new java.util.ArrayList<>();
+    try {
+      s3.listObjectsV2Paginator(b -> b.bucket(location.bucket()).prefix(prefix)).contents()
+          .forEach(object -> {
+            String name = object.key().substring(prefix.length());
+            if (name.matches("[0-9a-f]{64}")) {
+              blobs.add(new StoredBlob(name, object.size(), object.lastModified()));
+            }
+          });
+    } catch (SdkException e) {
+      throw unavailable("cannot list the blobs", e);
+    }
+    return blobs;
+  }
+
+  @Override
   public boolean delete(String sha256) {
     boolean stored = head(sha256).isPresent();
     try {

@@ -48,6 +48,17 @@ final class ToolRunner {
 
   void run(String step, List<String> argv, Duration timeout)
       throws ToolFailure, IOException, InterruptedException {
+    run(step, argv, timeout, ProcessBuilder.Redirect.appendTo(log.toFile()));
+  }
+
+  /** As {@link #run}, with the tool's standard output in {@code output} instead of the log. */
+  void runCapturing(String step, List<String> argv, Duration timeout, Path output)
+      throws ToolFailure, IOException, InterruptedException {
+    run(step, argv, timeout, ProcessBuilder.Redirect.to(output.toFile()));
+  }
+
+  private void run(String step, List<String> argv, Duration timeout,
+      ProcessBuilder.Redirect stdout) throws ToolFailure, IOException, InterruptedException {
     Path stderr = workDir.resolve(step + ".stderr");
     appendToLog("== " + step + ": " + String.join(" ", argv) + "\n");
     List<String> command = new ArrayList<>(argv);
@@ -62,7 +73,7 @@ final class ToolRunner {
       process = builder
           .directory(workDir.toFile())
           .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+          .redirectOutput(stdout)
           .redirectError(stderr.toFile())
           .start();
     } catch (IOException e) {

@@ -116,6 +116,19 @@ public final class ControllerMetrics {
   }
 
   /**
+   * Adds the image store's bytes by what refers to them (image, kernel, initrd, base_layer,
+   * base_tree, archive, unreferenced_young), as the last collection pass counted them.
+   */
+  public void watchBlobStore(java.util.function.Supplier<java.util.Map<String, Long>> bytesByKind) {
+    GaugeWithCallback.builder().name("servicefarm_blob_store_bytes")
+        .help("bytes in the image store by what refers to them, as of the last collection pass"
+            + " (hourly on the leader)")
+        .labelNames("kind")
+        .callback(cb -> bytesByKind.get().forEach((kind, bytes) -> cb.call(bytes, kind)))
+        .register(registry);
+  }
+
+  /**
    * Adds the gauges read at scrape time: the VM and host tables, this process, and the health
    * check's view of the database.
    */

@@ -8,6 +8,8 @@ import java.util.UUID;
  * start; a composed one has an {@code inputHash} and, once READY, a kernel, initrd and command
  * line of its own. {@code buildStartedAt} is when its current or last build was claimed.
  * {@code project} is the project a registered image belongs to (null: every project may use it).
+ * A composed image's disk is a service layer backed by the base layer {@code baseLayerSha256}
+ * (null for a disk that stands alone).
  */
 public record ImageRecord(
     UUID id,
@@ -24,7 +26,9 @@ public record ImageRecord(
     String kernelCmdline,
     String buildError,
     Instant buildStartedAt,
-    String project) {
+    String project,
+    String baseLayerSha256,
+    long baseLayerSizeBytes) {
 
   /** Whether a definition of {@code owner} may use the image: a farm-wide image, or its own. */
   public boolean usableBy(String owner) {

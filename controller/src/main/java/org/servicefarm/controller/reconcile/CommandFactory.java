@@ -138,6 +138,9 @@ public final class CommandFactory {
                   .setKernelSha256(image.kernelSha256() == null ? "" : image.kernelSha256())
                   .setInitrdSha256(image.initrdSha256() == null ? "" : image.initrdSha256())
                   .setKernelCmdline(image.kernelCmdline() == null ? "" : image.kernelCmdline())
+                  .setBaseLayerSha256(
+                      image.baseLayerSha256() == null ? "" : image.baseLayerSha256())
+                  .setBaseLayerSizeBytes(image.baseLayerSizeBytes())
                   .build();
           List<Integer> ports =
               def.services().stream().map(ServiceDefinitionRecord.ServicePort::guestPort).toList();

@@ -38,8 +38,8 @@ class MigrationsTest {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
-    assertEquals(List.of("api_tokens", "audit", "controller_leadership", "events", "gateway_ports",
-        "hosts", "images", "leases", "operations", "projects",
+    assertEquals(List.of("api_tokens", "audit", "base_layers", "controller_leadership", "events",
+        "gateway_ports", "hosts", "images", "leases", "operations", "projects",
         "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);

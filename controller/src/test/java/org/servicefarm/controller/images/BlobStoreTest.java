@@ -120,4 +120,25 @@ class BlobStoreTest {
       return files.filter(Files::isRegularFile).count();
     }
   }
+
+  @Test
+  void aBuiltLayerThatWouldPassTheQuotaIsRefusedNamingTheSizesAndNothingStoredIsHarmed()
+      throws Exception {
+    BlobStore store = new BlobStore(dataDir, 1 << 20, 1000);
+    String kept = store.put(new java.io.ByteArrayInputStream(new byte[600]), null, 600).sha256();
+    Path built = dataDir.resolve("layer.qcow2");
+    java.nio.file.Files.write(built, new byte[500]);
+
+    org.servicefarm.controller.model.FarmException.NoCapacity refused = org.junit.jupiter.api.Assertions
+        .assertThrows(org.servicefarm.controller.model.FarmException.NoCapacity.class,
+            () -> store.adopt(built));
+
+    org.junit.jupiter.api.Assertions.assertTrue(refused.getMessage().contains(
+        "it holds 600 bytes of its quota of 1000, and the built layer of 500 bytes"),
+        refused.getMessage());
+    org.junit.jupiter.api.Assertions.assertEquals(600,
+        store.stat(kept).orElseThrow().sizeBytes());
+    org.junit.jupiter.api.Assertions.assertTrue(java.nio.file.Files.exists(built),
+        "the build's file is the caller's still");
+  }
 }

@@ -78,7 +78,7 @@ class ImageConstructorTest {
     assertNotEquals(presumedDead.buildStartedAt(), takeover.buildStartedAt());
 
     ImageRepository.BuiltImage built = new ImageRepository.BuiltImage("a".repeat(64), 10,
-        "b".repeat(64), "c".repeat(64), GuestInit.KERNEL_CMDLINE);
+        "b".repeat(64), "c".repeat(64), GuestInit.KERNEL_CMDLINE, "e".repeat(64), 20);
     assertEquals(Optional.empty(), db.inTransaction(tx -> images.markReady(tx, image.id(),
         presumedDead.buildStartedAt(), built)));
     ImageRecord ready = db.inTransaction(tx -> images.markReady(tx, image.id(),

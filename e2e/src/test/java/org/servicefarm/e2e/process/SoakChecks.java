@@ -151,13 +151,20 @@ final class SoakChecks {
     return digests;
   }
 
-  /** Digests a row refers to: images (disk, kernel, initrd) and VMs' archives. */
+  /**
+   * Digests a row refers to: images (disk, kernel, initrd, base layer), base layers (disk, tree,
+   * kernel, initrd) and VMs' archives.
+   */
   Set<String> referencedBlobs() throws SQLException {
     Set<String> digests = new TreeSet<>();
     try (Connection c = connect();
         PreparedStatement s = c.prepareStatement("SELECT sha256 FROM images WHERE sha256 IS NOT"
             + " NULL UNION SELECT kernel_sha256 FROM images WHERE kernel_sha256 IS NOT NULL"
             + " UNION SELECT initrd_sha256 FROM images WHERE initrd_sha256 IS NOT NULL"
+            + " UNION SELECT base_layer_sha256 FROM images WHERE base_layer_sha256 IS NOT NULL"
+            + " UNION SELECT disk_sha256 FROM base_layers UNION SELECT tree_sha256 FROM base_layers"
+            + " UNION SELECT kernel_sha256 FROM base_layers"
+            + " UNION SELECT initrd_sha256 FROM base_layers"
             + " UNION SELECT substring(archive_ref FROM 8) FROM vms WHERE archive_ref LIKE ?")) {
       s.setString(1, "sha256:%");
       try (ResultSet rs = s.executeQuery()) {

@@ -58,9 +58,10 @@ class UnprivilegedCompositionEndToEndTest {
         assertEquals(List.of(), build.filter(Files::isDirectory).toList(),
             "the build's tree, partly owned by subordinate ids, is removed");
       }
+      // The base layer is what mmdebstrap composed in the namespace: its owners are the guest's.
       Path raw = farm.dir().resolve("composed.raw");
       CommandRun convert = CommandRun.of(farm.dir(), List.of("qemu-img", "convert", "-O", "raw",
-          composedDisk(controllerDir.resolve("blobs")).toString(), raw.toString()));
+          baseLayerDisk(controllerDir.resolve("blobs")).toString(), raw.toString()));
       assertEquals(0, convert.exitCode(), convert.toString());
       String init = stat(farm.dir(), raw, "/sbin/servicefarm-init");
       assertTrue(init.matches("(?s).*User:\\s+0\\s+Group:\\s+0\\s.*"), "init is root's: " + init);
@@ -88,7 +89,8 @@ class UnprivilegedCompositionEndToEndTest {
       // The request waits for the build; the controller dies under it, so it fails.
       CompletableFuture<ServiceAccess> request =
           CompletableFuture.supplyAsync(() -> client.requestService("killed-while-composing"));
-      Path build = farm.dir().resolve("controller/build");
+      // The base layer is composed in the layer cache's work directory for it.
+      Path build = farm.dir().resolve("controller/layer-cache/bases");
       long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
       while (composingTrees(build).isEmpty() && System.nanoTime() < deadline) {
         Thread.sleep(200);
@@ -121,7 +123,10 @@ class UnprivilegedCompositionEndToEndTest {
     }
   }
 
-  /** Build trees in which packages are being installed (the passwd package made /etc/shadow). */
+  /**
+   * Trees in which mmdebstrap is installing the base layer's packages (the passwd package made
+   * /etc/shadow): work directories of the layer cache.
+   */
   private static List<Path> composingTrees(Path build) throws IOException {
     if (!Files.isDirectory(build)) {
       return List.of();
@@ -131,17 +136,22 @@ class UnprivilegedCompositionEndToEndTest {
     }
   }
 
-  /** The one qcow2 in the blob store: the composed disk (kernel and initrd are not qcow2). */
-  private static Path composedDisk(Path blobs) throws IOException {
+  /**
+   * The one qcow2 in the blob store that names no backing file: the base layer (the service
+   * layer is backed by it; kernel, initrd and the base's tree are not qcow2).
+   */
+  private static Path baseLayerDisk(Path blobs) throws IOException {
     try (Stream<Path> files = Files.walk(blobs)) {
       List<Path> disks = files.filter(Files::isRegularFile).filter(f -> {
         try (InputStream in = Files.newInputStream(f)) {
-          return Arrays.equals(in.readNBytes(4), new byte[] {'Q', 'F', 'I', (byte) 0xfb});
+          byte[] head = in.readNBytes(16);
+          return Arrays.equals(Arrays.copyOf(head, 4), new byte[] {'Q', 'F', 'I', (byte) 0xfb})
+              && Arrays.equals(Arrays.copyOfRange(head, 8, 16), new byte[8]);
         } catch (IOException e) {
           throw new java.io.UncheckedIOException(e);
         }
       }).toList();
-      assertEquals(1, disks.size(), "qcow2 blobs: " + disks);
+      assertEquals(1, disks.size(), "qcow2 blobs without a backing file: " + disks);
       return disks.get(0);
     }
   }

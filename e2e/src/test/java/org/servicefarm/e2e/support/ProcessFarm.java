@@ -98,6 +98,11 @@ public final class ProcessFarm implements AutoCloseable {
     startControllerAs(account, List.of());
   }
 
+  /** The layer cache the build's tests share: the project's {@code target/layer-cache}. */
+  public static Path sharedLayerCache() {
+    return FarmJars.root().resolve("target").resolve("layer-cache");
+  }
+
   /** As {@link #startControllerAs(String)}, with more setpriv flags (e.g. --no-new-privs). */
   public void startControllerAs(String account, List<String> setprivFlags)
       throws IOException, InterruptedException {
@@ -131,6 +136,12 @@ public final class ProcessFarm implements AutoCloseable {
       args.add("--insecure");
     }
     args.addAll(databaseArgs);
+    if (prefix.isEmpty() && !extraArgs.contains("--layer-cache")) {
+      // The build's farms share base layers and Debian packages, so only the first composition
+      // of a test run composes a base and downloads its packages. A controller run as another
+      // account composes in its own data directory, as a farm without this option does.
+      args.addAll(List.of("--layer-cache", sharedLayerCache().toString()));
+    }
     args.addAll(extraArgs);
     controller = FarmProcess.start("controller", FarmJars.controller(), dir.resolve("logs"),
         args, env, prefix);

@@ -125,10 +125,10 @@ final class DomainBoot {
     }
   }
 
-  // A composed image brings a disk, a kernel and an initrd, and its init reports readiness; a
+  // A composed image brings a disk, a kernel and an initrd (and a base layer), and its init reports readiness; a
   // registered image boots from its disk alone and says nothing.
   boolean bootsComposedImage(FarmDomain farmDomain) {
-    return host.kind().runsQemu() && farmDomain.metadata().blobs().size() == 3;
+    return host.kind().runsQemu() && farmDomain.metadata().blobs().size() >= 3;
   }
 
   static void stopIfActive(Domain domain) throws LibvirtException {

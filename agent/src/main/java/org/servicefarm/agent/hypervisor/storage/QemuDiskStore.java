@@ -214,6 +214,12 @@ public final class QemuDiskStore implements DiskStore {
       throw new HypervisorException(Kind.INVALID, "image " + name + " has format '"
           + image.getFormat() + "'; QEMU hosts take " + BASE_FORMATS);
     }
+    Optional<BlobDigest> baseLayer =
+        optionalDigest(image.getBaseLayerSha256(), "base_layer_sha256", name);
+    if (baseLayer.isPresent() && !"qcow2".equals(image.getFormat())) {
+      throw new HypervisorException(Kind.INVALID, "image " + name + " is a service layer in"
+          + " format '" + image.getFormat() + "'; layers are qcow2");
+    }
     Optional<BlobDigest> kernel = optionalDigest(image.getKernelSha256(), "kernel_sha256", name);
     Optional<BlobDigest> initrd = optionalDigest(image.getInitrdSha256(), "initrd_sha256", name);
     if (kernel.isEmpty() && initrd.isPresent()) {
@@ -237,6 +243,13 @@ public final class QemuDiskStore implements DiskStore {
       if (initrd.isPresent()) {
         leases.add(cache.ensure(initrd.get(), 0, "image " + name + " (initrd)", together));
         initrdPath = Optional.of(leases.get(leases.size() - 1).path());
+        bytesOfEarlierBlobs[0] += Files.size(initrdPath.get());
+      }
+      if (baseLayer.isPresent()) {
+        // Last, so a host that caches the base (most do, once any service ran there) fetches
+        // only the service layer; the layer names the base by the digest the cache files it by.
+        leases.add(cache.ensure(baseLayer.get(), image.getBaseLayerSizeBytes(),
+            "image " + name + " (base layer)", together));
       }
       List<String> blobs = leases.stream().map(lease -> lease.digest().hex()).toList();
       return new PreparedDisk(disk, kernelPath, initrdPath, blobs, leases);
@@ -277,8 +290,18 @@ public final class QemuDiskStore implements DiskStore {
    */
   private static void requireSafeBase(PreparedDisk prepared, ImageRef image)
       throws HypervisorException {
-    List<String> problems = header(prepared.leases().get(0).path(), "the image")
-        .problemsAsBase(image.getFormat());
+    List<String> problems;
+    if (image.getBaseLayerSha256().isEmpty()) {
+      problems = header(prepared.leases().get(0).path(), "the image")
+          .problemsAsBase(image.getFormat());
+    } else {
+      ImageCache.Lease base = prepared.leases().get(prepared.leases().size() - 1);
+      List<String> found = new ArrayList<>(header(prepared.leases().get(0).path(),
+          "the service layer").problemsAsLayer(image.getBaseLayerSha256()));
+      header(base.path(), "the base layer").problemsAsBase("qcow2")
+          .forEach(problem -> found.add("base layer: " + problem));
+      problems = found;
+    }
     if (!problems.isEmpty()) {
       prepared.close();
       throw new HypervisorException(Kind.IMAGE, "image " + image.getName() + " is refused on"
