@@ -157,18 +157,25 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
       }
       resp.addOffered(b.build());
     });
+    // Gateway addresses of the services this caller sees only: another project's names stay unsaid.
+    java.util.Set<String> visible = new java.util.HashSet<>(offered.keySet());
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       if (!scope.seesDefinition(d.project(), d.shared())) {
         continue;
       }
       for (ServiceDefinitionRecord.ServicePort p : d.services()) {
+        visible.add(p.name());
         if (!offered.containsKey(p.name())) {
           resp.addConstructible(p.name());
         }
       }
     }
-    ports.forEach((service, port) -> resp.addGateways(ServiceGateway.newBuilder()
-        .setService(service).setGatewayPort(port).setGatewayAddress(gateways.address(port))));
+    ports.forEach((service, port) -> {
+      if (visible.contains(service)) {
+        resp.addGateways(ServiceGateway.newBuilder().setService(service).setGatewayPort(port)
+            .setGatewayAddress(gateways.address(port)));
+      }
+    });
     out.onNext(resp.build());
     out.onCompleted();
   }

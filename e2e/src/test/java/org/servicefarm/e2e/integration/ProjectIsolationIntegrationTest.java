@@ -80,12 +80,33 @@ class ProjectIsolationIntegrationTest {
     alices.getOfferedList().forEach(o -> seen.add(o.getName()));
     assertTrue(seen.contains("a-web") && seen.contains("shared-cache"), seen.toString());
     assertFalse(seen.contains("b-web"), "team-b's service is not listed to team-a: " + seen);
+    List<String> gateways = alices.getGatewaysList().stream()
+        .map(org.servicefarm.api.v1.ServiceGateway::getService).toList();
+    assertTrue(gateways.contains("a-web"), "team-a's own gateway addresses: " + gateways);
+    assertFalse(gateways.contains("b-web"), "team-b's gateway address is not listed: " + gateways);
     List<String> teamADefinitions = teamAdminA.listServiceDefinitions().stream()
         .map(ServiceDefinition::getName).toList();
     assertTrue(teamADefinitions.contains("a-web") && teamADefinitions.contains("shared-cache"));
     assertFalse(teamADefinitions.contains("b-web"));
     assertTrue(admin.listServiceDefinitions().stream().anyMatch(d -> d.getName().equals("b-web")
         && d.getProject().equals("team-b")), "a farm-wide admin sees every project's");
+  }
+
+  @Test
+  void aProjectBoundTokenCannotWatchTheFarmWideRoutingTable() {
+    io.grpc.Metadata auth = new io.grpc.Metadata();
+    auth.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + admin.tokens().create("a-gateway", "gateway", "team-a").getSecret());
+    var routes = org.servicefarm.api.v1.GatewayRoutesGrpc.newBlockingStub(
+        io.grpc.ClientInterceptors.intercept(farm.channel(),
+            io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(auth)))
+        .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS)
+        .watchRoutes(org.servicefarm.api.v1.WatchRoutesRequest.getDefaultInstance());
+    io.grpc.StatusRuntimeException refused =
+        assertThrows(io.grpc.StatusRuntimeException.class, routes::hasNext);
+    assertEquals(Status.Code.PERMISSION_DENIED, refused.getStatus().getCode());
+    assertTrue(refused.getStatus().getDescription().contains("team-a"),
+        refused.getStatus().getDescription());
   }
 
   @Test
