@@ -139,7 +139,9 @@ class DashboardActionsBrowserTest {
   @Test
   void aServiceIsDefinedFromTheFormAndDeletedWithForceOnceRefused() throws Exception {
     browser.navigate(farm.httpBase() + "/");
-    browser.awaitTrue("the define form", "document.getElementById('define-form') !== null",
+    // The form is in the page before its deferred script runs; a submit before then would be the
+    // browser's own (a page load), so wait for the script's first render of the hosts.
+    browser.awaitTrue("the page's script", "document.querySelector('#hosts tr') !== null",
         PATIENCE);
     fillForm("form-bad", "busybox", "some-image");
     String refusal = serverMessage(() -> client.defineService(ServiceDefinition.newBuilder()
