@@ -54,7 +54,9 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       private volatile AgentSession session;
       /** The controller failed the stream: messages still queued behind the failure are dropped. */
       private volatile boolean failed;
-      private final OrderedHandoff ordered = new OrderedHandoff(streamWork);
+      // Handed-off work keeps the call's context: AgentIdentity reads the certified host there.
+      private final OrderedHandoff ordered =
+          new OrderedHandoff(streamWork, io.grpc.Context.current());
 
       /**
        * Runs on the transport's thread (the service is called without a thread hop, see

@@ -1,5 +1,6 @@
 package org.servicefarm.controller.api;
 
+import io.grpc.Context;
 import java.util.ArrayDeque;
 import java.util.concurrent.Executor;
 import java.util.logging.Level;
@@ -10,17 +11,22 @@ import java.util.logging.Logger;
  * waiters go on to write), run in arrival order on a shared pool, off the transport thread that
  * delivers the stream's messages. While nothing of the stream is queued or running here, a
  * cheap message (Alive, a load report) may be handled on the transport thread itself: order is
- * kept, since the transport delivers one stream's messages one at a time.
+ * kept, since the transport delivers one stream's messages one at a time. The work runs in the
+ * stream's gRPC context, as inline work does: who the caller is (its certified host, its token)
+ * is read from there, and a pool thread has no context of its own.
  */
 final class OrderedHandoff {
   private static final Logger LOG = Logger.getLogger(OrderedHandoff.class.getName());
 
   private final Executor pool;
+  private final Context callContext;
   private final ArrayDeque<Runnable> queue = new ArrayDeque<>(); // guarded by this
   private boolean running; // guarded by this
 
-  OrderedHandoff(Executor pool) {
+  /** @param callContext the stream's context (Context.current() when the call starts) */
+  OrderedHandoff(Executor pool, Context callContext) {
     this.pool = pool;
+    this.callContext = callContext;
   }
 
   /** Whether nothing of this stream is queued or running: a message may be handled inline. */
@@ -51,7 +57,7 @@ final class OrderedHandoff {
         }
       }
       try {
-        next.run();
+        callContext.run(next);
       } catch (RuntimeException e) {
         // Must not end the loop: the stream's later messages would never run.
         LOG.log(Level.SEVERE, "an agent stream's message could not be handled", e);
