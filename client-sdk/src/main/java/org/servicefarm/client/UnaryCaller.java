@@ -17,9 +17,10 @@ import java.util.function.Function;
  * method states only what it calls.
  *
  * <p>One deadline covers the whole call, retries and pauses included: a caller who gave
- * RequestService two minutes gets an answer or an error within two minutes. Only UNAVAILABLE is
- * retried, and only for idempotent calls: it usually means the request never reached the
- * controller, while any other failure would just repeat.
+ * RequestService two minutes gets an answer or an error within two minutes. Only UNAVAILABLE (and
+ * a stream the connection reset, which a controller shutting down mid-call causes) is retried,
+ * and only for idempotent calls: it usually means the call got no answer from the controller,
+ * while any other failure would just repeat.
  */
 final class UnaryCaller {
 
@@ -104,14 +105,25 @@ final class UnaryCaller {
   /** The pause before the next attempt, or null when the call must not be tried again. */
   private Duration pauseBeforeRetry(Throwable failure, CallPlan plan, int attempts,
       Deadline deadline) {
-    boolean worthRetrying = Status.fromThrowable(failure).getCode() == Status.Code.UNAVAILABLE
-        || RateLimitedException.isRateLimit(failure);
+    Status status = Status.fromThrowable(failure);
+    boolean worthRetrying = status.getCode() == Status.Code.UNAVAILABLE
+        || resetStream(status) || RateLimitedException.isRateLimit(failure);
     if (!worthRetrying || !plan.idempotent() || attempts >= maxAttempts) {
       return null;
     }
     Duration pause = backoff(attempts);
     // Pausing past the deadline would only trade a clear UNAVAILABLE for a vague timeout.
     return deadline.timeRemaining(TimeUnit.NANOSECONDS) > pause.toNanos() ? pause : null;
+  }
+
+  /**
+   * An HTTP/2 RST_STREAM: the transport (a controller stopping, a proxy) cut the call, grpc-java
+   * reports it as INTERNAL, but the farm never answered it.
+   */
+  static boolean resetStream(Status status) {
+    String description = status.getDescription();
+    return status.getCode() == Status.Code.INTERNAL && description != null
+        && description.startsWith("RST_STREAM closed stream");
   }
 
   /** Exponential, capped, with jitter so many clients cut off together do not return together. */

@@ -140,6 +140,18 @@ class FarmClientTest {
   }
 
   @Test
+  void aStreamTheConnectionResetIsRetriedButTheFarmsOwnInternalIsNot() {
+    farm.broker.faults.failNext(Status.INTERNAL.withDescription(
+        "RST_STREAM closed stream. HTTP/2 error code: INTERNAL_ERROR"), 1);
+    assertEquals("vm-7", client.requestService("redis").vmId());
+    assertEquals(2, farm.broker.faults.calls());
+
+    farm.broker.faults.failNext(Status.INTERNAL.withDescription("the farm failed"), 1);
+    assertThrows(FarmException.class, () -> client.requestService("redis"));
+    assertEquals(3, farm.broker.faults.calls());
+  }
+
+  @Test
   void unavailableIsRetriedUpToMaxAttemptsThenRaisesFarmUnavailable() {
     farm.broker.faults.failNext(Status.UNAVAILABLE.withDescription("controller restarting"), 10);
 
