@@ -103,7 +103,7 @@ class ImagesBenchmark {
       for (Path deb : debs.filter(p -> p.toString().endsWith(".deb")).toList()) {
         try {
           Files.createLink(into.resolve(deb.getFileName()), deb);
-        } catch (IOException | UnsupportedOperationException e) {
+        } catch (IOException | UnsupportedOperationException e) { // another file system: copy
           Files.copy(deb, into.resolve(deb.getFileName()));
         }
       }
