@@ -156,7 +156,7 @@ class RollingUpgradeIntegrationTest {
 
     assertEquals(List.of(), load.failures, "requests failed despite the SDK's retries");
     assertEquals(List.of(), attempts.otherFailures(),
-        "attempts failed with codes other than UNAVAILABLE");
+        "attempts the farm answered with a failure (not a transport cut)");
     assertTrue(load.succeeded.get() > beforeEnd, "requests succeed after the upgrade");
     assertEquals(vmsBefore, vmIdsByService(viaB),
         "every service keeps its VMs across the upgrade: none lost, none added");
@@ -166,10 +166,10 @@ class RollingUpgradeIntegrationTest {
     }
 
     System.out.printf("rolling upgrade from %s: previous release built in %s; requests=%d,"
-            + " failed=%d, attempts retried after UNAVAILABLE=%d, VMs lost: 0%n",
+            + " failed=%d, attempts cut by a stopping controller and retried=%d, VMs lost: 0%n",
         previous.commit().substring(0, 12), previous.buildSeconds() < 0 ? "an earlier run (cached)"
             : String.format("%.0f s", previous.buildSeconds()), load.succeeded.get(),
-        load.failures.size(), attempts.unavailable());
+        load.failures.size(), attempts.transportCuts());
     steps.forEach((step, secs) -> System.out.printf("  %-50s %.1f s%n", step, secs));
   }
 

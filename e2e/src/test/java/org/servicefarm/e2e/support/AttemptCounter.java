@@ -18,16 +18,31 @@ import java.util.concurrent.atomic.AtomicInteger;
  * request once, however many attempts it took.
  */
 public final class AttemptCounter implements ClientInterceptor {
-  private final AtomicInteger unavailable = new AtomicInteger();
+  private final AtomicInteger cut = new AtomicInteger();
   private final List<String> otherFailures = new CopyOnWriteArrayList<>();
 
-  public int unavailable() {
-    return unavailable.get();
+  /** Attempts cut by the transport (UNAVAILABLE or a reset stream), which the SDK retries. */
+  public int transportCuts() {
+    return cut.get();
   }
 
-  /** Attempts that failed with any code but UNAVAILABLE, as "METHOD: CODE description". */
+  /**
+   * Attempts that the farm answered with a failure, as "METHOD: CODE description": every failure
+   * but UNAVAILABLE and a reset stream, which a controller stopping or failing over causes.
+   */
   public List<String> otherFailures() {
     return List.copyOf(otherFailures);
+  }
+
+  /**
+   * UNAVAILABLE, or an HTTP/2 RST_STREAM (grpc-java reports it as INTERNAL): a server stopping
+   * cut the call before answering it, as the SDK's retries treat it too.
+   */
+  private static boolean cutByTransport(Status status) {
+    String description = status.getDescription();
+    return status.getCode() == Status.Code.UNAVAILABLE
+        || status.getCode() == Status.Code.INTERNAL && description != null
+            && description.startsWith("RST_STREAM closed stream");
   }
 
   @Override
@@ -40,8 +55,8 @@ public final class AttemptCounter implements ClientInterceptor {
             listener) {
           @Override
           public void onClose(Status status, Metadata trailers) {
-            if (status.getCode() == Status.Code.UNAVAILABLE) {
-              unavailable.incrementAndGet();
+            if (cutByTransport(status)) {
+              cut.incrementAndGet();
             } else if (!status.isOk()) {
               otherFailures.add(method.getBareMethodName() + ": " + status.getCode() + " "
                   + status.getDescription());
