@@ -34,6 +34,7 @@ import org.servicefarm.client.FarmException;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.HostDomains;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -45,6 +46,7 @@ import org.servicefarm.e2e.support.RealGuests;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealGuestTest
 class AgentCrashIntegrationTest {
   // A host id of its own, so domains of other farms sharing libvirtd are not counted.
   private static final String HOST = "crash-" + UUID.randomUUID().toString().substring(0, 6);

@@ -26,6 +26,7 @@ import org.servicefarm.e2e.support.CommandRun;
 import org.servicefarm.e2e.support.FarmJars;
 import org.servicefarm.e2e.support.ObjectStoreServer;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 import org.servicefarm.e2e.support.StandalonePostgres;
 
@@ -37,6 +38,7 @@ import org.servicefarm.e2e.support.StandalonePostgres;
  * the agents keep across the controller's change of database), once with real QEMU guests that
  * serve HTTP again after the restore.
  */
+@RealGuestTest
 class BackupRestoreIntegrationTest {
   private static final List<String> SERVICES = List.of("br-active", "br-sleeping", "br-archived");
 

@@ -29,6 +29,7 @@ import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.HostDomains;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -41,6 +42,7 @@ import org.servicefarm.e2e.support.RealGuests;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealGuestTest
 class DiskFaultIntegrationTest {
   private static final String HOST = "disk-" + UUID.randomUUID().toString().substring(0, 6);
   private static final String WEB = "fault-web";

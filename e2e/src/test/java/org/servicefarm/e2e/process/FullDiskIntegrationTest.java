@@ -26,6 +26,7 @@ import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -37,6 +38,7 @@ import org.servicefarm.e2e.support.RealGuests;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealGuestTest
 class FullDiskIntegrationTest {
   private static final String HOST = "full-" + UUID.randomUUID().toString().substring(0, 6);
   private static final String SERVICE = "full-web";

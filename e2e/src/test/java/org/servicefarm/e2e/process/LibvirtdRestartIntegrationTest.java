@@ -25,6 +25,7 @@ import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.PrivateLibvirtd;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -33,6 +34,7 @@ import org.servicefarm.e2e.support.RealGuests;
  * test's own ({@link PrivateLibvirtd}), so the machine's is never touched.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@RealGuestTest
 class LibvirtdRestartIntegrationTest {
   private static final String HOST = "lvd-" + UUID.randomUUID().toString().substring(0, 6);
   private static final String SERVICE = "lvd-web";

@@ -35,6 +35,7 @@ import org.servicefarm.e2e.support.FarmJars;
 import org.servicefarm.e2e.support.FarmProcess;
 import org.servicefarm.e2e.support.ObjectStoreServer;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 import org.servicefarm.e2e.support.StandalonePostgres;
 
@@ -46,6 +47,7 @@ import org.servicefarm.e2e.support.StandalonePostgres;
  * whose archives are still real blobs that travel through the controllers and the bucket), once
  * with a real QEMU guest, whose image and archived disk the new leader serves from the bucket.
  */
+@RealGuestTest
 class ObjectStoreFailoverIntegrationTest {
   private static final String SERVICE = "archived-web";
 

@@ -24,6 +24,7 @@ import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.ReadableByOthers;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -31,6 +32,7 @@ import org.servicefarm.e2e.support.RealGuests;
  * one controller and two agents (two simulated hosts sharing this machine's libvirtd).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealGuestTest
 class RealGuestEndToEndTest {
   private static final List<String> HOSTS = List.of("qemu-a", "qemu-b");
   private static final Duration PAGE_PATIENCE = Duration.ofSeconds(90);

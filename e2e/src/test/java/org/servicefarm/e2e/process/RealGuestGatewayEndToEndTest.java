@@ -26,6 +26,7 @@ import org.servicefarm.client.VmFilter;
 import org.servicefarm.e2e.support.CommandRun;
 import org.servicefarm.e2e.support.GatewayProcess;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -36,6 +37,7 @@ import org.servicefarm.e2e.support.RealGuests;
  * service; it calls the farm only to put the guest in the state under test and to check.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@RealGuestTest
 class RealGuestGatewayEndToEndTest {
   private static final List<String> HOSTS = List.of("gw-qemu-a", "gw-qemu-b");
   /** Composing the image and booting it under TCG takes minutes on a slow machine. */

@@ -14,6 +14,7 @@ import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.e2e.support.BenchmarkTable;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 import org.servicefarm.e2e.support.StandalonePostgres;
 
@@ -24,6 +25,7 @@ import org.servicefarm.e2e.support.StandalonePostgres;
  * ./farm soak [--minutes N]} runs it for 30 minutes or N (environment variable
  * {@value #MINUTES_VARIABLE}). The counts are printed and saved in e2e/target/benchmarks/soak.md.
  */
+@RealGuestTest
 class SoakTest {
   static final String MINUTES_VARIABLE = "FARM_SOAK_MINUTES";
   private static final double HEAP_GROWTH_ALLOWED = 0.10;

@@ -19,6 +19,7 @@ import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.CommandRun;
 import org.servicefarm.e2e.support.ControllerAccount;
 import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
@@ -27,6 +28,7 @@ import org.servicefarm.e2e.support.RealGuests;
  * and a real QEMU guest boots that image and serves. Inside the image, the files are root's, as
  * the packages and the guest expect, not the account's.
  */
+@RealGuestTest
 class UnprivilegedCompositionEndToEndTest {
   private static final String ACCOUNT = ControllerAccount.NAME;
   private static final String HOST = "qemu-unprivileged";
