@@ -20,9 +20,13 @@ import java.util.function.Function;
  * RequestService two minutes gets an answer or an error within two minutes. Only UNAVAILABLE (and
  * a stream the connection reset, which a controller shutting down mid-call causes) is retried,
  * and only for idempotent calls: it usually means the call got no answer from the controller,
- * while any other failure would just repeat.
+ * while any other failure would just repeat. An idempotent call the farm stopped waiting on
+ * before the caller's deadline (DEADLINE_EXCEEDED with time left) is asked again until then.
  */
 final class UnaryCaller {
+  // The farm answers a quarter of a second before a caller's deadline; more time left than this
+  // means the farm's own wait ended, not the caller's.
+  private static final long SERVER_ANSWERS_BEFORE_MILLIS = 1000;
 
   private final int maxAttempts;
   private final Duration initialBackoff;
@@ -106,6 +110,11 @@ final class UnaryCaller {
   private Duration pauseBeforeRetry(Throwable failure, CallPlan plan, int attempts,
       Deadline deadline) {
     Status status = Status.fromThrowable(failure);
+    if (plan.idempotent() && farmStoppedWaitingFirst(status, deadline)) {
+      // The farm keeps working on it; ask again with the same request for the time left (after
+      // a short pause, so a farm that answers so at once is not asked in a tight loop).
+      return backoff(1);
+    }
     boolean worthRetrying = status.getCode() == Status.Code.UNAVAILABLE
         || resetStream(status) || RateLimitedException.isRateLimit(failure);
     if (!worthRetrying || !plan.idempotent() || attempts >= maxAttempts) {
@@ -114,6 +123,16 @@ final class UnaryCaller {
     Duration pause = backoff(attempts);
     // Pausing past the deadline would only trade a clear UNAVAILABLE for a vague timeout.
     return deadline.timeRemaining(TimeUnit.NANOSECONDS) > pause.toNanos() ? pause : null;
+  }
+
+  /**
+   * DEADLINE_EXCEEDED while this call's own deadline is still a second away: the controller waits
+   * at most its own limit (--request-wait) for a VM, then answers that it is still working on it.
+   * A caller who gave the call longer keeps waiting, as it asked.
+   */
+  private static boolean farmStoppedWaitingFirst(Status status, Deadline deadline) {
+    return status.getCode() == Status.Code.DEADLINE_EXCEEDED
+        && deadline.timeRemaining(TimeUnit.MILLISECONDS) > SERVER_ANSWERS_BEFORE_MILLIS;
   }
 
   /**

@@ -152,6 +152,37 @@ class FarmClientTest {
   }
 
   @Test
+  void aRequestTheFarmStoppedWaitingOnIsAskedAgainWhileTheCallersDeadlineLasts() {
+    // The controller waits at most its --request-wait, then says it is still at it.
+    farm.broker.faults.failNext(Status.DEADLINE_EXCEEDED.withDescription(
+        "VM vm-7 did not reach ACTIVE within 120 s; it is PROVISIONING and the farm keeps going"),
+        4);
+
+    assertEquals("vm-7", client.requestService("redis").vmId());
+    assertEquals(5, farm.broker.faults.calls(), "asked again past maxAttempts (3): the deadline"
+        + " bounds these, not the attempt count");
+    List<String> keys = farm.broker.requests().stream()
+        .map(RequestServiceRequest::getIdempotencyKey).distinct().toList();
+    assertEquals(1, keys.size(), "every ask is the same request: " + keys);
+  }
+
+  @Test
+  void aRequestStillUnansweredAtTheCallersDeadlineRaisesFarmTimeout() throws Exception {
+    try (FarmClient patient = farm.client(fastRetries()
+        .requestServiceDeadline(Duration.ofMillis(1500)).build())) {
+      farm.broker.faults.failNext(Status.DEADLINE_EXCEEDED.withDescription("still building"),
+          1_000_000);
+      long started = System.nanoTime();
+
+      assertThrows(FarmTimeoutException.class, () -> patient.requestService("redis"));
+
+      long tookMillis = (System.nanoTime() - started) / 1_000_000;
+      assertTrue(tookMillis < 10_000, "gave up at its deadline, not later: " + tookMillis + " ms");
+      assertTrue(farm.broker.faults.calls() > 1, "asked again while time was left");
+    }
+  }
+
+  @Test
   void unavailableIsRetriedUpToMaxAttemptsThenRaisesFarmUnavailable() {
     farm.broker.faults.failNext(Status.UNAVAILABLE.withDescription("controller restarting"), 10);
 
