@@ -78,7 +78,13 @@ final class DomainBoot {
       domain.create();
     } catch (LibvirtException unreadable) {
       if (domain.isActive() == 1) {
-        throw unreadable;
+        // Started meanwhile by another caller: a restore that an agent killed mid-wake asked
+        // for goes on in libvirtd, and its repeated command lands here ("domain is already
+        // running"). The guest is up from its saved memory, which is what this call wants.
+        log.info("vm {} was woken meanwhile ({}); it runs", vmId,
+            LibvirtErrors.describe(unreadable));
+        bootOrWake(farmDomain);
+        return;
       }
       String why = LibvirtErrors.describe(unreadable);
       log.warn("vm {}: its managed save image could not be restored ({}); booting it from its"
