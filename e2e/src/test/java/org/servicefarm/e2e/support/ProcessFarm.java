@@ -38,6 +38,8 @@ public final class ProcessFarm implements AutoCloseable {
     this.port = freePort();
     this.httpPort = freePort();
     this.libvirtUri = libvirtUri;
+    System.out.println("this farm's process logs are kept in e2e/target/farm-logs/"
+        + dir.getFileName());
   }
 
   public String target() {
@@ -327,7 +329,29 @@ public final class ProcessFarm implements AutoCloseable {
     if (libvirtUri.startsWith("qemu")) {
       removeDomains(vmIds);
     }
+    keepLogs();
     deleteTree(dir);
+  }
+
+  /**
+   * Copies the processes' logs to e2e/target/farm-logs/ before the farm's directory goes: a test
+   * that failed in CI is then read from its logs, not guessed at.
+   */
+  private void keepLogs() {
+    Path logs = dir.resolve("logs");
+    if (!Files.isDirectory(logs)) {
+      return;
+    }
+    Path kept = FarmJars.root().resolve("e2e/target/farm-logs").resolve(dir.getFileName());
+    try (java.util.stream.Stream<Path> files = Files.list(logs)) {
+      Files.createDirectories(kept);
+      for (Path log : files.filter(Files::isRegularFile).toList()) {
+        Files.copy(log, kept.resolve(log.getFileName()),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException e) {
+      System.err.println("cannot keep the logs of " + dir + " in " + kept + ": " + e);
+    }
   }
 
   // Guests of a real hypervisor outlive the farm's processes; a test leaves none behind.
