@@ -113,6 +113,10 @@ final class HostileInputs {
     unary(p + "SetProjectQuota", () -> SetProjectQuotaRequest.newBuilder()
         .setName(projectName()).setQuota(ProjectQuota.newBuilder().setMemoryMb(bigNumber())
             .setStoredBytes(bigNumber())).build());
+    unary(p + "SetProjectReservation", () -> org.servicefarm.api.v1.SetProjectReservationRequest
+        .newBuilder().setName(projectName()).setReservation(org.servicefarm.api.v1
+            .ProjectReservation.newBuilder().setVcpus(number()).setMemoryMb(bigNumber()))
+        .build());
     unary(p + "GetProjectUsage", () -> GetProjectUsageRequest.newBuilder()
         .setName(projectName()).build());
     String i = "servicefarm.v1.ImageStore/";
