@@ -48,7 +48,8 @@ public final class ReclaimRepository {
   }
 
   /**
-   * The VMs that might make room on these hosts: ACTIVE or SLEEPING and wanted so, with their
+   * The VMs that might make room on these hosts: ACTIVE or SLEEPING and wanted so, not moving
+   * off a draining host, not running in a warm pool (a definition with min_active), with their
    * definition's rank, live leases and last use.
    */
   public List<Resident> residents(Database.Tx tx, Collection<String> hostIds)
@@ -65,7 +66,10 @@ public final class ReclaimRepository {
             + "   l.renewed_at)) FROM leases l WHERE l.vm_id = v.id)) AS last_used"
             + " FROM vms v LEFT JOIN service_definitions d ON d.name = v.definition"
             + " WHERE v.host_id = ANY(?) AND v.state IN ('ACTIVE', 'SLEEPING')"
-            + " AND v.desired_state::text = v.state::text AND v.return_to IS NULL",
+            + " AND v.desired_state::text = v.state::text AND v.return_to IS NULL"
+            // A warm pool's running VMs are kept on purpose: taking one would have the pool
+            // wake or build another, which could take room back the same way.
+            + " AND NOT (v.state = 'ACTIVE' AND COALESCE(d.min_active, 0) > 0)",
         rs -> new Resident(Rows.uuid(rs, "id"), rs.getString("host_id"),
             rs.getString("project"), rs.getString("definition"), rs.getInt("priority"),
             rs.getBoolean("preemptible"), rs.getInt("live"), Rows.instant(rs, "last_used"),

@@ -113,6 +113,35 @@ class ReclaimIntegrationTest {
   }
 
   @Test
+  void twoRequestsMakingRoomAtOnceArchiveOneIdleVmEachAndNoMore() throws Exception {
+    onlyHost("race-1");
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    try {
+      List<String> idle = new java.util.ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        client.defineService(definition("race-idle-" + i, 256).build());
+        idle.add(idleVm("race-idle-" + i));
+      }
+      client.defineService(definition("race-new-0", 256).build());
+      client.defineService(definition("race-new-1", 256).build());
+
+      List<java.util.concurrent.Future<ServiceAccess>> answers = pool.invokeAll(List.of(
+          () -> client.requestService("race-new-0"), () -> client.requestService("race-new-1")));
+
+      for (java.util.concurrent.Future<ServiceAccess> answer : answers) {
+        assertEquals(VmState.VM_STATE_ACTIVE, state(answer.get().vmId()));
+      }
+      List<VmState> states = idle.stream().map(ReclaimIntegrationTest::state).toList();
+      assertEquals(List.of(VmState.VM_STATE_ARCHIVED, VmState.VM_STATE_ARCHIVED,
+          VmState.VM_STATE_ACTIVE, VmState.VM_STATE_ACTIVE), states,
+          "exactly the two least recently used idle VMs went, one for each request");
+    } finally {
+      pool.shutdownNow();
+      farm.stopAgent("race-1");
+    }
+  }
+
+  @Test
   void aHigherPriorityRequestPreemptsAPreemptibleVmInUseAndItsLeaseEndsWithTheReason()
       throws Exception {
     onlyHost("small-1");
