@@ -129,9 +129,9 @@ final class ProjectCommand {
   }
 
   @Command(name = "reserve",
-      description = {"Keep capacity for a project: other projects' placements treat its unused",
-          "part as taken, and room made for them never archives the project's VMs counted in",
-          "it. Zeros remove the reservation. Takes effect at the next placement."},
+      description = {"Keep capacity for a project: other projects' placements treat its unused"
+          + " part as taken, and room made for them never archives the project's VMs counted in"
+          + " it.", "Zeros remove the reservation. Takes effect at the next placement."},
       footer = {"%nExample:", "  farmctl project reserve team-a --vcpus 8 --memory-mb 16384"})
   void reserve(@Parameters(paramLabel = "NAME") String name,
       @Option(names = "--vcpus", defaultValue = "0", paramLabel = "N",

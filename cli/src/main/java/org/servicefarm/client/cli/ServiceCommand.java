@@ -100,13 +100,13 @@ final class ServiceCommand {
     private boolean stateless;
 
     @Option(names = "--priority", defaultValue = "0", paramLabel = "N",
-        description = {"When no host has room, idle VMs of this priority or lower are archived to",
-          "make room for this service's VMs (-1000 to 1000, default 0)."})
+        description = "When no host has room, idle VMs of this priority or lower are archived"
+            + " to make room for this service's VMs (-1000 to 1000, default 0).")
     private int priority;
 
     @Option(names = "--preemptible",
-        description = {"A higher-priority request may archive this service's VMs even while they",
-          "are in use; their leases end with the reason."})
+        description = "A higher-priority request may archive this service's VMs even while"
+            + " they are in use; their leases end with the reason.")
     private boolean preemptible;
 
     @Option(names = "--shared",
