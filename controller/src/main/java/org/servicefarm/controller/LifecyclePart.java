@@ -58,7 +58,7 @@ final class LifecyclePart implements AutoCloseable {
             db.inTransaction(tx -> p.images.find(tx, imageId)).orElseThrow()),
         operations, placement.restores, p.events);
     this.reconciler = new Reconciler(p.leaderDb, p.vms, steps, watcher, config.reconcileThreads(),
-        new ReclaimRepository());
+        new ReclaimRepository(), operations);
     this.drainer = new HostDrainer(p.leaderDb, p.hosts, p.vms, p.events, reconciler);
     InventoryReconciler inventory = new InventoryReconciler(p.leaderDb, p.vms, p.events, offers,
         watcher, new OrphanPolicy(config.orphans(), p.leaderDb, p.vms, p.events, agents,

@@ -4,7 +4,9 @@ import java.util.List;
 import java.util.UUID;
 import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.ReclaimRepository;
+import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.operations.OperationTracker;
 
 /**
  * Holds back a VM placed on room still being made (see placement's Reclaimer): it installs or
@@ -15,10 +17,12 @@ import org.servicefarm.controller.model.VmRecord;
 final class ReclaimGate {
   private final FencedDatabase db;
   private final ReclaimRepository reclaims;
+  private final OperationTracker operations;
 
-  ReclaimGate(FencedDatabase db, ReclaimRepository reclaims) {
+  ReclaimGate(FencedDatabase db, ReclaimRepository reclaims, OperationTracker operations) {
     this.db = db;
     this.reclaims = reclaims;
+    this.operations = operations;
   }
 
   /**
@@ -29,13 +33,19 @@ final class ReclaimGate {
     if (vm.hostId() == null) {
       return List.of();
     }
-    return db.inTransaction(tx -> {
-      List<UUID> leaving = reclaims.leavingBefore(tx, vm.id(), vm.hostId());
-      if (leaving.isEmpty()) {
+    List<UUID> leaving = db.inTransaction(tx -> {
+      List<UUID> still = reclaims.leavingBefore(tx, vm.id(), vm.hostId());
+      if (still.isEmpty()) {
         reclaims.roomMade(tx, vm.id());
       }
-      return leaving;
+      return still;
     });
+    if (!leaving.isEmpty() && operations != null) {
+      operations.entered(vm.id(), OperationPhase.PLACING, "waiting for " + leaving.size()
+          + (leaving.size() == 1 ? " VM" : " VMs") + " to leave host " + vm.hostId()
+          + ": archived to make room");
+    }
+    return leaving;
   }
 
   /** The VMs on the host that wait for room, to drive when a VM left it. */

@@ -15,6 +15,7 @@ import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.VmChanges;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.operations.OperationTracker;
 
 /**
  * Drives each VM from its observed state toward its desired one, one step at a time, with
@@ -39,13 +40,17 @@ public final class Reconciler implements AutoCloseable, VmChanges {
 
   public Reconciler(
       FencedDatabase db, VmRepository vms, ReconcileSteps steps, VmStateWatcher watcher, int workerThreads) {
-    this(db, vms, steps, watcher, workerThreads, null);
+    this(db, vms, steps, watcher, workerThreads, null, null);
   }
 
-  /** @param reclaims where VMs placed on room still being made are found */
+  /**
+   * @param reclaims where VMs placed on room still being made are found
+   * @param operations told what such a VM's requests wait for
+   */
   public Reconciler(FencedDatabase db, VmRepository vms, ReconcileSteps steps,
-      VmStateWatcher watcher, int workerThreads, ReclaimRepository reclaims) {
-    this.reclaimGate = reclaims == null ? null : new ReclaimGate(db, reclaims);
+      VmStateWatcher watcher, int workerThreads, ReclaimRepository reclaims,
+      OperationTracker operations) {
+    this.reclaimGate = reclaims == null ? null : new ReclaimGate(db, reclaims, operations);
     this.db = db;
     this.vms = vms;
     this.steps = steps;
