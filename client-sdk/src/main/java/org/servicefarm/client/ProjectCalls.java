@@ -11,11 +11,14 @@ import org.servicefarm.api.v1.Project;
 import org.servicefarm.api.v1.ProjectAdminGrpc;
 import org.servicefarm.api.v1.ProjectAdminGrpc.ProjectAdminBlockingStub;
 import org.servicefarm.api.v1.ProjectQuota;
+import org.servicefarm.api.v1.ProjectReservation;
 import org.servicefarm.api.v1.SetProjectQuotaRequest;
+import org.servicefarm.api.v1.SetProjectReservationRequest;
 
 /**
- * Projects, their quotas and usage, from {@link FarmClient#projects()}. Creating, deleting and
- * setting quotas need a farm-wide admin token; reads are retried, changes are not.
+ * Projects, their quotas, reservations and usage, from {@link FarmClient#projects()}. Creating,
+ * deleting and setting quotas and reservations need a farm-wide admin token; reads are retried,
+ * changes are not.
  */
 public final class ProjectCalls {
   private final ProjectAdminBlockingStub stub;
@@ -56,6 +59,19 @@ public final class ProjectCalls {
         SetProjectQuotaRequest.newBuilder().setName(name).setQuota(quota).build();
     return caller.blocking(plan(ProjectAdminGrpc.getSetProjectQuotaMethod(), name, false),
         deadline -> stub.withDeadline(deadline).setProjectQuota(request));
+  }
+
+  /**
+   * Keeps capacity for the project: other projects' placements treat its unused part as taken,
+   * and reclaim for them does not archive the project's VMs counted in it. Zeros remove it.
+   */
+  public Project reserve(String name, int vcpus, long memoryMb) {
+    SetProjectReservationRequest request = SetProjectReservationRequest.newBuilder()
+        .setName(name)
+        .setReservation(ProjectReservation.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb))
+        .build();
+    return caller.blocking(plan(ProjectAdminGrpc.getSetProjectReservationMethod(), name, false),
+        deadline -> stub.withDeadline(deadline).setProjectReservation(request));
   }
 
   /** The project's quota and usage ("": the caller's own project). */

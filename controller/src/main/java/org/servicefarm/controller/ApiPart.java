@@ -39,6 +39,7 @@ import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.projects.ProjectRegistry;
+import org.servicefarm.controller.projects.ProjectReservations;
 import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.routes.GatewayAddresses;
 import org.servicefarm.controller.routes.RouteWatches;
@@ -114,7 +115,7 @@ final class ApiPart implements AutoCloseable {
     this.projects = new ProjectRegistry(p.db, new ProjectRepository());
     this.services = List.of(
         brokerService,
-        new ProjectAdminService(projects),
+        new ProjectAdminService(projects, new ProjectReservations(p.db)),
         new TokenAdminService(tokens),
         new AuditLogService(p.db, p.audit),
         new FarmAdminService(p.db, catalog,

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.db.Database;
+import org.servicefarm.controller.db.ReclaimRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
@@ -56,7 +57,8 @@ final class LifecyclePart implements AutoCloseable {
         imageId -> images.ensureBuilt(
             db.inTransaction(tx -> p.images.find(tx, imageId)).orElseThrow()),
         operations, placement.restores, p.events);
-    this.reconciler = new Reconciler(p.leaderDb, p.vms, steps, watcher, config.reconcileThreads());
+    this.reconciler = new Reconciler(p.leaderDb, p.vms, steps, watcher, config.reconcileThreads(),
+        new ReclaimRepository(), operations);
     this.drainer = new HostDrainer(p.leaderDb, p.hosts, p.vms, p.events, reconciler);
     InventoryReconciler inventory = new InventoryReconciler(p.leaderDb, p.vms, p.events, offers,
         watcher, new OrphanPolicy(config.orphans(), p.leaderDb, p.vms, p.events, agents,

@@ -99,6 +99,16 @@ final class ServiceCommand {
           "archive) is installed again from the image instead of failing."})
     private boolean stateless;
 
+    @Option(names = "--priority", defaultValue = "0", paramLabel = "N",
+        description = "When no host has room, idle VMs of this priority or lower are archived"
+            + " to make room for this service's VMs (-1000 to 1000, default 0).")
+    private int priority;
+
+    @Option(names = "--preemptible",
+        description = "A higher-priority request may archive this service's VMs even while"
+            + " they are in use; their leases end with the reason.")
+    private boolean preemptible;
+
     @Option(names = "--shared",
         description = {"Visible to every project, each of which gets VMs of its own (needs a",
           "farm-wide admin token)."})
@@ -132,7 +142,9 @@ final class ServiceCommand {
           .setMaxLeasesPerVm(maxLeasesPerVm)
           .setMaxInstances(maxInstances)
           .setStateless(stateless)
-          .setShared(shared);
+          .setShared(shared)
+          .setPriority(priority)
+          .setPreemptible(preemptible);
       if (source.packages != null) {
         definition.addAllPackages(source.packages);
       } else {
@@ -227,7 +239,9 @@ final class ServiceCommand {
     return "sleep " + Cells.seconds(d.getSleepAfterSeconds())
         + ",archive " + Cells.seconds(d.getArchiveAfterSeconds())
         + ",delete " + Cells.seconds(d.getDeleteAfterSeconds())
-        + (d.getStateless() ? ",stateless" : "");
+        + (d.getStateless() ? ",stateless" : "")
+        + (d.getPriority() != 0 ? ",priority " + d.getPriority() : "")
+        + (d.getPreemptible() ? ",preemptible" : "");
   }
 
   /** "1-4,20/vm": at least min_active, at most max_instances, leases a VM takes ("-": any). */

@@ -48,6 +48,7 @@ import org.servicefarm.controller.broker.DefinitionDeletion;
 import org.servicefarm.controller.broker.VmActions;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.ReclaimRepository;
 import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.BlobCollector;
@@ -78,6 +79,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final DefinitionDeletion deletion;
   private final ProjectGate gate;
   private final BlobCollector collector;
+  private final ReclaimRepository ranks = new ReclaimRepository();
 
   /**
    * @param events ListEvents and WatchEvents
@@ -133,11 +135,18 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
     long memory = Validation.range("definition.memory_mb",
         d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    ReclaimRepository.Rank rank = new ReclaimRepository.Rank(
+        (int) Validation.range("definition.priority", d.getPriority(), -1000, 1000),
+        d.getPreemptible());
     ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
         name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
         owner.project(), owner.shared()));
-    out.onNext(ProtoMapping.definition(saved, image));
+    db.inTransaction(tx -> {
+      ranks.setRank(tx, name, rank);
+      return rank;
+    });
+    out.onNext(withRank(ProtoMapping.definition(saved, image), rank));
     out.onCompleted();
   }
 
@@ -148,13 +157,20 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
     ProjectScope scope = Caller.scope();
+    Map<String, ReclaimRepository.Rank> rankOf = ranks.ranks(db);
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       if (scope.seesDefinition(d.project(), d.shared())) {
-        resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+        resp.addDefinitions(withRank(ProtoMapping.definition(d, imageNames.get(d.imageId())),
+            rankOf.getOrDefault(d.name(), ReclaimRepository.Rank.DEFAULT)));
       }
     }
     out.onNext(resp.build());
     out.onCompleted();
+  }
+
+  /** The definition with its priority and preemptibility (kept beside the catalog's row). */
+  private static ServiceDefinition withRank(ServiceDefinition d, ReclaimRepository.Rank rank) {
+    return d.toBuilder().setPriority(rank.priority()).setPreemptible(rank.preemptible()).build();
   }
 
   @Override

@@ -10,22 +10,28 @@ import org.servicefarm.api.v1.Project;
 import org.servicefarm.api.v1.ProjectAdminGrpc;
 import org.servicefarm.api.v1.ProjectQuota;
 import org.servicefarm.api.v1.ProjectUsage;
+import org.servicefarm.api.v1.ProjectReservation;
 import org.servicefarm.api.v1.SetProjectQuotaRequest;
+import org.servicefarm.api.v1.SetProjectReservationRequest;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.auth.Caller;
 import org.servicefarm.controller.model.ProjectRecord;
 import org.servicefarm.controller.model.ProjectScope;
 import org.servicefarm.controller.projects.ProjectRegistry;
+import org.servicefarm.controller.projects.ProjectReservations;
 
 /**
- * ProjectAdmin: projects and their quotas. Creating, deleting and setting quotas need a
+ * ProjectAdmin: projects, their quotas and reservations. Creating, deleting and setting quotas
+ * and reservations need a
  * farm-wide admin token; a project's tokens see their own project only.
  */
 public final class ProjectAdminService extends ProjectAdminGrpc.ProjectAdminImplBase {
   private final ProjectRegistry projects;
+  private final ProjectReservations reservations;
 
-  public ProjectAdminService(ProjectRegistry projects) {
+  public ProjectAdminService(ProjectRegistry projects, ProjectReservations reservations) {
     this.projects = projects;
+    this.reservations = reservations;
   }
 
   @Override
@@ -54,6 +60,18 @@ public final class ProjectAdminService extends ProjectAdminGrpc.ProjectAdminImpl
   public void setProjectQuota(SetProjectQuotaRequest req, StreamObserver<Project> out) {
     ProjectGate.requireFarmWide("setting a project's quota");
     out.onNext(toProto(projects.setQuota(req.getName(), quota(req.getQuota(), true))));
+    out.onCompleted();
+  }
+
+  @Override
+  public void setProjectReservation(SetProjectReservationRequest req,
+      StreamObserver<Project> out) {
+    ProjectGate.requireFarmWide("setting a project's reservation");
+    ProjectReservation r = req.getReservation();
+    reservations.set(req.getName(),
+        (int) Validation.range("reservation.vcpus", r.getVcpus(), 0, 100_000),
+        Validation.range("reservation.memory_mb", r.getMemoryMb(), 0, 1L << 40));
+    out.onNext(toProto(projects.get(Caller.scope(), req.getName())));
     out.onCompleted();
   }
 
@@ -88,7 +106,7 @@ public final class ProjectAdminService extends ProjectAdminGrpc.ProjectAdminImpl
     return value < 0 ? -1 : value;
   }
 
-  private static Project toProto(ProjectRegistry.ProjectView view) {
+  private Project toProto(ProjectRegistry.ProjectView view) {
     ProjectRecord p = view.project();
     ProjectQuota.Builder quota = ProjectQuota.newBuilder();
     if (p.quota().vcpus() != null) {
@@ -109,6 +127,10 @@ public final class ProjectAdminService extends ProjectAdminGrpc.ProjectAdminImpl
         .setQuota(quota)
         .setUsage(ProjectUsage.newBuilder().setVcpus(u.vcpus()).setMemoryMb(u.memoryMb())
             .setVms(u.vms()).setStoredBytes(u.storedBytes()))
+        .setReservation(reservations.of(p.name())
+            .map(r -> ProjectReservation.newBuilder().setVcpus(r.vcpus())
+                .setMemoryMb(r.memoryMb()).build())
+            .orElse(ProjectReservation.getDefaultInstance()))
         .build();
   }
 }

@@ -16,7 +16,8 @@ import org.servicefarm.api.v1.ServiceDefinition;
 final class ServiceForm {
   private static final Set<String> FIELDS = Set.of("name", "packages", "image", "port", "vcpus",
       "memoryMb", "command", "bundled", "sleepAfterSeconds", "archiveAfterSeconds",
-      "deleteAfterSeconds", "minActive", "maxLeasesPerVm", "maxInstances", "stateless");
+      "deleteAfterSeconds", "minActive", "maxLeasesPerVm", "maxInstances", "stateless",
+      "priority", "preemptible");
 
   private ServiceForm() {}
 
@@ -43,7 +44,9 @@ final class ServiceForm {
         .setMinActive(number(form, "minActive", 0))
         .setMaxLeasesPerVm(number(form, "maxLeasesPerVm", 0))
         .setMaxInstances(number(form, "maxInstances", 1))
-        .setStateless(form.has("stateless") && form.get("stateless").getAsBoolean());
+        .setStateless(form.has("stateless") && form.get("stateless").getAsBoolean())
+        .setPriority(number(form, "priority", 0))
+        .setPreemptible(form.has("preemptible") && form.get("preemptible").getAsBoolean());
     // As farmctl's --packages: comma-separated (spaces allowed too, as people type them).
     Arrays.stream(text(form, "packages").split("[,\\s]+")).filter(p -> !p.isEmpty())
         .forEach(d::addPackages);

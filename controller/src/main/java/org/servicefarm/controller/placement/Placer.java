@@ -129,6 +129,12 @@ public final class Placer {
     return order;
   }
 
+  /** The hosts as the table holds them now, for reclaim (see {@link Reclaimer}). */
+  List<HostSnapshot> freshSnapshot(Database.Tx tx) throws SQLException {
+    book.invalidate();
+    return snapshot(book.current(tx));
+  }
+
   /** An agent that has not reported its free disk (0) is not held to it. */
   private static long diskFreeMb(HostRecord.HostLoad load) {
     return load.diskFreeMb() > 0 ? load.diskFreeMb() : HostSnapshot.DISK_UNKNOWN;

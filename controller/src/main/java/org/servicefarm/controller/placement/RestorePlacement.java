@@ -24,13 +24,21 @@ public final class RestorePlacement {
   private final EventRepository events;
   private final Placer placer;
   private final ImageDigests imageDigest;
+  /** Placement that respects reservations and makes room; null: plain placement. */
+  private final ReclaimingPlacer reclaiming;
 
   public RestorePlacement(VmRepository vms, EventRepository events, Placer placer,
       ImageDigests imageDigest) {
+    this(vms, events, placer, imageDigest, null);
+  }
+
+  public RestorePlacement(VmRepository vms, EventRepository events, Placer placer,
+      ImageDigests imageDigest, ReclaimingPlacer reclaiming) {
     this.vms = vms;
     this.events = events;
     this.placer = placer;
     this.imageDigest = imageDigest;
+    this.reclaiming = reclaiming;
   }
 
   /**
@@ -43,11 +51,17 @@ public final class RestorePlacement {
    */
   public Optional<VmRecord> placeArchived(Database.Tx tx, VmRecord archived, String causePrefix)
       throws SQLException {
-    return placer.place(tx,
-        Placer.request(tx, imageDigest, archived.imageId(), archived.vcpus(), archived.memoryMb()),
-        (t, hostId) -> vms.transition(t, archived.id(), EnumSet.of(VmState.ARCHIVED),
-            VmState.RESTORING, causePrefix + "restoring on host " + hostId,
-            VmRepository.Change.host(hostId)));
+    PlacementRequest request = Placer.request(tx, imageDigest, archived.imageId(),
+        archived.vcpus(), archived.memoryMb());
+    Placer.Commit<Optional<VmRecord>> commit = (t, hostId) -> vms.transition(t, archived.id(),
+        EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
+        causePrefix + "restoring on host " + hostId, VmRepository.Change.host(hostId));
+    if (reclaiming == null) {
+      return placer.place(tx, request, commit);
+    }
+    return reclaiming.place(tx, request, new ReclaimingPlacer.Claimant(archived.project(),
+        archived.definition(), "restore of a VM of " + archived.definition() + " of project "
+            + archived.project()), commit, restored -> restored.map(VmRecord::id));
   }
 
   /**

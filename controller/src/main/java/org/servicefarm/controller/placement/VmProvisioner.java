@@ -19,6 +19,8 @@ public final class VmProvisioner {
   private final Placer placer;
   private final ImageDigests imageDigest;
   private final QuotaGuard quotas;
+  /** Placement that respects reservations and makes room; null: plain placement. */
+  private final ReclaimingPlacer reclaiming;
 
   public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest) {
     this(vms, placer, imageDigest, new QuotaGuard(new ProjectRepository()));
@@ -26,10 +28,16 @@ public final class VmProvisioner {
 
   public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest,
       QuotaGuard quotas) {
+    this(vms, placer, imageDigest, quotas, null);
+  }
+
+  public VmProvisioner(VmRepository vms, Placer placer, ImageDigests imageDigest,
+      QuotaGuard quotas, ReclaimingPlacer reclaiming) {
     this.quotas = quotas;
     this.vms = vms;
     this.placer = placer;
     this.imageDigest = imageDigest;
+    this.reclaiming = reclaiming;
   }
 
   /**
@@ -51,10 +59,17 @@ public final class VmProvisioner {
   public VmRecord provision(Database.Tx tx, ServiceDefinitionRecord def, String project,
       String cause) throws SQLException {
     quotas.admitVm(tx, project, def.vcpus(), def.memoryMb());
-    return placer.place(tx,
-        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb()),
-        (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
-            def.memoryMb(), project, cause + "; placed on host " + hostId));
+    PlacementRequest request =
+        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb());
+    Placer.Commit<VmRecord> commit = (t, hostId) -> vms.insertProvisioning(t, def.name(),
+        def.imageId(), hostId, def.vcpus(), def.memoryMb(), project,
+        cause + "; placed on host " + hostId);
+    if (reclaiming == null) {
+      return placer.place(tx, request, commit);
+    }
+    return reclaiming.place(tx, request, new ReclaimingPlacer.Claimant(project, def.name(),
+        "service " + def.name() + " of project " + project), commit,
+        vm -> java.util.Optional.of(vm.id()));
   }
 
   /**

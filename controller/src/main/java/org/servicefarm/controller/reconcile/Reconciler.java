@@ -10,10 +10,12 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.FencedDatabase;
+import org.servicefarm.controller.db.ReclaimRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.VmChanges;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.VmRecord;
+import org.servicefarm.controller.operations.OperationTracker;
 
 /**
  * Drives each VM from its observed state toward its desired one, one step at a time, with
@@ -31,11 +33,24 @@ public final class Reconciler implements AutoCloseable, VmChanges {
   private final ReconcileSteps steps;
   private final VmStateWatcher watcher;
   private final ExecutorService workers;
+  /** Holds back VMs placed on room still being made; null: none are (tests without reclaim). */
+  private final ReclaimGate reclaimGate;
   // VM id → whether another run was asked for while one is under way.
   private final ConcurrentHashMap<UUID, Boolean> running = new ConcurrentHashMap<>();
 
   public Reconciler(
       FencedDatabase db, VmRepository vms, ReconcileSteps steps, VmStateWatcher watcher, int workerThreads) {
+    this(db, vms, steps, watcher, workerThreads, null, null);
+  }
+
+  /**
+   * @param reclaims where VMs placed on room still being made are found
+   * @param operations told what such a VM's requests wait for
+   */
+  public Reconciler(FencedDatabase db, VmRepository vms, ReconcileSteps steps,
+      VmStateWatcher watcher, int workerThreads, ReclaimRepository reclaims,
+      OperationTracker operations) {
+    this.reclaimGate = reclaims == null ? null : new ReclaimGate(db, reclaims, operations);
     this.db = db;
     this.vms = vms;
     this.steps = steps;
@@ -101,6 +116,9 @@ public final class Reconciler implements AutoCloseable, VmChanges {
       }
       boolean progressed;
       try {
+        if (waitsForRoom(step, vm.get())) {
+          return;
+        }
         progressed = steps.run(step, vm.get());
       } catch (FarmException e) {
         // The VM cannot move now (no room, host gone); whoever waits on it hears why, and the
@@ -120,7 +138,30 @@ public final class Reconciler implements AutoCloseable, VmChanges {
       if (!progressed) {
         return;
       }
+      if (reclaimGate != null && (step == ReconcilePlan.Step.ARCHIVE
+          || step == ReconcilePlan.Step.DELETE)) {
+        kickAll(reclaimGate.waitingOn(vm.get().hostId()));
+      }
     }
+  }
+
+  /**
+   * Whether the VM's install or restore waits for VMs leaving its host to make room for it; they
+   * are driven meanwhile (the transaction that chose them could not drive them itself).
+   */
+  private boolean waitsForRoom(ReconcilePlan.Step step, VmRecord vm) {
+    if (reclaimGate == null
+        || (step != ReconcilePlan.Step.INSTALL && step != ReconcilePlan.Step.RESTORE)) {
+      return false;
+    }
+    List<UUID> leaving = reclaimGate.leavingBefore(vm);
+    if (leaving.isEmpty()) {
+      return false;
+    }
+    LOG.log(Level.FINE, "VM {0}: {1} waits for {2} VMs to leave host {3}",
+        new Object[] {vm.id(), step, leaving.size(), vm.hostId()});
+    kickAll(leaving);
+    return true;
   }
 
   private static java.util.concurrent.ThreadFactory daemon(String name) {

@@ -117,11 +117,12 @@
     const form = byId('define-form');
     const data = {};
     new FormData(form).forEach((value, key) => {
-      if (key !== 'stateless' && String(value).trim() !== '') {
+      if (key !== 'stateless' && key !== 'preemptible' && String(value).trim() !== '') {
         data[key] = String(value);
       }
     });
     data.stateless = form.elements.stateless.checked;
+    data.preemptible = form.elements.preemptible.checked;
     Farm.act('Define service ' + (data.name || ''), 'service/define', {
       body: data,
       done: refresh,

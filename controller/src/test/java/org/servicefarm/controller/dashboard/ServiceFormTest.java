@@ -36,7 +36,7 @@ class ServiceFormTest {
         + " \"bundled\": \"admin:8080, metrics:9100\", \"sleepAfterSeconds\": \"300\","
         + " \"archiveAfterSeconds\": \"3600\", \"deleteAfterSeconds\": \"86400\","
         + " \"minActive\": \"1\", \"maxLeasesPerVm\": \"20\", \"maxInstances\": \"5\","
-        + " \"stateless\": true}"));
+        + " \"stateless\": true, \"priority\": \"-10\", \"preemptible\": true}"));
     assertEquals("img", d.getImage());
     assertEquals(2, d.getVcpus());
     assertEquals(512, d.getMemoryMb());
@@ -51,6 +51,8 @@ class ServiceFormTest {
     assertEquals(20, d.getMaxLeasesPerVm());
     assertEquals(5, d.getMaxInstances());
     assertTrue(d.getStateless());
+    assertEquals(-10, d.getPriority());
+    assertTrue(d.getPreemptible());
   }
 
   @Test

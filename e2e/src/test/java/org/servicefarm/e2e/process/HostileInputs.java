@@ -113,6 +113,12 @@ final class HostileInputs {
     unary(p + "SetProjectQuota", () -> SetProjectQuotaRequest.newBuilder()
         .setName(projectName()).setQuota(ProjectQuota.newBuilder().setMemoryMb(bigNumber())
             .setStoredBytes(bigNumber())).build());
+    // Reservations only of 'default' (whose own requests it does not hold back) or of names that
+    // mostly do not exist: a valid huge one elsewhere would hold back the check after the fuzz.
+    unary(p + "SetProjectReservation", () -> org.servicefarm.api.v1.SetProjectReservationRequest
+        .newBuilder().setName(r.nextBoolean() ? "default" : text()).setReservation(org.servicefarm.api.v1
+            .ProjectReservation.newBuilder().setVcpus(number()).setMemoryMb(bigNumber()))
+        .build());
     unary(p + "GetProjectUsage", () -> GetProjectUsageRequest.newBuilder()
         .setName(projectName()).build());
     String i = "servicefarm.v1.ImageStore/";
