@@ -91,6 +91,33 @@ public final class ImageRepository {
             + " of these packages; rename or delete it"));
   }
 
+  /**
+   * The image built from an OCI image archive with a command: the existing row for the inputs'
+   * hash, or a new PENDING one that names the archive. As {@link #findOrRecordComposed}.
+   */
+  public ImageRecord findOrRecordFromOci(Database.Tx tx, UUID ociSourceId, String inputHash)
+      throws SQLException {
+    String name = "oci-" + inputHash.substring(0, 16);
+    tx.update(
+        "INSERT INTO images (id, name, size_bytes, format, input_hash, build_state, oci_source_id)"
+            + " VALUES (?, ?, 0, 'qcow2', ?, 'PENDING', ?) ON CONFLICT DO NOTHING",
+        UUID.randomUUID(),
+        name,
+        inputHash,
+        ociSourceId);
+    return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE input_hash = ?"
+            + " AND oci_source_id = ?", MAPPER, inputHash, ociSourceId)
+        .orElseThrow(() -> new org.servicefarm.controller.model.FarmException.Conflict(
+            "an image named " + name + " exists and is not the one built from this OCI image"
+                + " with this command; rename or delete it"));
+  }
+
+  /** The OCI image archive the image is built from; empty for every other image. */
+  public Optional<ImageRecord> ociSource(Database.Tx tx, UUID imageId) throws SQLException {
+    return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE id ="
+        + " (SELECT oci_source_id FROM images WHERE id = ?)", MAPPER, imageId);
+  }
+
   public Optional<ImageRecord> findByName(Database.Tx tx, String name) throws SQLException {
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE name = ?", MAPPER, name);
   }

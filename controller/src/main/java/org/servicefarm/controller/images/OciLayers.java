@@ -40,12 +40,22 @@ final class OciLayers {
     static final Limits DEFAULT = new Limits(1L << 30, 200_000);
   }
 
-  /** What was written: entries and bytes of files. */
+  /** What was written: entries and bytes of files (-1 when nothing was written). */
   record Flattened(int entries, long bytes) {}
 
   private record Kept(int layer, int ordinal, char type, String linkName) {}
 
   private OciLayers() {}
+
+  /**
+   * Checks every layer as {@link #flatten} would, writing nothing: what an upload is refused for
+   * is refused when it arrives, not when a definition first uses it.
+   */
+  static Flattened check(OciArchive archive, OciImage image, Limits limits) throws IOException {
+    TreeMap<String, Kept> kept = apply(archive, image, limits);
+    requireSafeLinks(kept);
+    return new Flattened(kept.size(), -1);
+  }
 
   /** Writes the image's file system, its layers applied in order, as a tar at {@code out}. */
   static Flattened flatten(OciArchive archive, OciImage image, Path out, Limits limits)
