@@ -9,7 +9,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,13 +27,16 @@ import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.OciLayouts;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.ReadableByOthers;
 import org.servicefarm.e2e.support.RealGuests;
 
 /**
  * A service composed from Debian packages, booted by QEMU through libvirtd, reached over TCP:
- * one controller and two agents (two simulated hosts sharing this machine's libvirtd).
+ * one controller and two agents (two simulated hosts sharing this machine's libvirtd). The same
+ * farm then serves a service defined from an uploaded OCI image, on the base layer the first
+ * service composed.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RealGuestEndToEndTest {
@@ -147,6 +155,36 @@ class RealGuestEndToEndTest {
 
   @Test
   @Order(7)
+  void aServiceDefinedFromAnUploadedOciImageRunsItsEntrypointOnItsExposedPort()
+      throws Exception {
+    // Two layers: the second deletes a file of the first (an OCI whiteout) and adds the
+    // entrypoint, which runs the base layer's busybox httpd on the port the cmd names.
+    Path archive = OciLayouts.write(farm.dir().resolve("web-oci.tar"), List.of(
+        Map.of("srv/", "", "srv/oci/", "", "srv/oci/index.html", "served from an OCI image\n",
+            "srv/oci/secret.txt", "deleted by the layer above\n"),
+        Map.of("srv/oci/.wh.secret.txt", "", "usr/", "", "usr/local/", "",
+            "usr/local/bin/", "",
+            "usr/local/bin/oci-web", "#!/bin/sh\nexec busybox httpd -f -p \"$1\" -h /srv/oci\n")),
+        List.of("/usr/local/bin/oci-web"), List.of("8080"), List.of(8080));
+    assertEquals("oci", client.uploadImage("web-oci", "oci", archive, Duration.ofMinutes(5))
+        .getFormat());
+    ServiceDefinition defined = client.defineService(ServiceDefinition.newBuilder()
+        .setName("oci-web").setImage("web-oci").setMemoryMb(256).build());
+    assertEquals(8080, defined.getPort(), "the image's exposed port");
+    assertEquals("/usr/local/bin/oci-web 8080", defined.getCommand(), "entrypoint and cmd");
+
+    ServiceAccess access = client.requestService("oci-web");
+    assertEquals("served from an OCI image\n", RealGuests.httpGet(access.endpoint(),
+        PAGE_PATIENCE));
+    HttpResponse<String> secret = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create("http://" + access.endpoint() + "/secret.txt"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, secret.statusCode(), "the whiteout deleted it: " + secret.body());
+    client.deleteVm(access.vmId(), true);
+  }
+
+  @Test
+  @Order(8)
   void noFileTheControllerOrAnAgentKeepsIsReadableByAnotherAccount() throws Exception {
     List<Path> dirs = new java.util.ArrayList<>(List.of(farm.dir().resolve("controller")));
     HOSTS.forEach(host -> dirs.add(farm.dir().resolve("agent-" + host)));
