@@ -22,11 +22,13 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.BootableDisks;
 import org.servicefarm.e2e.support.OciLayouts;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.ReadableByOthers;
@@ -36,7 +38,7 @@ import org.servicefarm.e2e.support.RealGuests;
  * A service composed from Debian packages, booted by QEMU through libvirtd, reached over TCP:
  * one controller and two agents (two simulated hosts sharing this machine's libvirtd). The same
  * farm then serves a service defined from an uploaded OCI image, on the base layer the first
- * service composed.
+ * service composed, and one from an uploaded disk that boots by itself.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class RealGuestEndToEndTest {
@@ -185,6 +187,29 @@ class RealGuestEndToEndTest {
 
   @Test
   @Order(8)
+  void aDiskImageUploadedFromAComposedFileSystemBootsByItselfAndServes() throws Exception {
+    // A disk a user brings boots from its own boot loader, with no kernel from the farm: this
+    // one is static-web's composed file system with extlinux put in front of it.
+    Image composed = client.listImages().stream()
+        .filter(i -> i.getName().startsWith("composed-")).findFirst().orElseThrow();
+    Path blobs = farm.dir().resolve("controller").resolve("blobs");
+    Path disk = BootableDisks.make(blobs.resolve(composed.getSha256()),
+        blobs.resolve(composed.getKernelSha256()), blobs.resolve(composed.getInitrdSha256()),
+        farm.dir().resolve("static-web-disk.qcow2"));
+    Image uploaded = client.uploadImage("static-web-disk", "qcow2", disk, Duration.ofMinutes(10));
+    assertEquals("READY", uploaded.getBuildState());
+    assertEquals("", uploaded.getKernelSha256(), "the farm gives this disk no kernel");
+    client.defineService(ServiceDefinition.newBuilder().setName("disk-web")
+        .setImage("static-web-disk").setPort(80).setMemoryMb(256).build());
+
+    ServiceAccess access = client.requestService("disk-web");
+    String page = RealGuests.httpGet(access.endpoint(), Duration.ofMinutes(4));
+    assertTrue(page.contains("service static-web"), "the disk's own init served: " + page);
+    client.deleteVm(access.vmId(), true);
+  }
+
+  @Test
+  @Order(9)
   void noFileTheControllerOrAnAgentKeepsIsReadableByAnotherAccount() throws Exception {
     List<Path> dirs = new java.util.ArrayList<>(List.of(farm.dir().resolve("controller")));
     HOSTS.forEach(host -> dirs.add(farm.dir().resolve("agent-" + host)));
