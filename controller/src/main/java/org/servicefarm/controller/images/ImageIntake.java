@@ -18,7 +18,9 @@ import org.servicefarm.controller.model.ImageRecord;
  * admin. Either way the bytes go into the image store first and the catalog row (READY) carries
  * their digest and size, so what agents fetch is exactly what was registered. A digest or size
  * the caller declared must match the bytes, and the image's header must name no other file
- * ({@link ImageInspection}).
+ * ({@link ImageInspection}). An OCI image archive (format {@code oci}) is read and verified
+ * instead ({@link OciArchive}, {@link OciLayers#check}), and registered with what its config
+ * says to run and expose.
  *
  * <p>A file is read only from the import directory the operator configured, never through a
  * symbolic link and never a device or FIFO: an admin token must not read the controller's own
