@@ -168,8 +168,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void listServiceDefinitions(ListServiceDefinitionsRequest req,
       StreamObserver<ListServiceDefinitionsResponse> out) {
-    Map<UUID, String> imageNames = new HashMap<>();
-    catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
+    Map<UUID, String> imageNames = catalog.imageNamesForDefinitions();
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
     ProjectScope scope = Caller.scope();
     for (ServiceDefinitionRecord d : catalog.definitions()) {

@@ -126,6 +126,19 @@ public final class ImageRepository {
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE id = ?", MAPPER, id);
   }
 
+  /**
+   * Each image's name as a definition that uses it was given it: the archive's name for an
+   * image built from an OCI image archive, otherwise the image's own.
+   */
+  public java.util.Map<UUID, String> namesForDefinitions(Database db) {
+    java.util.Map<UUID, String> names = new java.util.HashMap<>();
+    db.query("SELECT i.id, COALESCE(s.name, i.name) AS name FROM images i"
+            + " LEFT JOIN images s ON s.id = i.oci_source_id",
+        rs -> java.util.Map.entry(Rows.uuid(rs, "id"), rs.getString("name")))
+        .forEach(e -> names.put(e.getKey(), e.getValue()));
+    return names;
+  }
+
   public List<ImageRecord> list(Database db) {
     return db.query("SELECT " + COLUMNS + " FROM images ORDER BY name", MAPPER);
   }

@@ -154,6 +154,11 @@ public final class ImageCatalog {
     return images.list(db);
   }
 
+  /** Image names by id as definitions name them (an OCI-built image by its archive's name). */
+  public java.util.Map<UUID, String> imageNamesForDefinitions() {
+    return images.namesForDefinitions(db);
+  }
+
   public List<ServiceDefinitionRecord> definitions() {
     return catalog.list(db);
   }

@@ -118,6 +118,9 @@ class OciImageDefinitionTest {
     Image built = images.stream().filter(i -> i.getName().startsWith("oci-")).findFirst()
         .orElseThrow();
     assertEquals("PENDING", built.getBuildState());
+    assertEquals("web-oci", admin.listServiceDefinitions(
+        org.servicefarm.api.v1.ListServiceDefinitionsRequest.getDefaultInstance())
+        .getDefinitions(0).getImage(), "listed by the image it was defined with");
   }
 
   @Test
