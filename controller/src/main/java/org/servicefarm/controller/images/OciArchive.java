@@ -84,7 +84,7 @@ public final class OciArchive implements AutoCloseable {
           + " docker save archive (manifest.json)");
     } catch (IOException e) {
       throw refused("it cannot be read: " + e.getMessage());
-    } catch (JsonParseException | IllegalStateException | ClassCastException
+    } catch (JsonParseException | IllegalStateException | ClassCastException | NumberFormatException
         | UnsupportedOperationException e) {
       throw refused("its JSON is not what an image's is: " + e.getMessage());
     } catch (NullPointerException e) {
