@@ -50,8 +50,12 @@ final class ImageCommand {
     private long sizeBytes;
 
     @Option(names = "--format", defaultValue = "qcow2", paramLabel = "FORMAT",
-        description = "qcow2 or raw (default ${DEFAULT-VALUE}).")
+        description = "qcow2, raw or oci (default ${DEFAULT-VALUE}).")
     private String format;
+
+    @Option(names = "--oci", description = "The file is an OCI image (--format oci): a tar of an"
+        + " OCI image layout (skopeo copy ... oci-archive:FILE) or of docker save.")
+    private boolean oci;
 
     @Option(names = "--path", required = true, paramLabel = "P",
         description = "Where the image file lives on the controller's host.")
@@ -80,8 +84,10 @@ final class ImageCommand {
 
   @Command(
       name = "upload",
-      description = "Upload an image file from this machine and register it.",
-      footer = {"%nExample:", "  farmctl image upload pg16 ./pg.qcow2"})
+      description = "Upload an image file from this machine and register it: a disk (qcow2 or"
+          + " raw), or an OCI image (an OCI image layout or a docker save archive, as a tar).",
+      footer = {"%nExamples:", "  farmctl image upload pg16 ./pg.qcow2",
+        "  farmctl image upload --oci web-oci ./web-oci.tar"})
   static final class Upload implements Runnable {
 
     @Parameters(index = "0", paramLabel = "<name>", description = "The image's name.")
@@ -91,8 +97,12 @@ final class ImageCommand {
     private java.nio.file.Path file;
 
     @Option(names = "--format", defaultValue = "qcow2", paramLabel = "FORMAT",
-        description = "qcow2 or raw (default ${DEFAULT-VALUE}).")
+        description = "qcow2, raw or oci (default ${DEFAULT-VALUE}).")
     private String format;
+
+    @Option(names = "--oci", description = "The file is an OCI image (--format oci): a tar of an"
+        + " OCI image layout (skopeo copy ... oci-archive:FILE) or of docker save.")
+    private boolean oci;
 
     @Option(names = "--timeout-minutes", defaultValue = "60", paramLabel = "M",
         description = "How long the upload may take (default ${DEFAULT-VALUE}).")
@@ -109,7 +119,7 @@ final class ImageCommand {
             "no such file: " + file);
       }
       try (FarmClient client = farmCtl.openClient()) {
-        Image image = client.uploadImage(name, format, file,
+        Image image = client.uploadImage(name, oci ? "oci" : format, file,
             java.time.Duration.ofMinutes(timeoutMinutes));
         farmCtl.output().print(image, table(List.of(image)));
       } catch (java.io.IOException e) {

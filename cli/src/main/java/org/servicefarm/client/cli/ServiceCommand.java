@@ -39,6 +39,7 @@ final class ServiceCommand {
         "  farmctl service define static-web --packages nginx-light --port 80 \\",
         "      --command 'nginx -g \"daemon off;\"' --bundle metrics:9100",
         "  farmctl service define pg --image debian-pg16 --port 5432 --memory-mb 1024",
+        "  farmctl service define web --image web-oci   (an OCI image: its entrypoint and ports)",
         "  farmctl service define api --image api-v3 --port 8080 --sleep-after 300 \\",
         "      --archive-after 86400 --min-active 1 --max-leases-per-vm 20 --max-instances 4",
       })
@@ -50,8 +51,10 @@ final class ServiceCommand {
     @ArgGroup(exclusive = true, multiplicity = "1")
     private Source source;
 
-    @Option(names = "--port", required = true, paramLabel = "N",
-        description = "TCP port the service listens on inside the VM.")
+    @Option(names = "--port", paramLabel = "N",
+        description = {"TCP port the service listens on inside the VM; required, except with"
+            + " an OCI image (--image of format oci), whose exposed ports are used when it is"
+            + " not given."})
     private int port;
 
     @Option(names = "--vcpus", defaultValue = "1", paramLabel = "N",
@@ -123,7 +126,8 @@ final class ServiceCommand {
           description = "Debian packages to compose the image from, comma-separated.")
       private List<String> packages;
 
-      @Option(names = "--image", paramLabel = "NAME", description = "A registered image's name.")
+      @Option(names = "--image", paramLabel = "NAME", description = "A registered or uploaded"
+          + " image's name: a disk, or an OCI image (its layers over the farm's base layer).")
       private String image;
     }
 

@@ -342,6 +342,17 @@ class FarmCtlTest {
   }
 
   @Test
+  void serviceDefineOfAnImageWithoutPortLeavesPortAndCommandToTheImage() {
+    Run run = farmctl("service", "define", "web", "--image", "web-oci");
+
+    assertEquals(0, run.exitCode(), run.err());
+    ServiceDefinition sent = farm.admin.definitions.get(0);
+    assertEquals("web-oci", sent.getImage());
+    assertEquals(0, sent.getPort(), "an OCI image's exposed port is the controller's to fill in");
+    assertEquals("", sent.getCommand());
+  }
+
+  @Test
   void serviceDefineWithPackagesAndImageIsAUsageError() {
     Run run = farmctl("service", "define", "x", "--packages", "a", "--image", "b", "--port", "1");
 

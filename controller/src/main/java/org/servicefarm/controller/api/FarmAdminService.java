@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -54,6 +55,7 @@ import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.BlobCollector;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
+import org.servicefarm.controller.db.OciImageRepository;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
@@ -118,19 +120,41 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     if (!image.isEmpty()) {
       Validation.imageName("definition.image", image);
     }
-    Validation.command("definition.command", d.getCommand());
-    List<ServicePort> services = new ArrayList<>();
-    services.add(new ServicePort(name, Validation.port("definition.port", d.getPort())));
-    Set<String> names = new HashSet<>(Set.of(name));
-    Set<Integer> ports = new HashSet<>(Set.of(d.getPort()));
-    for (BundledService b : Validation.bundled(d.getBundledList())) {
-      String bundled = Validation.serviceName("definition.bundled.name", b.getName());
-      int port = Validation.port("definition.bundled.port", b.getPort());
-      if (!names.add(bundled) || !ports.add(port)) {
-        throw new FarmException.InvalidInput("definition.bundled: '" + bundled + "' on port " + port
-            + " repeats a service name or port of the definition");
+    String command = Validation.command("definition.command", d.getCommand());
+    int port = d.getPort();
+    List<BundledService> bundledServices = d.getBundledList();
+    // An OCI image offers its entrypoint and cmd, and its exposed ports, to a definition that
+    // gives none: the lowest port is the definition's own, the others bundled services.
+    Optional<OciImageRepository.OciDefaults> oci = image.isEmpty() ? Optional.empty()
+        : catalog.ociDefaults(image, Caller.scope().project());
+    if (oci.isPresent()) {
+      command = command.isEmpty() ? oci.get().command() : command;
+      List<Integer> exposed = oci.get().ports();
+      if (port == 0 && exposed.isEmpty()) {
+        throw new FarmException.InvalidInput("definition.port: OCI image '" + image
+            + "' exposes no TCP port; give the port its service listens on");
       }
-      services.add(new ServicePort(bundled, port));
+      if (port == 0) {
+        port = exposed.get(0);
+        if (bundledServices.isEmpty()) {
+          bundledServices = exposed.subList(1, exposed.size()).stream()
+              .map(p -> BundledService.newBuilder().setName(name + "-" + p).setPort(p).build())
+              .toList();
+        }
+      }
+    }
+    List<ServicePort> services = new ArrayList<>();
+    services.add(new ServicePort(name, Validation.port("definition.port", port)));
+    Set<String> names = new HashSet<>(Set.of(name));
+    Set<Integer> ports = new HashSet<>(Set.of(port));
+    for (BundledService b : Validation.bundled(bundledServices)) {
+      String bundled = Validation.serviceName("definition.bundled.name", b.getName());
+      int bundledPort = Validation.port("definition.bundled.port", b.getPort());
+      if (!names.add(bundled) || !ports.add(bundledPort)) {
+        throw new FarmException.InvalidInput("definition.bundled: '" + bundled + "' on port "
+            + bundledPort + " repeats a service name or port of the definition");
+      }
+      services.add(new ServicePort(bundled, bundledPort));
     }
     int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
     long memory = Validation.range("definition.memory_mb",
@@ -140,7 +164,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
         d.getPreemptible());
     ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
-        name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
+        name, packages, image, command, vcpus, memory, services, PolicyValidation.of(d),
         owner.project(), owner.shared()));
     db.inTransaction(tx -> {
       ranks.setRank(tx, name, rank);
@@ -153,8 +177,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void listServiceDefinitions(ListServiceDefinitionsRequest req,
       StreamObserver<ListServiceDefinitionsResponse> out) {
-    Map<UUID, String> imageNames = new HashMap<>();
-    catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
+    Map<UUID, String> imageNames = catalog.imageNamesForDefinitions();
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
     ProjectScope scope = Caller.scope();
     Map<String, ReclaimRepository.Rank> rankOf = ranks.ranks(db);
@@ -217,14 +240,17 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     return new ImageUploadReceiver(intake, out);
   }
 
-  /** The image format named in a request: qcow2 (the default) or raw. */
+  /**
+   * The image format named in a request: qcow2 (the default) or raw disks, or oci (an OCI image
+   * layout or docker save archive, as a tar).
+   */
   static String imageFormat(String format) {
     if (format.isEmpty()) {
       return "qcow2";
     }
-    if (!format.equals("qcow2") && !format.equals("raw")) {
+    if (!format.equals("qcow2") && !format.equals("raw") && !format.equals("oci")) {
       throw new FarmException.InvalidInput("format: '" + Validation.shown(format)
-          + "' is not an image format (qcow2 or raw)");
+          + "' is not an image format (qcow2, raw or oci)");
     }
     return format;
   }

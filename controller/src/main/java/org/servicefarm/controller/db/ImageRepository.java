@@ -91,12 +91,52 @@ public final class ImageRepository {
             + " of these packages; rename or delete it"));
   }
 
+  /**
+   * The image built from an OCI image archive with a command: the existing row for the inputs'
+   * hash, or a new PENDING one that names the archive. As {@link #findOrRecordComposed}.
+   */
+  public ImageRecord findOrRecordFromOci(Database.Tx tx, UUID ociSourceId, String inputHash)
+      throws SQLException {
+    String name = "oci-" + inputHash.substring(0, 16);
+    tx.update(
+        "INSERT INTO images (id, name, size_bytes, format, input_hash, build_state, oci_source_id)"
+            + " VALUES (?, ?, 0, 'qcow2', ?, 'PENDING', ?) ON CONFLICT DO NOTHING",
+        UUID.randomUUID(),
+        name,
+        inputHash,
+        ociSourceId);
+    return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE input_hash = ?"
+            + " AND oci_source_id = ?", MAPPER, inputHash, ociSourceId)
+        .orElseThrow(() -> new org.servicefarm.controller.model.FarmException.Conflict(
+            "an image named " + name + " exists and is not the one built from this OCI image"
+                + " with this command; rename or delete it"));
+  }
+
+  /** The OCI image archive the image is built from; empty for every other image. */
+  public Optional<ImageRecord> ociSource(Database.Tx tx, UUID imageId) throws SQLException {
+    return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE id ="
+        + " (SELECT oci_source_id FROM images WHERE id = ?)", MAPPER, imageId);
+  }
+
   public Optional<ImageRecord> findByName(Database.Tx tx, String name) throws SQLException {
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE name = ?", MAPPER, name);
   }
 
   public Optional<ImageRecord> find(Database.Tx tx, UUID id) throws SQLException {
     return tx.queryOne("SELECT " + COLUMNS + " FROM images WHERE id = ?", MAPPER, id);
+  }
+
+  /**
+   * Each image's name as a definition that uses it was given it: the archive's name for an
+   * image built from an OCI image archive, otherwise the image's own.
+   */
+  public java.util.Map<UUID, String> namesForDefinitions(Database db) {
+    java.util.Map<UUID, String> names = new java.util.HashMap<>();
+    db.query("SELECT i.id, COALESCE(s.name, i.name) AS name FROM images i"
+            + " LEFT JOIN images s ON s.id = i.oci_source_id",
+        rs -> java.util.Map.entry(Rows.uuid(rs, "id"), rs.getString("name")))
+        .forEach(e -> names.put(e.getKey(), e.getValue()));
+    return names;
   }
 
   public List<ImageRecord> list(Database db) {

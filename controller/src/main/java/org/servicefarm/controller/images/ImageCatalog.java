@@ -12,6 +12,8 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.db.OciImageRepository;
+import org.servicefarm.controller.db.OciImageRepository.OciDefaults;
 import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.projects.QuotaGuard;
 import org.servicefarm.controller.model.FarmException;
@@ -30,6 +32,7 @@ public final class ImageCatalog {
   private final ImageRepository images;
   private final CatalogRepository catalog;
   private final QuotaGuard quotas;
+  private final OciImageRepository ociImages = new OciImageRepository();
 
   public ImageCatalog(Database db, ImageRepository images, CatalogRepository catalog) {
     this.quotas = new QuotaGuard(new ProjectRepository());
@@ -68,6 +71,44 @@ public final class ImageCatalog {
     }
   }
 
+  /**
+   * Registers an OCI image archive (format {@code oci}) with what its config says to run and
+   * expose, within the project's quota as {@link #register} does.
+   */
+  public ImageRecord registerOci(String name, String sha256, long sizeBytes, OciDefaults defaults,
+      String project) {
+    try {
+      return db.inTransaction(tx -> {
+        if (images.findByName(tx, name).isPresent()) {
+          throw new FarmException.Conflict("an image named '" + name + "' is already registered");
+        }
+        if (project != null) {
+          quotas.admitBytes(tx, project, sizeBytes);
+        }
+        ImageRecord image = images.register(tx, name, sha256, sizeBytes, "oci", null, project);
+        ociImages.record(tx, image.id(), defaults);
+        return image;
+      });
+    } catch (DatabaseException e) {
+      if (e.kind() == DatabaseException.Kind.CONSTRAINT) {
+        throw new FarmException.Conflict("an image named '" + name + "' is already registered");
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * The command and ports the OCI image archive named {@code imageName} offers a definition that
+   * gives none; empty when no such OCI image is visible to {@code project}.
+   */
+  public Optional<OciDefaults> ociDefaults(String imageName, String project) {
+    return db.inTransaction(tx -> {
+      Optional<ImageRecord> image = images.findByName(tx, imageName)
+          .filter(i -> i.usableBy(project) && i.format().equals("oci"));
+      return image.isEmpty() ? Optional.<OciDefaults>empty() : ociImages.find(tx, image.get().id());
+    });
+  }
+
   /** What a definition asks for; exactly one of packages and imageName is given. */
   public record DefinitionInput(String name, List<String> packages, String imageName,
       String command, int vcpus, long memoryMb, List<ServicePort> services,
@@ -94,6 +135,12 @@ public final class ImageCatalog {
           : images.findByName(tx, in.imageName()).filter(i -> i.usableBy(in.project()))
               .orElseThrow(() -> new FarmException.NotFound(
               "image '" + in.imageName() + "' is not registered (farmctl image list shows the catalog)"));
+      if (image.format().equals("oci")) {
+        // An OCI image is never booted itself: its layers go over the base layer, built on
+        // first use like a composition, once per archive and command.
+        image = images.findOrRecordFromOci(tx, image.id(),
+            ociInputHash(image.sha256(), in.command()));
+      }
       Optional<String> clash = catalog.define(tx, in.name(), image.id(), in.packages(), in.command(),
           in.vcpus(), in.memoryMb(), in.services(), in.policy(), in.project(), in.shared());
       if (clash.isPresent()) {
@@ -105,6 +152,11 @@ public final class ImageCatalog {
 
   public List<ImageRecord> list() {
     return images.list(db);
+  }
+
+  /** Image names by id as definitions name them (an OCI-built image by its archive's name). */
+  public java.util.Map<UUID, String> imageNamesForDefinitions() {
+    return images.namesForDefinitions(db);
   }
 
   public List<ServiceDefinitionRecord> definitions() {
@@ -131,6 +183,11 @@ public final class ImageCatalog {
     if (db.inTransaction(tx -> images.findByName(tx, name)).isPresent()) {
       throw new FarmException.Conflict("an image named '" + name + "' is already registered");
     }
+  }
+
+  /** The hash that names an image built from an OCI image archive: its digest and the command. */
+  static String ociInputHash(String archiveSha256, String command) {
+    return inputHash(List.of("oci-image " + archiveSha256), command);
   }
 
   /** The hash that names a composed image: its sorted package set and the command it starts. */

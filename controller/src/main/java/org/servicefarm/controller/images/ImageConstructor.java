@@ -239,7 +239,8 @@ public final class ImageConstructor {
     Path log = buildRoot.resolve(claimed.inputHash() + ".log");
     LOG.info("building image " + claimed.name() + " in " + dir + " (log " + log + ")");
     try {
-      Composition composition = composition(claimed);
+      Optional<ImageRecord> oci = db.inTransaction(tx -> images.ociSource(tx, claimed.id()));
+      Composition composition = composition(claimed, oci);
       if (!settings.account().canCompose()) {
         throw new ToolRunner.ToolFailure(settings.account().problem().orElseThrow());
       }
@@ -247,10 +248,12 @@ public final class ImageConstructor {
       PrivatePaths.directory(buildRoot); // a root file system and its log: the controller's own
       Files.createDirectories(dir);
       Files.deleteIfExists(log);
-      LayeredImageBuild.Result result = new LayeredImageBuild(dir, log, bases, layerCache,
+      LayeredImageBuild build = new LayeredImageBuild(dir, log, bases, layerCache,
           blobs, settings.account(), compositions, settings.toolTimeout(),
-          Instant.now().plus(settings.buildTimeout()))
-          .run(composition);
+          Instant.now().plus(settings.buildTimeout()));
+      LayeredImageBuild.Result result = oci.isPresent()
+          ? build.runOci(composition, oci.get().sha256())
+          : build.run(composition);
       BuildPhases p = result.phases();
       lastPhases.put(claimed.id(), p);
       LOG.info(String.format("built image %s in %.1f s: compose %.1f s, filesystem %.1f s,"
@@ -274,12 +277,19 @@ public final class ImageConstructor {
     }
   }
 
-  /** The packages and command to compose, checked against the hash that names the image. */
-  private Composition composition(ImageRecord image) throws ToolRunner.ToolFailure {
+  /**
+   * The packages and command to compose (or, for an image built from the OCI image archive
+   * {@code oci}, the command), checked against the hash that names the image.
+   */
+  private Composition composition(ImageRecord image, Optional<ImageRecord> oci)
+      throws ToolRunner.ToolFailure {
     Composition c = db.inTransaction(tx -> images.composition(tx, image.id())).orElseThrow(
         () -> new ToolRunner.ToolFailure("no service definition uses image " + image.name()
             + ", so nothing says what to compose"));
-    if (!ImageCatalog.inputHash(c.packages(), c.command()).equals(image.inputHash())) {
+    String hash = oci.isPresent()
+        ? ImageCatalog.ociInputHash(oci.get().sha256(), c.command())
+        : ImageCatalog.inputHash(c.packages(), c.command());
+    if (!hash.equals(image.inputHash())) {
       throw new ToolRunner.ToolFailure("definition " + c.definition()
           + " asks for other packages or another command than image " + image.name()
           + " was recorded for");

@@ -9,6 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Optional;
+import org.servicefarm.controller.db.OciImageRepository.OciDefaults;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ImageRecord;
 
@@ -17,13 +18,17 @@ import org.servicefarm.controller.model.ImageRecord;
  * admin. Either way the bytes go into the image store first and the catalog row (READY) carries
  * their digest and size, so what agents fetch is exactly what was registered. A digest or size
  * the caller declared must match the bytes, and the image's header must name no other file
- * ({@link ImageInspection}).
+ * ({@link ImageInspection}). An OCI image archive (format {@code oci}) is read and verified
+ * instead ({@link OciArchive}, {@link OciLayers#check}), and registered with what its config
+ * says to run and expose.
  *
  * <p>A file is read only from the import directory the operator configured, never through a
  * symbolic link and never a device or FIFO: an admin token must not read the controller's own
  * files (its environment under /proc holds the database password) into the store.
  */
 public final class ImageIntake {
+  /** As a definition's command may be (service_definitions.command). */
+  private static final int MAX_COMMAND_CHARS = 4096;
   private final ImageCatalog catalog;
   private final BlobStorage blobs;
   private final Optional<Path> importDirectory;
@@ -69,13 +74,16 @@ public final class ImageIntake {
     Path file = importable(source.normalize());
     catalog.checkNameFree(name);
     BlobStore.BlobInfo blob;
+    Inspected inspected = new Inspected(name, format);
     // Opened without following a link, so a file swapped for one after the checks is not read.
     try (InputStream in = Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS)) {
-      blob = blobs.put(in, expectedSha256, expectedSize,
-          bytes -> ImageInspection.requireSafeBase(name, format, bytes));
+      blob = blobs.put(in, expectedSha256, expectedSize, inspected);
     } catch (IOException e) {
       throw new FarmException.InvalidInput("source_path: " + shown(file) + " cannot be read"
           + " without following a link: " + e.getMessage());
+    }
+    if (inspected.oci != null) {
+      return catalog.registerOci(name, blob.sha256(), blob.sizeBytes(), inspected.oci, project);
     }
     return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, file.toString(),
         project);
@@ -165,14 +173,53 @@ public final class ImageIntake {
 
     /** Verifies, inspects and stores the bytes, then registers the image. */
     public ImageRecord finish() {
-      BlobStore.BlobInfo blob =
-          writer.finish(bytes -> ImageInspection.requireSafeBase(name, format, bytes));
+      Inspected inspected = new Inspected(name, format);
+      BlobStore.BlobInfo blob = writer.finish(inspected);
+      if (inspected.oci != null) {
+        return catalog.registerOci(name, blob.sha256(), blob.sizeBytes(), inspected.oci, project);
+      }
       return catalog.register(name, blob.sha256(), blob.sizeBytes(), format, null, project);
     }
 
     @Override
     public void close() {
       writer.abort();
+    }
+  }
+
+  /**
+   * The check an image's bytes pass before they are stored: a disk's header ({@link
+   * ImageInspection}), or an OCI image archive's manifest, config, digests and layers ({@link
+   * OciArchive}, {@link OciLayers#check}), whose defaults it keeps for the catalog.
+   */
+  private static final class Inspected implements BlobWriter.ContentCheck {
+    private final String name;
+    private final String format;
+    private OciDefaults oci;
+
+    Inspected(String name, String format) {
+      this.name = name;
+      this.format = format;
+    }
+
+    @Override
+    public void check(Path bytes) {
+      if (!format.equals("oci")) {
+        ImageInspection.requireSafeBase(name, format, bytes);
+        return;
+      }
+      try (OciArchive archive = OciArchive.open(bytes)) {
+        OciImage image = archive.read();
+        OciLayers.check(archive, image, OciLayers.Limits.DEFAULT);
+        String command = image.shellCommand();
+        if (command.length() > MAX_COMMAND_CHARS) {
+          throw OciArchive.refused("its entrypoint and cmd make a command of " + command.length()
+              + " characters, more than " + MAX_COMMAND_CHARS);
+        }
+        oci = new OciDefaults(image.layout(), command, image.tcpPorts());
+      } catch (IOException e) {
+        throw BlobStore.ioFailure("cannot read OCI image archive " + name, e);
+      }
     }
   }
 }

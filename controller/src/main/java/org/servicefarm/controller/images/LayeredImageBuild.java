@@ -1,7 +1,10 @@
 package org.servicefarm.controller.images;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.Semaphore;
@@ -57,6 +60,42 @@ final class LayeredImageBuild {
     } finally {
       compositions.release();
     }
+    return stored(base, layer);
+  }
+
+  /**
+   * The image of an OCI image archive (the blob {@code archiveSha256}) with the definition's
+   * command: its layers applied ({@link OciLayers}) and unpacked over the base layer.
+   */
+  Result runOci(Composition composition, String archiveSha256)
+      throws ToolRunner.ToolFailure, IOException, InterruptedException {
+    BaseLayers.Obtained base = bases.ensure(steps, log);
+    Path archive = dir.resolve("image.tar");
+    try (FileChannel in = blobs.openAt(archiveSha256, 0);
+        FileChannel out = FileChannel.open(archive, StandardOpenOption.CREATE_NEW,
+            StandardOpenOption.WRITE)) {
+      for (long at = 0, size = in.size(); at < size; ) {
+        at += in.transferTo(at, size - at, out);
+      }
+    }
+    Path layers = dir.resolve("layers.tar");
+    try (OciArchive oci = OciArchive.open(archive)) {
+      OciLayers.flatten(oci, oci.read(), layers, OciLayers.Limits.DEFAULT);
+    }
+    Files.delete(archive);
+    compositions.acquire();
+    ServiceLayerBuild.Result layer;
+    try {
+      layer = new ServiceLayerBuild(dir, log, account, cache.packages(), steps)
+          .runOci(base.layer(), composition.definition(), composition.command(), layers);
+    } finally {
+      compositions.release();
+    }
+    return stored(base, layer);
+  }
+
+  private Result stored(BaseLayers.Obtained base, ServiceLayerBuild.Result layer)
+      throws IOException {
     Instant storing = Instant.now();
     BlobStore.BlobInfo disk = blobs.adopt(layer.layerFile());
     cache.trimPackages();

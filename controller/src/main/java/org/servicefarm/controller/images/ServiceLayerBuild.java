@@ -75,6 +75,22 @@ final class ServiceLayerBuild {
       done
       """;
 
+  /**
+   * Runs in the build's mount and PID namespaces: unpacks the base's tree, lists it, and unpacks
+   * an OCI image's file system over it from inside the tree (chroot), so that any link in the
+   * image or the base resolves inside the tree, as the guest will resolve it. The base's
+   * directory links (merged /usr's /bin, /lib) are kept, so an image's /bin/x lands in /usr/bin.
+   */
+  private static final String UNPACK_OCI = """
+      set -eu
+      tree=$1 root=$2 before=$3 format=$4 layers=$5
+      mkdir "$root"
+      tar --numeric-owner -xpf "$tree" -C "$root" --exclude=./usr/lib/modules \
+        --exclude=./lib/modules --exclude=./boot
+      find "$root" -xdev -printf "$format" > "$before"
+      chroot "$root" tar --numeric-owner --keep-directory-symlink -xpf - -C / < "$layers"
+      """;
+
   private static final int ZERO_RUNS_PER_CALL = 500;
 
   /** How long each step took: install (apt), write (debugfs, fsck), delta (compare, convert). */
@@ -103,6 +119,35 @@ final class ServiceLayerBuild {
     String script = base.installedPackages().containsAll(composition.packages())
         ? onlyTheCommand(composition)
         : installed(base, composition);
+    return written(base, script, start);
+  }
+
+  /**
+   * Builds the layer of an OCI image: its file system ({@code layersTar}, its layers applied by
+   * {@link OciLayers}) unpacked over the base's tree, then the farm's init, the command and the
+   * name written over whatever the image put there.
+   */
+  Result runOci(BaseLayer base, String definition, String command, Path layersTar)
+      throws ToolRunner.ToolFailure, IOException, InterruptedException {
+    Instant start = Instant.now();
+    Path rootfs = work.resolve("rootfs");
+    Path before = work.resolve("before.list");
+    Path after = work.resolve("after.list");
+    tools.run("unpack", account.isolated(List.of("sh", "-c", UNPACK_OCI, "unpack",
+        base.tree().toString(), rootfs.toString(), before.toString(), TreeListing.FIND_FORMAT,
+        layersTar.toAbsolutePath().toString())), steps.timeLeft());
+    new GuestInit(definition, command).writeInto(rootfs);
+    tools.run("list", account.privileged(List.of("sh", "-c",
+        "find \"$1\" -xdev -printf \"$2\" > \"$3\"", "list", rootfs.toString(),
+        TreeListing.FIND_FORMAT, after.toString())), steps.timeLeft());
+    String script = LayerChanges.debugfsScript(TreeListing.parse(Files.readAllBytes(before)),
+        TreeListing.parse(Files.readAllBytes(after)), rootfs.toString());
+    return written(base, script, start);
+  }
+
+  /** Writes the changes into a copy of the base's file system, then its delta as the layer. */
+  private Result written(BaseLayer base, String script, Instant start)
+      throws ToolRunner.ToolFailure, IOException, InterruptedException {
     Instant installed = Instant.now();
     Path scriptFile = work.resolve("layer.debugfs");
     Files.writeString(scriptFile, script, StandardCharsets.ISO_8859_1);

@@ -39,7 +39,7 @@ class MigrationsTest {
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
     assertEquals(List.of("api_tokens", "audit", "base_layers", "controller_leadership", "events",
-        "gateway_ports", "hosts", "images", "leases", "operations", "projects",
+        "gateway_ports", "hosts", "images", "leases", "oci_images", "operations", "projects",
         "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);

@@ -9,7 +9,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -17,11 +22,14 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.BootableDisks;
+import org.servicefarm.e2e.support.OciLayouts;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.ReadableByOthers;
 import org.servicefarm.e2e.support.RealGuestTest;
@@ -29,7 +37,9 @@ import org.servicefarm.e2e.support.RealGuests;
 
 /**
  * A service composed from Debian packages, booted by QEMU through libvirtd, reached over TCP:
- * one controller and two agents (two simulated hosts sharing this machine's libvirtd).
+ * one controller and two agents (two simulated hosts sharing this machine's libvirtd). The same
+ * farm then serves a service defined from an uploaded OCI image, on the base layer the first
+ * service composed, and one from an uploaded disk that boots by itself.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @RealGuestTest
@@ -149,6 +159,59 @@ class RealGuestEndToEndTest {
 
   @Test
   @Order(7)
+  void aServiceDefinedFromAnUploadedOciImageRunsItsEntrypointOnItsExposedPort()
+      throws Exception {
+    // Two layers: the second deletes a file of the first (an OCI whiteout) and adds the
+    // entrypoint, which runs the base layer's busybox httpd on the port the cmd names.
+    Path archive = OciLayouts.write(farm.dir().resolve("web-oci.tar"), List.of(
+        Map.of("srv/", "", "srv/oci/", "", "srv/oci/index.html", "served from an OCI image\n",
+            "srv/oci/secret.txt", "deleted by the layer above\n"),
+        Map.of("srv/oci/.wh.secret.txt", "", "usr/", "", "usr/local/", "",
+            "usr/local/bin/", "",
+            "usr/local/bin/oci-web", "#!/bin/sh\nexec busybox httpd -f -p \"$1\" -h /srv/oci\n")),
+        List.of("/usr/local/bin/oci-web"), List.of("8080"), List.of(8080));
+    assertEquals("oci", client.uploadImage("web-oci", "oci", archive, Duration.ofMinutes(5))
+        .getFormat());
+    ServiceDefinition defined = client.defineService(ServiceDefinition.newBuilder()
+        .setName("oci-web").setImage("web-oci").setMemoryMb(256).build());
+    assertEquals(8080, defined.getPort(), "the image's exposed port");
+    assertEquals("/usr/local/bin/oci-web 8080", defined.getCommand(), "entrypoint and cmd");
+
+    ServiceAccess access = client.requestService("oci-web");
+    assertEquals("served from an OCI image\n", RealGuests.httpGet(access.endpoint(),
+        PAGE_PATIENCE));
+    HttpResponse<String> secret = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create("http://" + access.endpoint() + "/secret.txt"))
+        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, secret.statusCode(), "the whiteout deleted it: " + secret.body());
+    client.deleteVm(access.vmId(), true);
+  }
+
+  @Test
+  @Order(8)
+  void aDiskImageUploadedFromAComposedFileSystemBootsByItselfAndServes() throws Exception {
+    // A disk a user brings boots from its own boot loader, with no kernel from the farm: this
+    // one is static-web's composed file system with extlinux put in front of it.
+    Image composed = client.listImages().stream()
+        .filter(i -> i.getName().startsWith("composed-")).findFirst().orElseThrow();
+    Path blobs = farm.dir().resolve("controller").resolve("blobs");
+    Path disk = BootableDisks.make(blobs.resolve(composed.getSha256()),
+        blobs.resolve(composed.getKernelSha256()), blobs.resolve(composed.getInitrdSha256()),
+        farm.dir().resolve("static-web-disk.qcow2"));
+    Image uploaded = client.uploadImage("static-web-disk", "qcow2", disk, Duration.ofMinutes(10));
+    assertEquals("READY", uploaded.getBuildState());
+    assertEquals("", uploaded.getKernelSha256(), "the farm gives this disk no kernel");
+    client.defineService(ServiceDefinition.newBuilder().setName("disk-web")
+        .setImage("static-web-disk").setPort(80).setMemoryMb(256).build());
+
+    ServiceAccess access = client.requestService("disk-web");
+    String page = RealGuests.httpGet(access.endpoint(), Duration.ofMinutes(4));
+    assertTrue(page.contains("service static-web"), "the disk's own init served: " + page);
+    client.deleteVm(access.vmId(), true);
+  }
+
+  @Test
+  @Order(9)
   void noFileTheControllerOrAnAgentKeepsIsReadableByAnotherAccount() throws Exception {
     List<Path> dirs = new java.util.ArrayList<>(List.of(farm.dir().resolve("controller")));
     HOSTS.forEach(host -> dirs.add(farm.dir().resolve("agent-" + host)));
