@@ -123,6 +123,19 @@ public final class AuthInterceptor implements ServerInterceptor {
       return Checked.of(limiter.refusal("agent:" + certified.get(),
           "the agent of host " + certified.get()), Caller.AGENT, false);
     }
+    Optional<String> gateway = authorization == null ? AgentIdentity.certifiedGateway(call)
+        : Optional.empty();
+    if (gateway.isPresent()) {
+      // A gateway's certificate is its credential: role gateway, nothing more.
+      CallAudit.identified(CallAudit.Caller.gateway(gateway.get()));
+      if (!allowed.allows(Role.GATEWAY)) {
+        return Checked.refused(Status.PERMISSION_DENIED.withDescription(method + " needs role "
+            + roles(allowed) + "; gateway certificate '" + gateway.get() + "' has role "
+            + Role.GATEWAY.label()));
+      }
+      return Checked.of(limiter.refusal("gateway:" + gateway.get(),
+          "gateway '" + gateway.get() + "'"), "gateway:" + gateway.get(), false);
+    }
     if (authorization == null && allowed.allows(Role.CERTIFIED_AGENT)) {
       return Checked.refused(Status.UNAUTHENTICATED.withDescription(method + " needs an agent's"
           + " client certificate (controller --tls-client-ca, agent --tls-cert) or an admin"

@@ -21,7 +21,10 @@ public final class Caller {
 
   private Caller() {}
 
-  /** The caller of the current call: {@code token:<id>}, {@code agent} or {@code anonymous}. */
+  /**
+   * The caller of the current call: {@code token:<id>}, {@code gateway:<name>} (a gateway's
+   * certificate), {@code agent} or {@code anonymous}.
+   */
   public static String current() {
     String caller = KEY.get();
     return caller == null ? ANONYMOUS : caller;
