@@ -122,6 +122,11 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     // 0 passes through: the weight stays.
     int connections = (int) Validation.range("connections", req.getConnections(), 0,
         PolicyValidation.MAX_LEASES_PER_VM);
+    if (connections > 0 && !Caller.currentMayActAsGateway()) {
+      // The weight scales a capped service out: only the gateways' count is trusted with it.
+      throw new FarmException.PermissionDenied("only a gateway (or an admin) may set a lease's"
+          + " connections; a client's lease stands for one user");
+    }
     gate.requireLease(id);
     out.onNext(ProtoMapping.lease(leases.renew(id, ttl, connections)));
     out.onCompleted();
