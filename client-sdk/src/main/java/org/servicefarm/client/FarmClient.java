@@ -206,6 +206,17 @@ public final class FarmClient implements AutoCloseable {
     return leases.renewAsync(leaseId, Objects.requireNonNull(ttl, "ttl"));
   }
 
+  /**
+   * {@link #renewLeaseAsync(String)}, the lease from now standing for {@code connections} users
+   * of its VM: the definition's max_leases_per_vm counts a VM's leases by this weight (a
+   * gateway's lease by its open connections, so many connections start another VM).
+   *
+   * @throws IllegalArgumentException when {@code connections} is below 1
+   */
+  public CompletableFuture<Lease> renewLeaseAsync(String leaseId, int connections) {
+    return leases.renewForAsync(leaseId, connections);
+  }
+
   /** {@link #releaseLease(String)} without blocking; fails with the same exceptions. */
   public CompletableFuture<Void> releaseLeaseAsync(String leaseId) {
     return leases.releaseAsync(leaseId);

@@ -36,7 +36,20 @@ final class LeaseCalls {
 
   /** {@link #renew} without blocking. */
   CompletableFuture<Lease> renewAsync(String leaseId, Duration ttl) {
-    RenewLeaseRequest request = renewRequest(leaseId, ttl);
+    return renewAsync(renewRequest(leaseId, ttl));
+  }
+
+  /** Renews by the lease's own TTL, the lease from now standing for {@code connections} users. */
+  CompletableFuture<Lease> renewForAsync(String leaseId, int connections) {
+    if (connections < 1) {
+      throw new IllegalArgumentException("connections must be at least 1, got " + connections);
+    }
+    return renewAsync(renewRequest(leaseId, null).toBuilder().setConnections(connections)
+        .build());
+  }
+
+  private CompletableFuture<Lease> renewAsync(RenewLeaseRequest request) {
+    String leaseId = request.getLeaseId();
     return caller.async(renewPlan(leaseId),
             deadline -> brokerAsync.withDeadline(deadline).renewLease(request))
         .thenApply(Lease::fromProto);

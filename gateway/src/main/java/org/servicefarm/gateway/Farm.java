@@ -16,8 +16,12 @@ public interface Farm {
   /** RequestService as the SDK sends it; fails with the SDK's exceptions. */
   CompletableFuture<Granted> request(String service);
 
-  /** Renews the lease; answers its new expiry. */
-  CompletableFuture<Instant> renew(String leaseId);
+  /**
+   * Renews the lease, which from now stands for {@code connections} (at least 1) open
+   * connections: the farm counts a VM's leases by it against max_leases_per_vm. Answers the new
+   * expiry.
+   */
+  CompletableFuture<Instant> renew(String leaseId, int connections);
 
   CompletableFuture<Void> release(String leaseId);
 }

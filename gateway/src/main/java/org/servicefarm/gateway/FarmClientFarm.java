@@ -30,8 +30,8 @@ final class FarmClientFarm implements Farm {
   }
 
   @Override
-  public CompletableFuture<Instant> renew(String leaseId) {
-    return client.renewLeaseAsync(leaseId).thenApply(l -> l.expiresAt());
+  public CompletableFuture<Instant> renew(String leaseId, int connections) {
+    return client.renewLeaseAsync(leaseId, connections).thenApply(l -> l.expiresAt());
   }
 
   @Override

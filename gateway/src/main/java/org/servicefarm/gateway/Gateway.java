@@ -2,8 +2,6 @@ package org.servicefarm.gateway;
 
 import io.grpc.Channel;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -23,10 +21,8 @@ public final class Gateway implements AutoCloseable {
   private final Router router;
   private final RouteWatcher watcher;
   private final GatewayListeners listeners;
-  private final EventLoopGroup acceptors = new MultiThreadIoEventLoopGroup(1,
-      NioIoHandler.newFactory());
-  private final EventLoopGroup workers = new MultiThreadIoEventLoopGroup(
-      NioIoHandler.newFactory());
+  private final EventLoopGroup acceptors;
+  private final EventLoopGroup workers;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "gateway-leases");
     t.setDaemon(true);
@@ -45,12 +41,22 @@ public final class Gateway implements AutoCloseable {
    */
   public Gateway(Farm farm, Channel controller, GatewaySettings settings, GatewayMetrics metrics,
       InetAddress bindAddress, int firstPort, int lastPort) {
+    this(farm, controller, settings, metrics, bindAddress, firstPort, lastPort,
+        NettyTransport.best());
+  }
+
+  /** As above, the sockets on {@code transport}. */
+  Gateway(Farm farm, Channel controller, GatewaySettings settings, GatewayMetrics metrics,
+      InetAddress bindAddress, int firstPort, int lastPort, NettyTransport transport) {
+    this.acceptors = transport.newGroup(1);
+    this.workers = transport.newGroup(0);
     this.settings = settings;
     this.metrics = metrics;
     this.limits = new HoldLimits(settings.maxHeldPerService(), settings.maxHeldTotal());
     this.router = new Router(table, farm, settings, metrics, limits);
     this.watcher = new RouteWatcher(controller, table, timer);
-    this.listeners = new GatewayListeners(acceptors, workers, bindAddress, firstPort, lastPort);
+    this.listeners = new GatewayListeners(transport, acceptors, workers, bindAddress,
+        firstPort, lastPort);
     metrics.watch(watcher::connected);
   }
 

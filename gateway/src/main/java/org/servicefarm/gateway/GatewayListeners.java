@@ -7,7 +7,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -29,14 +28,16 @@ final class GatewayListeners implements AutoCloseable {
 
   private final EventLoopGroup acceptors;
   private final EventLoopGroup workers;
+  private final NettyTransport transport;
   private final InetAddress bindAddress;
   private final int firstPort;
   private final int lastPort;
   private final Map<Integer, Channel> servicePorts = new ConcurrentHashMap<>();
   private Channel http;
 
-  GatewayListeners(EventLoopGroup acceptors, EventLoopGroup workers, InetAddress bindAddress,
-      int firstPort, int lastPort) {
+  GatewayListeners(NettyTransport transport, EventLoopGroup acceptors, EventLoopGroup workers,
+      InetAddress bindAddress, int firstPort, int lastPort) {
+    this.transport = transport;
     this.acceptors = acceptors;
     this.workers = workers;
     this.bindAddress = bindAddress;
@@ -88,14 +89,16 @@ final class GatewayListeners implements AutoCloseable {
   private Channel bind(int port, Supplier<ChannelHandler> handler) throws IOException {
     ServerBootstrap bootstrap = new ServerBootstrap()
         .group(acceptors, workers)
-        .channel(NioServerSocketChannel.class)
+        .channel(transport.serverChannel())
         .option(ChannelOption.SO_BACKLOG, 1024)
         .option(ChannelOption.SO_REUSEADDR, true)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, NettyTransport.WATER_MARK)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel ch) {
+            ch.config().setRecvByteBufAllocator(NettyTransport.RECEIVE_BUFFERS);
             ch.pipeline().addLast(handler.get());
           }
         });

@@ -4,6 +4,7 @@ import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.GrpcSslContexts;
+import io.netty.handler.ssl.SslContextBuilder;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
@@ -50,10 +51,20 @@ public final class GatewayMain implements Callable<Integer> {
       description = "The controller (any of them; followers forward). Default: ${DEFAULT-VALUE}.")
   String controller;
 
-  @Option(names = "--token-file", required = true, paramLabel = "FILE",
+  @Option(names = "--token-file", paramLabel = "FILE",
       description = "File holding a bearer token of role gateway"
-          + " (farmctl token create --name gw1 --role gateway).")
+          + " (farmctl token create --name gw1 --role gateway). Or --tls-cert.")
   Path tokenFile;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "PEM client certificate naming this gateway (farmctl pki gateway --name"
+          + " gw1), presented over TLS (--tls-ca) instead of a token: the controller, given"
+          + " --tls-client-ca, serves it as role gateway.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE",
+      description = "PEM private key of --tls-cert.")
+  Path tlsKey;
 
   @Option(names = "--tls-ca", paramLabel = "FILE",
       description = "PEM CA the controller's certificate must chain to: TLS to the controller."
@@ -110,6 +121,11 @@ public final class GatewayMain implements Callable<Integer> {
       description = "Time an HTTP client has to send its request head. Default: ${DEFAULT-VALUE}.")
   int headerTimeoutSeconds;
 
+  @Option(names = "--transport", defaultValue = "auto", paramLabel = "auto|epoll|nio",
+      description = "Socket transport: Netty's native epoll on Linux (fewer copies and system"
+          + " calls), NIO elsewhere; auto picks epoll when it loads. Default: ${DEFAULT-VALUE}.")
+  String transport;
+
   @Option(names = "--metrics-listen", defaultValue = "127.0.0.1:50054", paramLabel = "HOST:PORT",
       description = "Where /metrics (Prometheus) and /healthz are served; port 0 picks a free"
           + " one, 'off' serves none. Default: ${DEFAULT-VALUE}.")
@@ -122,6 +138,13 @@ public final class GatewayMain implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     GatewaySettings settings = settings();
+    NettyTransport sockets;
+    try {
+      sockets = NettyTransport.named(transport);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--transport " + transport + ": "
+          + e.getMessage(), e);
+    }
     int[] range = portRange();
     InetAddress bind = address("--listen-address", listenAddress);
     if (!bind.isLoopbackAddress() && !insecure) {
@@ -129,18 +152,26 @@ public final class GatewayMain implements Callable<Integer> {
           + " is not loopback: anyone who reaches it reaches every service; pass --insecure"
           + " to mean it");
     }
-    String token = token();
+    String token = tokenFile == null ? null : token();
+    if (token == null && tlsCert == null) {
+      throw new ParameterException(spec.commandLine(), "the gateway needs a credential:"
+          + " --token-file (a token of role gateway) or --tls-cert and --tls-key (a certificate"
+          + " from farmctl pki gateway)");
+    }
     ManagedChannel channel = channel();
     FarmClientOptions options = FarmClientOptions.builder().target(controller)
         .plaintext(tlsCa == null).bearerToken(token)
         .requestServiceDeadline(settings.holdTimeout()).build();
     FarmClient client = new FarmClient(channel, options);
     Metadata auth = new Metadata();
-    auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    if (token != null) {
+      auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+          "Bearer " + token);
+    }
     GatewayMetrics metrics = new GatewayMetrics();
     Gateway gateway = new Gateway(new FarmClientFarm(client),
         ClientInterceptors.intercept(channel, MetadataUtils.newAttachHeadersInterceptor(auth)),
-        settings, metrics, bind, range[0], range[1]);
+        settings, metrics, bind, range[0], range[1], sockets);
     gateway.start(httpPort);
     Optional<HttpEndpoint> http = metricsEndpoint(gateway);
     CountDownLatch stopped = new CountDownLatch(1);
@@ -155,7 +186,8 @@ public final class GatewayMain implements Callable<Integer> {
     System.out.println("gateway: http " + at.getAddress().getHostAddress() + ":" + at.getPort()
         + " (Host: <service>." + domain + "), service ports " + tcpPorts + " on "
         + bind.getHostAddress() + ", metrics " + http.map(h -> h.address().getAddress()
-            .getHostAddress() + ":" + h.address().getPort()).orElse("off")
+            .getHostAddress() + ":" + h.address().getPort()).orElse("off") + ", transport "
+        + sockets
         + ", controller " + controller);
     System.out.flush();
     stopped.await();
@@ -213,6 +245,15 @@ public final class GatewayMain implements Callable<Integer> {
     String host = m.group(1);
     NettyChannelBuilder builder = NettyChannelBuilder.forAddress(host,
         Integer.parseInt(m.group(2)));
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw new ParameterException(spec.commandLine(),
+          "--tls-cert and --tls-key go together: give both or neither");
+    }
+    if (tlsCert != null && tlsCa == null) {
+      throw new ParameterException(spec.commandLine(), "--tls-cert " + tlsCert
+          + " needs --tls-ca: the gateway presents its certificate only to a controller it"
+          + " verifies");
+    }
     if (tlsCa == null) {
       if (!insecure && !address("--controller", host).isLoopbackAddress()) {
         throw new ParameterException(spec.commandLine(), "--controller " + controller
@@ -220,12 +261,28 @@ public final class GatewayMain implements Callable<Integer> {
       }
       return builder.usePlaintext().build();
     }
+    SslContextBuilder ssl;
     try {
-      return builder.sslContext(GrpcSslContexts.forClient().trustManager(tlsCa.toFile()).build())
-          .build();
-    } catch (SSLException | IllegalArgumentException e) {
+      ssl = GrpcSslContexts.forClient().trustManager(tlsCa.toFile());
+    } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), "--tls-ca " + tlsCa
           + " is not a usable PEM CA certificate: " + e.getMessage(), e);
+    }
+    if (tlsCert != null) {
+      try {
+        ssl.keyManager(tlsCert.toFile(), tlsKey.toFile());
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), "--tls-cert " + tlsCert + " and"
+            + " --tls-key " + tlsKey + " are not a usable PEM certificate and key: "
+            + e.getMessage(), e);
+      }
+    }
+    try {
+      return builder.sslContext(ssl.build()).build();
+    } catch (SSLException | IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "TLS with --tls-ca " + tlsCa
+          + (tlsCert == null ? "" : " and --tls-cert " + tlsCert) + " cannot be set up: "
+          + e.getMessage(), e);
     }
   }
 

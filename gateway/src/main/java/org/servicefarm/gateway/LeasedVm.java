@@ -20,6 +20,8 @@ final class LeasedVm {
   /** The table has listed it ACTIVE since it was granted: its absence from the table now counts. */
   boolean seenActive;
   boolean renewing;
+  /** The connections the farm last heard the lease stands for (a grant stands for one). */
+  int reportedConnections = 1;
 
   LeasedVm(Farm.Granted granted, long nowNanos) {
     this.vmId = granted.vmId();

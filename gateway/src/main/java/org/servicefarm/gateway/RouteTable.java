@@ -17,9 +17,12 @@ public final class RouteTable {
   /** An ACTIVE VM of the service and where its host forwards the service's port. */
   public record Backend(String vmId, String host, int port) {}
 
-  /** One service as routed. */
+  /**
+   * One service as routed; {@code maxLeasesPerVm} is its definition's cap (0: none), which this
+   * gateway's connections to one VM count against.
+   */
   public record Route(String service, int gatewayPort, List<Backend> active, int sleepingVms,
-      int archivedVms) {
+      int archivedVms, int maxLeasesPerVm) {
 
     /** Whether the VM is ACTIVE (and meant to stay so) in this table. */
     public boolean isActive(String vmId) {
@@ -54,7 +57,7 @@ public final class RouteTable {
     for (org.servicefarm.api.v1.ServiceRoute r : table.getRoutesList()) {
       Route route = new Route(r.getService(), r.getGatewayPort(), r.getActiveList().stream()
           .map(b -> new Backend(b.getVmId(), b.getHost(), b.getPort())).toList(),
-          r.getSleepingVms(), r.getArchivedVms());
+          r.getSleepingVms(), r.getArchivedVms(), r.getMaxLeasesPerVm());
       byService.put(route.service(), route);
       byPort.put(route.gatewayPort(), route);
     }

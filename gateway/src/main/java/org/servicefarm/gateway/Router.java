@@ -55,7 +55,7 @@ final class Router {
     // A name the table does not know may be a service defined a moment ago (definitions reach
     // the table within seconds): the farm is asked, and says NOT_FOUND when there is none.
     Optional<RouteTable.Route> route = table.service(service)
-        .or(() -> Optional.of(new RouteTable.Route(service, 0, java.util.List.of(), 0, 0)));
+        .or(() -> Optional.of(new RouteTable.Route(service, 0, java.util.List.of(), 0, 0, 0)));
     ServiceBackends backends = backends(service);
     Optional<LeasedVm> ready = backends.pick(route.get());
     if (ready.isPresent()) {

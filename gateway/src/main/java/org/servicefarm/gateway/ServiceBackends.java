@@ -16,11 +16,19 @@ import org.slf4j.LoggerFactory;
  * one closed), least-connections choice among them, and the one RequestService call that every
  * connection arriving while no VM is ready waits on (coalesced: a hundred first connections make
  * one call, and the controller's per-definition lock coalesces the calls of several gateways).
+ *
+ * <p>A lease stands for this gateway's open connections to its VM: it is renewed with their
+ * count, which the farm counts against the definition's max_leases_per_vm. When a connection
+ * takes every leased VM past that cap, the count is reported at once and the farm asked for a
+ * VM again, which (the VM being full) starts or wakes another; meanwhile connections go to the
+ * least loaded VM rather than wait.
  */
 final class ServiceBackends {
   private static final Logger log = LoggerFactory.getLogger(ServiceBackends.class);
   /** A VM just granted may not be in the routing table yet: it is trusted this long without. */
   static final Duration TABLE_LAG = Duration.ofSeconds(10);
+  /** A scale-out the farm could not grant (max_instances, no capacity) is asked again after this. */
+  static final Duration SCALE_OUT_PAUSE = Duration.ofSeconds(5);
 
   /** A VM to splice to, and the path by which it became ready. */
   record Acquired(LeasedVm vm, WakePath path) {}
@@ -32,6 +40,7 @@ final class ServiceBackends {
   private final LongSupplier nanoTime;
   private final List<LeasedVm> vms = new ArrayList<>(); // guarded by this
   private CompletableFuture<Acquired> acquiring; // guarded by this
+  private long nextScaleOutNanos; // guarded by this
 
   ServiceBackends(String service, Farm farm, GatewayMetrics metrics, Duration releaseGrace,
       LongSupplier nanoTime) {
@@ -61,8 +70,46 @@ final class ServiceBackends {
     if (best.connections > 1 && acquiring == null && route.active().stream()
         .anyMatch(b -> vms.stream().noneMatch(v -> v.vmId.equals(b.vmId())))) {
       acquire(route);
+    } else if (route.maxLeasesPerVm() > 0 && best.connections > route.maxLeasesPerVm()
+        && acquiring == null && nanoTime.getAsLong() - nextScaleOutNanos >= 0) {
+      // The least loaded VM is past the cap, so every one is: the farm, told so, readies another.
+      nextScaleOutNanos = nanoTime.getAsLong() + SCALE_OUT_PAUSE.toNanos();
+      LeasedVm full = best;
+      log.info("{}: {} connections to {}, past max_leases_per_vm {}: asking for another VM",
+          service, full.connections, full, route.maxLeasesPerVm());
+      full.renewing = true;
+      reportThen(full, () -> acquire(route));
     }
     return Optional.of(best);
+  }
+
+  /**
+   * Renews the VM's lease with its connections now (the farm's weight for it), then runs
+   * {@code next} whether or not the renewal took.
+   */
+  private void reportThen(LeasedVm vm, Runnable next) {
+    int connections;
+    synchronized (this) {
+      connections = Math.max(1, vm.connections);
+    }
+    farm.renew(vm.leaseId, connections).whenComplete((expires, failure) -> {
+      synchronized (this) {
+        vm.renewing = false;
+        if (failure == null) {
+          vm.leaseExpiresAt = expires;
+          vm.reportedConnections = connections;
+        } else {
+          // The farm ended the lease (or forgot it): open connections go on, new ones go to
+          // a VM whose lease this gateway holds.
+          vm.stale = true;
+        }
+      }
+      if (failure != null) {
+        log.warn("{}: renewing the lease on {} failed: {}", service, vm,
+            FarmRefusals.of(service, failure).message());
+      }
+      next.run();
+    });
   }
 
   private boolean usable(LeasedVm vm, RouteTable.Route route) {
@@ -165,7 +212,10 @@ final class ServiceBackends {
         if (vm.connections == 0 && (vm.stale || graceOver)) {
           vms.remove(vm);
           toRelease.add(vm);
-        } else if (!vm.renewing && now.plus(Duration.ofSeconds(30)).isAfter(vm.leaseExpiresAt)) {
+        } else if (!vm.renewing && (now.plus(Duration.ofSeconds(30)).isAfter(vm.leaseExpiresAt)
+            || (route.isPresent() && route.get().maxLeasesPerVm() > 0
+                && Math.max(1, vm.connections) != vm.reportedConnections))) {
+          // Due, or (the service capped) its connections changed since the farm last heard.
           vm.renewing = true;
           toRenew.add(vm);
         }
@@ -177,22 +227,7 @@ final class ServiceBackends {
       release(vm.leaseId);
     }
     for (LeasedVm vm : toRenew) {
-      farm.renew(vm.leaseId).whenComplete((expires, failure) -> {
-        synchronized (this) {
-          vm.renewing = false;
-          if (failure == null) {
-            vm.leaseExpiresAt = expires;
-          } else {
-            // The farm ended the lease (or forgot it): open connections go on, new ones go to
-            // a VM whose lease this gateway holds.
-            vm.stale = true;
-          }
-        }
-        if (failure != null) {
-          log.warn("{}: renewing the lease on {} failed: {}", service, vm,
-              FarmRefusals.of(service, failure).message());
-        }
-      });
+      reportThen(vm, () -> { });
     }
   }
 

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -21,6 +20,11 @@ import java.util.function.Consumer;
  * client's bytes are kept (up to {@link #REPLAY_LIMIT}) and, should the VM close first, the
  * connection is made again and they are sent again, until the hold timeout; the client sees only
  * a later first byte. Everything runs on the client's event loop.
+ *
+ * <p>Once the VM has answered, bytes stream both ways as fast as the sockets take them: each side
+ * reads while the other side's socket takes writes, what one wakeup read is written in one flush,
+ * and a side whose peer's queue passes {@link NettyTransport#WATER_MARK}'s high mark stops being
+ * read until it drains (bounded memory for a slow reader, without waiting for each write).
  */
 final class Splice {
   static final int REPLAY_LIMIT = 64 * 1024;
@@ -87,13 +91,15 @@ final class Splice {
         "%.1f", (System.nanoTime() - acceptedNanos) / 1e6) : null;
     ChannelFuture connect = new Bootstrap()
         .group(client.eventLoop())
-        .channel(NioSocketChannel.class)
+        .channel(NettyTransport.socketChannelLike(client))
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, NettyTransport.WATER_MARK)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
         .handler(new FirstResponse(this::answered, headerValue))
         .connect(vm.host, vm.port);
     server = connect.channel();
+    server.config().setRecvByteBufAllocator(NettyTransport.RECEIVE_BUFFERS);
     server.pipeline().addLast(new FromVm());
     connect.addListener((ChannelFuture f) -> {
       if (!f.isSuccess()) {
@@ -146,6 +152,8 @@ final class Splice {
     answered = true;
     release(replay);
     replay = null;
+    // From here both sides stream; FromVm already does (see there).
+    client.config().setAutoRead(server.isWritable());
   }
 
   /** The VM closed (or refused) before its first byte: connect again, or give up at the hold's end. */
@@ -165,11 +173,15 @@ final class Splice {
     }, RETRY_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
   }
 
-  /** The VM's side: to the client, with the VM closing first before an answer sent again. */
+  /**
+   * The VM's side: to the client, with the VM closing first before an answer sent again. It reads
+   * whenever the client's socket takes writes: until the VM's first byte there is nothing to
+   * keep, and after it the VM's bytes stream.
+   */
   private final class FromVm extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-      ctx.read();
+      ctx.channel().config().setAutoRead(client.isWritable());
     }
 
     @Override
@@ -177,14 +189,20 @@ final class Splice {
       if (msg instanceof ByteBuf bytes) {
         metrics.toClient(service, bytes.readableBytes());
       }
-      client.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-        if (f.isSuccess()) {
-          ctx.channel().read();
-        } else {
-          ctx.channel().close();
-          client.close();
-        }
-      });
+      client.write(msg).addListener(closeBothOnFailure);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      client.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      // The VM's socket drained or filled: the client's bytes flow again or wait.
+      if (answered && ctx.channel() == server) {
+        client.config().setAutoRead(server.isWritable());
+      }
     }
 
     @Override
@@ -205,12 +223,20 @@ final class Splice {
     }
   }
 
-  /** The client's side: to the VM, a copy kept until the VM's first byte. */
+  /**
+   * The client's side: to the VM. Until the VM's first byte a copy is kept and the next read
+   * waits for each write (a write to a VM that closed is sent again with the next attempt); after
+   * it the client's bytes stream like the VM's.
+   */
   private final class FromClient extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
       ByteBuf bytes = (ByteBuf) msg;
       metrics.toService(service, bytes.readableBytes());
+      if (answered) {
+        server.write(bytes).addListener(closeBothOnFailure);
+        return;
+      }
       if (replay != null) {
         if (replay.readableBytes() + bytes.readableBytes() > REPLAY_LIMIT) {
           release(replay); // too much to send again: this connection takes its chances
@@ -224,7 +250,7 @@ final class Splice {
         if (f.isSuccess() || (replay != null && !answered)) {
           // A write to a VM that closed before answering is sent again with the next attempt;
           // reading goes on from the new connection.
-          if (to == server && to.isActive()) {
+          if (to == server && to.isActive() && !answered) {
             ctx.channel().read();
           }
         } else {
@@ -234,8 +260,35 @@ final class Splice {
     }
 
     @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (answered) {
+        server.flush();
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      // The client's socket drained or filled: the VM's bytes flow again or wait.
+      if (server != null) {
+        server.config().setAutoRead(client.isWritable());
+      }
+    }
+
+    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       ctx.close();
+    }
+  }
+
+  /** A failed write (the peer reset) ends the connection on both sides. */
+  private final ChannelFutureListener closeBothOnFailure = this::closeBothOnFailure;
+
+  private void closeBothOnFailure(ChannelFuture write) {
+    if (!write.isSuccess()) {
+      client.close();
+      if (server != null) {
+        server.close();
+      }
     }
   }
 

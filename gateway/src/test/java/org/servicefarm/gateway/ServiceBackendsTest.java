@@ -19,6 +19,7 @@ class ServiceBackendsTest {
   static final class FakeFarm implements Farm {
     final List<CompletableFuture<Granted>> requests = new ArrayList<>();
     final List<String> renewed = new ArrayList<>();
+    final List<String> weights = new ArrayList<>();
     final List<String> released = new ArrayList<>();
 
     @Override
@@ -29,8 +30,9 @@ class ServiceBackendsTest {
     }
 
     @Override
-    public CompletableFuture<Instant> renew(String leaseId) {
+    public CompletableFuture<Instant> renew(String leaseId, int connections) {
       renewed.add(leaseId);
+      weights.add(leaseId + "=" + connections);
       return CompletableFuture.completedFuture(Instant.now().plusSeconds(60));
     }
 
@@ -47,7 +49,7 @@ class ServiceBackendsTest {
       Duration.ofSeconds(30), nanos::get);
 
   private static RouteTable.Route route(RouteTable.Backend... active) {
-    return new RouteTable.Route("web", 30000, List.of(active), 0, 0);
+    return new RouteTable.Route("web", 30000, List.of(active), 0, 0, 0);
   }
 
   private static Farm.Granted granted(String vm, String lease) {
@@ -132,5 +134,42 @@ class ServiceBackendsTest {
     farm.requests.get(1).complete(granted("vm-1", "lease-2"));
 
     assertEquals(List.of("lease-2"), farm.released);
+  }
+
+  @Test
+  void connectionsPastMaxLeasesPerVmAreReportedAndAskTheFarmForAnotherVm() {
+    RouteTable.Route capped = new RouteTable.Route("web", 30000,
+        List.of(new RouteTable.Backend("vm-1", "h", 1)), 0, 0, 2);
+    backends.acquire(capped);
+    farm.requests.get(0).complete(granted("vm-1", "lease-1"));
+    backends.pick(capped);
+    backends.pick(capped);
+    assertEquals(1, farm.requests.size(), "two connections fit a cap of 2");
+
+    backends.pick(capped);
+    assertEquals(List.of("lease-1=3"), farm.weights, "the third is reported before asking");
+    assertEquals(2, farm.requests.size(), "and the farm is asked for a VM again");
+    farm.requests.get(1).complete(granted("vm-2", "lease-2"));
+
+    assertEquals("vm-2", backends.pick(capped).orElseThrow().vmId,
+        "the new VM takes the next connection");
+  }
+
+  @Test
+  void aCappedServicesChangedConnectionCountIsReportedOnTheNextTick() {
+    RouteTable.Route capped = new RouteTable.Route("web", 30000,
+        List.of(new RouteTable.Backend("vm-1", "h", 1)), 0, 0, 10);
+    backends.acquire(capped);
+    farm.requests.get(0).complete(granted("vm-1", "lease-1"));
+    backends.pick(capped);
+    LeasedVm vm = backends.pick(capped).orElseThrow();
+
+    backends.tick(Optional.of(capped), Instant.now());
+    assertEquals(List.of("lease-1=2"), farm.weights);
+    backends.tick(Optional.of(capped), Instant.now());
+    assertEquals(List.of("lease-1=2"), farm.weights, "unchanged: not renewed again");
+    backends.detach(vm);
+    backends.tick(Optional.of(capped), Instant.now());
+    assertEquals(List.of("lease-1=2", "lease-1=1"), farm.weights);
   }
 }

@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
       "  farmctl pki init --dir /etc/servicefarm/pki",
       "  farmctl pki controller --dir /etc/servicefarm/pki --san 10.0.0.5,farm.example.org",
       "  farmctl pki agent --dir /etc/servicefarm/pki --host-id host-1",
+      "  farmctl pki gateway --dir /etc/servicefarm/pki --name gw1",
     })
 final class PkiCommand {
 
@@ -68,6 +69,21 @@ final class PkiCommand {
     });
     CertificateIssuer.Issued ca = pki.readCa();
     write(dir, "agent-" + hostId, CertificateIssuer.newAgent(ca, hostId),
+        List.of(ca.certificate()));
+  }
+
+  @Command(name = "gateway", description = {"Issue a farm gateway's client certificate:",
+      "gateway-NAME.pem and gateway-NAME-key.pem; the controller serves it as role gateway."},
+      footer = {"%nExample:", "  farmctl pki gateway --dir /etc/servicefarm/pki --name gw1"})
+  void gateway(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
+      @Option(names = "--name", required = true) String name) throws IOException {
+    PkiDirectory pki = new PkiDirectory(dir);
+    usage(() -> {
+      CertificateIssuer.requireName("--name", name);
+      return null;
+    });
+    CertificateIssuer.Issued ca = pki.readCa();
+    write(dir, "gateway-" + name, CertificateIssuer.newGateway(ca, name),
         List.of(ca.certificate()));
   }
 

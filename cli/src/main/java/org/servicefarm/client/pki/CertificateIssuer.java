@@ -42,6 +42,8 @@ public final class CertificateIssuer {
 
   /** The SAN URI prefix the controller looks for in an agent's certificate. */
   public static final String HOST_URI_PREFIX = "servicefarm:host:";
+  /** The SAN URI prefix naming a farm gateway, which the controller serves as role gateway. */
+  public static final String GATEWAY_URI_PREFIX = "servicefarm:gateway:";
   /** The rule agents' host ids follow; certificate names follow it too. */
   public static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
   /** How long a CA certificate is valid: ten years. */
@@ -100,6 +102,18 @@ public final class CertificateIssuer {
     requireName("host id", hostId);
     return leaf(ca, hostId,
         List.of(new GeneralName(GeneralName.uniformResourceIdentifier, HOST_URI_PREFIX + hostId)),
+        KeyPurposeId.id_kp_clientAuth);
+  }
+
+  /**
+   * A farm gateway's client certificate: its name in the CN and in a SAN URI
+   * {@code servicefarm:gateway:NAME}, which the controller serves as role gateway (request, renew,
+   * release, watch routes) without a token.
+   */
+  public static Issued newGateway(Issued ca, String name) {
+    requireName("gateway name", name);
+    return leaf(ca, name,
+        List.of(new GeneralName(GeneralName.uniformResourceIdentifier, GATEWAY_URI_PREFIX + name)),
         KeyPurposeId.id_kp_clientAuth);
   }
 

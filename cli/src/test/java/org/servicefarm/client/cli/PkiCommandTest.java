@@ -79,6 +79,23 @@ class PkiCommandTest {
   }
 
   @Test
+  void aGatewayCertificateNamesTheGatewayForTheControllerToServeAsRoleGateway() throws Exception {
+    assertEquals(0, farmctl("pki", "init", "--dir", dir.toString()).exitCode());
+    Run issued = farmctl("pki", "gateway", "--dir", dir.toString(), "--name", "gw1");
+    assertEquals(0, issued.exitCode(), issued.err());
+
+    X509Certificate ca = chain(dir.resolve("ca.pem")).get(0);
+    X509Certificate gateway = chain(dir.resolve("gateway-gw1.pem")).get(0);
+    gateway.verify(ca.getPublicKey());
+    assertEquals(List.of(List.of(6, "servicefarm:gateway:gw1")),
+        List.copyOf(gateway.getSubjectAlternativeNames()));
+    assertTrue(gateway.getExtendedKeyUsage().contains("1.3.6.1.5.5.7.3.2"), "clientAuth");
+    assertTrue(Files.exists(dir.resolve("gateway-gw1-key.pem")));
+    Run badName = farmctl("pki", "gateway", "--dir", dir.toString(), "--name", "GW_1");
+    assertTrue(badName.exitCode() != 0 && badName.err().contains("GW_1"), badName.err());
+  }
+
+  @Test
   void keysAreReadableByTheOwnerOnly() throws Exception {
     farmctl("pki", "init", "--dir", dir.toString());
     farmctl("pki", "agent", "--dir", dir.toString(), "--host-id", "host-a");

@@ -119,8 +119,16 @@ public final class ServiceBrokerService extends ServiceBrokerGrpc.ServiceBrokerI
     java.util.UUID id = Validation.leaseId(req.getLeaseId());
     // 0 passes through: the lease's own TTL.
     int ttl = Validation.leaseTtl("ttl_seconds", req.getTtlSeconds(), 0, Leases.MAX_TTL_SECONDS);
+    // 0 passes through: the weight stays.
+    int connections = (int) Validation.range("connections", req.getConnections(), 0,
+        PolicyValidation.MAX_LEASES_PER_VM);
+    if (connections > 0 && !Caller.currentMayActAsGateway()) {
+      // The weight scales a capped service out: only the gateways' count is trusted with it.
+      throw new FarmException.PermissionDenied("only a gateway (or an admin) may set a lease's"
+          + " connections; a client's lease stands for one user");
+    }
     gate.requireLease(id);
-    out.onNext(ProtoMapping.lease(leases.renew(id, ttl)));
+    out.onNext(ProtoMapping.lease(leases.renew(id, ttl, connections)));
     out.onCompleted();
   }
 

@@ -25,6 +25,11 @@ public final class CallAudit {
       return new Caller("agent", null, hostId);
     }
 
+    /** A farm gateway, by the name its verified client certificate gives it. */
+    public static Caller gateway(String name) {
+      return new Caller("gateway", null, name);
+    }
+
     /** A caller without a usable token, described (e.g. "no token", "unknown token"). */
     public static Caller anonymous(String description) {
       return new Caller("anonymous", null, description);

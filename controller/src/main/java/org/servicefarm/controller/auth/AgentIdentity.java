@@ -29,6 +29,8 @@ import org.servicefarm.controller.model.FarmException;
 public final class AgentIdentity implements ServerInterceptor {
   /** The SAN URI prefix that carries the host id in an agent certificate. */
   public static final String HOST_URI_PREFIX = "servicefarm:host:";
+  /** The SAN URI prefix that names a farm gateway, which is served as role gateway. */
+  public static final String GATEWAY_URI_PREFIX = "servicefarm:gateway:";
   private static final int SAN_URI = 6; // GeneralName tag of a uniformResourceIdentifier
 
   private static final Context.Key<String> CERTIFIED_HOST = Context.key("servicefarm-agent-host");
@@ -111,6 +113,19 @@ public final class AgentIdentity implements ServerInterceptor {
 
   /** The host id in the certificate's {@code servicefarm:host:} SAN URI, if it has one. */
   static Optional<String> hostIdOf(X509Certificate certificate) {
+    return sanUri(certificate, HOST_URI_PREFIX);
+  }
+
+  /**
+   * The gateway name of the call's verified client certificate ({@code servicefarm:gateway:}
+   * SAN URI), if it presented one.
+   */
+  public static Optional<String> certifiedGateway(ServerCall<?, ?> call) {
+    return peerCertificate(call).flatMap(c -> sanUri(c, GATEWAY_URI_PREFIX));
+  }
+
+  /** What follows {@code prefix} in the certificate's first SAN URI that starts with it. */
+  private static Optional<String> sanUri(X509Certificate certificate, String prefix) {
     Collection<List<?>> names;
     try {
       names = certificate.getSubjectAlternativeNames();
@@ -124,8 +139,8 @@ public final class AgentIdentity implements ServerInterceptor {
     return names.stream()
         .filter(n -> n.size() == 2 && Integer.valueOf(SAN_URI).equals(n.get(0)))
         .map(n -> String.valueOf(n.get(1)))
-        .filter(uri -> uri.startsWith(HOST_URI_PREFIX))
-        .map(uri -> uri.substring(HOST_URI_PREFIX.length()))
+        .filter(uri -> uri.startsWith(prefix))
+        .map(uri -> uri.substring(prefix.length()))
         .findFirst();
   }
 

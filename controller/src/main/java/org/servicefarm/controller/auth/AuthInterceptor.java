@@ -62,6 +62,7 @@ public final class AuthInterceptor implements ServerInterceptor {
     if (checked.refusal().isEmpty()) {
       Context context = Context.current().withValue(Caller.KEY, checked.caller())
           .withValue(Caller.ADMIN, checked.admin())
+          .withValue(Caller.ROLE, checked.role())
           .withValue(Caller.TOKEN_PROJECT,
               checked.token() == null ? null : checked.token().project());
       if (checked.token() == null || call.getMethodDescriptor().getType().serverSendsOneMessage()) {
@@ -83,13 +84,13 @@ public final class AuthInterceptor implements ServerInterceptor {
 
   /** A call let through (no refusal) with who made it and its live token if any, or refused. */
   private record Checked(Optional<Status> refusal, String caller, boolean admin,
-      TokenVerifier.Verdict.Live token) {
+      TokenVerifier.Verdict.Live token, Role role) {
     static Checked refused(Status status) {
-      return new Checked(Optional.of(status), null, false, null);
+      return new Checked(Optional.of(status), null, false, null, null);
     }
 
     static Checked of(Optional<Status> status, String caller, boolean admin) {
-      return new Checked(status, caller, admin, null);
+      return new Checked(status, caller, admin, null, null);
     }
   }
 
@@ -123,6 +124,20 @@ public final class AuthInterceptor implements ServerInterceptor {
       return Checked.of(limiter.refusal("agent:" + certified.get(),
           "the agent of host " + certified.get()), Caller.AGENT, false);
     }
+    Optional<String> gateway = authorization == null ? AgentIdentity.certifiedGateway(call)
+        : Optional.empty();
+    if (gateway.isPresent()) {
+      // A gateway's certificate is its credential: role gateway, nothing more.
+      CallAudit.identified(CallAudit.Caller.gateway(gateway.get()));
+      if (!allowed.allows(Role.GATEWAY)) {
+        return Checked.refused(Status.PERMISSION_DENIED.withDescription(method + " needs role "
+            + roles(allowed) + "; gateway certificate '" + gateway.get() + "' has role "
+            + Role.GATEWAY.label()));
+      }
+      return new Checked(limiter.refusal("gateway:" + gateway.get(),
+          "gateway '" + gateway.get() + "'"), "gateway:" + gateway.get(), false, null,
+          Role.GATEWAY);
+    }
     if (authorization == null && allowed.allows(Role.CERTIFIED_AGENT)) {
       return Checked.refused(Status.UNAUTHENTICATED.withDescription(method + " needs an agent's"
           + " client certificate (controller --tls-client-ca, agent --tls-cert) or an admin"
@@ -154,7 +169,7 @@ public final class AuthInterceptor implements ServerInterceptor {
               + live.role().label()));
     }
     return new Checked(limiter.refusal("token:" + live.id(), "token '" + live.name() + "'"),
-        Caller.ofToken(live.id()), live.role() == Role.ADMIN, live);
+        Caller.ofToken(live.id()), live.role() == Role.ADMIN, live, live.role());
   }
 
   private static String roles(MethodRoles.Access allowed) {

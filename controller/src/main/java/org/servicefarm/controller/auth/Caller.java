@@ -14,6 +14,8 @@ public final class Caller {
   public static final String AGENT = "agent";
   static final Context.Key<String> KEY = Context.key("servicefarm-caller");
   static final Context.Key<Boolean> ADMIN = Context.key("servicefarm-caller-admin");
+  /** The role of the caller's token or gateway certificate; unset for agents and no caller. */
+  static final Context.Key<Role> ROLE = Context.key("servicefarm-caller-role");
   /** The project the caller's token is bound to; unset for farm-wide tokens and no token. */
   static final Context.Key<String> TOKEN_PROJECT = Context.key("servicefarm-token-project");
   /** The project the call acts in, as {@link ProjectScopeInterceptor} settled it. */
@@ -21,7 +23,10 @@ public final class Caller {
 
   private Caller() {}
 
-  /** The caller of the current call: {@code token:<id>}, {@code agent} or {@code anonymous}. */
+  /**
+   * The caller of the current call: {@code token:<id>}, {@code gateway:<name>} (a gateway's
+   * certificate), {@code agent} or {@code anonymous}.
+   */
   public static String current() {
     String caller = KEY.get();
     return caller == null ? ANONYMOUS : caller;
@@ -39,6 +44,15 @@ public final class Caller {
   public static ProjectScope scope() {
     ProjectScope scope = SCOPE.get();
     return scope == null ? ProjectScope.FARM : scope;
+  }
+
+  /**
+   * Whether the current call may speak for a farm gateway: role gateway (token or certificate)
+   * or admin, or no authentication at all.
+   */
+  public static boolean currentMayActAsGateway() {
+    Role role = ROLE.get();
+    return currentIsAdmin() || role == Role.GATEWAY;
   }
 
   /** The project the current call's token is bound to; null for a farm-wide token or none. */

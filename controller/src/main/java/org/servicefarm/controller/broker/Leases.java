@@ -51,6 +51,14 @@ public final class Leases {
    * @throws FarmException.Conflict when the lease was released, expired, or its VM is gone
    */
   public LeaseRecord renew(UUID id, int ttlSeconds) {
+    return renew(id, ttlSeconds, 0);
+  }
+
+  /**
+   * {@link #renew(UUID, int)}, the lease from now standing for {@code connections} users of its
+   * VM (0: as many as before), which max_leases_per_vm counts.
+   */
+  public LeaseRecord renew(UUID id, int ttlSeconds, int connections) {
     // Group-committed: every refusal below is thrown before the one write (the renewal), or
     // after it wrote nothing.
     return commits.run(tx -> {
@@ -63,7 +71,7 @@ public final class Leases {
             + "; request the service again");
       }
       int ttl = ttlSeconds == 0 ? lease.ttlSeconds() : ttlSeconds;
-      return leases.renew(tx, id, ttl).orElseThrow(() -> new FarmException.Conflict(
+      return leases.renew(tx, id, ttl, connections).orElseThrow(() -> new FarmException.Conflict(
           "cannot renew lease " + id + ": it ended while being renewed; request the service again"));
     });
   }

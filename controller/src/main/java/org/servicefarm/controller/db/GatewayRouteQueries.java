@@ -17,9 +17,12 @@ public final class GatewayRouteQueries {
   /** An ACTIVE VM offering the service, and where its host forwards the service's port. */
   public record Backend(UUID vmId, String host, int port) {}
 
-  /** One defined service as a gateway routes it. */
+  /**
+   * One defined service as a gateway routes it, with its definition's max_leases_per_vm (0:
+   * none), which a gateway's connections to one VM are held to.
+   */
   public record Route(String service, int gatewayPort, List<Backend> active, int sleepingVms,
-      int archivedVms) {}
+      int archivedVms, int maxLeasesPerVm) {}
 
   /** The gateway port of every defined service, by name (services without one are absent). */
   public Map<String, Integer> ports(Database db) {
@@ -45,21 +48,23 @@ public final class GatewayRouteQueries {
    */
   public List<Route> routes(Database db) {
     record Row(String service, int port, UUID vmId, String state, String desired, String host,
-        Integer hostPort) {}
+        Integer hostPort, int maxLeasesPerVm) {}
     List<Row> rows = db.query(
-        "SELECT s.name, g.port, v.id, v.state, v.desired_state, h.address, vs.host_port"
+        "SELECT s.name, g.port, v.id, v.state, v.desired_state, h.address, vs.host_port,"
+            + " d.max_leases_per_vm"
             + " FROM services s JOIN gateway_ports g ON g.service = s.name"
+            + " JOIN service_definitions d ON d.name = s.definition"
             + " LEFT JOIN vm_services vs ON vs.service = s.name"
             + " LEFT JOIN vms v ON v.id = vs.vm_id AND v.state IN ('ACTIVE', 'SLEEPING', 'ARCHIVED')"
             + " AND v.desired_state <> 'DELETED'"
             + " LEFT JOIN hosts h ON h.id = v.host_id"
             + " ORDER BY s.name, v.id",
         rs -> new Row(rs.getString(1), rs.getInt(2), Rows.uuid(rs, "id"), rs.getString(4),
-            rs.getString(5), rs.getString(6), (Integer) rs.getObject(7)));
+            rs.getString(5), rs.getString(6), (Integer) rs.getObject(7), rs.getInt(8)));
     Map<String, Route> routes = new LinkedHashMap<>();
     for (Row r : rows) {
       Route before = routes.getOrDefault(r.service(),
-          new Route(r.service(), r.port(), List.of(), 0, 0));
+          new Route(r.service(), r.port(), List.of(), 0, 0, r.maxLeasesPerVm()));
       List<Backend> active = before.active();
       int sleeping = before.sleepingVms();
       int archived = before.archivedVms();
@@ -76,7 +81,7 @@ public final class GatewayRouteQueries {
         }
       }
       routes.put(r.service(), new Route(r.service(), r.port(), List.copyOf(active), sleeping,
-          archived));
+          archived, r.maxLeasesPerVm()));
     }
     return List.copyOf(routes.values());
   }

@@ -128,13 +128,25 @@ public final class LeaseRepository {
    * lease is released, expired or unknown.
    */
   public Optional<LeaseRecord> renew(Database.Tx tx, UUID id, int ttlSeconds) throws SQLException {
+    return renew(tx, id, ttlSeconds, 0);
+  }
+
+  /**
+   * {@link #renew(Database.Tx, UUID, int)}, the lease from now standing for {@code connections}
+   * users of its VM (its weight against max_leases_per_vm); 0 leaves the weight as it is.
+   */
+  public Optional<LeaseRecord> renew(Database.Tx tx, UUID id, int ttlSeconds, int connections)
+      throws SQLException {
     return tx.queryOne(
         "UPDATE leases SET ttl_seconds = ?, renewed_at = now(),"
-            + " expires_at = now() + make_interval(secs => ?)"
+            + " expires_at = now() + make_interval(secs => ?),"
+            + " connections = CASE WHEN ? > 0 THEN ? ELSE connections END"
             + " WHERE id = ? AND released_at IS NULL AND expires_at > now() RETURNING " + COLUMNS,
         MAPPER,
         ttlSeconds,
         (double) ttlSeconds,
+        connections,
+        connections,
         id);
   }
 

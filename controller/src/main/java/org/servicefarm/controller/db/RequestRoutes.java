@@ -19,7 +19,8 @@ public final class RequestRoutes {
 
   /**
    * A VM of a definition that a request may answer with: where its service is reached (null
-   * when it is not reachable now), how loaded its host is, and how many live leases it holds.
+   * when it is not reachable now), how loaded its host is, and how many live leases it holds
+   * (each weighted by the users it stands for: a gateway's lease by its open connections).
    */
   public record Candidate(VmRecord vm, String hostAddress, Integer hostPort, double hostCpuPercent,
       long hostAllocatedMemoryMb, int liveLeases) {
@@ -113,7 +114,8 @@ public final class RequestRoutes {
    * Whether the VM can take one more lease under its definition's {@code max_leases_per_vm},
    * holding the definition's exclusive lock (as a deciding request does) until the transaction
    * ends, so the lease the caller then grants cannot pass the cap. The live leases are counted
-   * by a second statement, whose snapshot follows the lock.
+   * (by their weight, see {@link Candidate}) by a second statement, whose snapshot follows the
+   * lock.
    */
   public boolean leaseFitsLocked(Database.Tx tx, UUID vmId) throws SQLException {
     Optional<Integer> cap = tx.queryOne(
@@ -126,7 +128,8 @@ public final class RequestRoutes {
       return true;
     }
     long live = tx.queryOne(
-        "SELECT count(*) FROM leases WHERE vm_id = ? AND released_at IS NULL AND expires_at > now()",
+        "SELECT COALESCE(sum(connections), 0) FROM leases"
+            + " WHERE vm_id = ? AND released_at IS NULL AND expires_at > now()",
         rs -> rs.getLong(1),
         vmId).orElse(0L);
     return live < cap.get();
@@ -152,7 +155,8 @@ public final class RequestRoutes {
         "SELECT v.*, h.address, vs.host_port, h.load_cpu_percent,"
             + " (SELECT COALESCE(sum(o.memory_mb), 0) FROM vms o WHERE o.host_id = v.host_id"
             + "   AND o.state IN ('ACTIVE', 'STARTING', 'PROVISIONING', 'RESTORING')) AS allocated,"
-            + " CASE WHEN ? > 0 OR count(*) OVER () > 1 THEN (SELECT count(*) FROM leases l"
+            + " CASE WHEN ? > 0 OR count(*) OVER () > 1"
+            + "   THEN (SELECT COALESCE(sum(l.connections), 0) FROM leases l"
             + "   WHERE l.vm_id = v.id AND l.released_at IS NULL AND l.expires_at > now())"
             + "   ELSE 0 END AS live_leases"
             + " FROM (SELECT " + VmRepository.COLUMNS + " FROM vms WHERE definition = ?"

@@ -108,7 +108,7 @@ public final class RouteWatches implements AutoCloseable {
     for (GatewayRouteQueries.Route r : routes) {
       ServiceRoute.Builder route = ServiceRoute.newBuilder().setService(r.service())
           .setGatewayPort(r.gatewayPort()).setSleepingVms(r.sleepingVms())
-          .setArchivedVms(r.archivedVms());
+          .setArchivedVms(r.archivedVms()).setMaxLeasesPerVm(r.maxLeasesPerVm());
       for (GatewayRouteQueries.Backend b : r.active()) {
         route.addActive(RouteBackend.newBuilder().setVmId(b.vmId().toString())
             .setHost(b.host()).setPort(b.port()));

@@ -106,6 +106,33 @@ class GatewayRoutesIntegrationTest {
     assertThrows(PermissionDeniedException.class, () -> define(gateway, "gw-role-2"));
   }
 
+  @Test
+  void aGatewaysLeaseWeighsItsConnectionsAgainstMaxLeasesPerVmAndOnlyAGatewaySetsThem() {
+    admin.defineService(ServiceDefinition.newBuilder().setName("gw-weight").addPackages("busybox")
+        .setPort(80).setVcpus(1).setMemoryMb(256).setMaxLeasesPerVm(2).setMaxInstances(2)
+        .build());
+    FarmClient gateway = farm.clientWithToken(
+        admin.tokens().create("gw-weight-gateway", "gateway").getSecret());
+    FarmClient user = farm.clientWithToken(
+        admin.tokens().create("gw-weight-client", "client").getSecret());
+    ServiceAccess held = gateway.requestService("gw-weight");
+
+    gateway.renewLeaseAsync(held.lease().id(), 2).join();
+    ServiceAccess next = admin.requestService("gw-weight");
+    assertNotEquals(held.vmId(), next.vmId(), "one lease standing for 2 connections fills a VM"
+        + " capped at 2: the next request starts another");
+    admin.releaseLease(next.lease().id());
+
+    ServiceAccess own = user.requestService("gw-weight");
+    java.util.concurrent.CompletionException refused = assertThrows(
+        java.util.concurrent.CompletionException.class,
+        () -> user.renewLeaseAsync(own.lease().id(), 50).join());
+    assertTrue(refused.getCause() instanceof PermissionDeniedException
+        && refused.getCause().getMessage().contains("only a gateway"), refused.toString());
+    user.releaseLease(own.lease().id());
+    gateway.releaseLease(held.lease().id());
+  }
+
   private static void define(FarmClient client, String name) {
     client.defineService(ServiceDefinition.newBuilder().setName(name).addPackages("busybox")
         .setPort(80).setVcpus(1).setMemoryMb(256).build());

@@ -77,6 +77,7 @@ class TransportSecurityIntegrationTest {
         List.of("127.0.0.1", "localhost")), List.of(ca.certificate()));
     pki.write("agent-host-a", CertificateIssuer.newAgent(ca, "host-a"), List.of(ca.certificate()));
     pki.write("client-ops", CertificateIssuer.newClient(ca, "ops"), List.of(ca.certificate()));
+    pki.write("gateway-gw1", CertificateIssuer.newGateway(ca, "gw1"), List.of(ca.certificate()));
 
     postgres = EmbeddedPostgres.start(dir.resolve("pgdata"), 0);
     db = new Database(postgres.jdbcUrl(), postgres.user(), "", 8);
@@ -227,6 +228,90 @@ class TransportSecurityIntegrationTest {
       assertEquals(Status.Code.PERMISSION_DENIED, status.getCode(), status.toString());
     } finally {
       channel.shutdownNow();
+    }
+  }
+
+  @Test
+  void aGatewayCertificateIsServedAsRoleGatewayAndNothingMore() throws Exception {
+    ManagedChannel channel = agentChannel("gateway-gw1");
+    try {
+      java.util.Iterator<org.servicefarm.api.v1.RouteTable> tables =
+          org.servicefarm.api.v1.GatewayRoutesGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(20, TimeUnit.SECONDS)
+              .watchRoutes(org.servicefarm.api.v1.WatchRoutesRequest.getDefaultInstance());
+      tables.next(); // the routing table, without a token
+      io.grpc.StatusRuntimeException unknownLease = assertThrows(
+          io.grpc.StatusRuntimeException.class, () ->
+              org.servicefarm.api.v1.ServiceBrokerGrpc.newBlockingStub(channel)
+                  .withDeadlineAfter(20, TimeUnit.SECONDS)
+                  .releaseLease(org.servicefarm.api.v1.ReleaseLeaseRequest.newBuilder()
+                      .setLeaseId(java.util.UUID.randomUUID().toString()).build()));
+      assertEquals(Status.Code.NOT_FOUND, unknownLease.getStatus().getCode(),
+          "a gateway may release leases: the lease is unknown, the caller is not");
+      io.grpc.StatusRuntimeException admin = assertThrows(io.grpc.StatusRuntimeException.class,
+          () -> org.servicefarm.api.v1.FarmAdminGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(20, TimeUnit.SECONDS)
+              .listHosts(org.servicefarm.api.v1.ListHostsRequest.getDefaultInstance()));
+      assertEquals(Status.Code.PERMISSION_DENIED, admin.getStatus().getCode(), admin.toString());
+      assertTrue(admin.getStatus().getDescription().contains("gateway certificate 'gw1'"),
+          admin.getStatus().getDescription());
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
+  void theGatewayWatchesRoutesWithItsCertificateAndOnlyFromAControllerItsCaVouchesFor()
+      throws Exception {
+    PkiDirectory other = new PkiDirectory(dir.resolve("other-pki"));
+    other.write(PkiDirectory.CA, CertificateIssuer.newCa("another CA"), List.of());
+    try (GatewayUnderTest trusting = GatewayUnderTest.start("gw-cert",
+            pki.certificate(PkiDirectory.CA));
+        GatewayUnderTest mistrusting = GatewayUnderTest.start("gw-wrong-ca",
+            other.certificate(PkiDirectory.CA))) {
+      org.servicefarm.e2e.support.Await.until("the gateway watching routes by its certificate",
+          Duration.ofSeconds(90), () -> trusting.health() == 200);
+      org.servicefarm.e2e.support.Await.until("the other gateway's route watch failing",
+          Duration.ofSeconds(90), () -> mistrusting.process.logTail().contains("route watch ended"));
+      assertEquals(503, mistrusting.health(), "a controller certificate the gateway's --tls-ca"
+          + " does not vouch for is not trusted: no routes");
+    }
+  }
+
+  /** A gateway process with the gw1 certificate and no token, trusting {@code ca}. */
+  private record GatewayUnderTest(org.servicefarm.e2e.support.FarmProcess process,
+      int metricsPort) implements AutoCloseable {
+    static GatewayUnderTest start(String name, Path ca) throws Exception {
+      int metrics;
+      try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+        metrics = free.getLocalPort();
+      }
+      return new GatewayUnderTest(org.servicefarm.e2e.support.FarmProcess.start(name,
+          org.servicefarm.e2e.support.FarmJars.gateway(), dir.resolve("logs"), List.of(
+              "--controller", target, "--tls-ca", ca.toString(),
+              "--tls-cert", pki.certificate("gateway-gw1").toString(),
+              "--tls-key", pki.key("gateway-gw1").toString(),
+              "--http-port", "0", "--tcp-ports", "1-2", "--metrics-listen",
+              "127.0.0.1:" + metrics)), metrics);
+    }
+
+    /** /healthz's status: 200 once the route watch is open; 0 while nothing answers. */
+    int health() {
+      try {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + metricsPort + "/healthz")).build(),
+            HttpResponse.BodyHandlers.discarding()).statusCode();
+      } catch (java.io.IOException e) {
+        return 0;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return 0;
+      }
+    }
+
+    @Override
+    public void close() {
+      process.close();
     }
   }
 

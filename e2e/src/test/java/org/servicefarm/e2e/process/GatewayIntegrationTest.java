@@ -246,6 +246,101 @@ class GatewayIntegrationTest {
 
   @Test
   @Order(7)
+  void connectionsPastMaxLeasesPerVmStartASecondVmThatTakesTheNextConnection() throws Exception {
+    client.defineService(definition("gw-scale").setMaxLeasesPerVm(2).setMaxInstances(2).build());
+    ServiceAccess first = client.requestService("gw-scale");
+    standIns.add(new GuestStandIn(first.host(), first.port(), "page of gw-scale's first VM"));
+    client.releaseLease(first.lease().id());
+    int port = client.listServices().getGatewaysList().stream()
+        .filter(g -> g.getService().equals("gw-scale")).findFirst().orElseThrow().getGatewayPort();
+    List<Socket> open = new ArrayList<>();
+    try {
+      // Three open connections: one gateway, one lease on the VM, yet three users of it.
+      for (int i = 0; i < 3; i++) {
+        Await.until("the gateway listening on gw-scale's port " + port, ANSWER, () -> {
+          try {
+            open.add(openAnswered(port));
+            return true;
+          } catch (java.io.IOException notYet) {
+            return false;
+          }
+        });
+      }
+      Await.until("a second VM of gw-scale ACTIVE", Duration.ofSeconds(60), () ->
+          client.listVms(org.servicefarm.client.VmFilter.any().offering("gw-scale")).stream()
+              .filter(v -> v.getState() == VmState.VM_STATE_ACTIVE).count() == 2);
+      org.servicefarm.api.v1.Vm second = client.listVms(
+              org.servicefarm.client.VmFilter.any().offering("gw-scale")).stream()
+          .filter(v -> !v.getId().equals(first.vmId())).findFirst().orElseThrow();
+      standIns.add(new GuestStandIn(second.getAccess(0).getHost(), second.getAccess(0).getPort(),
+          "page of gw-scale's second VM"));
+      Await.until("the gateway holding the second VM", ANSWER, () -> farmRequests("gw-scale") >= 2);
+
+      try (Socket fourth = openAnswered(port)) {
+        assertEquals("page of gw-scale's second VM", bodyOf(fourth),
+            "the least loaded VM, the new one, takes the next connection");
+      }
+    } finally {
+      for (Socket s : open) {
+        s.close();
+      }
+    }
+  }
+
+  /** RequestService calls the gateway made for the service that the farm granted. */
+  private static double farmRequests(String service) {
+    try {
+      return gateway.metric("servicefarm_gateway_farm_requests_total{outcome=\"ok\",service=\""
+          + service + "\"}");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** A connection to the gateway port that sent GET / and read the status line; left open. */
+  private static Socket openAnswered(int port) throws java.io.IOException {
+    Socket s = new Socket();
+    try {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+      s.setSoTimeout((int) ANSWER.toMillis());
+      s.getOutputStream().write("GET / HTTP/1.1\r\nHost: gw-scale\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      byte[] status = s.getInputStream().readNBytes(17);
+      if (!new String(status, StandardCharsets.US_ASCII).equals("HTTP/1.1 200 OK\r\n")) {
+        throw new java.io.IOException("no 200 through port " + port + ": "
+            + new String(status, StandardCharsets.US_ASCII));
+      }
+      return s;
+    } catch (java.io.IOException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  /** The rest of the answer whose status line {@link #openAnswered} read: its body. */
+  private static String bodyOf(Socket s) throws java.io.IOException {
+    InputStream in = s.getInputStream();
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) {
+        throw new java.io.IOException("the answer ended in its head: " + head);
+      }
+      head.append((char) b);
+    }
+    java.util.regex.Matcher length = java.util.regex.Pattern
+        .compile("(?i)content-length: *(\\d+)").matcher(head);
+    if (!length.find()) {
+      throw new java.io.IOException("no Content-Length in " + head);
+    }
+    return new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  @Order(8)
   void aSecondGatewayServesWhenTheFirstIsKilledAndNoVmChangesState() throws Exception {
     try (GatewayProcess second = GatewayProcess.start(farm, "gateway-2", "127.0.0.3",
         List.of("--tcp-ports", "1-2"))) {
