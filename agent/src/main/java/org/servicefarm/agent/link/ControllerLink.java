@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.servicefarm.agent.hypervisor.Hypervisor;
+import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.AgentControlGrpc;
@@ -56,6 +57,8 @@ public final class ControllerLink implements AutoCloseable {
   private final HostLoadProbe loadProbe;
   private final GenerationTracker generations = new GenerationTracker();
   private final CommandHandler commands;
+  /** Keys the controllers sign manifests with, learnt at each registration and never dropped. */
+  private final ManifestVerifier manifests = new ManifestVerifier();
   private final VmSerialExecutor vmExecutor = new VmSerialExecutor(COMMAND_THREADS);
   /** Dials, reconnects and reports; one thread, so dialling state needs no lock. */
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
@@ -77,7 +80,7 @@ public final class ControllerLink implements AutoCloseable {
     this.channels = channels;
     this.hypervisor = hypervisor;
     this.loadProbe = loadProbe;
-    this.commands = new CommandHandler(hypervisor, generations, commandObserver);
+    this.commands = new CommandHandler(hypervisor, generations, commandObserver, manifests);
   }
 
   /** Whether a controller has accepted this agent's registration and the stream is still open. */
@@ -207,6 +210,7 @@ public final class ControllerLink implements AutoCloseable {
           seconds = seconds > 0 ? seconds : DEFAULT_REPORT_INTERVAL_SECONDS;
           backoff.reset();
           deltas.accepted(message.getRegistered().getDeltaReports());
+          manifests.trust(message.getRegistered().getManifestKeysList());
           registered = true;
           log.info("registered with controller {} with {} VM(s); reporting every {} s{}", target,
               inventorySize, seconds,
