@@ -39,10 +39,57 @@ public final class ManifestVerifier {
   private static final String ALGORITHM = "Ed25519";
 
   private final Map<String, PublicKey> trusted = new ConcurrentHashMap<>();
+  private final boolean pinned;
   private volatile boolean warnedUnsigned;
 
-  /** Trusts the keys (in addition to those trusted already); a malformed key is skipped. */
+  /** A verifier that trusts the keys the controller tells it at registration. */
+  public ManifestVerifier() {
+    this.pinned = false;
+  }
+
+  private ManifestVerifier(boolean pinned) {
+    this.pinned = pinned;
+  }
+
+  /**
+   * A verifier that trusts only the given public keys (X.509 DER, as a controller keeps them in
+   * {@code <data-dir>/manifest-keys/<key-id>.pub}), whatever a controller says: the farm's
+   * database is then no part of what decides which keys sign images.
+   *
+   * @throws IllegalArgumentException naming the key that is not an Ed25519 public key
+   */
+  public static ManifestVerifier pinnedTo(List<byte[]> publicKeys) {
+    ManifestVerifier verifier = new ManifestVerifier(true);
+    for (byte[] encoded : publicKeys) {
+      String id = keyId(encoded);
+      try {
+        verifier.trusted.put(id, KeyFactory.getInstance(ALGORITHM)
+            .generatePublic(new X509EncodedKeySpec(encoded)));
+      } catch (GeneralSecurityException e) {
+        throw new IllegalArgumentException("manifest key " + id + " is not an " + ALGORITHM
+            + " public key (X.509 DER): " + e.getMessage(), e);
+      }
+    }
+    if (verifier.trusted.isEmpty()) {
+      throw new IllegalArgumentException("no manifest key given to pin");
+    }
+    return verifier;
+  }
+
+  /**
+   * Trusts the keys a controller published (in addition to those trusted already); a malformed
+   * key is skipped, and a pinned verifier trusts none but its own.
+   */
   public void trust(List<ManifestKey> keys) {
+    if (pinned) {
+      List<String> offered = keys.stream().map(ManifestKey::getKeyId)
+          .filter(id -> !trusted.containsKey(id)).toList();
+      if (!offered.isEmpty()) {
+        log.info("the controller offers manifest keys {}, which are not pinned here; images they"
+            + " sign are refused", offered);
+      }
+      return;
+    }
     for (ManifestKey key : keys) {
       byte[] encoded = key.getPublicKey().toByteArray();
       if (!keyId(encoded).equals(key.getKeyId())) {

@@ -58,7 +58,7 @@ public final class ControllerLink implements AutoCloseable {
   private final GenerationTracker generations = new GenerationTracker();
   private final CommandHandler commands;
   /** Keys the controllers sign manifests with, learnt at each registration and never dropped. */
-  private final ManifestVerifier manifests = new ManifestVerifier();
+  private final ManifestVerifier manifests;
   private final VmSerialExecutor vmExecutor = new VmSerialExecutor(COMMAND_THREADS);
   /** Dials, reconnects and reports; one thread, so dialling state needs no lock. */
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
@@ -76,6 +76,16 @@ public final class ControllerLink implements AutoCloseable {
   /** @param commandObserver told how each command ended */
   public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
       HostLoadProbe loadProbe, CommandObserver commandObserver) {
+    this(settings, channels, hypervisor, loadProbe, commandObserver, new ManifestVerifier());
+  }
+
+  /**
+   * @param manifests checks the signed manifests of installs and restores; told the keys each
+   *     controller publishes when this agent registers
+   */
+  public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
+      HostLoadProbe loadProbe, CommandObserver commandObserver, ManifestVerifier manifests) {
+    this.manifests = manifests;
     this.settings = settings;
     this.channels = channels;
     this.hypervisor = hypervisor;

@@ -126,4 +126,18 @@ class ManifestVerifierTest {
         () -> verifier.verifyArchive("vm-1", swapped, signed));
     assertTrue(otherArchive.getMessage().contains(swapped), otherArchive.getMessage());
   }
+
+  @Test
+  void aHostWithPinnedKeysIgnoresKeysTheControllerOffers() throws Exception {
+    ManifestsForTest.Key pinnedKey = ManifestsForTest.newKey();
+    ManifestsForTest.Key offered = ManifestsForTest.newKey();
+    ManifestVerifier verifier =
+        ManifestVerifier.pinnedTo(List.of(pinnedKey.pair().getPublic().getEncoded()));
+    verifier.trust(List.of(offered.published()));
+
+    assertDoesNotThrow(() -> verifier.verifyImage(ManifestsForTest.signed(WEB, pinnedKey)));
+    ImageException e = refused(verifier, ManifestsForTest.signed(WEB, offered));
+    assertTrue(e.getMessage().contains(offered.id()) && e.getMessage().contains("does not trust"),
+        e.getMessage());
+  }
 }
