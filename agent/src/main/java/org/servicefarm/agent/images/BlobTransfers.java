@@ -165,8 +165,8 @@ public final class BlobTransfers {
     if (!actual.equals(expected) || (expectedSize > 0 && size != expectedSize)) {
       Files.delete(file);
       throw new ImageException(what + " failed verification: the bytes received hash to sha256 "
-          + actual + " (" + size + " bytes) where the image names sha256 " + expected
-          + (expectedSize > 0 ? " (" + expectedSize + " bytes)" : "")
+          + actual + " (" + size + " bytes), not to the sha256 " + expected
+          + (expectedSize > 0 ? " (" + expectedSize + " bytes)" : "") + " they were fetched by"
           + "; the blob was altered in transit or in the controller's store, and the fetched"
           + " bytes were deleted");
     }

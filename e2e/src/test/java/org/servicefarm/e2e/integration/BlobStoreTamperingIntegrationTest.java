@@ -119,6 +119,32 @@ class BlobStoreTamperingIntegrationTest {
         && refused.getMessage().contains(signed.getSha256()), refused.getMessage());
   }
 
+  @Test
+  void anArchiveAlteredInTheControllersStoreIsRefusedWhenTheVmIsRestored() throws Exception {
+    upload("archived-base", 5);
+    define("archived", "archived-base");
+    ServiceAccess access = client.requestService("archived");
+    client.releaseLease(access.lease().id());
+    client.archiveVm(access.vmId());
+    String archiveRef = farm.db().queryOne("SELECT archive_ref FROM vms WHERE id = ?::uuid",
+        rs -> rs.getString(1), access.vmId()).orElseThrow();
+    String digest = archiveRef.substring("sha256:".length());
+    try (FileChannel stored = FileChannel.open(farm.storedBlob(digest),
+        StandardOpenOption.WRITE)) {
+      stored.write(ByteBuffer.wrap(new byte[] {0x13, 0x37}), 100);
+    }
+
+    client.restoreVm(access.vmId());
+
+    Await.until("the restore of " + access.vmId() + " to fail", Duration.ofSeconds(30),
+        () -> client.getVm(access.vmId()).getState() == VmState.VM_STATE_FAILED);
+    String reason = client.getVm(access.vmId()).getFailureReason();
+    assertTrue(reason.contains(archiveRef)
+        && reason.contains("altered in transit or in the controller's store"), reason);
+    assertFalse(farm.host("caching-host").hypervisor.inventory().stream()
+        .anyMatch(domain -> domain.getVmId().equals(access.vmId())), "a domain was defined");
+  }
+
   private static Vm failedVmOf(String definition) {
     return client.listVms().stream().filter(v -> v.getDefinition().equals(definition)
         && v.getState() == VmState.VM_STATE_FAILED).findFirst().orElse(null);
