@@ -156,11 +156,12 @@ public final class AgentMain implements Callable<Integer> {
           + " serves only certified agents and admin tokens.")
   private Path tokenFile;
 
-  @Option(names = "--manifest-key", paramLabel = "FILE",
+  @Option(names = "--manifest-key", paramLabel = "FILE", split = ",",
       description = "Trust only this manifest-signing public key (a controller's"
-          + " <data-dir>/manifest-keys/<key-id>.pub; repeat for several), instead of the keys the"
-          + " controller publishes when the agent registers. Images and archives signed by any"
-          + " other key are refused.")
+          + " <data-dir>/manifest-keys/<key-id>.pub), instead of the keys the"
+          + " controller publishes when the agent registers (several: repeat the option, or"
+          + " separate them with commas). Images and archives signed by any other key are"
+          + " refused.")
   private java.util.List<Path> manifestKeys = new java.util.ArrayList<>();
 
   @Option(names = "--insecure",
