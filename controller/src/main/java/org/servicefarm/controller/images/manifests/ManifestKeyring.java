@@ -20,6 +20,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
+import org.servicefarm.controller.images.PrivatePaths;
 
 /**
  * The controller's manifest-signing keys: Ed25519 key pairs in {@code <data-dir>/manifest-keys/},
@@ -48,7 +49,8 @@ public final class ManifestKeyring {
   /** The keyring in {@code dataDir}, made with a first key when it has none. */
   public static ManifestKeyring open(Path dataDir) throws IOException {
     ManifestKeyring keyring = new ManifestKeyring(dataDir.resolve(DIRECTORY));
-    Files.createDirectories(keyring.dir);
+    Files.createDirectories(dataDir);
+    PrivatePaths.directory(keyring.dir); // 0700: the controller's alone
     if (!Files.exists(keyring.dir.resolve(CURRENT))) {
       String id = keyring.generate();
       LOG.info("made manifest-signing key " + id + " in " + keyring.dir);

@@ -31,6 +31,8 @@ class ManifestKeyringTest {
     Path privateKey = dataDir.resolve(ManifestKeyring.DIRECTORY).resolve(first + ".key");
     assertEquals("rw-------",
         PosixFilePermissions.toString(Files.getPosixFilePermissions(privateKey)));
+    assertEquals("rwx------", PosixFilePermissions.toString(
+        Files.getPosixFilePermissions(privateKey.getParent())));
     assertEquals(first, ManifestKeyring.keyId(
         ManifestKeyring.open(dataDir).current().publicKey().getEncoded()));
   }
