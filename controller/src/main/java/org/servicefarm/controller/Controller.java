@@ -124,12 +124,12 @@ public final class Controller implements AutoCloseable {
 
   /** What runs only while this controller leads: on election, on a timer, and on demotion. */
   private LeaderDuties leaderDuties(Database db, ControllerConfig config,
-      org.servicefarm.controller.db.ImageRepository persistenceImages) {
+      org.servicefarm.controller.db.ImageRepository images) {
     Reconciler reconciler = lifecycle.reconciler;
     return new LeaderDuties().timedBy(metrics::dutyRan)
         .whenElected(lifecycle.hostTracker::startWatching)
         // Images from before manifests existed, and manifests an earlier key signed.
-        .whenElected(() -> lifecycle.manifests.signUnsignedImages(persistenceImages))
+        .whenElected(() -> lifecycle.manifests.signUnsignedImages(images))
         .whenElected(lifecycle.manifests::resignWithCurrentKey)
         .whenElected(reconciler::sweep)
         // Requests a controller that stopped leading left RUNNING are finished by the new leader.

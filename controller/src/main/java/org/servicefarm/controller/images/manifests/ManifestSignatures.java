@@ -1,10 +1,16 @@
 package org.servicefarm.controller.images.manifests;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.Message;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.security.GeneralSecurityException;
+import java.security.InvalidKeyException;
 import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.security.SignatureException;
 import java.security.spec.X509EncodedKeySpec;
 import org.servicefarm.api.v1.ArchiveManifest;
 import org.servicefarm.api.v1.ImageManifest;
@@ -42,16 +48,15 @@ public final class ManifestSignatures {
   }
 
   /** Deterministic bytes of a manifest, the ones that are signed. */
-  public static byte[] encode(com.google.protobuf.Message manifest) {
+  public static byte[] encode(Message manifest) {
     try {
-      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
-      com.google.protobuf.CodedOutputStream out =
-          com.google.protobuf.CodedOutputStream.newInstance(bytes);
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      CodedOutputStream out = CodedOutputStream.newInstance(bytes);
       out.useDeterministicSerialization();
       manifest.writeTo(out);
       out.flush();
       return bytes.toByteArray();
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException("writing to memory failed", e);
     }
   }
@@ -80,7 +85,7 @@ public final class ManifestSignatures {
       verifier.initVerify(key);
       verifier.update(signed.getManifest().toByteArray());
       return verifier.verify(signed.getSignature().toByteArray());
-    } catch (java.security.SignatureException | java.security.InvalidKeyException e) {
+    } catch (SignatureException | InvalidKeyException e) {
       return false; // a malformed signature or key does not verify: the caller says which
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("Java 17 provides " + ManifestKeyring.ALGORITHM, e);
