@@ -28,6 +28,7 @@ import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.images.QemuReadable;
 import org.servicefarm.agent.images.ImageStoreClient;
+import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.agent.link.ChannelOpener;
 import org.servicefarm.agent.link.ControllerChannels;
 import org.servicefarm.agent.link.ControllerLink;
@@ -155,6 +156,14 @@ public final class AgentMain implements Callable<Integer> {
           + " serves only certified agents and admin tokens.")
   private Path tokenFile;
 
+  @Option(names = "--manifest-key", paramLabel = "FILE", split = ",",
+      description = "Trust only this manifest-signing public key (a controller's"
+          + " <data-dir>/manifest-keys/<key-id>.pub), instead of the keys the"
+          + " controller publishes when the agent registers (several: repeat the option, or"
+          + " separate them with commas). Images and archives signed by any other key are"
+          + " refused.")
+  private java.util.List<Path> manifestKeys = new java.util.ArrayList<>();
+
   @Option(names = "--insecure",
       description = "Allow plaintext to a controller that is not on a loopback address, and"
           + " --metrics-listen on one that is not loopback.")
@@ -165,6 +174,19 @@ public final class AgentMain implements Callable<Integer> {
           + " picks a free one, 'off' serves none; a non-loopback address needs --insecure"
           + " (default: ${DEFAULT-VALUE}).")
   private String metricsListen;
+
+  private ManifestVerifier manifestVerifier() throws java.io.IOException {
+    if (manifestKeys.isEmpty()) {
+      return new ManifestVerifier();
+    }
+    java.util.List<byte[]> keys = new java.util.ArrayList<>();
+    for (Path file : manifestKeys) {
+      keys.add(java.nio.file.Files.readAllBytes(file));
+    }
+    ManifestVerifier pinned = ManifestVerifier.pinnedTo(keys);
+    log.info("manifests must be signed by the pinned key(s) {}", pinned.trustedKeyIds());
+    return pinned;
+  }
 
   private int firstPort; // parsed from portRange by validate()
   private int lastPort;
@@ -212,7 +234,7 @@ public final class AgentMain implements Callable<Integer> {
     AgentMetrics metrics = new AgentMetrics();
     ControllerLink link = new ControllerLink(
         new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current()),
-        channels, hypervisor, load, metrics);
+        channels, hypervisor, load, metrics, manifestVerifier());
     metrics.watch(hypervisor, link::isConnected, libvirt::problem, cache);
     AgentHttpEndpoint endpoint = metricsAddress.isEmpty() ? null : AgentHttpEndpoint.start(
         metricsAddress.get(), metrics, link::isConnected, libvirt::problem);

@@ -128,7 +128,8 @@ final class ApiPart implements AutoCloseable {
             new DefinitionDeletion(p.db, p.catalog, p.vms, lifecycle.reconciler), collector),
         new ImageStoreService(blobs),
         new GatewayRouteService(routeWatches),
-        new AgentControlService(agents, lifecycle.hostTracker, config.reportIntervalSeconds()));
+        new AgentControlService(agents, lifecycle.hostTracker, config.reportIntervalSeconds(),
+            lifecycle.manifests::trustedKeys));
   }
 
   @Override

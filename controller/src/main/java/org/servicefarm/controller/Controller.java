@@ -112,7 +112,7 @@ public final class Controller implements AutoCloseable {
     this.api = new ApiPart(persistence, placement, lifecycle, agents, config, blobs, completions);
     api.eventFeed.start();
     api.routeWatches.start();
-    this.duties = leaderDuties(db, config);
+    this.duties = leaderDuties(db, config, persistence.images);
     election.start(duties);
     this.servingHealth = new ServingHealth(health, db.dataSource(), election,
         agents::connectedCount);
@@ -123,10 +123,14 @@ public final class Controller implements AutoCloseable {
   }
 
   /** What runs only while this controller leads: on election, on a timer, and on demotion. */
-  private LeaderDuties leaderDuties(Database db, ControllerConfig config) {
+  private LeaderDuties leaderDuties(Database db, ControllerConfig config,
+      org.servicefarm.controller.db.ImageRepository images) {
     Reconciler reconciler = lifecycle.reconciler;
     return new LeaderDuties().timedBy(metrics::dutyRan)
         .whenElected(lifecycle.hostTracker::startWatching)
+        // Images from before manifests existed, and manifests an earlier key signed.
+        .whenElected(() -> lifecycle.manifests.signUnsignedImages(images))
+        .whenElected(lifecycle.manifests::resignWithCurrentKey)
         .whenElected(reconciler::sweep)
         // Requests a controller that stopped leading left RUNNING are finished by the new leader.
         .whenElected(api.resumer::resume)

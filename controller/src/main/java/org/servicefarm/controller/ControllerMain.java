@@ -399,7 +399,8 @@ public final class ControllerMain implements Callable<Integer> {
   static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new ControllerMain())
         .addSubcommand(new BackupCommand())
-        .addSubcommand(new RestoreCommand());
+        .addSubcommand(new RestoreCommand())
+        .addSubcommand(new RotateManifestKeyCommand());
     cli.setCaseInsensitiveEnumValuesAllowed(true); // --auth none
     // A failure to start is told in one line; the stack trace helps nobody running the daemon.
     cli.setExecutionExceptionHandler((e, commandLine, parsed) -> {

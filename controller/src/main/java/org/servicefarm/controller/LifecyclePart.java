@@ -12,6 +12,8 @@ import org.servicefarm.controller.hosts.HostDrainer;
 import org.servicefarm.controller.hosts.HostTracker;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageConstructor;
+import org.servicefarm.controller.images.manifests.ManifestKeyring;
+import org.servicefarm.controller.images.manifests.ManifestService;
 import org.servicefarm.controller.lifecycle.IdleLadder;
 import org.servicefarm.controller.metrics.ControllerMetrics;
 import org.servicefarm.controller.operations.OperationTracker;
@@ -36,6 +38,7 @@ final class LifecyclePart implements AutoCloseable {
   final HostDrainer drainer;
   final HostTracker hostTracker;
   final IdleLadder idleLadder;
+  final ManifestService manifests;
 
   LifecyclePart(PersistencePart p, PlacementPart placement, AgentRegistry agents,
       ControllerConfig config, Path dataDir, BlobStorage blobs, ControllerMetrics metrics) {
@@ -50,9 +53,16 @@ final class LifecyclePart implements AutoCloseable {
       throw new UncheckedIOException("cannot look for builds a stopped controller left in "
           + dataDir.resolve("build"), e);
     }
+    try {
+      this.manifests = new ManifestService(db, p.manifests, ManifestKeyring.open(dataDir));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open the manifest-signing keys in "
+          + dataDir.resolve(ManifestKeyring.DIRECTORY), e);
+    }
+    manifests.publishKeys();
     OfferRecorder offers = new OfferRecorder(p.catalog, p.vms);
     ReconcileSteps steps = new ReconcileSteps(p.leaderDb, p.vms,
-        new CommandFactory(db, p.catalog, p.images, p.events), offers, agents, watcher,
+        new CommandFactory(db, p.catalog, p.images, p.events, manifests), offers, agents, watcher,
         config.commandTimeout(), config.longCommandTimeout(), placement.digests,
         imageId -> images.ensureBuilt(
             db.inTransaction(tx -> p.images.find(tx, imageId)).orElseThrow()),

@@ -8,6 +8,7 @@ import org.servicefarm.controller.db.FencedDatabase;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.ImageRepository;
 import org.servicefarm.controller.db.LeaseRepository;
+import org.servicefarm.controller.db.ManifestRepository;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.RequestRoutes;
 import org.servicefarm.controller.db.TokenRepository;
@@ -28,6 +29,7 @@ final class PersistencePart {
   final VmRepository vms = new VmRepository(events);
   final CatalogRepository catalog = new CatalogRepository();
   final ImageRepository images = new ImageRepository();
+  final ManifestRepository manifests = new ManifestRepository();
   final HostRepository hosts = new HostRepository();
   final LeaseRepository leases = new LeaseRepository();
   final OperationRepository operations = new OperationRepository();

@@ -25,7 +25,7 @@ final class EffectiveConfig {
       out.println();
       out.println("# " + origin(option, parsed, defaults));
       Object value = option.getValue();
-      if (value == null) {
+      if (value == null || (value instanceof java.util.Collection<?> values && values.isEmpty())) {
         out.println("#" + key + " =");
       } else {
         out.println(key + " = " + Redaction.shown(option, text(value)));
@@ -42,8 +42,13 @@ final class EffectiveConfig {
         .orElse(option.getValue() == null ? "not set" : "default");
   }
 
-  // As typed on a command line: enum constants are accepted in lower case by the daemons.
+  // As typed on a command line: enum constants are accepted in lower case by the daemons, and a
+  // repeatable option's values are separated by commas (its split).
   private static String text(Object value) {
+    if (value instanceof java.util.Collection<?> values) {
+      return values.stream().map(EffectiveConfig::text)
+          .collect(java.util.stream.Collectors.joining(","));
+    }
     return value instanceof Enum<?> constant
         ? constant.name().toLowerCase(Locale.ROOT) : value.toString();
   }

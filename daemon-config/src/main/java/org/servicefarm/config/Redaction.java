@@ -20,8 +20,10 @@ final class Redaction {
   private Redaction() {}
 
   static String shown(OptionSpec option, String value) {
-    boolean path = Path.class.isAssignableFrom(option.type())
-        || java.io.File.class.isAssignableFrom(option.type());
+    // A repeatable option of paths (List<Path>) is paths too: its element type says so.
+    Class<?> type = option.isMultiValue() && option.auxiliaryTypes().length > 0
+        ? option.auxiliaryTypes()[0] : option.type();
+    boolean path = Path.class.isAssignableFrom(type) || java.io.File.class.isAssignableFrom(type);
     if (!path && SECRET_NAME.matcher(SettableOptions.key(option)).find()) {
       return REDACTED;
     }

@@ -148,7 +148,8 @@ class DaemonConfigTest {
   void printConfigRedactsSecretsButShowsKeyFilePaths() {
     Outcome outcome = run(Map.of("SERVICEFARM_API_TOKEN", "sf_secret123"), "--print-config",
         "--database-url", "jdbc:postgresql://db:5432/farm?user=farm&password=hunter2&ssl=true",
-        "--tls-key", "/etc/servicefarm/pki/agent-key.pem");
+        "--tls-key", "/etc/servicefarm/pki/agent-key.pem",
+        "--trusted-key", "/etc/servicefarm/a.pub,/etc/servicefarm/b.pub");
     String out = outcome.out();
     assertFalse(out.contains("sf_secret123"), out);
     assertFalse(out.contains("hunter2"), out);
@@ -157,17 +158,21 @@ class DaemonConfigTest {
         "database-url = jdbc:postgresql://db:5432/farm?user=farm&password=<redacted>&ssl=true"),
         out);
     assertTrue(out.contains("tls-key = /etc/servicefarm/pki/agent-key.pem"), out);
+    assertTrue(out.contains("trusted-key = /etc/servicefarm/a.pub,/etc/servicefarm/b.pub\n"),
+        out);
   }
 
   @Test
   void printedConfigReadsBackAsAConfigFileWithTheSameValues() throws IOException {
     Outcome first = run(Map.of("SERVICEFARM_HOST_ID", "h7"), "--print-config", "--insecure",
-        "--liveness-timeout", "42");
+        "--liveness-timeout", "42", "--trusted-key", "/etc/a.pub", "--trusted-key", "/etc/b.pub");
     Path pasted = Files.writeString(dir.resolve("pasted.conf"), first.out());
     Outcome second = run(Map.of(), "--config", pasted.toString());
     assertEquals(0, second.exitCode(), second.err());
     assertEquals("h7", second.daemon().hostId);
     assertTrue(second.daemon().insecure);
     assertEquals(42, second.daemon().livenessTimeout);
+    assertEquals(java.util.List.of(Path.of("/etc/a.pub"), Path.of("/etc/b.pub")),
+        second.daemon().trustedKeys);
   }
 }

@@ -18,6 +18,7 @@ final class SampleDaemon implements Callable<Integer> {
   @Option(names = "--database-url") String databaseUrl;
   @Option(names = "--api-token") String apiToken;
   @Option(names = "--tls-key") Path tlsKey;
+  @Option(names = "--trusted-key", split = ",") java.util.List<Path> trustedKeys;
 
   boolean ran;
 

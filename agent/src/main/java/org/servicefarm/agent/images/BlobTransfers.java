@@ -65,6 +65,7 @@ public final class BlobTransfers {
   public void download(BlobDigest digest, long expectedSize, Path partial, String what,
       TransferProgress listener) throws ImageException, IOException {
     int fruitless = 0;
+    StreamedDigest hashed = new StreamedDigest();
     while (true) {
       long offset = Files.exists(partial) ? Files.size(partial) : 0;
       if (expectedSize > 0 && offset > expectedSize) {
@@ -75,7 +76,8 @@ public final class BlobTransfers {
       if (expectedSize > 0 && offset == expectedSize) {
         break; // everything arrived before an earlier attempt ended
       }
-      Progress progress = new Progress(offset, expectedSize, what);
+      hashed.catchUp(partial, offset);
+      Progress progress = new Progress(offset, expectedSize, what, hashed);
       String cut;
       try (FileChannel out = FileChannel.open(partial, StandardOpenOption.CREATE,
           StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
@@ -113,7 +115,7 @@ public final class BlobTransfers {
           cut, delay.toMillis());
       pause(delay);
     }
-    verify(digest, expectedSize, partial, what);
+    verify(digest, expectedSize, partial, what, hashed);
   }
 
   /**
@@ -151,15 +153,22 @@ public final class BlobTransfers {
     }
   }
 
-  private static void verify(BlobDigest expected, long expectedSize, Path file, String what)
-      throws ImageException, IOException {
-    BlobDigest actual = BlobDigest.of(file);
+  /**
+   * Checks the fetched file against the digest hashed while it was written (a file that was
+   * complete before this call, or whose writing was cut, is hashed from its start).
+   */
+  private static void verify(BlobDigest expected, long expectedSize, Path file, String what,
+      StreamedDigest hashed) throws ImageException, IOException {
     long size = Files.size(file);
+    hashed.catchUp(file, size);
+    BlobDigest actual = hashed.digest();
     if (!actual.equals(expected) || (expectedSize > 0 && size != expectedSize)) {
       Files.delete(file);
-      throw new ImageException(what + " failed verification: expected sha256 " + expected
-          + (expectedSize > 0 ? " (" + expectedSize + " bytes)" : "") + ", got sha256 " + actual
-          + " (" + size + " bytes); the fetched bytes were deleted");
+      throw new ImageException(what + " failed verification: the bytes received hash to sha256 "
+          + actual + " (" + size + " bytes), not to the sha256 " + expected
+          + (expectedSize > 0 ? " (" + expectedSize + " bytes)" : "") + " they were fetched by"
+          + "; the blob was altered in transit or in the controller's store, and the fetched"
+          + " bytes were deleted");
     }
   }
 
@@ -185,13 +194,15 @@ public final class BlobTransfers {
   private static final class Progress {
     private final long expectedSize;
     private final String what;
+    private final StreamedDigest hashed;
     long position;
     long total = -1; // unknown until the store says
 
-    Progress(long offset, long expectedSize, String what) {
+    Progress(long offset, long expectedSize, String what, StreamedDigest hashed) {
       this.position = offset;
       this.expectedSize = expectedSize;
       this.what = what;
+      this.hashed = hashed;
     }
 
     void append(FileChannel out, BlobChunk chunk) throws IOException, ImageException {
@@ -215,6 +226,7 @@ public final class BlobTransfers {
       while (data.hasRemaining()) {
         out.write(data);
       }
+      hashed.update(chunk.getData().asReadOnlyByteBuffer(), end);
       position = end;
     }
 

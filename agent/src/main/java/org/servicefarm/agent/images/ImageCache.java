@@ -51,6 +51,7 @@ public final class ImageCache {
   private final AtomicLong hits = new AtomicLong();
   private final AtomicLong misses = new AtomicLong();
   private final AtomicLong fetchedBytes = new AtomicLong();
+  private final CachedBlobChecks checks = new CachedBlobChecks();
 
   /**
    * What the cache has done since the agent started: blobs found in place, blobs fetched from
@@ -134,7 +135,9 @@ public final class ImageCache {
         Path blob = blobPath(digest);
         if (Files.isRegularFile(blob)
             && (expectedSize <= 0 || Files.size(blob) == expectedSize)) {
+          checks.requireIntact(digest, blob, what);
           Files.setLastModifiedTime(blob, FileTime.fromMillis(System.currentTimeMillis()));
+          checks.verified(digest, blob);
           hits.incrementAndGet();
           return lease;
         }
@@ -151,6 +154,7 @@ public final class ImageCache {
         Files.move(partial, blob, StandardCopyOption.ATOMIC_MOVE,
             StandardCopyOption.REPLACE_EXISTING);
         QemuReadable.file(blob);
+        checks.verified(digest, blob);
         misses.incrementAndGet();
         fetchedBytes.addAndGet(Files.size(blob));
         log.info("cached {} ({}, {} bytes) in {} ms", what, digest, Files.size(blob),

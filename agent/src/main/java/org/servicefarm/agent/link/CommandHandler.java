@@ -7,6 +7,8 @@ import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
 import org.servicefarm.agent.hypervisor.InstallProgress;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.images.ImageException;
+import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandError;
 import org.servicefarm.api.v1.CommandResult;
@@ -29,16 +31,22 @@ public final class CommandHandler {
   private final Hypervisor hypervisor;
   private final GenerationTracker generations;
   private final CommandObserver observer;
+  private final ManifestVerifier manifests;
 
   public CommandHandler(Hypervisor hypervisor, GenerationTracker generations) {
-    this(hypervisor, generations, CommandObserver.NONE);
+    this(hypervisor, generations, CommandObserver.NONE, new ManifestVerifier());
   }
 
+  /**
+   * @param manifests checks the signed manifest of every image and archive an install or a
+   *     restore names, before the hypervisor is asked to do anything
+   */
   public CommandHandler(Hypervisor hypervisor, GenerationTracker generations,
-      CommandObserver observer) {
+      CommandObserver observer, ManifestVerifier manifests) {
     this.hypervisor = hypervisor;
     this.generations = generations;
     this.observer = observer;
+    this.manifests = manifests;
   }
 
   public CommandResult execute(Command command) {
@@ -76,6 +84,8 @@ public final class CommandHandler {
         } else {
           fail(result, errorKind(e.kind()), e.getMessage());
         }
+      } catch (ImageException e) {
+        fail(result, CommandError.COMMAND_ERROR_IMAGE, e.getMessage());
       } catch (IllegalArgumentException e) {
         fail(result, CommandError.COMMAND_ERROR_INVALID, action + " refused: " + e.getMessage());
       } catch (RuntimeException e) {
@@ -98,12 +108,13 @@ public final class CommandHandler {
   }
 
   private void run(Command command, CommandResult.Builder result, InstallProgress progress)
-      throws HypervisorException {
+      throws HypervisorException, ImageException {
     String vmId = command.getVmId();
     long generation = command.getGeneration();
     switch (command.getActionCase()) {
       case INSTALL -> {
         InstallVm install = command.getInstall();
+        manifests.verifyImage(install.getImage());
         InstallProgress noted = new InstallProgress() {
           @Override
           public void transferred(long doneBytes, long totalBytes) {
@@ -131,6 +142,10 @@ public final class CommandHandler {
           .setStatus(gone(vmId, generation));
       case RESTORE -> {
         RestoreVm restore = command.getRestore();
+        if (!restore.getArchiveRef().isEmpty()) {
+          manifests.verifyArchive(vmId, restore.getArchiveRef(), restore.getArchiveManifest());
+        }
+        manifests.verifyImage(restore.getImage());
         result.setStatus(hypervisor.restore(restore.getArchiveRef(), new DomainSpec(vmId,
             generation, restore.getImage(), restore.getVcpus(), restore.getMemoryMb(),
             restore.getGuestPortsList(), progress)));

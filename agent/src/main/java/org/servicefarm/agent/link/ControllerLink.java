@@ -15,6 +15,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.servicefarm.agent.hypervisor.Hypervisor;
+import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.AgentControlGrpc;
@@ -56,6 +57,8 @@ public final class ControllerLink implements AutoCloseable {
   private final HostLoadProbe loadProbe;
   private final GenerationTracker generations = new GenerationTracker();
   private final CommandHandler commands;
+  /** Keys the controllers sign manifests with, learnt at each registration and never dropped. */
+  private final ManifestVerifier manifests;
   private final VmSerialExecutor vmExecutor = new VmSerialExecutor(COMMAND_THREADS);
   /** Dials, reconnects and reports; one thread, so dialling state needs no lock. */
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
@@ -73,11 +76,21 @@ public final class ControllerLink implements AutoCloseable {
   /** @param commandObserver told how each command ended */
   public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
       HostLoadProbe loadProbe, CommandObserver commandObserver) {
+    this(settings, channels, hypervisor, loadProbe, commandObserver, new ManifestVerifier());
+  }
+
+  /**
+   * @param manifests checks the signed manifests of installs and restores; told the keys each
+   *     controller publishes when this agent registers
+   */
+  public ControllerLink(LinkSettings settings, ChannelOpener channels, Hypervisor hypervisor,
+      HostLoadProbe loadProbe, CommandObserver commandObserver, ManifestVerifier manifests) {
+    this.manifests = manifests;
     this.settings = settings;
     this.channels = channels;
     this.hypervisor = hypervisor;
     this.loadProbe = loadProbe;
-    this.commands = new CommandHandler(hypervisor, generations, commandObserver);
+    this.commands = new CommandHandler(hypervisor, generations, commandObserver, manifests);
   }
 
   /** Whether a controller has accepted this agent's registration and the stream is still open. */
@@ -207,6 +220,7 @@ public final class ControllerLink implements AutoCloseable {
           seconds = seconds > 0 ? seconds : DEFAULT_REPORT_INTERVAL_SECONDS;
           backoff.reset();
           deltas.accepted(message.getRegistered().getDeltaReports());
+          manifests.trust(message.getRegistered().getManifestKeysList());
           registered = true;
           log.info("registered with controller {} with {} VM(s); reporting every {} s{}", target,
               inventorySize, seconds,

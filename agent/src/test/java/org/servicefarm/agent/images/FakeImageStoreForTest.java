@@ -40,6 +40,7 @@ public final class FakeImageStoreForTest extends ImageStoreGrpc.ImageStoreImplBa
   private volatile long cutAfterBytes = -1;
   private volatile int cutsLeft;
   private volatile CountDownLatch gate = new CountDownLatch(0);
+  private volatile long flipByteInTransit = -1;
   private Server server;
   private FailoverChannel channel;
 
@@ -80,6 +81,14 @@ public final class FakeImageStoreForTest extends ImageStoreGrpc.ImageStoreImplBa
   public void cutNextFetches(int fetches, long bytes) {
     cutAfterBytes = bytes;
     cutsLeft = fetches;
+  }
+
+  /**
+   * Every fetch sends the blob with the byte at {@code position} flipped, as a network or proxy
+   * that corrupts data would, while the store itself keeps the right bytes.
+   */
+  public void alterBytesInTransit(long position) {
+    flipByteInTransit = position;
   }
 
   /** Fetches wait for the gate to open before sending anything. */
@@ -123,8 +132,13 @@ public final class FakeImageStoreForTest extends ImageStoreGrpc.ImageStoreImplBa
     long end = cut ? Math.min(bytes.length, offset + cutAfterBytes) : bytes.length;
     for (long position = offset; position < end; position += CHUNK_BYTES) {
       int length = (int) Math.min(CHUNK_BYTES, end - position);
+      byte[] sent = java.util.Arrays.copyOfRange(bytes, (int) position, (int) position + length);
+      long flip = flipByteInTransit;
+      if (flip >= position && flip < position + length) {
+        sent[(int) (flip - position)] ^= 0x5a;
+      }
       responses.onNext(BlobChunk.newBuilder().setOffset(position).setTotalSize(bytes.length)
-          .setData(ByteString.copyFrom(bytes, (int) position, length)).build());
+          .setData(ByteString.copyFrom(sent)).build());
     }
     if (cut && end < bytes.length) {
       responses.onError(Status.UNAVAILABLE.withDescription("connection cut by the test")

@@ -10,6 +10,7 @@ import org.servicefarm.api.v1.AgentControlGrpc;
 import org.servicefarm.api.v1.AgentMessage;
 import org.servicefarm.api.v1.ControllerMessage;
 import org.servicefarm.api.v1.LoadReport;
+import org.servicefarm.api.v1.ManifestKey;
 import org.servicefarm.api.v1.Register;
 import org.servicefarm.api.v1.Registered;
 import org.servicefarm.controller.auth.AgentIdentity;
@@ -33,6 +34,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
   private final AgentRegistry registry;
   private final HostEvents events;
   private final int reportIntervalSeconds;
+  private final java.util.function.Supplier<List<ManifestKey>> manifestKeys;
   private final ReportIngest reports = new ReportIngest(REPORT_THREADS);
 
   /** Workers squaring reports with the VM table; each host's reports run one at a time. */
@@ -43,6 +45,16 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
       "agent-stream");
 
   public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds) {
+    this(registry, events, reportIntervalSeconds, List::of);
+  }
+
+  /**
+   * @param manifestKeys the public keys manifests are signed with, told to each agent when it
+   *     registers
+   */
+  public AgentControlService(AgentRegistry registry, HostEvents events, int reportIntervalSeconds,
+      java.util.function.Supplier<List<ManifestKey>> manifestKeys) {
+    this.manifestKeys = manifestKeys;
     this.registry = registry;
     this.events = events;
     this.reportIntervalSeconds = reportIntervalSeconds;
@@ -205,7 +217,7 @@ public final class AgentControlService extends AgentControlGrpc.AgentControlImpl
             .addAllCachedImages(register.getCachedImagesList()).build());
         session.write(ControllerMessage.newBuilder()
             .setRegistered(Registered.newBuilder().setReportIntervalSeconds(reportIntervalSeconds)
-                .setDeltaReports(true))
+                .setDeltaReports(true).addAllManifestKeys(manifestKeys.get()))
             .build());
         LOG.info("host " + register.getHostId() + " registered (" + register.getHypervisor() + ", "
             + register.getInventoryCount() + " domains)");

@@ -171,7 +171,9 @@ public final class ImageRepository {
     return tx.queryOne(
         "UPDATE images SET build_state = 'READY', sha256 = ?, size_bytes = ?, kernel_sha256 = ?,"
             + " initrd_sha256 = ?, kernel_cmdline = ?, build_error = NULL,"
-            + " base_layer_sha256 = ?, base_layer_size_bytes = ?"
+            + " base_layer_sha256 = ?, base_layer_size_bytes = ?,"
+            // Signed anew for what this build made (V19's columns).
+            + " manifest = NULL, manifest_signature = NULL, manifest_key_id = NULL"
             + " WHERE id = ? AND build_state = 'BUILDING' AND build_started_at = ?"
             + " RETURNING " + COLUMNS,
         MAPPER,

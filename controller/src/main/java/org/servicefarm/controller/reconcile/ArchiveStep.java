@@ -73,6 +73,7 @@ final class ArchiveStep {
         return moved;
       }
       offers.clearHostPorts(tx, vm.id());
+      commands.signArchive(tx, vm.id(), archiveRef);
       // A VM archived to leave a draining host is placed elsewhere in the same commit.
       return Optional.of(restores.afterArchived(tx, moved.get(), fromHost));
     });

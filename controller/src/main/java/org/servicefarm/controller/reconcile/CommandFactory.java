@@ -14,6 +14,7 @@ import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.ImageRepository;
+import org.servicefarm.controller.images.manifests.ManifestService;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
@@ -28,13 +29,21 @@ public final class CommandFactory {
   private final CatalogRepository catalog;
   private final ImageRepository images;
   private final EventRepository events;
+  private final ManifestService manifests;
 
   public CommandFactory(Database db, CatalogRepository catalog, ImageRepository images,
-      EventRepository events) {
+      EventRepository events, ManifestService manifests) {
     this.db = db;
     this.catalog = catalog;
     this.images = images;
     this.events = events;
+    this.manifests = manifests;
+  }
+
+  /** Signs the manifest of the archive a VM was just archived to, in the commit recording it. */
+  void signArchive(Database.Tx tx, java.util.UUID vmId, String archiveRef)
+      throws java.sql.SQLException {
+    manifests.forArchive(tx, vmId, archiveRef);
   }
 
   /**
@@ -63,9 +72,15 @@ public final class CommandFactory {
 
   Command restore(VmRecord vm) {
     Spec spec = spec(vm);
+    RestoreVm.Builder restore = RestoreVm.newBuilder();
+    if (vm.archiveRef() != null) {
+      org.servicefarm.api.v1.SignedManifest archive =
+          db.inTransaction(tx -> manifests.forArchive(tx, vm.id(), vm.archiveRef()));
+      restore.setArchiveManifest(archive);
+    }
     return base(vm, "restore")
         .setRestore(
-            RestoreVm.newBuilder()
+            restore
                 .setArchiveRef(vm.archiveRef() == null ? "" : vm.archiveRef())
                 .setImage(spec.image())
                 .setVcpus(vm.vcpus())
@@ -141,6 +156,7 @@ public final class CommandFactory {
                   .setBaseLayerSha256(
                       image.baseLayerSha256() == null ? "" : image.baseLayerSha256())
                   .setBaseLayerSizeBytes(image.baseLayerSizeBytes())
+                  .setManifest(manifests.forImage(tx, image))
                   .build();
           List<Integer> ports =
               def.services().stream().map(ServiceDefinitionRecord.ServicePort::guestPort).toList();

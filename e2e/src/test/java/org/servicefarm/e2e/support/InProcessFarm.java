@@ -23,7 +23,11 @@ import org.servicefarm.agent.images.BlobTransfers;
 import org.servicefarm.agent.images.ImageStoreClient;
 import org.servicefarm.agent.link.ChannelOpener;
 import org.servicefarm.agent.link.FailoverChannel;
+import org.servicefarm.agent.hypervisor.storage.DiskStore;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuDiskStore;
+import org.servicefarm.agent.hypervisor.storage.QemuImg;
+import org.servicefarm.agent.images.ImageCache;
 import org.servicefarm.agent.link.ControllerLink;
 import org.servicefarm.agent.link.LinkSettings;
 import org.servicefarm.agent.load.HostLoadProbe;
@@ -137,6 +141,30 @@ public final class InProcessFarm implements AutoCloseable {
 
   /** Adds a simulated host with the given capacity and starts its agent. */
   public void addHost(String hostId, int vcpus, long memoryMb) throws IOException {
+    addHost(hostId, vcpus, memoryMb, false);
+  }
+
+  /**
+   * Adds a simulated host whose disks are real: it fetches images from the controller's image
+   * store into an image cache, verifies them, and lays a qcow2 overlay on them (qemu-img), while
+   * libvirt's test driver stands in for QEMU.
+   */
+  public void addCachingHost(String hostId, int vcpus, long memoryMb) throws IOException {
+    addHost(hostId, vcpus, memoryMb, true);
+  }
+
+  /** Where a simulated host keeps its disks, console logs and (a caching host) image cache. */
+  public Path hostDir(String hostId) {
+    return dir.resolve(hostId);
+  }
+
+  /** The file the controller's image store keeps a blob in. */
+  public Path storedBlob(String sha256) {
+    return controllerDir().resolve("blobs").resolve(sha256);
+  }
+
+  private void addHost(String hostId, int vcpus, long memoryMb, boolean caching)
+      throws IOException {
     Path hostDir = dir.resolve(hostId);
     Files.createDirectories(hostDir);
     Path node = hostDir.resolve("node.xml");
@@ -145,10 +173,15 @@ public final class InProcessFarm implements AutoCloseable {
     ChannelOpener inProcess = target -> InProcessChannelBuilder.forName(target).build();
     // Archives go to the controller's image store, so a VM archived here restores anywhere.
     // Agents without a client certificate reach the image store with an admin token.
-    VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
-        new FailoverChannel(List.of(serverName), inProcess), java.util.Optional.of(adminToken()))));
+    BlobTransfers transfers = new BlobTransfers(new ImageStoreClient(
+        new FailoverChannel(List.of(serverName), inProcess), java.util.Optional.of(adminToken())));
+    VmArchives archives = new VmArchives(hostDir, transfers);
+    DiskStore disks = caching
+        ? new QemuDiskStore(hostDir, new ImageCache(hostDir.resolve("cache"), 1L << 30, transfers),
+            new QemuImg())
+        : new PathOnlyDiskStore(hostDir);
     LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
-        new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(hostDir),
+        new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), disks,
         archives, new HostPortAllocator(first, first + 199));
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(serverName),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(10_000).build(),
