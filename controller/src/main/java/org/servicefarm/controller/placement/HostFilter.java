@@ -13,6 +13,8 @@ public enum HostFilter {
   HOST_UP("host is down", false),
   NOT_DRAINING("host is draining", false),
   AGENT_CONNECTED("agent not connected", false),
+  LABEL_CONSTRAINT("ruled out by the definition's label constraints", false),
+  HARD_SPREAD("ruled out by the definition's hard spread", true),
   FREE_MEMORY("not enough free memory", true),
   FREE_VCPUS("not enough free vCPUs", true),
   FREE_DISK("not enough free disk for the image and a saved memory image", true);
@@ -34,6 +36,19 @@ public enum HostFilter {
   }
 
   /**
+   * Why a host this rule turns away cannot take this request's VM: the rule's own words, with
+   * the definition's constraints or spread named for the rules that come from it.
+   */
+  public String reason(PlacementRequest request) {
+    return switch (this) {
+      case LABEL_CONSTRAINT ->
+          "ruled out by " + LabelConstraints.describe(request.rules().constraints());
+      case HARD_SPREAD -> "ruled out by " + request.rules().spread().describe();
+      default -> reason;
+    };
+  }
+
+  /**
    * Whether a host this rule turns away is full (a VM elsewhere may make room: NO_CAPACITY) rather
    * than unable to take VMs at all (down, draining, disconnected: UNAVAILABLE).
    */
@@ -47,9 +62,11 @@ public enum HostFilter {
       case HOST_UP -> host.status() == HostStatus.DOWN;
       case NOT_DRAINING -> host.status() == HostStatus.DRAINING;
       case AGENT_CONNECTED -> !host.connected();
-      case FREE_MEMORY -> host.allocatedMemoryMb() + request.memoryMb() > host.capacityMemoryMb();
+      case LABEL_CONSTRAINT -> request.rules().constraintRejects(host);
+      case HARD_SPREAD -> request.rules().hardSpreadRejects(host);
+      case FREE_MEMORY -> host.allocatedMemoryMb() + request.memoryMb() > host.memoryLimitMb();
       case FREE_VCPUS ->
-          host.allocatedVcpus() + request.vcpus() > host.capacityVcpus() * cpuOvercommit;
+          host.allocatedVcpus() + request.vcpus() > host.vcpuLimit(cpuOvercommit);
       case FREE_DISK -> host.diskFreeMb() != HostSnapshot.DISK_UNKNOWN
           && request.diskMb() > host.diskFreeMb();
     };

@@ -102,9 +102,7 @@ final class HostView {
       }
       long vcpus = (a == null ? 0 : a[0]) + (b == null ? 0 : b[0]);
       long memoryMb = (a == null ? 0 : a[1]) + (b == null ? 0 : b[1]);
-      out.add(new HostRecord(h.id(), h.address(), h.hypervisor(), h.status(), h.capacityVcpus(),
-          h.capacityMemoryMb(), h.capacityDiskMb(), h.load(), h.lastReportAt(),
-          h.allocatedVcpus() + (int) vcpus, h.allocatedMemoryMb() + memoryMb));
+      out.add(h.withAllocated(h.allocatedVcpus() + (int) vcpus, h.allocatedMemoryMb() + memoryMb));
     }
     return out;
   }

@@ -52,7 +52,8 @@ public final class VmProvisioner {
       String cause) throws SQLException {
     quotas.admitVm(tx, project, def.vcpus(), def.memoryMb());
     return placer.place(tx,
-        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb()),
+        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb())
+            .withRules(placer.rules(tx, def.name(), project)),
         (t, hostId) -> vms.insertProvisioning(t, def.name(), def.imageId(), hostId, def.vcpus(),
             def.memoryMb(), project, cause + "; placed on host " + hostId));
   }
