@@ -20,6 +20,9 @@ import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.LabelHostRequest;
+import org.servicefarm.api.v1.SetHostOvercommitRequest;
+import org.servicefarm.controller.model.PlacementPolicy;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ListEventsRequest;
@@ -78,6 +81,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final DefinitionDeletion deletion;
   private final ProjectGate gate;
   private final BlobCollector collector;
+  private final PlacementAdmin placement;
 
   /**
    * @param events ListEvents and WatchEvents
@@ -101,6 +105,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     this.actions = actions;
     this.actionWait = actionWait;
     this.gate = new ProjectGate(db, new ProjectOwnership());
+    this.placement = new PlacementAdmin(db, hosts, agents);
   }
 
   @Override
@@ -133,11 +138,13 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
     long memory = Validation.range("definition.memory_mb",
         d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    PlacementPolicy rules = PlacementAdmin.policyOf(d);
     ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
         name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
         owner.project(), owner.shared()));
-    out.onNext(ProtoMapping.definition(saved, image));
+    placement.saveRules(name, rules);
+    out.onNext(PlacementAdmin.withRules(ProtoMapping.definition(saved, image), rules));
     out.onCompleted();
   }
 
@@ -148,9 +155,11 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     catalog.list().forEach(i -> imageNames.put(i.id(), i.name()));
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
     ProjectScope scope = Caller.scope();
+    Map<String, PlacementPolicy> rules = placement.allRules();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       if (scope.seesDefinition(d.project(), d.shared())) {
-        resp.addDefinitions(ProtoMapping.definition(d, imageNames.get(d.imageId())));
+        resp.addDefinitions(PlacementAdmin.withRules(
+            ProtoMapping.definition(d, imageNames.get(d.imageId())), rules.get(d.name())));
       }
     }
     out.onNext(resp.build());
@@ -315,6 +324,16 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
     events.watchEvents(req, out);
+  }
+
+  @Override
+  public void labelHost(LabelHostRequest req, StreamObserver<Host> out) {
+    placement.labelHost(req, out);
+  }
+
+  @Override
+  public void setHostOvercommit(SetHostOvercommitRequest req, StreamObserver<Host> out) {
+    placement.setHostOvercommit(req, out);
   }
 
   @Override
