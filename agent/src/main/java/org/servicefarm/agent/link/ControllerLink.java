@@ -163,6 +163,7 @@ public final class ControllerLink implements AutoCloseable {
         .addAllCachedImages(hypervisor.cachedImages())
         .setAgentVersion(settings.agentVersion())
         .setProtocolVersion(PROTOCOL_VERSION)
+        .putAllLabels(settings.labels())
         .build();
   }
 
