@@ -137,6 +137,12 @@ public final class InProcessFarm implements AutoCloseable {
 
   /** Adds a simulated host with the given capacity and starts its agent. */
   public void addHost(String hostId, int vcpus, long memoryMb) throws IOException {
+    addHost(hostId, vcpus, memoryMb, Map.of());
+  }
+
+  /** As above, its agent reporting these labels at registration (as with --label). */
+  public void addHost(String hostId, int vcpus, long memoryMb, Map<String, String> labels)
+      throws IOException {
     Path hostDir = dir.resolve(hostId);
     Files.createDirectories(hostDir);
     Path node = hostDir.resolve("node.xml");
@@ -152,7 +158,7 @@ public final class InProcessFarm implements AutoCloseable {
         archives, new HostPortAllocator(first, first + 199));
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(serverName),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(10_000).build(),
-        "it");
+        "it", labels);
     SimulatedHost host = new SimulatedHost(hypervisor, settings, HostLoadProbe.forThisHost(hostDir));
     hosts.put(hostId, host);
     startAgent(hostId);
