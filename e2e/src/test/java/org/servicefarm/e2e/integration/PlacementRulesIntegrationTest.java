@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -22,6 +23,7 @@ import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmException;
 import org.servicefarm.client.VmFilter;
+import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.InProcessFarm;
 
 /**
@@ -192,5 +194,23 @@ class PlacementRulesIntegrationTest {
     assertTrue(noMemory.getMessage().contains("1 host: not enough free memory"),
         noMemory.getMessage());
     assertEquals(2, vmsOf("mem-svc").size());
+  }
+
+  @Test
+  @Order(6)
+  void aDrainMovesVmsOnlyWhereTheirRulesAllow() {
+    client.drainHost("r1-a");
+    Await.until("r1-a empty, every up-svc and zone-svc VM ACTIVE again", Duration.ofSeconds(60),
+        () -> client.listVms(VmFilter.any().onHost("r1-a")).stream()
+                .allMatch(vm -> vm.getState() == VmState.VM_STATE_DELETED)
+            && vmsOf("up-svc").stream().allMatch(vm -> vm.getState() == VmState.VM_STATE_ACTIVE)
+            && vmsOf("zone-svc").stream()
+                .allMatch(vm -> vm.getState() == VmState.VM_STATE_ACTIVE));
+
+    Map<String, Long> zoneSvc = countBy(vmsOf("zone-svc"), RACK_OF);
+    assertTrue(zoneSvc.keySet().stream().allMatch(rack -> rack.equals("r1") || rack.equals("r2")),
+        "moved within zone a: " + zoneSvc);
+    assertEquals(Map.of("r1", 4L, "r2", 4L, "r3", 4L), countBy(vmsOf("up-svc"), RACK_OF),
+        "r1-a's up-svc VMs went to r1-b, the one host the hard spread allows");
   }
 }
