@@ -142,8 +142,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
         name, packages, image, d.getCommand(), vcpus, memory, services, PolicyValidation.of(d),
-        owner.project(), owner.shared()));
-    placement.saveRules(name, rules);
+        owner.project(), owner.shared()), placement.rulesOf(rules));
     out.onNext(PlacementAdmin.withRules(ProtoMapping.definition(saved, image), rules));
     out.onCompleted();
   }

@@ -14,6 +14,7 @@ import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.PlacementRuleRepository;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
+import org.servicefarm.controller.images.ImageCatalog;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.HostRecord;
 import org.servicefarm.controller.model.LabelSyntax;
@@ -107,12 +108,9 @@ final class PlacementAdmin {
     return new PlacementPolicy(constraints, spreadBy, d.getSpreadHard(), skew);
   }
 
-  /** Records the definition's rules (after DefineService recorded the definition). */
-  void saveRules(String definition, PlacementPolicy policy) {
-    db.inTransaction(tx -> {
-      rules.save(tx, definition, policy);
-      return null;
-    });
+  /** Records the definition's rules, in the transaction that records the definition. */
+  ImageCatalog.DefinitionExtras rulesOf(PlacementPolicy policy) {
+    return (tx, definition) -> rules.save(tx, definition, policy);
   }
 
   /** Every definition's rules that has any, for ListServiceDefinitions. */

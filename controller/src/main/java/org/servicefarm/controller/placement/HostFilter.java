@@ -50,7 +50,8 @@ public enum HostFilter {
 
   /**
    * Whether a host this rule turns away is full (a VM elsewhere may make room: NO_CAPACITY) rather
-   * than unable to take VMs at all (down, draining, disconnected: UNAVAILABLE).
+   * than unable to take VMs at all (down, draining, disconnected: UNAVAILABLE) or not allowed to
+   * (label constraints: FAILED_PRECONDITION, see Placer#noHostFailure).
    */
   public boolean capacity() {
     return capacity;
