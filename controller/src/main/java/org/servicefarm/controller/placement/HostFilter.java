@@ -21,6 +21,14 @@ public enum HostFilter {
 
   /** Every rule, in the order they are applied. */
   static final HostFilter[] PIPELINE = values();
+  /** The rules without those of a definition's placement rules, for a request that has none. */
+  private static final HostFilter[] WITHOUT_DEFINITION_RULES = java.util.Arrays.stream(PIPELINE)
+      .filter(f -> f != LABEL_CONSTRAINT && f != HARD_SPREAD).toArray(HostFilter[]::new);
+
+  /** The rules to apply to the request's hosts: a request without rules skips theirs. */
+  static HostFilter[] pipelineFor(PlacementRequest request) {
+    return request.rules().filters() ? PIPELINE : WITHOUT_DEFINITION_RULES;
+  }
 
   private final String reason;
   private final boolean capacity;
@@ -76,7 +84,13 @@ public enum HostFilter {
   /** The first rule that turns the host away, or null when it passes them all. */
   static HostFilter firstRejecting(PlacementRequest request, HostSnapshot host,
       double cpuOvercommit) {
-    for (HostFilter filter : PIPELINE) {
+    return firstRejecting(pipelineFor(request), request, host, cpuOvercommit);
+  }
+
+  /** As above, with the request's {@link #pipelineFor} chosen once for all its hosts. */
+  static HostFilter firstRejecting(HostFilter[] pipeline, PlacementRequest request,
+      HostSnapshot host, double cpuOvercommit) {
+    for (HostFilter filter : pipeline) {
       if (filter.rejects(request, host, cpuOvercommit)) {
         return filter;
       }

@@ -13,7 +13,7 @@ import org.servicefarm.controller.model.HostRecord.HostStatus;
  * @param diskFreeMb free disk in the host's state directory, as last reported
  * @param labels the host's labels (zone=a, rack=r1), which placement rules match
  * @param cpuOvercommit vCPUs the host may promise per core; 0: the scheduler's default
- * @param memoryOvercommit memory the host may promise per MB it has; 0: 1.0
+ * @param memoryOvercommit memory the host may promise per MB it has; 0 (or less) is taken as 1.0
  */
 public record HostSnapshot(
     String id,
@@ -29,6 +29,13 @@ public record HostSnapshot(
     Map<String, String> labels,
     double cpuOvercommit,
     double memoryOvercommit) {
+
+  /** A memory ratio of 0 is 1.0, so {@link #memoryLimitMb} needs no branch in the screen. */
+  public HostSnapshot {
+    if (!(memoryOvercommit > 0)) {
+      memoryOvercommit = 1.0;
+    }
+  }
 
   /** Free disk the host reported, or {@link #DISK_UNKNOWN} before any report says. */
   public static final long DISK_UNKNOWN = -1;
@@ -51,7 +58,7 @@ public record HostSnapshot(
 
   /** The memory the host may promise to VMs: its memory times its memory overcommit ratio. */
   public long memoryLimitMb() {
-    return memoryOvercommit > 0 ? (long) (capacityMemoryMb * memoryOvercommit) : capacityMemoryMb;
+    return (long) (capacityMemoryMb * memoryOvercommit);
   }
 
   /** The vCPUs the host may promise: its vCPUs times its ratio, or the scheduler's default. */

@@ -27,6 +27,12 @@ public enum HostWeigher {
   public static final double CACHED_IMAGE_BONUS = 0.05;
 
   static final HostWeigher[] ALL = values();
+  private static final HostWeigher[] LOAD = {MEMORY, CPU_ALLOCATION, CPU_USE};
+
+  /** The weighers of the request: one without soft rules or VMs to keep apart has load alone. */
+  static HostWeigher[] weighersFor(PlacementRequest request) {
+    return request.rules().weighs() ? ALL : LOAD;
+  }
 
   private final double weight;
 
@@ -54,8 +60,14 @@ public enum HostWeigher {
 
   /** The host's load after placing: the sum of every weigher's term, without the cache bonus. */
   static double load(PlacementRequest request, HostSnapshot host, double cpuOvercommit) {
+    return load(weighersFor(request), request, host, cpuOvercommit);
+  }
+
+  /** As above, with the request's {@link #weighersFor} chosen once for all its hosts. */
+  static double load(HostWeigher[] weighers, PlacementRequest request, HostSnapshot host,
+      double cpuOvercommit) {
     double sum = 0;
-    for (HostWeigher weigher : ALL) {
+    for (HostWeigher weigher : weighers) {
       sum += weigher.weighted(request, host, cpuOvercommit);
     }
     return sum;

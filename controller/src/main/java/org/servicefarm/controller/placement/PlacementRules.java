@@ -39,6 +39,16 @@ public record PlacementRules(String service, Map<String, String> constraints, Sp
         SpreadCounts.of(spread, constraints, instancesPerHost, hosts));
   }
 
+  /** Whether any host filter comes from these rules (constraints or a hard spread). */
+  boolean filters() {
+    return !constraints.isEmpty() || (spread != null && spread.hard());
+  }
+
+  /** Whether any weigher comes from these rules (a soft spread, or VMs to keep apart). */
+  boolean weighs() {
+    return (spread != null && !spread.hard()) || !instancesPerHost.isEmpty();
+  }
+
   /** Whether the hard rules turn the host away by its labels. */
   boolean constraintRejects(HostSnapshot host) {
     return LabelConstraints.rejects(constraints, host);

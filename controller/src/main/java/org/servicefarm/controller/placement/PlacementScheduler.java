@@ -60,6 +60,8 @@ public final class PlacementScheduler {
       request = request.withRules(request.rules().prepared(list));
     }
     int[] rejections = new int[HostFilter.PIPELINE.length];
+    HostFilter[] pipeline = HostFilter.pipelineFor(request);
+    HostWeigher[] weighers = HostWeigher.weighersFor(request);
     TopHosts best = new TopHosts(CANDIDATES);
     double bonus = request.imageDigest() != null ? HostWeigher.CACHED_IMAGE_BONUS : 0;
     // Screen hosts in chunks, then filter and score the chunk's survivors. A host is screened out
@@ -81,12 +83,12 @@ public final class PlacementScheduler {
               ? 0
               : 1;
       if (count == SCREEN_CHUNK) {
-        evaluate(request, list, survivors, count, best, rejections);
+        evaluate(request, list, survivors, count, best, rejections, pipeline, weighers);
         limit = best.screenLimit(bonus);
         count = 0;
       }
     }
-    evaluate(request, list, survivors, count, best, rejections);
+    evaluate(request, list, survivors, count, best, rejections, pipeline, weighers);
     if (best.isEmpty()) {
       Map<HostFilter, Integer> named = named(rejections);
       return new Placement.NoHost(named, false, describe(request, hosts.size(), named));
@@ -96,16 +98,16 @@ public final class PlacementScheduler {
 
   /** Filters and scores the screened hosts, counting rejections and keeping the best. */
   private void evaluate(PlacementRequest request, List<HostSnapshot> hosts, int[] indexes,
-      int count, TopHosts best, int[] rejections) {
+      int count, TopHosts best, int[] rejections, HostFilter[] pipeline, HostWeigher[] weighers) {
     String digest = request.imageDigest();
     for (int i = 0; i < count; i++) {
       HostSnapshot host = hosts.get(indexes[i]);
-      HostFilter rejecting = HostFilter.firstRejecting(request, host, cpuOvercommit);
+      HostFilter rejecting = HostFilter.firstRejecting(pipeline, request, host, cpuOvercommit);
       if (rejecting != null) {
         rejections[rejecting.ordinal()]++;
         continue;
       }
-      double score = HostWeigher.load(request, host, cpuOvercommit);
+      double score = HostWeigher.load(weighers, request, host, cpuOvercommit);
       // The cache lookup is the dearest step; skip it when even the bonus cannot get the host in.
       if (digest != null
           && best.couldAdmit(score - HostWeigher.CACHED_IMAGE_BONUS, host)
