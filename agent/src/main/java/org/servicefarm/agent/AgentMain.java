@@ -95,6 +95,11 @@ public final class AgentMain implements Callable<Integer> {
       description = "This host's id: [a-z0-9][a-z0-9-]{0,62}.")
   private String hostId;
 
+  @Option(names = "--label", paramLabel = "KEY=VALUE[,...]",
+      description = "Labels of this host that placement rules match, a comma list"
+          + " (zone=a,rack=r1). An admin's label of the same key wins.")
+  private String labels;
+
   @Option(names = "--libvirt-uri", defaultValue = "qemu:///system",
       description = "libvirt connection URI; test:///default simulates VMs.")
   private String libvirtUri;
@@ -233,7 +238,8 @@ public final class AgentMain implements Callable<Integer> {
 
     AgentMetrics metrics = new AgentMetrics();
     ControllerLink link = new ControllerLink(
-        new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current()),
+        new LinkSettings(hostId, address, controllerList, capacity, AgentVersion.current(),
+            HostLabels.parse(labels)),
         channels, hypervisor, load, metrics, manifestVerifier());
     metrics.watch(hypervisor, link::isConnected, libvirt::problem, cache);
     AgentHttpEndpoint endpoint = metricsAddress.isEmpty() ? null : AgentHttpEndpoint.start(
@@ -268,6 +274,11 @@ public final class AgentMain implements Callable<Integer> {
     if (!HOST_ID.matcher(hostId).matches()) {
       throw new ParameterException(spec.commandLine(),
           "--host-id '" + hostId + "' must match [a-z0-9][a-z0-9-]{0,62}");
+    }
+    try {
+      HostLabels.parse(labels);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), "--label: " + e.getMessage());
     }
     if (Arrays.stream(controllers.split(",")).allMatch(s -> s.isBlank())) {
       throw new ParameterException(spec.commandLine(), "--controller needs at least one address");

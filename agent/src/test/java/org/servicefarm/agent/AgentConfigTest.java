@@ -57,6 +57,20 @@ class AgentConfigTest {
   }
 
   @Test
+  void labelsComeFromTheFileLikeAnyOptionAndAMalformedOneStopsTheAgent() throws IOException {
+    Files.write(dir.resolve("agent.conf"), List.of("host-id = h1",
+        "libvirt-uri = test:///default", "label = zone=a,rack=r1"));
+    Outcome shown = run(Map.of(), "--print-config");
+    assertEquals(0, shown.exitCode(), shown.err());
+    assertTrue(shown.out().contains("label = zone=a,rack=r1"), shown.out());
+    assertEquals(Map.of("zone", "a", "rack", "r1"), HostLabels.parse("zone=a, rack=r1"));
+
+    Outcome bad = run(Map.of("SERVICEFARM_LABEL", "zone=a,Rack=r1"));
+    assertEquals(2, bad.exitCode());
+    assertTrue(bad.err().contains("--label: 'Rack=r1' is not KEY=VALUE"), bad.err());
+  }
+
+  @Test
   void hostIdFromTheEnvironmentSatisfiesTheRequiredOption() {
     Outcome outcome = run(Map.of("SERVICEFARM_HOST_ID", "Host_1"),
         "--libvirt-uri", "test:///default");

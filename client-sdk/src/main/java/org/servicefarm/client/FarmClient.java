@@ -390,6 +390,25 @@ public final class FarmClient implements AutoCloseable {
         (stub, request) -> stub.uncordonHost(request));
   }
 
+  /**
+   * Sets labels of a host that placement rules match (an admin's label wins over the one its
+   * agent reports for the same key), and removes the admin's labels of {@code remove}.
+   */
+  public Host labelHost(String hostId, java.util.Map<String, String> labels,
+      List<String> remove) {
+    return vmsAndHosts.labelHost(hostId, labels, remove);
+  }
+
+  /**
+   * Sets how many times its vCPUs and memory a host may promise to VMs (0 leaves a ratio as it
+   * is); with {@code reset}, puts both back to the controller's defaults.
+   */
+  public Host setHostOvercommit(String hostId, double cpu, double memory, boolean reset) {
+    return vmsAndHosts.setHostOvercommit(org.servicefarm.api.v1.SetHostOvercommitRequest
+        .newBuilder().setHostId(Arguments.requireText(hostId, "host id")).setCpu(cpu)
+        .setMemory(memory).setReset(reset).build());
+  }
+
   /** Every farm host, connected or not, with its capacity, load and allocations. */
   public List<Host> listHosts() {
     return vmsAndHosts.listHosts();

@@ -11,6 +11,8 @@ import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminBlockingStub;
 import org.servicefarm.api.v1.FarmAdminGrpc.FarmAdminFutureStub;
 import org.servicefarm.api.v1.Host;
 import org.servicefarm.api.v1.HostActionRequest;
+import org.servicefarm.api.v1.LabelHostRequest;
+import org.servicefarm.api.v1.SetHostOvercommitRequest;
 import org.servicefarm.api.v1.ListHostsRequest;
 import org.servicefarm.api.v1.ListVmsRequest;
 import org.servicefarm.api.v1.ListVmsResponse;
@@ -91,6 +93,20 @@ final class VmHostCalls {
         .setHostId(Arguments.requireText(hostId, "host id")).build();
     return caller.blocking(plan(method, hostId),
         deadline -> action.call(admin.withDeadline(deadline), request));
+  }
+
+  /** Sets and removes an admin's labels of a host; setting the same labels twice is one change. */
+  Host labelHost(String hostId, java.util.Map<String, String> labels, List<String> remove) {
+    LabelHostRequest request = LabelHostRequest.newBuilder()
+        .setHostId(Arguments.requireText(hostId, "host id")).putAllLabels(labels)
+        .addAllRemove(remove).build();
+    return caller.blocking(plan(FarmAdminGrpc.getLabelHostMethod(), hostId),
+        deadline -> admin.withDeadline(deadline).labelHost(request));
+  }
+
+  Host setHostOvercommit(SetHostOvercommitRequest request) {
+    return caller.blocking(plan(FarmAdminGrpc.getSetHostOvercommitMethod(), request.getHostId()),
+        deadline -> admin.withDeadline(deadline).setHostOvercommit(request));
   }
 
   interface VmActionCall {

@@ -65,6 +65,30 @@ public final class FakeFarmAdmin extends FarmAdminGrpc.FarmAdminImplBase {
         && (request.getService().isEmpty() || vm.getServicesList().contains(request.getService()));
   }
 
+  public final List<org.servicefarm.api.v1.LabelHostRequest> labelRequests =
+      new CopyOnWriteArrayList<>();
+  public final List<org.servicefarm.api.v1.SetHostOvercommitRequest> overcommitRequests =
+      new CopyOnWriteArrayList<>();
+
+  @Override
+  public void labelHost(org.servicefarm.api.v1.LabelHostRequest request,
+      StreamObserver<Host> observer) {
+    labelRequests.add(request);
+    Host.Builder host = Host.newBuilder().setId(request.getHostId())
+        .putAllLabels(request.getLabelsMap());
+    observer.onNext(host.build());
+    observer.onCompleted();
+  }
+
+  @Override
+  public void setHostOvercommit(org.servicefarm.api.v1.SetHostOvercommitRequest request,
+      StreamObserver<Host> observer) {
+    overcommitRequests.add(request);
+    observer.onNext(Host.newBuilder().setId(request.getHostId())
+        .setCpuOvercommit(request.getCpu()).setMemoryOvercommit(request.getMemory()).build());
+    observer.onCompleted();
+  }
+
   @Override
   public void listHosts(ListHostsRequest request, StreamObserver<ListHostsResponse> observer) {
     if (!faults.failedPending(observer)) {

@@ -176,6 +176,7 @@ public final class ControllerLink implements AutoCloseable {
         .addAllCachedImages(hypervisor.cachedImages())
         .setAgentVersion(settings.agentVersion())
         .setProtocolVersion(PROTOCOL_VERSION)
+        .putAllLabels(settings.labels())
         .build();
   }
 

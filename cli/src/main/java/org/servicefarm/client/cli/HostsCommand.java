@@ -33,7 +33,7 @@ final class HostsCommand implements Runnable {
       List<Host> hosts = client.listHosts();
       // Memory: measured use of the total, then promised to VMs of the capacity; vCPUs likewise.
       Table table = new Table("HOST", "STATUS", "ADDRESS", "HYPERVISOR", "CPU%", "MEM_USED_MB",
-          "MEM_ALLOC_MB", "VCPU_ALLOC", "VMS", "CONNECTED", "LAST_REPORT");
+          "MEM_ALLOC_MB", "VCPU_ALLOC", "VMS", "CONNECTED", "LAST_REPORT", "LABELS", "OVERCOMMIT");
       for (Host host : hosts) {
         table.row(host.getId(), Cells.status(host.getStatus()), Cells.text(host.getAddress()),
             Cells.text(host.getHypervisor()),
@@ -42,7 +42,8 @@ final class HostsCommand implements Runnable {
             host.getAllocatedMemoryMb() + "/" + host.getCapacity().getMemoryMb(),
             host.getAllocatedVcpus() + "/" + host.getCapacity().getVcpus(),
             host.getLoad().getVmCount(), Cells.yesNo(host.getConnected()),
-            Cells.time(host.getLastReportAt()));
+            Cells.time(host.getLastReportAt()), Labels.cell(host.getLabelsMap()),
+            HostCommand.overcommit(host));
       }
       farmCtl.output().print(ListHostsResponse.newBuilder().addAllHosts(hosts), table);
     }

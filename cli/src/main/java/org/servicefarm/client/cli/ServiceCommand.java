@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
@@ -42,6 +43,8 @@ final class ServiceCommand {
         "  farmctl service define web --image web-oci   (an OCI image: its entrypoint and ports)",
         "  farmctl service define api --image api-v3 --port 8080 --sleep-after 300 \\",
         "      --archive-after 86400 --min-active 1 --max-leases-per-vm 20 --max-instances 4",
+        "  farmctl service define web --image web-v2 --port 80 --max-instances 12 \\",
+        "      --constraint zone=a --spread-by rack --spread-hard",
       })
   static final class Define implements Runnable {
 
@@ -117,6 +120,25 @@ final class ServiceCommand {
           "farm-wide admin token)."})
     private boolean shared;
 
+    @Option(names = "--constraint", paramLabel = "KEY=VALUE", converter = Labels.Converter.class,
+        description = {"A host label its VMs' hosts must carry (zone=a); repeatable, every one",
+          "must match."})
+    private List<Labels.Label> constraints = new java.util.ArrayList<>();
+
+    @Option(names = "--spread-by", paramLabel = "LABEL",
+        description = {"Spread its VMs over the values of this host label (rack): each value's",
+          "hosts hold within --max-skew VMs of the fewest."})
+    private String spreadBy;
+
+    @Option(names = "--spread-hard",
+        description = {"Refuse a placement that would break the skew, instead of only",
+          "preferring the hosts that keep it (soft, the default)."})
+    private boolean spreadHard;
+
+    @Option(names = "--max-skew", defaultValue = "1", paramLabel = "N",
+        description = "How many more VMs one value may hold than the fewest (default 1).")
+    private int maxSkew;
+
     @Spec
     private CommandSpec spec;
 
@@ -157,11 +179,32 @@ final class ServiceCommand {
       if (command != null) {
         definition.setCommand(command);
       }
+      placement(definition);
       FarmCtl farmCtl = FarmCtl.of(spec);
       try (FarmClient client = farmCtl.openClient()) {
         ServiceDefinition defined = client.defineService(definition.build());
         farmCtl.output().print(defined, table(List.of(defined)));
       }
+    }
+
+    private void placement(ServiceDefinition.Builder definition) {
+      try {
+        definition.putAllConstraints(Labels.toMap(constraints));
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), "--constraint: " + e.getMessage());
+      }
+      if (spreadBy == null) {
+        if (spreadHard || spec.commandLine().getParseResult().hasMatchedOption("--max-skew")) {
+          throw new ParameterException(spec.commandLine(),
+              "--spread-hard and --max-skew need --spread-by");
+        }
+        return;
+      }
+      if (maxSkew < 1) {
+        throw new ParameterException(spec.commandLine(),
+            "--max-skew must be at least 1, got " + maxSkew);
+      }
+      definition.setSpreadBy(spreadBy).setSpreadHard(spreadHard).setSpreadMaxSkew(maxSkew);
     }
   }
 
@@ -222,7 +265,7 @@ final class ServiceCommand {
 
   static Table table(List<ServiceDefinition> definitions) {
     Table table = new Table("SERVICE", "SOURCE", "PORT", "VCPUS", "MEMORY_MB", "BUNDLED",
-        "IDLE_LADDER", "INSTANCES", "CREATED", "COMMAND");
+        "IDLE_LADDER", "INSTANCES", "PLACEMENT", "CREATED", "COMMAND");
     for (ServiceDefinition definition : definitions) {
       String source = definition.getImage().isEmpty()
           ? "packages:" + Cells.list(definition.getPackagesList())
@@ -232,7 +275,7 @@ final class ServiceCommand {
           .toList();
       table.row(definition.getName(), source, definition.getPort(), definition.getVcpus(),
           definition.getMemoryMb(), Cells.list(bundled), ladder(definition),
-          instances(definition), Cells.time(definition.getCreatedAt()),
+          instances(definition), placement(definition), Cells.time(definition.getCreatedAt()),
           Cells.text(definition.getCommand()));
     }
     return table;
@@ -248,7 +291,16 @@ final class ServiceCommand {
         + (d.getPreemptible() ? ",preemptible" : "");
   }
 
-  /** "1-4,20/vm": at least min_active, at most max_instances, leases a VM takes ("-": any). */
+  /** "zone=a,spread rack hard/1": the constraints, then the spread and its skew; "-": none. */
+  private static String placement(ServiceDefinition d) {
+    String constraints = d.getConstraintsCount() == 0 ? "" : Labels.cell(d.getConstraintsMap());
+    String spread = d.getSpreadBy().isEmpty() ? "" : "spread " + d.getSpreadBy() + " "
+        + (d.getSpreadHard() ? "hard" : "soft") + "/" + Math.max(1, d.getSpreadMaxSkew());
+    String both = constraints + (constraints.isEmpty() || spread.isEmpty() ? "" : ",") + spread;
+    return both.isEmpty() ? Cells.NONE : both;
+  }
+
+    /** "1-4,20/vm": at least min_active, at most max_instances, leases a VM takes ("-": any). */
   private static String instances(ServiceDefinition d) {
     int max = d.getMaxInstances() == 0 ? 1 : d.getMaxInstances();
     return d.getMinActive() + "-" + max + ","

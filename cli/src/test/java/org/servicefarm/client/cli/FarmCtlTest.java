@@ -245,7 +245,7 @@ class FarmCtlTest {
     assertEquals(3, lines.size(), run.out());
     assertEquals("HOST", words(lines.get(0)).get(0));
     assertEquals(List.of("host-a", "UP", "10.0.0.5", "kvm", "12.5", "1024/8192", "512/16384",
-        "2/8", "3", "yes", "2026-01-01T00:00:00Z"), words(lines.get(1)));
+        "2/8", "3", "yes", "2026-01-01T00:00:00Z", "-", "-"), words(lines.get(1)));
     // Aligned: every column starts at the same offset on every line.
     int statusColumn = lines.get(0).indexOf("STATUS");
     assertTrue(statusColumn > "host-with-long-name".length(), lines.get(0));

@@ -21,6 +21,9 @@ import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
 import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Host;
+import org.servicefarm.api.v1.LabelHostRequest;
+import org.servicefarm.api.v1.SetHostOvercommitRequest;
+import org.servicefarm.controller.model.PlacementPolicy;
 import org.servicefarm.api.v1.HostActionRequest;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ListEventsRequest;
@@ -82,6 +85,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   private final ProjectGate gate;
   private final BlobCollector collector;
   private final ReclaimRepository ranks = new ReclaimRepository();
+  private final PlacementAdmin placement;
 
   /**
    * @param events ListEvents and WatchEvents
@@ -105,6 +109,7 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     this.actions = actions;
     this.actionWait = actionWait;
     this.gate = new ProjectGate(db, new ProjectOwnership());
+    this.placement = new PlacementAdmin(db, hosts, agents);
   }
 
   @Override
@@ -162,15 +167,18 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     ReclaimRepository.Rank rank = new ReclaimRepository.Rank(
         (int) Validation.range("definition.priority", d.getPriority(), -1000, 1000),
         d.getPreemptible());
+    PlacementPolicy rules = PlacementAdmin.policyOf(d);
     ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
+    ImageCatalog.DefinitionExtras placementRules = placement.rulesOf(rules);
+    // The rank and the placement rules commit with the definition: none is seen without them.
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
         name, packages, image, command, vcpus, memory, services, PolicyValidation.of(d),
-        owner.project(), owner.shared()));
-    db.inTransaction(tx -> {
-      ranks.setRank(tx, name, rank);
-      return rank;
-    });
-    out.onNext(withRank(ProtoMapping.definition(saved, image), rank));
+        owner.project(), owner.shared()), (tx, definition) -> {
+          placementRules.record(tx, definition);
+          ranks.setRank(tx, definition, rank);
+        });
+    out.onNext(withRank(PlacementAdmin.withRules(ProtoMapping.definition(saved, image), rules),
+        rank));
     out.onCompleted();
   }
 
@@ -181,9 +189,11 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
     ListServiceDefinitionsResponse.Builder resp = ListServiceDefinitionsResponse.newBuilder();
     ProjectScope scope = Caller.scope();
     Map<String, ReclaimRepository.Rank> rankOf = ranks.ranks(db);
+    Map<String, PlacementPolicy> rules = placement.allRules();
     for (ServiceDefinitionRecord d : catalog.definitions()) {
       if (scope.seesDefinition(d.project(), d.shared())) {
-        resp.addDefinitions(withRank(ProtoMapping.definition(d, imageNames.get(d.imageId())),
+        resp.addDefinitions(withRank(PlacementAdmin.withRules(
+            ProtoMapping.definition(d, imageNames.get(d.imageId())), rules.get(d.name())),
             rankOf.getOrDefault(d.name(), ReclaimRepository.Rank.DEFAULT)));
       }
     }
@@ -357,6 +367,16 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void watchEvents(WatchEventsRequest req, StreamObserver<Event> out) {
     events.watchEvents(req, out);
+  }
+
+  @Override
+  public void labelHost(LabelHostRequest req, StreamObserver<Host> out) {
+    placement.labelHost(req, out);
+  }
+
+  @Override
+  public void setHostOvercommit(SetHostOvercommitRequest req, StreamObserver<Host> out) {
+    placement.setHostOvercommit(req, out);
   }
 
   @Override

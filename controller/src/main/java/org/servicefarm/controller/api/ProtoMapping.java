@@ -79,7 +79,10 @@ final class ProtoMapping {
             .setVmCount(load.vmCount()).setDiskFreeMb(load.diskFreeMb()))
         .setAllocatedVcpus(h.allocatedVcpus())
         .setAllocatedMemoryMb(h.allocatedMemoryMb())
-        .setConnected(liveLoad != null);
+        .setConnected(liveLoad != null)
+        .putAllLabels(h.labels())
+        .setCpuOvercommit(h.cpuOvercommit())
+        .setMemoryOvercommit(h.memoryOvercommit());
     if (h.lastReportAt() != null) {
       b.setLastReportAt(timestamp(h.lastReportAt()));
     }

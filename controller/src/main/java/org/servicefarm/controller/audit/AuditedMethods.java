@@ -8,6 +8,8 @@ import org.servicefarm.api.v1.DefineServiceRequest;
 import org.servicefarm.api.v1.CollectBlobsRequest;
 import org.servicefarm.api.v1.DeleteServiceRequest;
 import org.servicefarm.api.v1.HostActionRequest;
+import org.servicefarm.api.v1.LabelHostRequest;
+import org.servicefarm.api.v1.SetHostOvercommitRequest;
 import org.servicefarm.api.v1.RegisterImageRequest;
 import org.servicefarm.api.v1.RequestServiceRequest;
 import org.servicefarm.api.v1.RevokeTokenRequest;
@@ -42,6 +44,9 @@ final class AuditedMethods {
       Map.entry("servicefarm.v1.FarmAdmin/DeleteVm", VM),
       Map.entry("servicefarm.v1.FarmAdmin/DrainHost", HOST),
       Map.entry("servicefarm.v1.FarmAdmin/UncordonHost", HOST),
+      Map.entry("servicefarm.v1.FarmAdmin/LabelHost", m -> ((LabelHostRequest) m).getHostId()),
+      Map.entry("servicefarm.v1.FarmAdmin/SetHostOvercommit",
+          m -> ((SetHostOvercommitRequest) m).getHostId()),
       Map.entry("servicefarm.v1.TokenAdmin/CreateToken", m -> ((CreateTokenRequest) m).getName()),
       Map.entry("servicefarm.v1.TokenAdmin/RevokeToken", m -> ((RevokeTokenRequest) m).getIdOrName()),
       Map.entry(REQUEST_SERVICE, m -> ((RequestServiceRequest) m).getService()));

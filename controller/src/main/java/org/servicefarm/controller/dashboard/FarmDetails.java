@@ -186,6 +186,11 @@ public final class FarmDetails {
           .name("memoryReportedMb").value(load.memoryUsedMb())
           .name("memoryTotalMb").value(load.memoryTotalMb())
           .name("diskFreeMb").value(load.diskFreeMb())
+          .name("labels").value(h.labels().entrySet().stream()
+              .map(l -> l.getKey() + "=" + l.getValue())
+              .collect(java.util.stream.Collectors.joining(",")))
+          .name("cpuOvercommit").value(h.cpuOvercommit())
+          .name("memoryOvercommit").value(h.memoryOvercommit())
           .name("lastReportAt").value(h.lastReportAt() == null ? null
               : h.lastReportAt().toString());
       out.name("history");

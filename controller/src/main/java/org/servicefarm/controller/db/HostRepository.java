@@ -16,7 +16,8 @@ public final class HostRepository {
       "SELECT h.id, h.address, h.hypervisor, h.status, h.capacity_vcpus, h.capacity_memory_mb,"
           + " h.capacity_disk_mb, h.load_cpu_percent, h.load_memory_used_mb,"
           + " h.load_memory_total_mb, h.load_vm_count, h.load_disk_free_mb, h.last_report_at,"
-          + " COALESCE(a.vcpus, 0) AS allocated_vcpus, COALESCE(a.memory_mb, 0) AS allocated_memory_mb"
+          + " COALESCE(a.vcpus, 0) AS allocated_vcpus, COALESCE(a.memory_mb, 0) AS allocated_memory_mb,"
+          + " h.cpu_overcommit, h.memory_overcommit, " + HostLabelRepository.LABELS_COLUMN
           + " FROM hosts h LEFT JOIN ("
           + "   SELECT host_id, sum(vcpus) AS vcpus, sum(memory_mb) AS memory_mb FROM vms"
           + "   WHERE host_id IS NOT NULL AND state NOT IN ('ARCHIVED', 'DELETED', 'FAILED')"
@@ -40,7 +41,10 @@ public final class HostRepository {
                   rs.getLong("load_disk_free_mb")),
               Rows.instant(rs, "last_report_at"),
               rs.getInt("allocated_vcpus"),
-              rs.getLong("allocated_memory_mb"));
+              rs.getLong("allocated_memory_mb"),
+              HostLabelRepository.labels(rs),
+              rs.getDouble("cpu_overcommit"),
+              rs.getDouble("memory_overcommit"));
 
   /** Records a registration; returns the status the host had before (empty for a new host). */
   public Optional<HostStatus> register(

@@ -16,10 +16,12 @@ import org.servicefarm.api.v1.Register;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.FencedDatabase;
+import org.servicefarm.controller.db.HostLabelRepository;
 import org.servicefarm.controller.db.HostRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.hosts.ReportedLoads;
 import org.servicefarm.controller.model.FarmException;
+import org.servicefarm.controller.model.LabelSyntax;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.HostRecord.HostStatus;
 import org.servicefarm.controller.model.VmRecord;
@@ -38,6 +40,7 @@ public final class HostTracker implements HostEvents {
       EnumSet.of(VmState.ACTIVE, VmState.SLEEPING, VmState.STARTING);
 
   private final FencedDatabase db;
+  private final HostLabelRepository hostLabels = new HostLabelRepository();
   private final HostRepository hosts;
   private final VmRepository vms;
   private final EventRepository events;
@@ -84,10 +87,12 @@ public final class HostTracker implements HostEvents {
       throw new FarmException.InvalidInput("unknown hypervisor '" + r.getHypervisor()
           + "' (expected test, kvm or qemu-tcg)");
     }
+    Map<String, String> labels = LabelSyntax.labels("labels", r.getLabelsMap());
     db.inTransaction(tx -> {
       var before = hosts.register(tx, r.getHostId(), r.getAddress().isEmpty() ? "127.0.0.1" : r.getAddress(),
           r.getHypervisor(), r.getCapacity().getVcpus(), r.getCapacity().getMemoryMb(),
           r.getCapacity().getDiskMb(), AgentProtocol.load(r.getLoad()));
+      hostLabels.replaceAgentLabels(tx, r.getHostId(), labels);
       if (before.isEmpty() || before.get() == HostStatus.DOWN) {
         events.append(tx, "HOST_STATUS", null, r.getHostId(), null,
             before.map(Enum::name).orElse(null), "UP", "agent registered");

@@ -129,6 +129,17 @@ public final class ImageCatalog {
   }
 
   public ServiceDefinitionRecord define(DefinitionInput in) {
+    return define(in, (tx, name) -> { });
+  }
+
+  /** What else a definition records beside it, in its transaction (its placement rules). */
+  @FunctionalInterface
+  public interface DefinitionExtras {
+    void record(Database.Tx tx, String definition) throws java.sql.SQLException;
+  }
+
+  /** As {@link #define(DefinitionInput)}, recording {@code extras} in the same transaction. */
+  public ServiceDefinitionRecord define(DefinitionInput in, DefinitionExtras extras) {
     return db.inTransaction(tx -> {
       ImageRecord image = in.imageName().isEmpty()
           ? images.findOrRecordComposed(tx, inputHash(in.packages(), in.command()))
@@ -146,6 +157,7 @@ public final class ImageCatalog {
       if (clash.isPresent()) {
         throw new FarmException.Conflict("cannot define '" + in.name() + "': service " + clash.get());
       }
+      extras.record(tx, in.name());
       return catalog.find(tx, in.name()).orElseThrow();
     });
   }

@@ -120,7 +120,7 @@ public final class IdleLadder {
         created.add(provisioner.provision(tx, def, plan.provisionCause()).id());
       }
       lastProvisionFailure.remove(def.name());
-    } catch (FarmException.NoCapacity | FarmException.Unavailable e) {
+    } catch (FarmException.NoCapacity | FarmException.Unavailable | FarmException.Conflict e) {
       String before = lastProvisionFailure.put(def.name(), e.getMessage());
       if (!Objects.equals(before, e.getMessage())) {
         LOG.log(Level.WARNING, "warm pool of {0} short of min_active {1}: {2}",

@@ -81,8 +81,15 @@ final class HostView {
     });
   }
 
-  /** Forgets the view, so the next placement reads the table (a host's status changed). */
+  /**
+   * Forgets the view and the placements counted on top of it, so the next placement reads the
+   * table alone: the Placer's last try before it answers "no room". Counting recent placements on
+   * a fresh read would count the committed ones twice and refuse a host with room left; one not
+   * yet committed is caught by the check at commit, under the host's lock, instead.
+   */
   void invalidate() {
+    placedRecently = new ConcurrentHashMap<>();
+    placedBefore = Map.of();
     last = null;
   }
 
@@ -102,9 +109,7 @@ final class HostView {
       }
       long vcpus = (a == null ? 0 : a[0]) + (b == null ? 0 : b[0]);
       long memoryMb = (a == null ? 0 : a[1]) + (b == null ? 0 : b[1]);
-      out.add(new HostRecord(h.id(), h.address(), h.hypervisor(), h.status(), h.capacityVcpus(),
-          h.capacityMemoryMb(), h.capacityDiskMb(), h.load(), h.lastReportAt(),
-          h.allocatedVcpus() + (int) vcpus, h.allocatedMemoryMb() + memoryMb));
+      out.add(h.withAllocated(h.allocatedVcpus() + (int) vcpus, h.allocatedMemoryMb() + memoryMb));
     }
     return out;
   }

@@ -1,14 +1,26 @@
 package org.servicefarm.controller.placement;
 
 /**
- * The resources one VM needs, and the digest of the disk image it boots from: hosts whose cache
- * holds it are preferred. Null when the image is not built yet.
+ * The resources one VM needs, the digest of the disk image it boots from (hosts whose cache
+ * holds it are preferred; null when the image is not built yet), and the placement rules of its
+ * definition.
  */
-public record PlacementRequest(int vcpus, long memoryMb, String imageDigest, long diskMb) {
+public record PlacementRequest(int vcpus, long memoryMb, String imageDigest, long diskMb,
+    PlacementRules rules) {
+
+  /** A request without placement rules. */
+  public PlacementRequest(int vcpus, long memoryMb, String imageDigest, long diskMb) {
+    this(vcpus, memoryMb, imageDigest, diskMb, PlacementRules.NONE);
+  }
 
   /** A request that asks for no disk room (before the image's size is known). */
   public PlacementRequest(int vcpus, long memoryMb, String imageDigest) {
     this(vcpus, memoryMb, imageDigest, 0);
+  }
+
+  /** The same request under these rules. */
+  public PlacementRequest withRules(PlacementRules rules) {
+    return new PlacementRequest(vcpus, memoryMb, imageDigest, diskMb, rules);
   }
 
   /**

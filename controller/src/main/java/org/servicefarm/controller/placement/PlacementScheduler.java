@@ -12,9 +12,12 @@ import java.util.RandomAccess;
  *
  * <p>A pipeline: the feasibility rules of {@link HostFilter} first, each a named rule whose
  * rejections are counted, so "no host fits" says why; then the load score the
- * {@link HostWeigher}s add up. Memory is never overcommitted; vCPUs may be, by a fixed ratio, because idle guests
- * rarely use their vCPUs fully. Ties are broken by host id so equal hosts rank the same way every
- * time.
+ * {@link HostWeigher}s add up. vCPUs are overcommitted by a ratio (the host's, or the default
+ * given here), because idle guests rarely use their vCPUs fully; memory only where a host's ratio
+ * says so (default 1.0). A definition's placement rules ({@link PlacementRules}: label
+ * constraints, spread over a label, anti-affinity) are filters and weighers like the others, so a
+ * request no host can take says how many hosts each rule ruled out. Ties are broken by host id so
+ * equal hosts rank the same way every time.
  *
  * <p>Only the best {@link #CANDIDATES} hosts are returned, chosen in one pass with a bounded heap:
  * a decision over n hosts costs O(n log K) with no allocation per host, instead of scoring into a
@@ -53,7 +56,12 @@ public final class PlacementScheduler {
           Map.of(), true, "no farm hosts are registered: start an agent on a farm host");
     }
     List<HostSnapshot> list = hosts instanceof RandomAccess ? hosts : new ArrayList<>(hosts);
+    if (request.rules().spread() != null) {
+      request = request.withRules(request.rules().prepared(list));
+    }
     int[] rejections = new int[HostFilter.PIPELINE.length];
+    HostFilter[] pipeline = HostFilter.pipelineFor(request);
+    HostWeigher[] weighers = HostWeigher.weighersFor(request);
     TopHosts best = new TopHosts(CANDIDATES);
     double bonus = request.imageDigest() != null ? HostWeigher.CACHED_IMAGE_BONUS : 0;
     // Screen hosts in chunks, then filter and score the chunk's survivors. A host is screened out
@@ -71,16 +79,16 @@ public final class PlacementScheduler {
       survivors[count] = i;
       count +=
           HostWeigher.MEMORY.weight() * (host.allocatedMemoryMb() + request.memoryMb())
-                  > limit * host.capacityMemoryMb()
+                  > limit * host.memoryLimitMb()
               ? 0
               : 1;
       if (count == SCREEN_CHUNK) {
-        evaluate(request, list, survivors, count, best, rejections);
+        evaluate(request, list, survivors, count, best, rejections, pipeline, weighers);
         limit = best.screenLimit(bonus);
         count = 0;
       }
     }
-    evaluate(request, list, survivors, count, best, rejections);
+    evaluate(request, list, survivors, count, best, rejections, pipeline, weighers);
     if (best.isEmpty()) {
       Map<HostFilter, Integer> named = named(rejections);
       return new Placement.NoHost(named, false, describe(request, hosts.size(), named));
@@ -90,16 +98,16 @@ public final class PlacementScheduler {
 
   /** Filters and scores the screened hosts, counting rejections and keeping the best. */
   private void evaluate(PlacementRequest request, List<HostSnapshot> hosts, int[] indexes,
-      int count, TopHosts best, int[] rejections) {
+      int count, TopHosts best, int[] rejections, HostFilter[] pipeline, HostWeigher[] weighers) {
     String digest = request.imageDigest();
     for (int i = 0; i < count; i++) {
       HostSnapshot host = hosts.get(indexes[i]);
-      HostFilter rejecting = HostFilter.firstRejecting(request, host, cpuOvercommit);
+      HostFilter rejecting = HostFilter.firstRejecting(pipeline, request, host, cpuOvercommit);
       if (rejecting != null) {
         rejections[rejecting.ordinal()]++;
         continue;
       }
-      double score = HostWeigher.load(request, host, cpuOvercommit);
+      double score = HostWeigher.load(weighers, request, host, cpuOvercommit);
       // The cache lookup is the dearest step; skip it when even the bonus cannot get the host in.
       if (digest != null
           && best.couldAdmit(score - HostWeigher.CACHED_IMAGE_BONUS, host)
@@ -239,9 +247,13 @@ public final class PlacementScheduler {
           if (why.length() > 0) {
             why.append("; ");
           }
-          why.append(count).append(count == 1 ? " host: " : " hosts: ").append(filter.reason());
+          why.append(count).append(count == 1 ? " host: " : " hosts: ")
+              .append(filter.reason(request));
         });
-    return "no host can take a VM with "
+    String service = request.rules().service();
+    return "no host can take a VM"
+        + (service.isEmpty() ? "" : " of " + service)
+        + " with "
         + request.vcpus()
         + " vCPU and "
         + request.memoryMb()

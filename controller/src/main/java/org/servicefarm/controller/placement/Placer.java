@@ -7,6 +7,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.HostRepository;
+import org.servicefarm.controller.db.PlacementRuleRepository;
+import org.servicefarm.controller.model.PlacementPolicy;
 import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.hosts.AgentSession;
 import org.servicefarm.controller.model.FarmException;
@@ -42,6 +44,22 @@ public final class Placer {
         PlacementRequest.diskMbFor(images.sizeBytes(tx, imageId), memoryMb));
   }
 
+  /**
+   * The placement rules of the definition's VMs of the project: its constraints and spread, and
+   * where its VMs are now (spread and anti-affinity weigh them). Read inside the placing
+   * transaction, which holds the definition's lock, so concurrent placements of one definition
+   * see each other's VMs.
+   */
+  public PlacementRules rules(Database.Tx tx, String definition, String project)
+      throws SQLException {
+    PlacementPolicy policy = ruleRepository.find(tx, definition);
+    return new PlacementRules(definition, policy.constraints(),
+        policy.spreads()
+            ? new SpreadRule(policy.spreadBy(), policy.spreadHard(), policy.spreadMaxSkew())
+            : null,
+        ruleRepository.instancesPerHost(tx, definition, project));
+  }
+
   /** Scores this close to the best host's count as equally good (see {@link #spread}). */
   static final double SPREAD_BAND = 0.01;
 
@@ -49,6 +67,7 @@ public final class Placer {
   private final AgentRegistry agents;
   private final PlacementScheduler scheduler;
   private final HostView book;
+  private final PlacementRuleRepository ruleRepository = new PlacementRuleRepository();
 
   public Placer(HostRepository hosts, AgentRegistry agents, PlacementScheduler scheduler) {
     this.hosts = hosts;
@@ -78,14 +97,15 @@ public final class Placer {
   private <T> Optional<T> tryPlace(Database.Tx tx, PlacementRequest request, Commit<T> commit,
       boolean lastTry) throws SQLException {
     List<HostSnapshot> snapshot = snapshot(book.current(tx));
-    Placement placement = scheduler.place(request, snapshot);
+    // The spread is counted on the whole snapshot once, so the check at commit, which sees one
+    // host, holds it to the same counts.
+    PlacementRequest ruled = request.withRules(request.rules().prepared(snapshot));
+    Placement placement = scheduler.place(ruled, snapshot);
     if (placement instanceof Placement.NoHost none) {
       if (!lastTry) {
         return Optional.empty();
       }
-      throw none.noHosts() || none.rejections().keySet().stream().noneMatch(HostFilter::capacity)
-          ? new FarmException.Unavailable(none.message())
-          : new FarmException.NoCapacity(none.message());
+      throw noHostFailure(none);
     }
     List<Placement.RankedHost> order = spread(((Placement.Ranked) placement).hosts());
     // First the hosts no other placement holds now: waiting for a busy host's row means waiting
@@ -95,7 +115,7 @@ public final class Placer {
         HostRecord fresh = (wait ? hosts.lockForPlacement(tx, candidate.hostId())
             : hosts.lockForPlacementIfFree(tx, candidate.hostId())).orElse(null);
         if (fresh != null
-            && scheduler.place(request, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
+            && scheduler.place(ruled, snapshot(List.of(fresh))) instanceof Placement.Ranked) {
           T recorded = commit.onHost(tx, fresh.id());
           book.placed(fresh.id(), request.vcpus(), request.memoryMb());
           return Optional.of(recorded);
@@ -103,6 +123,22 @@ public final class Placer {
       }
     }
     return Optional.empty();
+  }
+
+  /**
+   * Why no host takes the VM, as the failure the caller sees: full hosts are NO_CAPACITY (room
+   * may come); hosts that cannot take VMs now (down, draining, disconnected) UNAVAILABLE (they may
+   * come back); and hosts that only a definition's label constraints ruled out a CONFLICT
+   * (FAILED_PRECONDITION): no retry helps until an admin labels a host to match.
+   */
+  static FarmException noHostFailure(Placement.NoHost none) {
+    if (!none.noHosts() && none.rejections().keySet().stream().anyMatch(HostFilter::capacity)) {
+      return new FarmException.NoCapacity(none.message());
+    }
+    if (!none.noHosts() && none.rejections().keySet().equals(Set.of(HostFilter.LABEL_CONSTRAINT))) {
+      return new FarmException.Conflict(none.message());
+    }
+    return new FarmException.Unavailable(none.message());
   }
 
   /**
@@ -155,7 +191,10 @@ public final class Placer {
               h.allocatedMemoryMb(),
               session != null ? session.load().cpuPercent() : h.load().cpuPercent(),
               session != null ? session.cachedImages() : Set.of(),
-              diskFreeMb(session != null ? session.load() : h.load())));
+              diskFreeMb(session != null ? session.load() : h.load()),
+              h.labels(),
+              h.cpuOvercommit(),
+              h.memoryOvercommit()));
     }
     return out;
   }

@@ -15,7 +15,8 @@ import org.servicefarm.controller.model.VmState;
  * Placement of archived VMs that come back: one restored on request ({@link #placeArchived}),
  * and one moved off a draining host once its archive is done ({@link #afterArchived}): placed on another host and
  * restored there, in the transaction that records the archive, so no moment passes in which the
- * VM is archived and nobody remembers it was to come back. A VM no other host can take stays
+ * VM is archived and nobody remembers it was to come back. Both obey the definition's placement
+ * rules, as a new VM does. A VM no other host can take stays
  * ARCHIVED (its disk is safe in the archive store), and its events say why; a later request
  * restores it like any archived VM.
  */
@@ -52,7 +53,8 @@ public final class RestorePlacement {
   public Optional<VmRecord> placeArchived(Database.Tx tx, VmRecord archived, String causePrefix)
       throws SQLException {
     PlacementRequest request = Placer.request(tx, imageDigest, archived.imageId(),
-        archived.vcpus(), archived.memoryMb());
+        archived.vcpus(), archived.memoryMb())
+        .withRules(placer.rules(tx, archived.definition(), archived.project()));
     Placer.Commit<Optional<VmRecord>> commit = (t, hostId) -> vms.transition(t, archived.id(),
         EnumSet.of(VmState.ARCHIVED), VmState.RESTORING,
         causePrefix + "restoring on host " + hostId, VmRepository.Change.host(hostId));
@@ -83,7 +85,8 @@ public final class RestorePlacement {
               + " left ARCHIVED inside the transaction that recorded it"));
       return vms.setDesired(tx, restoring, returnTo.get(),
           drain + ": back to " + returnTo.get() + " on host " + restoring.hostId());
-    } catch (FarmException.NoCapacity | FarmException.Unavailable noHost) {
+    } catch (FarmException.NoCapacity | FarmException.Unavailable
+        | FarmException.Conflict noHost) {
       // Placement fails before it writes anything, so the archive is still recorded with this.
       events.append(tx, "VM_DESIRED", archived.id(), fromHost, null, returnTo.get(),
           DesiredState.ARCHIVED, drain + ": no other host can take this VM ("

@@ -60,7 +60,8 @@ public final class VmProvisioner {
       String cause) throws SQLException {
     quotas.admitVm(tx, project, def.vcpus(), def.memoryMb());
     PlacementRequest request =
-        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb());
+        Placer.request(tx, imageDigest, def.imageId(), def.vcpus(), def.memoryMb())
+            .withRules(placer.rules(tx, def.name(), project));
     Placer.Commit<VmRecord> commit = (t, hostId) -> vms.insertProvisioning(t, def.name(),
         def.imageId(), hostId, def.vcpus(), def.memoryMb(), project,
         cause + "; placed on host " + hostId);

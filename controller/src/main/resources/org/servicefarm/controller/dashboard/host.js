@@ -30,6 +30,9 @@
       fact('CPU', host.cpuPercent + ' %'),
       fact('Memory in use', host.memoryReportedMb + ' / ' + host.memoryTotalMb + ' MB'),
       fact('Disk free', host.diskFreeMb + ' MB'),
+      fact('Labels', host.labels || 'none'),
+      fact('Overcommit', 'vCPUs ' + (host.cpuOvercommit || 'default') + ', memory '
+        + (host.memoryOvercommit || 'default')),
     ], 2, '');
     byId('actions').replaceChildren(Farm.hostActionsCell(host, refresh));
     const hosts = {};

@@ -38,8 +38,9 @@ class MigrationsTest {
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
             + " AND table_name <> 'flyway_schema_history' ORDER BY table_name",
         rs -> rs.getString(1));
-    assertEquals(List.of("api_tokens", "audit", "base_layers", "controller_leadership", "events",
-        "gateway_ports", "hosts", "images", "leases", "oci_images", "operations", "projects",
+    assertEquals(List.of("api_tokens", "audit", "base_layers", "controller_leadership",
+        "definition_constraints", "definition_spread", "events", "gateway_ports", "host_labels",
+        "hosts", "images", "leases", "manifest_keys", "oci_images", "operations", "projects",
         "service_definitions", "services", "vm_services", "vms"), tables);
     MigrateResult second = Migrations.migrate(db.dataSource());
     assertEquals(0, second.migrationsExecuted);

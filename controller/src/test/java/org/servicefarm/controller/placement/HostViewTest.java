@@ -71,4 +71,16 @@ class HostViewTest {
     book.invalidate();
     assertEquals(Map.of("h1", 0, "h2", 0), allocatedVcpus());
   }
+
+  @Test
+  void anInvalidatedViewCountsWhatTheTableHoldsNotRecentPlacementsTwice() {
+    register("h1");
+    assertEquals(Map.of("h1", 0), allocatedVcpus());
+    book.placed("h1", 2, 512);
+    now.addAndGet(HostView.MAX_AGE_NANOS + 1);
+    assertEquals(Map.of("h1", 2), allocatedVcpus(), "still counted a read later");
+    book.invalidate();
+    assertEquals(Map.of("h1", 0), allocatedVcpus(),
+        "the last try before 'no room' reads the table alone (no VM row here)");
+  }
 }

@@ -97,6 +97,11 @@ final class HostileInputs {
         .newBuilder().setVmId(id()).setService(name()).setAfterId(bigNumber()).build()));
     unary(a + "DrainHost", () -> HostActionRequest.newBuilder().setHostId(name()).build());
     unary(a + "UncordonHost", () -> HostActionRequest.newBuilder().setHostId(name()).build());
+    unary(a + "LabelHost", () -> org.servicefarm.api.v1.LabelHostRequest.newBuilder()
+        .setHostId(name()).putLabels(text(), text()).addRemove(text()).build());
+    unary(a + "SetHostOvercommit", () -> org.servicefarm.api.v1.SetHostOvercommitRequest
+        .newBuilder().setHostId(name()).setCpu(ratio()).setMemory(ratio())
+        .setReset(r.nextInt(4) == 0).build());
     String t = "servicefarm.v1.TokenAdmin/";
     unary(t + "CreateToken", () -> CreateTokenRequest.newBuilder().setName(text())
         .setRole(r.nextBoolean() ? "agent" : text()).build());
@@ -315,7 +320,19 @@ final class HostileInputs {
     for (int n = r.nextInt(10) == 0 ? 40 : r.nextInt(3); n > 0; n--) {
       d.addBundled(BundledService.newBuilder().setName(name()).setPort(number()));
     }
+    for (int n = r.nextInt(10) == 0 ? 40 : r.nextInt(3); n > 0; n--) {
+      d.putConstraints(text(), text());
+    }
+    if (r.nextBoolean()) {
+      d.setSpreadBy(text()).setSpreadHard(r.nextBoolean()).setSpreadMaxSkew(number());
+    }
     return d.build();
+  }
+
+  /** An overcommit ratio as an attacker would send one: negative, huge, NaN, infinite. */
+  private double ratio() {
+    double[] odd = {Double.NaN, Double.POSITIVE_INFINITY, -1.0, 0.0, 1e300, Double.MIN_VALUE};
+    return r.nextBoolean() ? odd[r.nextInt(odd.length)] : r.nextDouble() * 100 - 10;
   }
 
   /** A name as an attacker would send one: never fuzz-web or h1, which the test watches. */

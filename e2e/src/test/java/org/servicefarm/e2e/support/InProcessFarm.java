@@ -141,7 +141,13 @@ public final class InProcessFarm implements AutoCloseable {
 
   /** Adds a simulated host with the given capacity and starts its agent. */
   public void addHost(String hostId, int vcpus, long memoryMb) throws IOException {
-    addHost(hostId, vcpus, memoryMb, false);
+    addHost(hostId, vcpus, memoryMb, false, Map.of());
+  }
+
+  /** As above, its agent reporting these labels at registration (as with --label). */
+  public void addHost(String hostId, int vcpus, long memoryMb, Map<String, String> labels)
+      throws IOException {
+    addHost(hostId, vcpus, memoryMb, false, labels);
   }
 
   /**
@@ -150,7 +156,7 @@ public final class InProcessFarm implements AutoCloseable {
    * libvirt's test driver stands in for QEMU.
    */
   public void addCachingHost(String hostId, int vcpus, long memoryMb) throws IOException {
-    addHost(hostId, vcpus, memoryMb, true);
+    addHost(hostId, vcpus, memoryMb, true, Map.of());
   }
 
   /** Where a simulated host keeps its disks, console logs and (a caching host) image cache. */
@@ -163,7 +169,8 @@ public final class InProcessFarm implements AutoCloseable {
     return controllerDir().resolve("blobs").resolve(sha256);
   }
 
-  private void addHost(String hostId, int vcpus, long memoryMb, boolean caching)
+  private void addHost(String hostId, int vcpus, long memoryMb, boolean caching,
+      Map<String, String> labels)
       throws IOException {
     Path hostDir = dir.resolve(hostId);
     Files.createDirectories(hostDir);
@@ -185,7 +192,7 @@ public final class InProcessFarm implements AutoCloseable {
         archives, new HostPortAllocator(first, first + 199));
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(serverName),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(10_000).build(),
-        "it");
+        "it", labels);
     SimulatedHost host = new SimulatedHost(hypervisor, settings, HostLoadProbe.forThisHost(hostDir));
     hosts.put(hostId, host);
     startAgent(hostId);
