@@ -109,7 +109,7 @@ public final class Reclaimer {
     HostSnapshot now = new HostSnapshot(fresh.id(), fresh.status(), before.connected(),
         fresh.capacityVcpus(), fresh.capacityMemoryMb(), fresh.allocatedVcpus(),
         fresh.allocatedMemoryMb(), before.cpuPercent(), before.cachedImages(),
-        before.diskFreeMb());
+        before.diskFreeMb(), fresh.labels(), fresh.cpuOvercommit(), fresh.memoryOvercommit());
     Set<String> busy = new HashSet<>();
     for (ReclaimRepository.Resident r : reclaims.residents(tx, List.of(fresh.id()))) {
       if (ReclaimPlan.mayGo(claim, toPlan(r)) && !busy.contains(r.definition())
@@ -130,8 +130,8 @@ public final class Reclaimer {
     for (HostSnapshot h : onHosts) {
       long[] gone = leaving.getOrDefault(h.id(), new long[2]);
       long vcpus = h.allocatedVcpus() - gone[0] + request.vcpus()
-          - (long) Math.floor(h.capacityVcpus() * cpuOvercommit);
-      long memory = h.allocatedMemoryMb() - gone[1] + request.memoryMb() - h.capacityMemoryMb();
+          - (long) Math.floor(h.vcpuLimit(cpuOvercommit));
+      long memory = h.allocatedMemoryMb() - gone[1] + request.memoryMb() - h.memoryLimitMb();
       shortfalls.add(new ReclaimPlan.Shortfall(h.id(), (int) Math.max(vcpus, farm.vcpus()),
           Math.max(memory, farm.memoryMb())));
     }

@@ -63,9 +63,13 @@ public final class ReservationCheck {
     long freeMemory = 0;
     for (HostRecord h : hosts.list(tx)) {
       if (h.status() == HostRecord.HostStatus.UP) {
-        freeVcpus += Math.max(0, (long) Math.floor(h.capacityVcpus() * cpuOvercommit)
+        // Each host's own overcommit ratios, as the placement filters count its room.
+        double cpuRatio = h.cpuOvercommit() > 0 ? h.cpuOvercommit() : cpuOvercommit;
+        double memoryRatio = h.memoryOvercommit() > 0 ? h.memoryOvercommit() : 1.0;
+        freeVcpus += Math.max(0, (long) Math.floor(h.capacityVcpus() * cpuRatio)
             - h.allocatedVcpus());
-        freeMemory += Math.max(0, h.capacityMemoryMb() - h.allocatedMemoryMb());
+        freeMemory += Math.max(0, (long) (h.capacityMemoryMb() * memoryRatio)
+            - h.allocatedMemoryMb());
       }
     }
     long unusedVcpus = others.stream().mapToLong(Reserved::unusedVcpus).sum();
