@@ -16,6 +16,7 @@ import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.NodeResources;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.hypervisor.libvirt.QemuDomainDefinition.KernelBoot;
 import org.servicefarm.agent.hypervisor.storage.ConsoleTail;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
@@ -217,14 +218,14 @@ public final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public DomainStatus resume(String vmId, long generation) throws HypervisorException {
-    return resume(vmId, generation, notice -> { });
+    return resume(vmId, generation, notice -> { }, new WorkClock());
   }
 
   @Override
-  public DomainStatus resume(String vmId, long generation, Consumer<String> notice)
-      throws HypervisorException {
+  public DomainStatus resume(String vmId, long generation, Consumer<String> notice,
+      WorkClock clock) throws HypervisorException {
     return withGeneration("resume", require("resume", vmId), generation,
-        farmDomain -> boot.wake(farmDomain, notice));
+        farmDomain -> boot.wake(farmDomain, notice, clock));
   }
 
   @Override
