@@ -12,6 +12,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
+import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
 import org.servicefarm.e2e.support.BenchmarkTable;
 import org.servicefarm.e2e.support.FarmLogs;
@@ -123,7 +124,7 @@ class RealGuestBenchmark {
       FarmClient client = farm.client(Duration.ofMinutes(20));
       Path controllerLog = farm.dir().resolve("logs/controller.log");
       define(client, "bench-wake");
-      ServiceAccess access = client.requestService("bench-wake");
+      ServiceAccess access = firstRequest(client, "bench-wake");
       RealGuests.httpGet(access.endpoint(), PATIENCE);
       String load = loadAverage();
 
@@ -177,6 +178,24 @@ class RealGuestBenchmark {
           + millis(BenchmarkTable.median(overheads)) + " (goal ≤ 50 ms). Load average at the"
           + " start of the wakes: " + load + "; after: " + loadAverage() + ".");
       hopsTable.publish("real-guest-wake.md");
+    }
+  }
+
+  /**
+   * The service's first request, which composes its image: on a loaded machine that can outlast
+   * one request's wait (the build goes on), so the same key is sent again until it is answered.
+   */
+  private static ServiceAccess firstRequest(FarmClient client, String service) {
+    String key = "first-" + service;
+    long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
+    while (true) {
+      try {
+        return client.requestService(service, key);
+      } catch (FarmTimeoutException e) {
+        if (System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
     }
   }
 
