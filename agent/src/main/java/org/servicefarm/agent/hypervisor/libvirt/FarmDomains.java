@@ -153,6 +153,19 @@ final class FarmDomains {
     return ifStillThere(() -> status(farmDomain));
   }
 
+  /** The domain with {@code generation} recorded in its metadata (its persistent definition). */
+  static FarmDomain atGeneration(FarmDomain farmDomain, long generation)
+      throws LibvirtException {
+    DomainMetadata updated = farmDomain.metadata().atGeneration(generation);
+    if (updated == farmDomain.metadata()) {
+      return farmDomain;
+    }
+    farmDomain.domain().setMetadata(Domain.MetadataType.ELEMENT,
+        DomainMetadataXml.toSetMetadataXml(updated), DomainMetadataXml.PREFIX,
+        DomainMetadataXml.NAMESPACE, Domain.ModificationImpact.CONFIG);
+    return new FarmDomain(farmDomain.domain(), updated);
+  }
+
   static DomainStatus status(FarmDomain farmDomain) throws LibvirtException {
     Domain domain = farmDomain.domain();
     DomainState state = domain.getInfo().state;

@@ -224,8 +224,15 @@ public final class LibvirtHypervisor implements Hypervisor {
   @Override
   public DomainStatus resume(String vmId, long generation, Consumer<String> notice,
       WorkClock clock) throws HypervisorException {
-    return withGeneration("resume", require("resume", vmId), generation,
-        farmDomain -> boot.wake(farmDomain, notice, clock));
+    FarmDomain farmDomain = require("resume", vmId);
+    try {
+      boot.wake(farmDomain, notice, clock);
+      // Recorded after the restore, which waits for nothing else: a wake repeated after a crash
+      // in between is the same wake.
+      return FarmDomains.status(FarmDomains.atGeneration(farmDomain, generation));
+    } catch (LibvirtException e) {
+      throw failure("resume", vmId, e);
+    }
   }
 
   @Override
@@ -371,19 +378,12 @@ public final class LibvirtHypervisor implements Hypervisor {
   /** Records a newer generation in the domain's metadata, runs the action, reports the result. */
   private DomainStatus withGeneration(String action, FarmDomain farmDomain, long generation,
       DomainAction then) throws HypervisorException {
-    String vmId = farmDomain.vmId();
     try {
-      DomainMetadata updated = farmDomain.metadata().atGeneration(generation);
-      if (updated != farmDomain.metadata()) {
-        farmDomain.domain().setMetadata(Domain.MetadataType.ELEMENT,
-            DomainMetadataXml.toSetMetadataXml(updated), DomainMetadataXml.PREFIX,
-            DomainMetadataXml.NAMESPACE, Domain.ModificationImpact.CONFIG);
-        farmDomain = new FarmDomain(farmDomain.domain(), updated);
-      }
-      then.apply(farmDomain);
-      return FarmDomains.status(farmDomain);
+      FarmDomain updated = FarmDomains.atGeneration(farmDomain, generation);
+      then.apply(updated);
+      return FarmDomains.status(updated);
     } catch (LibvirtException e) {
-      throw failure(action, vmId, e);
+      throw failure(action, farmDomain.vmId(), e);
     }
   }
 
