@@ -229,7 +229,7 @@ public final class LibvirtHypervisor implements Hypervisor {
       boot.wake(farmDomain, notice, clock);
       // Recorded after the restore, which waits for nothing else: a wake repeated after a crash
       // in between is the same wake.
-      return FarmDomains.status(FarmDomains.atGeneration(farmDomain, generation));
+      return FarmDomains.status(FarmDomains.atGenerationOnceRunning(farmDomain, generation));
     } catch (LibvirtException e) {
       throw failure("resume", vmId, e);
     }
