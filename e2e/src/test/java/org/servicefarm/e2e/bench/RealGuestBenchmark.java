@@ -1,14 +1,23 @@
 package org.servicefarm.e2e.bench;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.client.FarmClient;
@@ -209,11 +218,11 @@ class RealGuestBenchmark {
   }
 
   private static String millis(Duration d) {
-    return String.format(java.util.Locale.ROOT, "%.1f ms", d.toNanos() / 1e6);
+    return String.format(Locale.ROOT, "%.1f ms", d.toNanos() / 1e6);
   }
 
-  private static String loadAverage() throws java.io.IOException {
-    String[] fields = java.nio.file.Files.readString(Path.of("/proc/loadavg")).split(" ");
+  private static String loadAverage() throws IOException {
+    String[] fields = Files.readString(Path.of("/proc/loadavg")).split(" ");
     return fields[0] + " / " + fields[1] + " / " + fields[2] + " (1 / 5 / 15 min)";
   }
 
@@ -233,11 +242,11 @@ class RealGuestBenchmark {
     static long await(String endpoint) throws InterruptedException {
       HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + endpoint + "/"))
           .timeout(Duration.ofSeconds(3)).build();
-      java.util.concurrent.CompletableFuture<Long> served =
-          new java.util.concurrent.CompletableFuture<>();
-      java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
-      java.util.concurrent.atomic.AtomicReference<String> last =
-          new java.util.concurrent.atomic.AtomicReference<>("no attempt");
+      CompletableFuture<Long> served =
+          new CompletableFuture<>();
+      AtomicInteger open = new AtomicInteger();
+      AtomicReference<String> last =
+          new AtomicReference<>("no attempt");
       long deadline = System.nanoTime() + PATIENCE.toNanos();
       while (!served.isDone() && System.nanoTime() < deadline) {
         if (open.get() < OPEN) {
@@ -252,10 +261,10 @@ class RealGuestBenchmark {
           });
         }
         try {
-          return served.get(EVERY_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException notYet) {
+          return served.get(EVERY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException notYet) {
           // the next attempt starts
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
           throw new IllegalStateException(e);
         }
       }
