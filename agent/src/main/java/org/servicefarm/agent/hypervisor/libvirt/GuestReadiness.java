@@ -52,7 +52,8 @@ final class GuestReadiness {
         if (leftMillis <= 0) {
           break;
         }
-        awaitChange(vmId, watch, Math.min(leftMillis, watch == null ? POLL_MILLIS : SAFETY_MILLIS));
+        awaitChange(vmId, watch, consoleLog.getFileName(),
+            Math.min(leftMillis, watch == null ? POLL_MILLIS : SAFETY_MILLIS));
       }
     } finally {
       closeQuietly(watch);
@@ -79,18 +80,30 @@ final class GuestReadiness {
     }
   }
 
-  /** Returns when the console's directory changed, or after {@code millis}. */
-  private static void awaitChange(String vmId, WatchService watch, long millis)
+  /**
+   * Returns when the console file changed, or after {@code millis}. Other guests' consoles in the
+   * same directory do not end the wait.
+   */
+  private static void awaitChange(String vmId, WatchService watch, Path console, long millis)
       throws HypervisorException {
     try {
       if (watch == null) {
         Thread.sleep(millis);
         return;
       }
-      WatchKey key = watch.poll(millis, TimeUnit.MILLISECONDS);
-      if (key != null) {
-        key.pollEvents();
+      long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+      long left;
+      while ((left = until - System.nanoTime()) > 0) {
+        WatchKey key = watch.poll(left, TimeUnit.NANOSECONDS);
+        if (key == null) {
+          return;
+        }
+        boolean ours = key.pollEvents().stream().anyMatch(event ->
+            event.kind() == StandardWatchEventKinds.OVERFLOW || console.equals(event.context()));
         key.reset();
+        if (ours) {
+          return;
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
