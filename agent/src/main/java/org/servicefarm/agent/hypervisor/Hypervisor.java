@@ -51,12 +51,11 @@ public interface Hypervisor extends AutoCloseable {
 
   /**
    * {@link #resume(String, long)}; when the saved memory is missing or unreadable the domain
-   * boots from its disk instead, and {@code notice} hears what was lost.
+   * boots from its disk instead, and {@code notice} hears what was lost. {@code clock} hears when
+   * the restore itself began and ended.
    */
-  default DomainStatus resume(String vmId, long generation, Consumer<String> notice)
-      throws HypervisorException {
-    return resume(vmId, generation);
-  }
+  DomainStatus resume(String vmId, long generation, Consumer<String> notice, WorkClock clock)
+      throws HypervisorException;
 
   /**
    * Stops the domain (dropping any managed save image), uploads it compressed to the controller's

@@ -5,8 +5,9 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.Hypervisor;
-import org.servicefarm.agent.hypervisor.InstallProgress;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.InstallProgress;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.images.ImageException;
 import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.api.v1.Command;
@@ -55,6 +56,15 @@ public final class CommandHandler {
 
   /** Runs the command; an install or restore tells {@code progress} how it goes. */
   public CommandResult execute(Command command, InstallProgress progress) {
+    return execute(command, progress, WorkClock.nowMicros());
+  }
+
+  /**
+   * As {@link #execute(Command, InstallProgress)} for a command taken off the stream at
+   * {@code receivedMicros} (microseconds since the Unix epoch): the result says when it was
+   * received and when the hypervisor's work began and ended, for the controller's timeline.
+   */
+  public CommandResult execute(Command command, InstallProgress progress, long receivedMicros) {
     long startedNanos = System.nanoTime();
     String vmId = command.getVmId();
     long generation = command.getGeneration();
@@ -62,7 +72,9 @@ public final class CommandHandler {
     CommandResult.Builder result = CommandResult.newBuilder()
         .setCommandId(command.getCommandId())
         .setVmId(vmId)
-        .setGeneration(generation);
+        .setGeneration(generation)
+        .setReceivedMicros(receivedMicros);
+    WorkClock clock = new WorkClock();
     // Reading the console changes nothing, so no generation of the VM's is at stake.
     OptionalLong newer = command.hasReadConsole() ? OptionalLong.empty()
         : generations.admit(vmId, generation);
@@ -71,7 +83,7 @@ public final class CommandHandler {
           "stale generation " + generation + " < " + newer.getAsLong());
     } else {
       try {
-        run(command, result, progress);
+        run(command, result, progress, clock);
         result.setOk(true);
       } catch (HypervisorException e) {
         Optional<String> unreachable = e.kind() == HypervisorException.Kind.HYPERVISOR
@@ -97,6 +109,7 @@ public final class CommandHandler {
             action + " of vm " + vmId + " failed unexpectedly: " + e);
       }
     }
+    result.setWorkStartedMicros(clock.startedMicros()).setWorkDoneMicros(clock.doneMicros());
     long nanos = System.nanoTime() - startedNanos;
     long millis = nanos / 1_000_000;
     observer.finished(action, result.getOk() ? "ok" : outcome(result.getErrorKind()), nanos);
@@ -107,8 +120,24 @@ public final class CommandHandler {
     return result.build();
   }
 
-  private void run(Command command, CommandResult.Builder result, InstallProgress progress)
-      throws HypervisorException, ImageException {
+  /** Runs the command; {@code clock} hears when the hypervisor's work began and ended. */
+  private void run(Command command, CommandResult.Builder result, InstallProgress progress,
+      WorkClock clock) throws HypervisorException, ImageException {
+    if (command.getActionCase() == Command.ActionCase.RESUME) {
+      // The hypervisor marks the restore itself, without the domain's look-up around it.
+      act(command, result, progress, clock);
+      return;
+    }
+    clock.started();
+    try {
+      act(command, result, progress, clock);
+    } finally {
+      clock.done();
+    }
+  }
+
+  private void act(Command command, CommandResult.Builder result, InstallProgress progress,
+      WorkClock clock) throws HypervisorException, ImageException {
     String vmId = command.getVmId();
     long generation = command.getGeneration();
     switch (command.getActionCase()) {
@@ -137,7 +166,8 @@ public final class CommandHandler {
       }
       case START -> result.setStatus(hypervisor.start(vmId, generation));
       case SUSPEND -> result.setStatus(hypervisor.suspend(vmId, generation));
-      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation, result::setNotice));
+      case RESUME -> result.setStatus(hypervisor.resume(vmId, generation, result::setNotice,
+          clock));
       case ARCHIVE -> result.setArchiveRef(hypervisor.archive(vmId, generation))
           .setStatus(gone(vmId, generation));
       case RESTORE -> {

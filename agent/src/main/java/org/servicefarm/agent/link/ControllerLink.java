@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.servicefarm.agent.hypervisor.Hypervisor;
 import org.servicefarm.agent.images.ManifestVerifier;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.load.HostLoadProbe;
 import org.servicefarm.api.v1.AgentControlGrpc;
 import org.servicefarm.api.v1.AgentMessage;
@@ -253,13 +254,16 @@ public final class ControllerLink implements AutoCloseable {
             command.getVmId());
         return;
       }
+      // Taken off the stream now: the time in the queue behind the VM's earlier commands is
+      // part of the command's timeline.
+      long receivedMicros = WorkClock.nowMicros();
       vmExecutor.submit(command.getVmId(), () -> {
         // Progress that cannot be delivered is dropped: the result says how the command ended.
         CommandProgressReporter progress = new CommandProgressReporter(command.getCommandId(),
             command.getVmId(),
             p -> writer.send(AgentMessage.newBuilder().setProgress(p).build()), System::nanoTime);
         AgentMessage result =
-            AgentMessage.newBuilder().setResult(commands.execute(command, progress)).build();
+            AgentMessage.newBuilder().setResult(commands.execute(command, progress, receivedMicros)).build();
         if (!writer.send(result)) {
           log.info("result of command {} not delivered: the stream to {} has ended; the next"
               + " registration reports vm {} as it is", command.getCommandId(), target,

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.agent.hypervisor.DomainSpec;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
 import org.servicefarm.agent.hypervisor.libvirt.HostSettings;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
@@ -43,7 +44,9 @@ import org.servicefarm.api.v1.InstallVm;
 import org.servicefarm.api.v1.LoadReport;
 import org.servicefarm.api.v1.PowerState;
 import org.servicefarm.api.v1.Register;
+import org.servicefarm.api.v1.ResumeVm;
 import org.servicefarm.api.v1.StartVm;
+import org.servicefarm.api.v1.SuspendVm;
 
 /** The agent's link against an in-process controller, with libvirt's test driver below it. */
 class ControllerLinkTest {
@@ -161,6 +164,33 @@ class ControllerLinkTest {
     assertEquals(8080, started.getStatus().getPorts(0).getGuestPort());
     int hostPort = started.getStatus().getPorts(0).getHostPort();
     assertTrue(hostPort >= 20000 && hostPort <= 29999, "host port " + hostPort);
+  }
+
+  @Test
+  void aWakesResultSaysWhenItWasReceivedAndWhenTheRestoreBeganAndEnded() throws Exception {
+    link.start();
+    next(controller.registrations, "registration");
+    String vmId = vmId("sleeper");
+    controller.send(install(vmId, 1, 8080));
+    controller.send(start(vmId, 1));
+    controller.send(Command.newBuilder().setCommandId("suspend-2").setVmId(vmId)
+        .setGeneration(2).setSuspend(SuspendVm.getDefaultInstance()).build());
+    long sentMicros = WorkClock.nowMicros();
+    controller.send(Command.newBuilder().setCommandId("resume-3").setVmId(vmId)
+        .setGeneration(3).setResume(ResumeVm.getDefaultInstance()).build());
+
+    CommandResult woken = null;
+    for (int i = 0; i < 4; i++) {
+      woken = next(controller.results, "result " + i);
+    }
+    long answeredMicros = WorkClock.nowMicros();
+    assertEquals("resume-3", woken.getCommandId());
+    assertTrue(woken.getOk(), woken.getError());
+    assertEquals(PowerState.POWER_STATE_RUNNING, woken.getStatus().getPower());
+    // Each hop no earlier than the one before: the controller lays them out as a timeline.
+    List<Long> hops = List.of(sentMicros, woken.getReceivedMicros(), woken.getWorkStartedMicros(),
+        woken.getWorkDoneMicros(), answeredMicros);
+    assertEquals(hops.stream().sorted().toList(), hops, "hops out of order: " + hops);
   }
 
   @Test

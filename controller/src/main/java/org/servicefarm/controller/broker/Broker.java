@@ -22,6 +22,7 @@ import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationResult;
 import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.operations.WakeTimelines;
 import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.reconcile.Failpoints;
 import org.servicefarm.controller.reconcile.Reconciler;
@@ -89,6 +90,7 @@ public final class Broker {
       int leaseTtlSeconds, Duration wait) {
     // A keyed request is recorded as an operation, which a no_wait repeat of it can follow.
     UUID operationId = idempotencyKey.keyed() ? UUID.randomUUID() : null;
+    long requestedMicros = WakeTimelines.nowMicros();
     RequestDecider.Outcome outcome =
         decider.decide(service, idempotencyKey, leaseTtlSeconds, wait, operationId);
     if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
@@ -101,8 +103,21 @@ public final class Broker {
       // Its operation, if any, was recorded READY by the deciding transaction.
       return CompletableFuture.completedFuture(decision.answer());
     }
+    // A wake's hops are timed from here to the answer; see WakeTimelines.
+    WakeTimelines.Timeline wake = decision.vm().state() == VmState.SLEEPING
+        ? tracker.wakes().begin(decision.vm().id(), requestedMicros) : null;
+    if (wake != null) {
+      tracker.wakes().mark(decision.vm().id(), WakeTimelines.Hop.DECIDED);
+    }
+    // Pushed, not polled: the kick runs the VM's step now, and the step's commit wakes the
+    // waiter below (VmStateWatcher); the reconcile sweep is only the safety net.
     reconciler.kick(decision.vm().id());
-    return answerWhenActive(decision, service, idempotencyKey, operationId, wait);
+    CompletableFuture<Granted> answer =
+        answerWhenActive(decision, service, idempotencyKey, operationId, wait);
+    if (wake != null) {
+      answer.whenComplete((granted, failure) -> tracker.wakes().end(wake, failure == null));
+    }
+    return answer;
   }
 
   /**
@@ -114,6 +129,7 @@ public final class Broker {
       String service, RequestKey idempotencyKey, UUID operationId, Duration wait) {
     return waiter.whenSettled(decision.vm().id(), wait)
         .thenApply(vm -> {
+          tracker.wakes().mark(vm.id(), WakeTimelines.Hop.RECORDED_ACTIVE);
           Failpoints.hit("provision.answering");
           record Answered(Granted granted, Optional<OperationRow> operation) {}
           Answered answered = db.inTransaction(tx -> {
@@ -123,6 +139,7 @@ public final class Broker {
                 : tracker.succeeded(tx, operationId, result(granted)));
           });
           answered.operation().ifPresent(tracker::published);
+          tracker.wakes().mark(vm.id(), WakeTimelines.Hop.ANSWERED);
           return answered.granted();
         })
         .whenComplete((granted, failure) -> {

@@ -13,7 +13,6 @@ import org.servicefarm.controller.db.VmListings;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.model.FarmException;
 import org.servicefarm.controller.model.VmRecord;
-import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.reconcile.VmStateWatcher;
 
@@ -113,14 +112,12 @@ public final class VmWaiter {
           + vm.state() + (vm.failureReason() == null ? "" : ": " + vm.failureReason())
           + " (wanted " + vm.desiredState() + ")");
     }
-    VmListings.VmView view = listings.views(tx, java.util.List.of(vm)).get(0);
-    Optional<VmServiceRecord> offer =
-        view.offers().stream().filter(o -> o.service().equals(service)).findFirst();
-    if (offer.isEmpty() || offer.get().hostPort() == null || view.hostAddress() == null) {
+    Optional<VmListings.ServiceAccess> offer = listings.serviceAccess(tx, vmId, service);
+    if (offer.isEmpty() || offer.get().hostPort() == null || offer.get().hostAddress() == null) {
       throw new FarmException.Unavailable("VM " + vmId + " is ACTIVE but its host forwards no port"
           + " for service '" + service + "'");
     }
-    return new Broker.Granted(vmId, service, view.hostAddress(), offer.get().hostPort(),
+    return new Broker.Granted(vmId, service, offer.get().hostAddress(), offer.get().hostPort(),
         vm.state(), created);
   }
 

@@ -76,6 +76,22 @@ public final class VmListings {
         });
   }
 
+  /** Where a VM's service is reached: the host's address and the forwarded port, each maybe null. */
+  public record ServiceAccess(String hostAddress, Integer hostPort) {}
+
+  /**
+   * The VM's access to one service in one statement (the answer to a request that waited: no
+   * other VM, host or lease is read); empty when the VM does not offer it.
+   */
+  public java.util.Optional<ServiceAccess> serviceAccess(Database.Tx tx, UUID vmId, String service)
+      throws SQLException {
+    return tx.queryOne(
+        "SELECT h.address, s.host_port FROM vm_services s JOIN vms v ON v.id = s.vm_id"
+            + " LEFT JOIN hosts h ON h.id = v.host_id WHERE s.vm_id = ? AND s.service = ?",
+        rs -> new ServiceAccess(rs.getString(1), Rows.nullableInt(rs, "host_port")),
+        vmId, service);
+  }
+
   public List<VmView> views(Database.Tx tx, List<VmRecord> vms) throws SQLException {
     if (vms.isEmpty()) {
       return List.of();

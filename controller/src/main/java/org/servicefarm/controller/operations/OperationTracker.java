@@ -43,6 +43,7 @@ public final class OperationTracker {
   private final Function<Throwable, Status> statuses;
   private final Consumer<OperationRow> finished;
   private final Map<UUID, List<Consumer<OperationRow>>> listeners = new ConcurrentHashMap<>();
+  private final WakeTimelines wakes = new WakeTimelines();
 
   /** @param statuses the status a failure answers a caller, as the API maps it */
   public OperationTracker(Database db, OperationRepository operations,
@@ -60,6 +61,11 @@ public final class OperationTracker {
     this.operations = operations;
     this.statuses = statuses;
     this.finished = finished;
+  }
+
+  /** The hop times of the wakes requests are waiting for, which the broker and steps mark. */
+  public WakeTimelines wakes() {
+    return wakes;
   }
 
   // ---- the reconciler's side: what the VM is doing now ----

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.servicefarm.api.v1.Command;
 import org.servicefarm.api.v1.CommandResult;
 import org.servicefarm.api.v1.DomainStatus;
@@ -13,6 +14,7 @@ import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 import org.servicefarm.controller.operations.OperationTracker;
+import org.servicefarm.controller.operations.WakeTimelines;
 
 /**
  * START, RESUME and SUSPEND: a VM booted or woken (recorded ACTIVE with the ports its guest
@@ -44,8 +46,15 @@ final class PowerStep {
   }
 
   boolean resume(VmRecord vm) {
+    WakeTimelines wakes = operations.wakes();
+    wakes.mark(vm.id(), WakeTimelines.Hop.COMMAND_SENT);
+    Optional<CompletableFuture<CommandResult>> sent =
+        transitions.sendAsync(vm, commands.resume(vm), timeout);
+    // The requests' phase is written while the host restores, not before it is asked to.
     operations.entered(vm.id(), OperationPhase.WAKING, "waking on host " + vm.hostId());
-    return activate(vm, commands.resume(vm), VmState.SLEEPING, "woken from managed save");
+    Optional<CommandResult> result = sent.map(StepTransitions::await);
+    result.ifPresent(r -> wakes.agentAnswered(vm.id(), r));
+    return activate(vm, result, VmState.SLEEPING, "woken from managed save");
   }
 
   boolean suspend(VmRecord vm) {
@@ -62,7 +71,12 @@ final class PowerStep {
   }
 
   private boolean activate(VmRecord vm, Command command, VmState from, String cause) {
-    Optional<CommandResult> result = transitions.send(vm, command, timeout);
+    return activate(vm, transitions.send(vm, command, timeout), from, cause);
+  }
+
+  /** Records what the command's result says: ACTIVE with its ports, or FAILED. */
+  private boolean activate(VmRecord vm, Optional<CommandResult> result, VmState from,
+      String cause) {
     if (result.isEmpty()) {
       return false;
     }

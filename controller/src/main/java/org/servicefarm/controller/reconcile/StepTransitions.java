@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
@@ -61,12 +62,36 @@ final class StepTransitions {
    */
   Optional<CommandResult> send(VmRecord vm, Command command, Duration timeout,
       Consumer<CommandProgress> progress) {
+    return sendAsync(vm, command, timeout, progress).map(StepTransitions::await);
+  }
+
+  /**
+   * Sends the command without waiting for its result, so the caller can do other work while the
+   * host works; empty when the VM has no host. {@link #await} waits for the result.
+   *
+   * @throws FarmException.Unavailable when the host is not connected
+   */
+  Optional<CompletableFuture<CommandResult>> sendAsync(VmRecord vm, Command command,
+      Duration timeout) {
+    return sendAsync(vm, command, timeout, null);
+  }
+
+  private Optional<CompletableFuture<CommandResult>> sendAsync(VmRecord vm, Command command,
+      Duration timeout, Consumer<CommandProgress> progress) {
     if (vm.hostId() == null) {
       return Optional.empty();
     }
-    AgentCommands.ConnectedAgent agent = agentOf(vm);
+    return Optional.of(agentOf(vm).send(command, timeout, progress));
+  }
+
+  /**
+   * The result of a command sent with {@link #sendAsync}.
+   *
+   * @throws FarmException.Unavailable when the host went or did not answer in time
+   */
+  static CommandResult await(CompletableFuture<CommandResult> sent) {
     try {
-      return Optional.of(agent.send(command, timeout, progress).join());
+      return sent.join();
     } catch (CompletionException e) {
       if (e.getCause() instanceof FarmException farm) {
         throw farm;

@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -12,6 +14,7 @@ import java.util.regex.Pattern;
 public final class FarmLogs {
   private static final Pattern BUILT = Pattern.compile("built image \\S+ in ([\\d.]+) s: compose "
       + "([\\d.]+) s, filesystem ([\\d.]+) s, convert ([\\d.]+) s, store ([\\d.]+) s");
+  private static final Pattern HOP = Pattern.compile("([A-Za-z ]+) \\+(-?[\\d.]+) ms");
   private static final Pattern CACHED = Pattern.compile("cached image .* in (\\d+) ms");
 
   private FarmLogs() {}
@@ -59,6 +62,31 @@ public final class FarmLogs {
       throw new AssertionError("no successful " + action + " of " + vmId + " in " + agentLog);
     }
     return found;
+  }
+
+  /**
+   * The hops of the newest wake of the VM the controller logged ("wake timeline of VM …"): each
+   * hop's name and its time from the request, in the order they happened.
+   */
+  public static Map<String, Duration> wakeTimeline(Path controllerLog, String vmId)
+      throws IOException {
+    String marker = "wake timeline of VM " + vmId + ": ";
+    String found = null;
+    for (String line : Files.readAllLines(controllerLog)) {
+      int at = line.indexOf(marker);
+      if (at >= 0) {
+        found = line.substring(at + marker.length());
+      }
+    }
+    if (found == null) {
+      throw new AssertionError("no wake timeline of VM " + vmId + " in " + controllerLog);
+    }
+    Map<String, Duration> hops = new LinkedHashMap<>();
+    Matcher m = HOP.matcher(found);
+    while (m.find()) {
+      hops.put(m.group(1).trim(), Duration.ofNanos(Math.round(Double.parseDouble(m.group(2)) * 1e6)));
+    }
+    return hops;
   }
 
   public static int lineCount(Path log) throws IOException {

@@ -9,6 +9,7 @@ import org.libvirt.Domain;
 import org.libvirt.DomainInfo.DomainState;
 import org.libvirt.LibvirtException;
 import org.servicefarm.agent.hypervisor.HypervisorException;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +46,17 @@ final class DomainBoot {
    * Starts the domain from its saved memory; when that image is missing or unreadable, boots it
    * from its disk and tells {@code notice} what was lost.
    */
-  void wake(FarmDomain farmDomain, Consumer<String> notice)
+  void wake(FarmDomain farmDomain, Consumer<String> notice, WorkClock clock)
+      throws LibvirtException, HypervisorException {
+    clock.started();
+    try {
+      wake(farmDomain, notice);
+    } finally {
+      clock.done();
+    }
+  }
+
+  private void wake(FarmDomain farmDomain, Consumer<String> notice)
       throws LibvirtException, HypervisorException {
     Domain domain = farmDomain.domain();
     String vmId = farmDomain.vmId();

@@ -153,6 +153,35 @@ final class FarmDomains {
     return ifStillThere(() -> status(farmDomain));
   }
 
+  /** The domain with {@code generation} recorded in its metadata (its persistent definition). */
+  static FarmDomain atGeneration(FarmDomain farmDomain, long generation)
+      throws LibvirtException {
+    DomainMetadata updated = farmDomain.metadata().atGeneration(generation);
+    if (updated == farmDomain.metadata()) {
+      return farmDomain;
+    }
+    farmDomain.domain().setMetadata(Domain.MetadataType.ELEMENT,
+        DomainMetadataXml.toSetMetadataXml(updated), DomainMetadataXml.PREFIX,
+        DomainMetadataXml.NAMESPACE, Domain.ModificationImpact.CONFIG);
+    return new FarmDomain(farmDomain.domain(), updated);
+  }
+
+  /**
+   * {@link #atGeneration} for a domain a command has just started: its guest runs whether or not
+   * the generation is written, so a failed write is logged, not made the command's failure (the
+   * controller would record a running VM FAILED); the next command that changes the domain
+   * writes its own generation.
+   */
+  static FarmDomain atGenerationOnceRunning(FarmDomain farmDomain, long generation) {
+    try {
+      return atGeneration(farmDomain, generation);
+    } catch (LibvirtException e) {
+      log.warn("vm {} runs, but its generation {} was not recorded in its definition: {}",
+          farmDomain.vmId(), generation, LibvirtErrors.describe(e));
+      return farmDomain;
+    }
+  }
+
   static DomainStatus status(FarmDomain farmDomain) throws LibvirtException {
     Domain domain = farmDomain.domain();
     DomainState state = domain.getInfo().state;

@@ -16,6 +16,7 @@ import org.servicefarm.agent.hypervisor.HypervisorException;
 import org.servicefarm.agent.hypervisor.HypervisorException.Kind;
 import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.NodeResources;
+import org.servicefarm.agent.hypervisor.WorkClock;
 import org.servicefarm.agent.hypervisor.libvirt.QemuDomainDefinition.KernelBoot;
 import org.servicefarm.agent.hypervisor.storage.ConsoleTail;
 import org.servicefarm.agent.hypervisor.storage.DiskStore;
@@ -217,14 +218,21 @@ public final class LibvirtHypervisor implements Hypervisor {
 
   @Override
   public DomainStatus resume(String vmId, long generation) throws HypervisorException {
-    return resume(vmId, generation, notice -> { });
+    return resume(vmId, generation, notice -> { }, new WorkClock());
   }
 
   @Override
-  public DomainStatus resume(String vmId, long generation, Consumer<String> notice)
-      throws HypervisorException {
-    return withGeneration("resume", require("resume", vmId), generation,
-        farmDomain -> boot.wake(farmDomain, notice));
+  public DomainStatus resume(String vmId, long generation, Consumer<String> notice,
+      WorkClock clock) throws HypervisorException {
+    FarmDomain farmDomain = require("resume", vmId);
+    try {
+      boot.wake(farmDomain, notice, clock);
+      // Recorded after the restore, which waits for nothing else: a wake repeated after a crash
+      // in between is the same wake.
+      return FarmDomains.status(FarmDomains.atGenerationOnceRunning(farmDomain, generation));
+    } catch (LibvirtException e) {
+      throw failure("resume", vmId, e);
+    }
   }
 
   @Override
@@ -370,19 +378,12 @@ public final class LibvirtHypervisor implements Hypervisor {
   /** Records a newer generation in the domain's metadata, runs the action, reports the result. */
   private DomainStatus withGeneration(String action, FarmDomain farmDomain, long generation,
       DomainAction then) throws HypervisorException {
-    String vmId = farmDomain.vmId();
     try {
-      DomainMetadata updated = farmDomain.metadata().atGeneration(generation);
-      if (updated != farmDomain.metadata()) {
-        farmDomain.domain().setMetadata(Domain.MetadataType.ELEMENT,
-            DomainMetadataXml.toSetMetadataXml(updated), DomainMetadataXml.PREFIX,
-            DomainMetadataXml.NAMESPACE, Domain.ModificationImpact.CONFIG);
-        farmDomain = new FarmDomain(farmDomain.domain(), updated);
-      }
-      then.apply(farmDomain);
-      return FarmDomains.status(farmDomain);
+      FarmDomain updated = FarmDomains.atGeneration(farmDomain, generation);
+      then.apply(updated);
+      return FarmDomains.status(updated);
     } catch (LibvirtException e) {
-      throw failure(action, vmId, e);
+      throw failure(action, farmDomain.vmId(), e);
     }
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -28,6 +29,26 @@ class GuestReadinessTest {
     GuestReadiness.await("vm-1", console, Duration.ofSeconds(10));
     guest.join();
     assertTrue(Files.readString(console).contains(GuestReadiness.READY_MARKER));
+  }
+
+  @Test
+  void findsTheMarkerWrittenInPiecesAfterMuchBootOutput() throws Exception {
+    Path console = dir.resolve("console.log");
+    String half = GuestReadiness.READY_MARKER.substring(0, 7);
+    CompletableFuture<Void> guest = CompletableFuture.runAsync(() -> {
+      try {
+        Files.writeString(console, "kernel line\n".repeat(20_000));
+        Thread.sleep(200);
+        Files.writeString(console, half, StandardOpenOption.APPEND);
+        Thread.sleep(200);
+        Files.writeString(console, GuestReadiness.READY_MARKER.substring(7) + "\n",
+            StandardOpenOption.APPEND);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    GuestReadiness.await("vm-3", console, Duration.ofSeconds(10));
+    guest.join();
   }
 
   @Test
