@@ -2,13 +2,11 @@ package org.servicefarm.client;
 
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
-import io.grpc.ManagedChannel;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.servicefarm.api.v1.DeleteServiceResponse;
 import org.servicefarm.api.v1.Event;
@@ -45,7 +43,7 @@ public final class FarmClient implements AutoCloseable {
 
   private final FarmClientOptions options;
   /** The channel this client opened and must close; null when the caller owns the channel. */
-  private final ManagedChannel ownedChannel;
+  private final OwnedChannel ownedChannel;
   private final WatchCalls watches;
   private final BrokerReadCalls brokerReads;
   private final RequestCalls requests;
@@ -70,7 +68,7 @@ public final class FarmClient implements AutoCloseable {
     this(channel, options, null);
   }
 
-  private FarmClient(Channel channel, FarmClientOptions options, ManagedChannel ownedChannel) {
+  private FarmClient(Channel channel, FarmClientOptions options, OwnedChannel ownedChannel) {
     this.options = Objects.requireNonNull(options, "options");
     this.ownedChannel = ownedChannel;
     Channel authorized = options.bearerToken().isEmpty() && options.project().isEmpty() ? channel
@@ -108,8 +106,8 @@ public final class FarmClient implements AutoCloseable {
    * @throws IllegalArgumentException when the trust certificate cannot be used
    */
   public static FarmClient connect(FarmClientOptions options) {
-    ManagedChannel channel = NettyChannels.open(options);
-    return new FarmClient(channel, options, channel);
+    OwnedChannel owned = NettyChannels.open(options);
+    return new FarmClient(owned.channel(), options, owned);
   }
 
   /** Creating, listing and revoking bearer tokens (admin tokens only). */
@@ -474,17 +472,8 @@ public final class FarmClient implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (ownedChannel == null) {
-      return;
-    }
-    ownedChannel.shutdown();
-    try {
-      if (!ownedChannel.awaitTermination(5, TimeUnit.SECONDS)) {
-        ownedChannel.shutdownNow();
-      }
-    } catch (InterruptedException e) {
-      ownedChannel.shutdownNow();
-      Thread.currentThread().interrupt();
+    if (ownedChannel != null) {
+      ownedChannel.close();
     }
   }
 }

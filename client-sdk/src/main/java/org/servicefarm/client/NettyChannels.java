@@ -1,8 +1,12 @@
 package org.servicefarm.client;
 
-import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.nio.file.Path;
 import javax.net.ssl.SSLException;
 
@@ -11,8 +15,15 @@ final class NettyChannels {
 
   private NettyChannels() {}
 
-  static ManagedChannel open(FarmClientOptions options) {
-    NettyChannelBuilder builder = NettyChannelBuilder.forAddress(options.host(), options.port());
+  /**
+   * The channel runs on an event loop of its own, one daemon thread (a channel's connection uses
+   * one loop anyway), which closing the client stops; see {@link OwnedChannel}.
+   */
+  static OwnedChannel open(FarmClientOptions options) {
+    EventLoopGroup eventLoop = new MultiThreadIoEventLoopGroup(1,
+        new DefaultThreadFactory("servicefarm-client", true), NioIoHandler.newFactory());
+    NettyChannelBuilder builder = NettyChannelBuilder.forAddress(options.host(), options.port())
+        .eventLoopGroup(eventLoop).channelType(NioSocketChannel.class);
     if (options.usesPlaintext()) {
       builder.usePlaintext();
     } else if (options.trustCertificate().isPresent()) {
@@ -20,7 +31,12 @@ final class NettyChannels {
     } else {
       builder.useTransportSecurity(); // the JVM's trusted roots
     }
-    return builder.build();
+    try {
+      return new OwnedChannel(builder.build(), eventLoop);
+    } catch (RuntimeException e) {
+      eventLoop.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+      throw e;
+    }
   }
 
   private static io.netty.handler.ssl.SslContext sslContextTrusting(Path caCertificate) {
