@@ -66,7 +66,7 @@ final class LifecyclePart implements AutoCloseable {
         config.commandTimeout(), config.longCommandTimeout(), placement.digests,
         imageId -> images.ensureBuilt(
             db.inTransaction(tx -> p.images.find(tx, imageId)).orElseThrow()),
-        operations, placement.restores, p.events);
+        operations, placement.restores, p.events, ref -> archiveBytes(blobs, ref));
     this.reconciler = new Reconciler(p.leaderDb, p.vms, steps, watcher, config.reconcileThreads(),
         new ReclaimRepository(), operations);
     this.drainer = new HostDrainer(p.leaderDb, p.hosts, p.vms, p.events, reconciler);
@@ -77,6 +77,24 @@ final class LifecyclePart implements AutoCloseable {
         reconciler, config.livenessTimeout(), config.loadPersistInterval());
     this.idleLadder = new IdleLadder(p.leaderDb, p.catalog, p.vms, p.leases,
         placement.provisioner, reconciler);
+  }
+
+  /** An archive's size as the image store holds it ("sha256:DIGEST"); -1 for another form. */
+  private static long archiveBytes(BlobStorage blobs, String archiveRef) {
+    String prefix = "sha256:";
+    if (archiveRef == null || !archiveRef.startsWith(prefix)) {
+      return -1;
+    }
+    try {
+      return blobs.stat(archiveRef.substring(prefix.length()))
+          .map(org.servicefarm.controller.images.BlobStore.BlobInfo::sizeBytes).orElse(-1L);
+    } catch (RuntimeException storeUnreachable) {
+      // The archive is stored and recorded either way; only its count in the quota waits for
+      // the VM's next archive.
+      java.util.logging.Logger.getLogger(LifecyclePart.class.getName()).warning(
+          "cannot read the size of archive " + archiveRef + ": " + storeUnreachable);
+      return -1;
+    }
   }
 
   @Override

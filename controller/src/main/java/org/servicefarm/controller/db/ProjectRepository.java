@@ -25,6 +25,12 @@ public final class ProjectRepository {
       + " AND (desired_state IN ('ACTIVE', 'SLEEPING') OR return_to IS NOT NULL)";
 
   /**
+   * VMs whose archive the image store keeps (BlobReferences: the VM's archive_ref, until it is
+   * deleted; a restored VM keeps its newest archive): its bytes are the project's stored bytes.
+   */
+  static final String KEEPS_ARCHIVE = "state <> 'DELETED' AND archive_bytes IS NOT NULL";
+
+  /**
    * A new project; empty when the name is taken by a live or a deleted project (a deleted one's
    * name is not given out again: its history still names it).
    */
@@ -100,9 +106,11 @@ public final class ProjectRepository {
             + " (SELECT COALESCE(sum(vcpus), 0) FROM vms WHERE project = ? AND " + RESIDENT + "),"
             + " (SELECT COALESCE(sum(memory_mb), 0) FROM vms WHERE project = ? AND " + RESIDENT + "),"
             + " (SELECT count(*) FROM vms WHERE project = ? AND " + RESIDENT + "),"
-            + " (SELECT COALESCE(sum(size_bytes), 0) FROM images WHERE project = ?)",
+            + " (SELECT COALESCE(sum(size_bytes), 0) FROM images WHERE project = ?)"
+            + " + (SELECT COALESCE(sum(archive_bytes), 0) FROM vms WHERE project = ? AND "
+            + KEEPS_ARCHIVE + ")",
         rs -> new Usage(rs.getInt(1), rs.getLong(2), rs.getInt(3), rs.getLong(4)),
-        name, name, name, name).orElse(Usage.NONE);
+        name, name, name, name, name).orElse(Usage.NONE);
   }
 
   /** A live project with its quota and usage, for metrics. */
@@ -117,8 +125,10 @@ public final class ProjectRepository {
             + " LEFT JOIN (SELECT project, sum(vcpus) AS vcpus, sum(memory_mb) AS memory_mb,"
             + "   count(*) AS n FROM vms WHERE " + RESIDENT + " GROUP BY project) v"
             + "   ON v.project = p.name"
-            + " LEFT JOIN (SELECT project, sum(size_bytes) AS bytes FROM images"
-            + "   WHERE project IS NOT NULL GROUP BY project) i ON i.project = p.name"
+            + " LEFT JOIN (SELECT project, sum(bytes) AS bytes FROM ("
+            + "   SELECT project, size_bytes AS bytes FROM images WHERE project IS NOT NULL"
+            + "   UNION ALL SELECT project, archive_bytes FROM vms WHERE " + KEEPS_ARCHIVE
+            + " ) stored GROUP BY project) i ON i.project = p.name"
             + " WHERE p.deleted_at IS NULL ORDER BY p.name",
         rs -> new Census(MAPPER.map(rs), new Usage(rs.getInt("used_vcpus"),
             rs.getLong("used_memory_mb"), rs.getInt("used_vms"), rs.getLong("used_bytes"))));

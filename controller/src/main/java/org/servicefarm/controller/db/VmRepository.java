@@ -270,6 +270,11 @@ public final class VmRepository {
     tx.update("UPDATE vm_services SET host_port = NULL WHERE vm_id = ?", vmId);
   }
 
+  /** The size of the archive the VM's archive_ref names, for its project's stored bytes. */
+  public void setArchiveBytes(Database.Tx tx, UUID vmId, long bytes) throws SQLException {
+    tx.update("UPDATE vms SET archive_bytes = ? WHERE id = ?", bytes, vmId);
+  }
+
   public void touch(Database.Tx tx, UUID vmId) throws SQLException {
     tx.update("UPDATE vms SET last_used_at = now() WHERE id = ?", vmId);
   }

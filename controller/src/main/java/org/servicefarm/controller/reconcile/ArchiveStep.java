@@ -26,12 +26,14 @@ final class ArchiveStep {
   private final AgentCommands agents;
   private final RestorePlacement restores;
   private final FailedMoves failedMoves;
+  private final ReconcileSteps.ArchiveSizes archiveSizes;
   private final Duration shortTimeout;
   private final Duration longTimeout;
 
   ArchiveStep(StepTransitions transitions, CommandFactory commands, VmRepository vms,
       OfferRecorder offers, AgentCommands agents, RestorePlacement restores,
-      FailedMoves failedMoves, Duration shortTimeout, Duration longTimeout) {
+      FailedMoves failedMoves, ReconcileSteps.ArchiveSizes archiveSizes, Duration shortTimeout,
+      Duration longTimeout) {
     this.transitions = transitions;
     this.commands = commands;
     this.vms = vms;
@@ -39,6 +41,7 @@ final class ArchiveStep {
     this.agents = agents;
     this.restores = restores;
     this.failedMoves = failedMoves;
+    this.archiveSizes = archiveSizes;
     this.shortTimeout = shortTimeout;
     this.longTimeout = longTimeout;
   }
@@ -65,6 +68,8 @@ final class ArchiveStep {
     }
     String fromHost = current.hostId();
     String archiveRef = result.get().getArchiveRef();
+    // Read before the transaction: the store may be a network away (S3).
+    long archiveBytes = archiveSizes.bytesOf(archiveRef);
     boolean archived = transitions.commit(tx -> {
       Optional<VmRecord> moved = vms.transition(tx, vm.id(), EnumSet.of(VmState.ARCHIVING),
           VmState.ARCHIVED, "archived from host " + fromHost,
@@ -73,6 +78,9 @@ final class ArchiveStep {
         return moved;
       }
       offers.clearHostPorts(tx, vm.id());
+      if (archiveBytes >= 0) {
+        vms.setArchiveBytes(tx, vm.id(), archiveBytes); // the project's stored bytes
+      }
       commands.signArchive(tx, vm.id(), archiveRef);
       // A VM archived to leave a draining host is placed elsewhere in the same commit.
       return Optional.of(restores.afterArchived(tx, moved.get(), fromHost));

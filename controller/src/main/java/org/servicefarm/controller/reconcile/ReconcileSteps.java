@@ -30,6 +30,12 @@ public final class ReconcileSteps {
     void ensureReady(java.util.UUID imageId);
   }
 
+  /** The size of the archive a reference names in the image store; -1 when it cannot say. */
+  @FunctionalInterface
+  public interface ArchiveSizes {
+    long bytesOf(String archiveRef);
+  }
+
   /**
    * @param shortTimeout how long a start, wake or sleep may take on the host
    * @param longTimeout how long an install, archive, restore or delete may take on the host
@@ -47,7 +53,8 @@ public final class ReconcileSteps {
       ImageBuilds builds,
       OperationTracker operations,
       RestorePlacement restores,
-      EventRepository events) {
+      EventRepository events,
+      ArchiveSizes archiveSizes) {
     StepTransitions transitions = new StepTransitions(db, vms, offers, agents, watcher);
     DiskLoss diskLoss = new DiskLoss(db, vms, events, offers, watcher);
     FailedMoves failedMoves = new FailedMoves(db, vms, events, watcher);
@@ -56,7 +63,7 @@ public final class ReconcileSteps {
     this.power = new PowerStep(transitions, commands, offers, vms, operations, failedMoves,
         shortTimeout);
     this.archive = new ArchiveStep(transitions, commands, vms, offers, agents, restores,
-        failedMoves, shortTimeout, longTimeout);
+        failedMoves, archiveSizes, shortTimeout, longTimeout);
     this.restore = new RestoreStep(transitions, commands, restores, operations, failedMoves,
         longTimeout);
     this.delete = new DeleteStep(transitions, commands, longTimeout);

@@ -144,4 +144,41 @@ class ProjectQuotaIntegrationTest {
             .setImage("team-disk").setPort(80).build()));
     assertEquals(Status.Code.NOT_FOUND, hidden.code(), hidden.getMessage());
   }
+
+  @Test
+  void anArchiveCountsToItsProjectsStoredBytesUntilItsVmIsDeleted() throws Exception {
+    admin.projects().create("archives", ProjectQuota.newBuilder().setStoredBytes(1).build());
+    admin.defineService(ServiceDefinition.newBuilder().setName("archived-web")
+        .addPackages("busybox").setPort(80).setVcpus(1).setMemoryMb(64)
+        .setProject("archives").build());
+    String vmId;
+    try (FarmClient inProject = farm.clientInProject(farm.adminToken(), "archives")) {
+      org.servicefarm.client.ServiceAccess access = inProject.requestService("archived-web");
+      vmId = access.vmId();
+      inProject.releaseLease(access.lease().id());
+    }
+    assertEquals(0, admin.projects().usage("archives").getUsage().getStoredBytes(),
+        "nothing stored before the archive");
+
+    assertEquals(org.servicefarm.api.v1.VmState.VM_STATE_ARCHIVED,
+        admin.archiveVm(vmId, true).getState());
+
+    long stored = admin.projects().usage("archives").getUsage().getStoredBytes();
+    assertTrue(stored > 0, "the archive's bytes count to its project: " + stored);
+    java.nio.file.Path file = java.nio.file.Files.createTempFile("archives-image", ".raw");
+    java.nio.file.Files.write(file, new byte[4096]);
+    try (FarmClient inProject = farm.clientInProject(farm.adminToken(), "archives")) {
+      FarmException over = org.junit.jupiter.api.Assertions.assertThrows(FarmException.class,
+          () -> inProject.uploadImage("after-archive", "raw", file,
+              java.time.Duration.ofMinutes(1)));
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED, over.code(), over.getMessage());
+      assertTrue(over.getMessage().contains("usage " + stored), over.getMessage());
+    } finally {
+      java.nio.file.Files.delete(file);
+    }
+
+    admin.deleteVm(vmId, true);
+    assertEquals(0, admin.projects().usage("archives").getUsage().getStoredBytes(),
+        "a deleted VM's archive no longer counts");
+  }
 }
