@@ -2,7 +2,10 @@ package org.servicefarm.controller.db;
 
 import java.sql.SQLException;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Which blobs of the image store the farm's rows refer to, and as what. A blob is referenced
@@ -38,14 +41,17 @@ public final class BlobReferences {
     return kinds;
   }
 
-  /** Whether the blob is referenced now: asked again right before a blob is removed. */
-  public boolean isReferenced(Database.Tx tx, String sha256) throws SQLException {
-    return tx.queryOne("WITH used AS (" + USED_IMAGES + ") SELECT 1 AS found WHERE EXISTS ("
-            + " SELECT 1 FROM used WHERE ? IN (sha256, kernel_sha256, initrd_sha256,"
+  /** Which of these blobs are referenced now: asked again right before they are removed. */
+  public Set<String> referencedAmong(Database.Tx tx, List<String> sha256s) throws SQLException {
+    return new HashSet<>(tx.query("WITH used AS (" + USED_IMAGES + "), wanted AS (SELECT unnest(?::text[]) AS blob)"
+            + " SELECT w.blob FROM wanted w WHERE EXISTS ("
+            + " SELECT 1 FROM used WHERE w.blob IN (sha256, kernel_sha256, initrd_sha256,"
             + "   base_layer_sha256))"
-            + " OR EXISTS (SELECT 1 FROM base_layers WHERE ? IN (disk_sha256, tree_sha256,"
+            + " OR EXISTS (SELECT 1 FROM base_layers WHERE w.blob IN (disk_sha256, tree_sha256,"
             + "   kernel_sha256, initrd_sha256))"
-            + " OR EXISTS (SELECT 1 FROM vms WHERE state <> 'DELETED' AND archive_ref = ?)",
-        rs -> true, sha256, sha256, "sha256:" + sha256).isPresent();
+            + " OR EXISTS (SELECT 1 FROM vms WHERE state <> 'DELETED'"
+            + "   AND archive_ref = 'sha256:' || w.blob)",
+        rs -> rs.getString(1),
+        (Object) tx.connection().createArrayOf("text", sha256s.toArray())));
   }
 }
