@@ -141,9 +141,13 @@ class GatewayIntegrationTest {
       pool.shutdownNow();
     }
     assertEquals(1, wakes(vm.vmId(), before), "one wake for fifty first connections");
-    assertEquals(1.0, gateway.metric(
+    // Once for the wake; a second time only if the table's news of the earlier sleep reached
+    // the gateway after its grant (the farm then answers the same VM: still one wake).
+    double asks = gateway.metric(
         "servicefarm_gateway_farm_requests_total{outcome=\"ok\",service=\"gw-crowd\"}")
-        - requestsBefore, "the gateway asked the farm once");
+        - requestsBefore;
+    assertTrue(asks >= 1 && asks <= 2, "fifty connections, one wake: the gateway asked the farm "
+        + asks + " times");
   }
 
   @Test

@@ -141,7 +141,7 @@ class OperatorToolsEndToEndTest {
     for (List<String> command : List.of(List.of("hosts"), List.of("host", "list"))) {
       Run table = ok(farmctl.run(command.toArray(String[]::new)));
       assertEquals(List.of("HOST", "STATUS", "ADDRESS", "HYPERVISOR", "CPU%", "MEM_USED_MB",
-          "MEM_ALLOC_MB", "VCPU_ALLOC", "VMS", "CONNECTED", "LAST_REPORT"),
+          "MEM_ALLOC_MB", "VCPU_ALLOC", "VMS", "CONNECTED", "LAST_REPORT", "LABELS", "OVERCOMMIT"),
           words(table.lines().get(0)));
       List<String> row = row(table, HOST);
       assertEquals("UP", row.get(1), table.describe());
