@@ -62,14 +62,7 @@ final class PkiCommand {
   void agent(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--host-id", required = true, paramLabel = "HOST") String hostId)
       throws IOException {
-    PkiDirectory pki = new PkiDirectory(dir);
-    usage(() -> {
-      CertificateIssuer.requireName("--host-id", hostId);
-      return null;
-    });
-    CertificateIssuer.Issued ca = pki.readCa();
-    write(dir, "agent-" + hostId, CertificateIssuer.newAgent(ca, hostId),
-        List.of(ca.certificate()));
+    issueNamed(dir, "--host-id", hostId, "agent-", CertificateIssuer::newAgent);
   }
 
   @Command(name = "gateway", description = {"Issue a farm gateway's client certificate:",
@@ -77,14 +70,7 @@ final class PkiCommand {
       footer = {"%nExample:", "  farmctl pki gateway --dir /etc/servicefarm/pki --name gw1"})
   void gateway(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--name", required = true) String name) throws IOException {
-    PkiDirectory pki = new PkiDirectory(dir);
-    usage(() -> {
-      CertificateIssuer.requireName("--name", name);
-      return null;
-    });
-    CertificateIssuer.Issued ca = pki.readCa();
-    write(dir, "gateway-" + name, CertificateIssuer.newGateway(ca, name),
-        List.of(ca.certificate()));
+    issueNamed(dir, "--name", name, "gateway-", CertificateIssuer::newGateway);
   }
 
   @Command(name = "client",
@@ -92,13 +78,23 @@ final class PkiCommand {
       footer = {"%nExample:", "  farmctl pki client --dir /etc/servicefarm/pki --name ci"})
   void client(@Option(names = "--dir", required = true, paramLabel = "DIR") Path dir,
       @Option(names = "--name", required = true) String name) throws IOException {
+    issueNamed(dir, "--name", name, "client-", CertificateIssuer::newClient);
+  }
+
+  /**
+   * A client certificate naming {@code name} (checked as the option {@code option}), signed by
+   * the directory's CA, written as PREFIX-NAME.pem and PREFIX-NAME-key.pem.
+   */
+  private void issueNamed(Path dir, String option, String name, String prefix,
+      java.util.function.BiFunction<CertificateIssuer.Issued, String, CertificateIssuer.Issued>
+          issue) throws IOException {
     PkiDirectory pki = new PkiDirectory(dir);
     usage(() -> {
-      CertificateIssuer.requireName("--name", name);
+      CertificateIssuer.requireName(option, name);
       return null;
     });
     CertificateIssuer.Issued ca = pki.readCa();
-    write(dir, "client-" + name, CertificateIssuer.newClient(ca, name), List.of(ca.certificate()));
+    write(dir, prefix + name, issue.apply(ca, name), List.of(ca.certificate()));
   }
 
   private void write(Path dir, String name, CertificateIssuer.Issued issued,
