@@ -74,8 +74,11 @@ public final class Reclaimer {
       Function<T, Optional<UUID>> placedId) throws SQLException {
     Set<String> excluded = new HashSet<>();
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      List<HostSnapshot> eligible = placer.freshSnapshot(tx).stream()
-          .filter(h -> !excluded.contains(h.id()) && roomCanBeMadeOn(request, h)).toList();
+      List<HostSnapshot> snapshot = placer.freshSnapshot(tx);
+      // The definition's spread counted on this snapshot, as the scheduler counts it.
+      PlacementRequest onSnapshot = request.withRules(request.rules().prepared(snapshot));
+      List<HostSnapshot> eligible = snapshot.stream()
+          .filter(h -> !excluded.contains(h.id()) && roomCanBeMadeOn(onSnapshot, h)).toList();
       if (eligible.isEmpty()) {
         return new Outcome<>(Optional.empty(), "no host could take the VM even with room made"
             + " (down, draining, disconnected or short of disk)");
