@@ -35,6 +35,11 @@ final class HostileInputs {
   static final String PROJECT_BOUND = "[auth project-bound]";
   private static final int LIMIT = 4 * 1024 * 1024;
 
+  /** Whether the call sends a message past the controller's limit (4 MiB). */
+  static boolean oversized(Call call) {
+    return call.messages().stream().anyMatch(m -> m.length > LIMIT);
+  }
+
   private final Random r;
   private final List<String> tokens;
   private final String revoked;
