@@ -7,6 +7,7 @@ import java.util.concurrent.Executor;
 import org.servicefarm.controller.api.AgentControlService;
 import org.servicefarm.controller.api.AuditLogService;
 import org.servicefarm.controller.api.DrainAdmin;
+import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.api.EventAdmin;
 import org.servicefarm.controller.api.FarmAdminService;
 import org.servicefarm.controller.api.GatewayRouteService;
@@ -97,10 +98,11 @@ final class ApiPart implements AutoCloseable {
     this.catalog = new ImageCatalog(p.db, p.images, p.catalog);
     this.collector = new BlobCollector(p.db, new BlobReferences(), blobs,
         config.images().blobGrace());
-    this.eventFeed = new EventFeed(p.db, p.events);
+    this.eventFeed = new EventFeed(p.db, p.events, StatusMapper::toStatus);
     GatewayRouteQueries gatewayRoutes = new GatewayRouteQueries();
     this.gatewayAddresses = new GatewayAddresses(p.db, gatewayRoutes, GatewayAddresses.DEFAULT_HOST);
-    this.routeWatches = new RouteWatches(p.db, gatewayRoutes, eventFeed);
+    this.routeWatches = new RouteWatches(p.db, gatewayRoutes, eventFeed,
+        StatusMapper::toStatus);
     this.dashboardSummary = new FarmSummary(p.db, p.hosts, agents, p.listings, catalog, p.events,
         p.audit, gatewayAddresses);
     this.dashboardHistory = new FarmHistory(p.db, p.hosts, agents, readyTimes,

@@ -9,6 +9,7 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import io.grpc.Status;
 import java.sql.CallableStatement;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -22,7 +23,7 @@ import org.servicefarm.controller.db.Database;
  * The controller's structure as rules the build checks (docs/architecture.md, "Controller
  * packages"): dependencies point one way, down the layers {@code api → broker → {reconcile,
  * placement, lifecycle} → hosts → db, model}; no two packages import each other, however far
- * round; and SQL is written only in {@code db/}. No rule lists exceptions: a change that needs one
+ * round; SQL is written only in {@code db/}; and only the edges make a gRPC status. No rule lists exceptions: a change that needs one
  * needs a port instead (an interface the lower package owns and the upper one implements).
  */
 class ArchitectureTest {
@@ -39,6 +40,8 @@ class ArchitectureTest {
   @Test
   void packagesDependOnlyOnTheLayersBelowThem() {
     layeredArchitecture().consideringOnlyDependenciesInLayers()
+        // Every class of the controller is in one layer: a new package must be given its place.
+        .ensureAllClassesAreContainedInArchitecture()
         // The wiring: Controller and the command line. Nothing depends on it.
         .layer("Wiring").definedBy(ROOT)
         // The edges clients and operators reach: gRPC services, HTTP, health, metrics.
@@ -52,7 +55,8 @@ class ArchitectureTest {
         .layer("Hosts").definedBy(ROOT + ".hosts..")
         // Services the layers above share, beside hosts and as low: none uses another layer's.
         .layer("Services").definedBy(ROOT + ".images..", ROOT + ".operations..",
-            ROOT + ".events..", ROOT + ".audit..", ROOT + ".ha..")
+            ROOT + ".events..", ROOT + ".audit..", ROOT + ".ha..", ROOT + ".projects..",
+            ROOT + ".routes..")
         .layer("Persistence").definedBy(ROOT + ".db..")
         .layer("Model").definedBy(ROOT + ".model..")
         .whereLayer("Wiring").mayNotBeAccessedByAnyLayer()
@@ -69,6 +73,16 @@ class ArchitectureTest {
             "Broker", "Domain", "Hosts", "Services")
         .whereLayer("Model").mayOnlyBeAccessedByLayers("Wiring", "Api", "Web", "Auth", "Broker",
             "Domain", "Hosts", "Services", "Persistence")
+        .check(classes);
+  }
+
+  @Test
+  void onlyTheEdgesMakeAGrpcStatus() {
+    noClasses().that().resideOutsideOfPackages(ROOT + ".api..", ROOT + ".auth..", ROOT + ".ha..")
+        .should().callMethod(Status.class, "withDescription", String.class)
+        .because("a domain failure is a FarmException, which api.StatusMapper alone turns into a"
+            + " status; only the edges (the services, the interceptors, the leader's relay) speak"
+            + " gRPC")
         .check(classes);
   }
 

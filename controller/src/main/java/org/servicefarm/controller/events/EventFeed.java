@@ -19,6 +19,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository;
 import org.servicefarm.controller.db.EventRepository.Event;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * Committed events as they come, for every WatchEvents call of this controller. One thread polls
@@ -37,6 +38,7 @@ public final class EventFeed implements AutoCloseable {
 
   private final Database db;
   private final EventRepository events;
+  private final Function<Throwable, Status> statusOf;
   private final HoldBackWindow window; // poller thread, and under this lock
   private final List<EventWatch<?>> watches = new CopyOnWriteArrayList<>();
   private final List<Consumer<Event>> listeners = new CopyOnWriteArrayList<>();
@@ -45,7 +47,11 @@ public final class EventFeed implements AutoCloseable {
   private final ExecutorService senders = Executors.newFixedThreadPool(SENDER_THREADS,
       daemon("event-watch"));
 
-  public EventFeed(Database db, EventRepository events) {
+  /**
+   * @param statusOf how a watch's failure reaches its caller: the API's one mapping of failures
+   */
+  public EventFeed(Database db, EventRepository events, Function<Throwable, Status> statusOf) {
+    this.statusOf = statusOf;
     this.db = db;
     this.events = events;
     // Watches that start from "now" begin at the newest event committed at start.
@@ -71,7 +77,7 @@ public final class EventFeed implements AutoCloseable {
       watch = new EventWatch<>(filter, afterId, window.delivered(), out, message,
           (after, upTo, limit) -> events.page(db, filter.vmId(), filter.service(),
               filter.hostId(), after, upTo, limit, filter.project()),
-          senders, () -> watches.remove(self[0]));
+          senders, () -> watches.remove(self[0]), statusOf);
       self[0] = watch;
       watches.add(watch);
     }
@@ -126,7 +132,7 @@ public final class EventFeed implements AutoCloseable {
   public void close() {
     poller.shutdownNow();
     for (EventWatch<?> w : watches) {
-      w.close(Status.UNAVAILABLE.withDescription("the controller is stopping; watch again"));
+      w.close(new FarmException.Unavailable("the controller is stopping; watch again"));
     }
     senders.shutdown();
   }

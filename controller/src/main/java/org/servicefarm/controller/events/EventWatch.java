@@ -10,6 +10,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.EventRepository.Event;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * One WatchEvents call: first the stored events after the caller's {@code after_id} up to where
@@ -18,7 +19,8 @@ import org.servicefarm.controller.db.EventRepository.Event;
  *
  * <p>Sends only while the call is ready (flow control) and never waits for it: a slow caller's
  * events queue here, and one that falls more than {@link #MAX_QUEUED} behind is ended with
- * RESOURCE_EXHAUSTED naming the id to resume after. Sending runs on a shared executor, at most
+ * {@link FarmException.LimitReached} naming the id to resume after. A watch ends with a failure
+ * only through the status function it is given (the API's one mapping of failures). Sending runs on a shared executor, at most
  * one task per watch at a time, so neither the feed's poller nor other watches wait for it.
  */
 public final class EventWatch<T> {
@@ -39,6 +41,7 @@ public final class EventWatch<T> {
   private final StoredEvents stored;
   private final Executor senders;
   private final Runnable onEnd;
+  private final Function<Throwable, Status> statusOf;
   /** Live events with ids above this come from the feed; those up to it from the table. */
   private final long liveAfter;
   private final ArrayDeque<Event> replayPage = new ArrayDeque<>(); // sender task only
@@ -47,16 +50,18 @@ public final class EventWatch<T> {
   private long lastSent; // sender task only
   private boolean scheduled; // guarded by this
   private boolean ended; // guarded by this
-  private Status endWith; // guarded by this: set when the watch must end with this status
+  private RuntimeException endWith; // guarded by this: set when the watch must end with it
 
   EventWatch(EventFilter filter, long afterId, long feedPosition, ServerCallStreamObserver<T> out,
-      Function<Event, T> message, StoredEvents stored, Executor senders, Runnable onEnd) {
+      Function<Event, T> message, StoredEvents stored, Executor senders, Runnable onEnd,
+      Function<Throwable, Status> statusOf) {
     this.filter = filter;
     this.out = out;
     this.message = message;
     this.stored = stored;
     this.senders = senders;
     this.onEnd = onEnd;
+    this.statusOf = statusOf;
     // after_id 0 means "from now on": nothing to replay.
     long from = afterId <= 0 ? feedPosition : afterId;
     this.replayedUpTo = from;
@@ -77,8 +82,8 @@ public final class EventWatch<T> {
       }
       if (live.size() >= MAX_QUEUED) {
         live.clear();
-        endWith = Status.RESOURCE_EXHAUSTED.withDescription("this watch fell more than "
-            + MAX_QUEUED + " events behind; watch again with after_id set to the last id received");
+        endWith = new FarmException.LimitReached("this watch fell more than " + MAX_QUEUED
+            + " events behind; watch again with after_id set to the last id received");
       } else {
         live.add(e);
       }
@@ -87,10 +92,10 @@ public final class EventWatch<T> {
   }
 
   /** Ends the watch from the server's side (the controller is stopping). */
-  void close(Status status) {
+  void close(FarmException why) {
     synchronized (this) {
       if (endWith == null) {
-        endWith = status;
+        endWith = why;
       }
     }
     pump();
@@ -109,7 +114,7 @@ public final class EventWatch<T> {
   private void send() {
     try {
       for (int sent = 0; sent < BATCH; sent++) {
-        Status ending;
+        RuntimeException ending;
         synchronized (this) {
           ending = endWith;
         }
@@ -129,13 +134,12 @@ public final class EventWatch<T> {
       }
     } catch (DatabaseException e) {
       LOG.log(Level.WARNING, "event watch replay failed: {0}", e.getMessage());
-      end(Status.UNAVAILABLE.withDescription("the farm's database is unreachable; watch again"
+      end(new FarmException.Unavailable("the farm's database is unreachable; watch again"
           + " with after_id " + lastSent));
       return;
     } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "event watch ended by a failure", e);
-      end(Status.INTERNAL.withDescription("the event watch failed; watch again with after_id "
-          + lastSent));
+      // The mapping logs it and answers INTERNAL; the caller resumes after the last id it got.
+      end(e);
       return;
     }
     boolean more;
@@ -149,7 +153,7 @@ public final class EventWatch<T> {
     }
   }
 
-  private synchronized Status endWith() {
+  private synchronized RuntimeException endWith() {
     return endWith;
   }
 
@@ -168,7 +172,7 @@ public final class EventWatch<T> {
     }
   }
 
-  private void end(Status status) {
+  private void end(RuntimeException failure) {
     synchronized (this) {
       if (ended) {
         return;
@@ -178,11 +182,7 @@ public final class EventWatch<T> {
     }
     onEnd.run();
     try {
-      if (status.isOk()) {
-        out.onCompleted();
-      } else {
-        out.onError(status.asRuntimeException());
-      }
+      out.onError(statusOf.apply(failure).asRuntimeException());
     } catch (IllegalStateException alreadyClosed) {
       // The call was cancelled meanwhile; the caller is gone and needs no answer.
     }

@@ -92,6 +92,16 @@ public abstract sealed class FarmException extends RuntimeException {
     }
   }
 
+  /**
+   * The caller passed a limit the farm keeps for every caller alike (a watch that fell too far
+   * behind); the message names the limit and how to go on.
+   */
+  public static final class LimitReached extends FarmException {
+    public LimitReached(String message) {
+      super(Kind.NO_CAPACITY, message);
+    }
+  }
+
   /** The request clashes with what exists (a name taken, a VM in the wrong state). */
   public static final class Conflict extends FarmException {
     public Conflict(String message) {

@@ -11,6 +11,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.servicefarm.api.v1.RouteBackend;
@@ -20,6 +21,7 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.GatewayRouteQueries;
 import org.servicefarm.controller.events.EventFeed;
+import org.servicefarm.controller.model.FarmException;
 
 /**
  * The gateways' routing table, pushed to every WatchRoutes stream of this controller. The table
@@ -37,6 +39,7 @@ public final class RouteWatches implements AutoCloseable {
   private final Database db;
   private final GatewayRouteQueries queries;
   private final EventFeed events;
+  private final Function<Throwable, Status> statusOf;
   private final Set<Watch> watches = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean eventsSinceRead = new AtomicBoolean(true);
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -48,7 +51,12 @@ public final class RouteWatches implements AutoCloseable {
   private volatile long lastReadNanos;
   private EventFeed.Listening listening;
 
-  public RouteWatches(Database db, GatewayRouteQueries queries, EventFeed events) {
+  /**
+   * @param statusOf how a stream's failure reaches the gateway: the API's one mapping of failures
+   */
+  public RouteWatches(Database db, GatewayRouteQueries queries, EventFeed events,
+      Function<Throwable, Status> statusOf) {
+    this.statusOf = statusOf;
     this.db = db;
     this.queries = queries;
     this.events = events;
@@ -124,8 +132,12 @@ public final class RouteWatches implements AutoCloseable {
       listening.close();
     }
     timer.shutdownNow();
+    // Every stream gets the same answer; made once.
+    RuntimeException stopping = statusOf.apply(new FarmException.Unavailable("the controller is"
+        + " stopping; watch the routes of another controller or this one once it is back"))
+        .asRuntimeException();
     for (Watch w : watches) {
-      w.end();
+      w.end(stopping);
     }
     watches.clear();
   }
@@ -170,11 +182,10 @@ public final class RouteWatches implements AutoCloseable {
       }
     }
 
-    synchronized void end() {
+    synchronized void end(RuntimeException stopping) {
       if (!ended && !out.isCancelled()) {
         ended = true;
-        out.onError(Status.UNAVAILABLE.withDescription("the controller is stopping; watch"
-            + " the routes of another controller or this one once it is back").asRuntimeException());
+        out.onError(stopping);
       }
     }
   }

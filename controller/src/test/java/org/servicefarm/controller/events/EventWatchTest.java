@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
+import org.servicefarm.controller.api.StatusMapper;
 import org.servicefarm.controller.db.EventRepository.Event;
 
 /** One watch: stored events first, then live ones, only while the caller can take them. */
@@ -73,7 +74,7 @@ class EventWatchTest {
     return new EventWatch<>(vmOnly, afterId, feedPosition, call, Event::id,
         (after, upTo, limit) -> stored.stream()
             .filter(e -> e.id() > after && e.id() <= upTo).limit(limit).toList(),
-        Runnable::run, () -> { });
+        Runnable::run, () -> { }, StatusMapper::toStatus);
   }
 
   @Test
