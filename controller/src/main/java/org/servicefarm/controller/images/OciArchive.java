@@ -87,9 +87,6 @@ public final class OciArchive implements AutoCloseable {
     } catch (JsonParseException | IllegalStateException | ClassCastException | NumberFormatException
         | UnsupportedOperationException e) {
       throw refused("its JSON is not what an image's is: " + e.getMessage());
-    } catch (NullPointerException e) {
-      throw refused("its JSON lacks a field every image's has (manifests, config, layers,"
-          + " digest, size, Config, Layers or rootfs.diff_ids)");
     }
   }
 
@@ -118,11 +115,12 @@ public final class OciArchive implements AutoCloseable {
     if (manifest.has("manifests")) { // a nested index: the layout's one image list
       manifest = json(blobOf(onlyManifest(manifest, "the nested index"))).getAsJsonObject();
     }
-    JsonObject config = json(blobOf(manifest.getAsJsonObject("config"))).getAsJsonObject();
+    JsonObject config = json(blobOf(field(manifest, "config", "the image manifest").getAsJsonObject())).getAsJsonObject();
     List<String> layers = new ArrayList<>();
-    for (JsonElement layer : manifest.getAsJsonArray("layers")) {
+    for (JsonElement layer : field(manifest, "layers", "the image manifest").getAsJsonArray()) {
       String entry = blobOf(layer.getAsJsonObject());
-      verifyDigest(entry, hexOf(layer.getAsJsonObject().get("digest").getAsString()), false);
+      verifyDigest(entry, hexOf(field(layer.getAsJsonObject(), "digest", "a layer's descriptor")
+          .getAsString()), false);
       layers.add(entry);
     }
     return image("oci layout", layers, config);
@@ -134,14 +132,15 @@ public final class OciArchive implements AutoCloseable {
       throw refused("manifest.json lists " + images.size() + " images; save exactly one");
     }
     JsonObject manifest = images.get(0).getAsJsonObject();
-    String configName = normalized(manifest.get("Config").getAsString());
+    String configName = normalized(field(manifest, "Config", "manifest.json").getAsString());
     String configHex = digestInName(configName);
     if (configHex != null) {
       verifyDigest(configName, configHex, false);
     }
     JsonObject config = json(configName).getAsJsonObject();
-    JsonArray diffIds = config.getAsJsonObject("rootfs").getAsJsonArray("diff_ids");
-    JsonArray layerNames = manifest.getAsJsonArray("Layers");
+    JsonArray diffIds = field(field(config, "rootfs", configName).getAsJsonObject(), "diff_ids",
+        configName + "'s rootfs").getAsJsonArray();
+    JsonArray layerNames = field(manifest, "Layers", "manifest.json").getAsJsonArray();
     if (diffIds.size() != layerNames.size()) {
       throw refused("manifest.json lists " + layerNames.size() + " layers but the config's"
           + " rootfs.diff_ids " + diffIds.size());
@@ -192,6 +191,15 @@ public final class OciArchive implements AutoCloseable {
     return values;
   }
 
+  /** A field every image's JSON has, or a refusal naming it and where it is missing. */
+  private static JsonElement field(JsonObject object, String name, String where) {
+    JsonElement value = object.get(name);
+    if (value == null || value.isJsonNull()) {
+      throw refused(where + " has no field '" + name + "'");
+    }
+    return value;
+  }
+
   private static JsonObject onlyManifest(JsonObject index, String where) {
     JsonArray manifests = index.getAsJsonArray("manifests");
     if (manifests == null || manifests.size() != 1) {
@@ -203,9 +211,9 @@ public final class OciArchive implements AutoCloseable {
 
   /** The entry of the blob a descriptor names, its size checked against the descriptor's. */
   private String blobOf(JsonObject descriptor) {
-    String hex = hexOf(descriptor.get("digest").getAsString());
+    String hex = hexOf(field(descriptor, "digest", "a descriptor").getAsString());
     String entry = "blobs/sha256/" + hex;
-    long size = descriptor.get("size").getAsLong();
+    long size = field(descriptor, "size", "descriptor " + BlobStore.shorten(hex)).getAsLong();
     if (entry(entry).getSize() != size) {
       throw refused(entry + " is " + entry(entry).getSize() + " bytes but its descriptor says "
           + size);

@@ -62,91 +62,95 @@ final class OciLayers {
       throws IOException {
     TreeMap<String, Kept> kept = apply(archive, image, limits);
     requireSafeLinks(kept);
-    long bytes = 0;
     try (OutputStream file = new BufferedOutputStream(Files.newOutputStream(out));
         TarArchiveOutputStream tar = new TarArchiveOutputStream(file)) {
       tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
       tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
-      for (int layer = 0; layer < image.layers().size(); layer++) {
-        String name = image.layers().get(layer);
-        try (TarArchiveInputStream in = new TarArchiveInputStream(archive.layer(name))) {
-          int ordinal = 0;
-          for (TarArchiveEntry e; (e = in.getNextEntry()) != null; ) {
-            ordinal++;
-            String path = pathOf(e.getName(), name);
-            Kept k = path.isEmpty() ? null : kept.get(path);
-            if (k == null || k.layer() != layer || k.ordinal() != ordinal) {
-              continue;
-            }
-            e.setName(e.isDirectory() ? path + "/" : path);
-            if (e.isLink()) {
-              e.setLinkName(k.linkName());
-            }
-            tar.putArchiveEntry(e);
-            if (e.isFile()) {
-              bytes += in.transferTo(tar);
-            }
-            tar.closeArchiveEntry();
-          }
+      long[] bytes = {0};
+      forEachEntry(archive, image, (layer, layerName, ordinal, path, e, in) -> {
+        Kept k = path.isEmpty() ? null : kept.get(path);
+        if (k == null || k.layer() != layer || k.ordinal() != ordinal) {
+          return;
         }
-      }
+        e.setName(e.isDirectory() ? path + "/" : path);
+        if (e.isLink()) {
+          e.setLinkName(k.linkName());
+        }
+        tar.putArchiveEntry(e);
+        if (e.isFile()) {
+          bytes[0] += in.transferTo(tar);
+        }
+        tar.closeArchiveEntry();
+      });
+      return new Flattened(kept.size(), bytes[0]);
     }
-    return new Flattened(kept.size(), bytes);
   }
 
-  /** Which entry of which layer each path of the result comes from. */
-  private static TreeMap<String, Kept> apply(OciArchive archive, OciImage image, Limits limits)
+  /** One entry of one layer, its path made relative to the root (empty for the root). */
+  @FunctionalInterface
+  private interface LayerEntry {
+    void visit(int layer, String layerName, int ordinal, String path, TarArchiveEntry entry,
+        InputStream content) throws IOException;
+  }
+
+  /** Every entry of every layer, lowest layer first, each layer's in its order. */
+  private static void forEachEntry(OciArchive archive, OciImage image, LayerEntry visitor)
       throws IOException {
-    TreeMap<String, Kept> kept = new TreeMap<>();
-    long unpacked = 0;
     for (int layer = 0; layer < image.layers().size(); layer++) {
       String name = image.layers().get(layer);
       try (TarArchiveInputStream in = new TarArchiveInputStream(archive.layer(name))) {
         int ordinal = 0;
         for (TarArchiveEntry e; (e = in.getNextEntry()) != null; ) {
           ordinal++;
-          String path = pathOf(e.getName(), name);
-          if (path.isEmpty() || e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
-            continue;
-          }
-          unpacked += Math.max(0, e.getSize());
-          if (unpacked > limits.maxBytes()) {
-            throw OciArchive.refused("its layers unpack to more than " + unpacked
-                + " bytes (layer " + (layer + 1) + " of " + image.layers().size()
-                + " so far), over the limit of " + limits.maxBytes() + " bytes");
-          }
-          int slash = path.lastIndexOf('/');
-          String parent = slash < 0 ? "" : path.substring(0, slash);
-          String base = path.substring(slash + 1);
-          if (base.equals(OPAQUE)) {
-            removeBelow(kept, parent, layer, false);
-            continue;
-          }
-          if (base.startsWith(WHITEOUT)) {
-            String gone = (parent.isEmpty() ? "" : parent + "/")
-                + base.substring(WHITEOUT.length());
-            removeBelow(kept, gone, layer, true);
-            continue;
-          }
-          String linkName = null;
-          if (e.isLink()) {
-            linkName = pathOf(e.getLinkName(), name);
-          } else if (e.isSymbolicLink()) {
-            requireInsideRoot(parent, e.getLinkName(), path, name);
-          }
-          if (!e.isDirectory()) {
-            removeBelow(kept, path, Integer.MAX_VALUE, false);
-          }
-          kept.put(path, new Kept(layer, ordinal,
-              e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : e.isLink() ? 'h' : 'f',
-              linkName));
-          if (kept.size() > limits.maxEntries()) {
-            throw OciArchive.refused("its layers hold more than " + limits.maxEntries()
-                + " paths, the limit");
-          }
+          visitor.visit(layer, name, ordinal, pathOf(e.getName(), name), e, in);
         }
       }
     }
+  }
+
+  /** Which entry of which layer each path of the result comes from. */
+  private static TreeMap<String, Kept> apply(OciArchive archive, OciImage image, Limits limits)
+      throws IOException {
+    TreeMap<String, Kept> kept = new TreeMap<>();
+    long[] unpacked = {0};
+    forEachEntry(archive, image, (layer, name, ordinal, path, e, in) -> {
+      if (path.isEmpty() || e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+        return;
+      }
+      unpacked[0] += Math.max(0, e.getSize());
+      if (unpacked[0] > limits.maxBytes()) {
+        throw OciArchive.refused("its layers unpack to more than " + unpacked[0]
+            + " bytes (layer " + (layer + 1) + " of " + image.layers().size()
+            + " so far), over the limit of " + limits.maxBytes() + " bytes");
+      }
+      int slash = path.lastIndexOf('/');
+      String parent = slash < 0 ? "" : path.substring(0, slash);
+      String base = path.substring(slash + 1);
+      if (base.equals(OPAQUE)) {
+        removeBelow(kept, parent, layer, false);
+        return;
+      }
+      if (base.startsWith(WHITEOUT)) {
+        String gone = (parent.isEmpty() ? "" : parent + "/") + base.substring(WHITEOUT.length());
+        removeBelow(kept, gone, layer, true);
+        return;
+      }
+      String linkName = null;
+      if (e.isLink()) {
+        linkName = pathOf(e.getLinkName(), name);
+      } else if (e.isSymbolicLink()) {
+        requireInsideRoot(parent, e.getLinkName(), path, name);
+      }
+      if (!e.isDirectory()) {
+        removeBelow(kept, path, Integer.MAX_VALUE, false);
+      }
+      kept.put(path, new Kept(layer, ordinal,
+          e.isDirectory() ? 'd' : e.isSymbolicLink() ? 'l' : e.isLink() ? 'h' : 'f', linkName));
+      if (kept.size() > limits.maxEntries()) {
+        throw OciArchive.refused("its layers hold more than " + limits.maxEntries()
+            + " paths, the limit");
+      }
+    });
     return kept;
   }
 

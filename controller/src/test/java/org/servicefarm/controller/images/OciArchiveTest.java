@@ -89,6 +89,18 @@ class OciArchiveTest {
   }
 
   @Test
+  void configWithoutItsLayersListIsRefusedNamingTheMissingField() throws IOException {
+    Path archive = OciTestArchives.dockerSave(dir.resolve("web.tar"), "{\"config\":{}}",
+        List.of(webLayer()));
+    try (OciArchive oci = OciArchive.open(archive)) {
+      FarmException.InvalidInput refused = assertThrows(FarmException.InvalidInput.class,
+          oci::read);
+      assertTrue(refused.getMessage().contains(".json has no field 'rootfs'"),
+          refused.getMessage());
+    }
+  }
+
+  @Test
   void tarThatIsNoImageIsRefusedSayingWhatIsMissing() throws IOException {
     Path archive = dir.resolve("plain.tar");
     try (TarArchiveOutputStream tar = new TarArchiveOutputStream(Files.newOutputStream(archive))) {
