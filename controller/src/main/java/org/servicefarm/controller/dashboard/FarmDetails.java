@@ -167,22 +167,13 @@ public final class FarmDetails {
       return Optional.empty();
     }
     HostRecord h = found.get();
-    HostRecord.HostLoad live = agents.session(id).map(AgentSession::load).orElse(null);
-    HostRecord.HostLoad load = live != null ? live : h.load();
     StringWriter text = new StringWriter();
     try (JsonWriter out = new JsonWriter(text)) {
       out.setHtmlSafe(true);
-      out.beginObject()
-          .name("id").value(h.id())
-          .name("address").value(h.address())
-          .name("hypervisor").value(h.hypervisor())
-          .name("status").value(h.status().name())
-          .name("connected").value(live != null)
-          .name("capacityVcpus").value(h.capacityVcpus())
-          .name("usedVcpus").value(h.allocatedVcpus())
-          .name("capacityMemoryMb").value(h.capacityMemoryMb())
-          .name("usedMemoryMb").value(h.allocatedMemoryMb())
-          .name("cpuPercent").value(Math.round(load.cpuPercent() * 10) / 10.0)
+      out.beginObject();
+      HostRecord.HostLoad load = FarmSummary.writeHostFields(out, h,
+          agents.session(id).map(AgentSession::load).orElse(null));
+      out.name("hypervisor").value(h.hypervisor())
           .name("memoryReportedMb").value(load.memoryUsedMb())
           .name("memoryTotalMb").value(load.memoryTotalMb())
           .name("diskFreeMb").value(load.diskFreeMb())

@@ -115,23 +115,33 @@ public final class FarmSummary {
     Map<String, Integer> placed = vms.countsByHost(db);
     out.name("hosts").beginArray();
     for (HostRecord h : hosts.list(db)) {
-      // Load comes from the live stream when the agent is connected: the table's copy may lag.
-      HostRecord.HostLoad live = agents.session(h.id()).map(AgentSession::load).orElse(null);
-      HostRecord.HostLoad load = live != null ? live : h.load();
-      out.beginObject()
-          .name("id").value(h.id())
-          .name("address").value(h.address())
-          .name("status").value(h.status().name())
-          .name("connected").value(live != null)
-          .name("capacityVcpus").value(h.capacityVcpus())
-          .name("usedVcpus").value(h.allocatedVcpus())
-          .name("capacityMemoryMb").value(h.capacityMemoryMb())
-          .name("usedMemoryMb").value(h.allocatedMemoryMb())
-          .name("cpuPercent").value(Math.round(load.cpuPercent() * 10) / 10.0)
-          .name("vmCount").value(placed.getOrDefault(h.id(), 0))
-          .endObject();
+      out.beginObject();
+      writeHostFields(out, h, agents.session(h.id()).map(AgentSession::load).orElse(null));
+      out.name("vmCount").value(placed.getOrDefault(h.id(), 0)).endObject();
     }
     out.endArray();
+  }
+
+  /**
+   * What the farm's page and a host's page both show of a host: its place, whether its agent is
+   * connected, its capacity and what is allocated, and its CPU. Load comes from the live stream
+   * when the agent is connected ({@code live} not null): the table's copy may lag.
+   *
+   * @return the load shown
+   */
+  static HostRecord.HostLoad writeHostFields(JsonWriter out, HostRecord h,
+      HostRecord.HostLoad live) throws IOException {
+    HostRecord.HostLoad load = live != null ? live : h.load();
+    out.name("id").value(h.id())
+        .name("address").value(h.address())
+        .name("status").value(h.status().name())
+        .name("connected").value(live != null)
+        .name("capacityVcpus").value(h.capacityVcpus())
+        .name("usedVcpus").value(h.allocatedVcpus())
+        .name("capacityMemoryMb").value(h.capacityMemoryMb())
+        .name("usedMemoryMb").value(h.allocatedMemoryMb())
+        .name("cpuPercent").value(Math.round(load.cpuPercent() * 10) / 10.0);
+    return load;
   }
 
   private void writeVms(JsonWriter out) throws IOException {
