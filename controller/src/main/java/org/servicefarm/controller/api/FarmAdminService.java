@@ -4,17 +4,12 @@ import io.grpc.stub.StreamObserver;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Map;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
-import org.servicefarm.api.v1.BundledService;
 import org.servicefarm.api.v1.DefineServiceRequest;
 import org.servicefarm.api.v1.DeleteServiceRequest;
 import org.servicefarm.api.v1.DeleteServiceResponse;
@@ -58,10 +53,8 @@ import org.servicefarm.controller.hosts.AgentRegistry;
 import org.servicefarm.controller.images.BlobCollector;
 import org.servicefarm.controller.images.BlobStorage;
 import org.servicefarm.controller.images.ImageCatalog;
-import org.servicefarm.controller.db.OciImageRepository;
 import org.servicefarm.controller.images.ImageIntake;
 import org.servicefarm.controller.model.FarmException;
-import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 import org.servicefarm.controller.model.ServiceDefinitionRecord;
 import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
@@ -115,69 +108,22 @@ public final class FarmAdminService extends FarmAdminGrpc.FarmAdminImplBase {
   @Override
   public void defineService(DefineServiceRequest req, StreamObserver<ServiceDefinition> out) {
     ServiceDefinition d = req.getDefinition();
-    String name = Validation.serviceName("definition.name", d.getName());
-    List<String> packages = Validation.packages(d.getPackagesList());
-    String image = d.getImage();
-    if (packages.isEmpty() == image.isEmpty()) {
-      throw new FarmException.InvalidInput("definition " + name
-          + ": give either packages or image, not " + (image.isEmpty() ? "neither" : "both"));
-    }
-    if (!image.isEmpty()) {
-      Validation.imageName("definition.image", image);
-    }
-    String command = Validation.command("definition.command", d.getCommand());
-    int port = d.getPort();
-    List<BundledService> bundledServices = d.getBundledList();
-    // An OCI image offers its entrypoint and cmd, and its exposed ports, to a definition that
-    // gives none: the lowest port is the definition's own, the others bundled services.
-    Optional<OciImageRepository.OciDefaults> oci = image.isEmpty() ? Optional.empty()
-        : catalog.ociDefaults(image, Caller.scope().project());
-    if (oci.isPresent()) {
-      command = command.isEmpty() ? oci.get().command() : command;
-      List<Integer> exposed = oci.get().ports();
-      if (port == 0 && exposed.isEmpty()) {
-        throw new FarmException.InvalidInput("definition.port: OCI image '" + image
-            + "' exposes no TCP port; give the port its service listens on");
-      }
-      if (port == 0) {
-        port = exposed.get(0);
-        if (bundledServices.isEmpty()) {
-          bundledServices = exposed.subList(1, exposed.size()).stream()
-              .map(p -> BundledService.newBuilder().setName(name + "-" + p).setPort(p).build())
-              .toList();
-        }
-      }
-    }
-    List<ServicePort> services = new ArrayList<>();
-    services.add(new ServicePort(name, Validation.port("definition.port", port)));
-    Set<String> names = new HashSet<>(Set.of(name));
-    Set<Integer> ports = new HashSet<>(Set.of(port));
-    for (BundledService b : Validation.bundled(bundledServices)) {
-      String bundled = Validation.serviceName("definition.bundled.name", b.getName());
-      int bundledPort = Validation.port("definition.bundled.port", b.getPort());
-      if (!names.add(bundled) || !ports.add(bundledPort)) {
-        throw new FarmException.InvalidInput("definition.bundled: '" + bundled + "' on port "
-            + bundledPort + " repeats a service name or port of the definition");
-      }
-      services.add(new ServicePort(bundled, bundledPort));
-    }
-    int vcpus = (int) Validation.range("definition.vcpus", d.getVcpus() == 0 ? 1 : d.getVcpus(), 1, 64);
-    long memory = Validation.range("definition.memory_mb",
-        d.getMemoryMb() == 0 ? 256 : d.getMemoryMb(), 64, 1_048_576);
+    DefinitionFields f = DefinitionFields.of(d, catalog);
     ReclaimRepository.Rank rank = new ReclaimRepository.Rank(
         (int) Validation.range("definition.priority", d.getPriority(), -1000, 1000),
         d.getPreemptible());
     PlacementPolicy rules = PlacementAdmin.policyOf(d);
-    ProjectGate.Owner owner = gate.ownerOfNewDefinition(name, d.getProject(), d.getShared());
+    ProjectGate.Owner owner = gate.ownerOfNewDefinition(f.name(), d.getProject(), d.getShared());
     ImageCatalog.DefinitionExtras placementRules = placement.rulesOf(rules);
     // The rank and the placement rules commit with the definition: none is seen without them.
     ServiceDefinitionRecord saved = catalog.define(new ImageCatalog.DefinitionInput(
-        name, packages, image, command, vcpus, memory, services, PolicyValidation.of(d),
+        f.name(), f.packages(), f.image(), f.command(), f.vcpus(), f.memoryMb(), f.services(),
+        PolicyValidation.of(d),
         owner.project(), owner.shared()), (tx, definition) -> {
           placementRules.record(tx, definition);
           ranks.setRank(tx, definition, rank);
         });
-    out.onNext(withRank(PlacementAdmin.withRules(ProtoMapping.definition(saved, image), rules),
+    out.onNext(withRank(PlacementAdmin.withRules(ProtoMapping.definition(saved, f.image()), rules),
         rank));
     out.onCompleted();
   }
