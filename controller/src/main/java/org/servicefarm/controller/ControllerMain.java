@@ -16,10 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.servicefarm.config.ConfigOptions;
 import org.servicefarm.config.DaemonConfig;
-import org.servicefarm.controller.auth.AdminTokenBootstrap;
 import org.servicefarm.controller.auth.AgentIdentity;
 import org.servicefarm.controller.auth.AuthSettings;
-import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
@@ -29,7 +27,6 @@ import org.servicefarm.controller.images.BuildAccount;
 import org.servicefarm.controller.images.ImageSettings;
 import org.servicefarm.controller.images.PrivatePaths;
 import org.servicefarm.controller.reconcile.OrphanPolicy;
-import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -64,6 +61,9 @@ public final class ControllerMain implements Callable<Integer> {
 
   @Mixin
   ImageOptions imageOptions;
+
+  @Mixin
+  SecurityOptions security;
 
   @Option(names = "--listen", defaultValue = "127.0.0.1:50051",
       description = "host:port to serve gRPC on (default: ${DEFAULT-VALUE})")
@@ -137,48 +137,11 @@ public final class ControllerMain implements Callable<Integer> {
           + " forever (default: ${DEFAULT-VALUE})")
   int retainEventsDays;
 
-  @Option(names = "--insecure", description = "allow plaintext gRPC on a non-loopback address")
-  boolean insecure;
-
-  @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM certificate chain to "
-      + "serve TLS with (farmctl pki controller); with it, plaintext is off")
-  Path tlsCert;
-
-  @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM PKCS#8 key of --tls-cert")
-  Path tlsKey;
-
-  @Option(names = "--tls-client-ca", paramLabel = "FILE", description = "PEM CA that signs agents'"
-      + " certificates; agents must then present one naming their host id")
-  Path tlsClientCa;
-
-  /** Whether calls must carry a bearer token ({@code none} is for experiments on loopback). */
-  enum AuthMode { TOKENS, NONE }
-
-  @Option(names = "--auth", paramLabel = "MODE", defaultValue = "tokens",
-      description = "tokens: clients and admins need a bearer token (the first admin token is"
-          + " written to <data-dir>/admin.token); none: no authentication, allowed only in"
-          + " plaintext on a loopback address (default: ${DEFAULT-VALUE})")
-  AuthMode auth;
-
-  @Option(names = "--rate-limit", paramLabel = "REQUESTS_PER_SECOND", defaultValue = "200",
-      description = "requests per second one token (or, with --auth none, one peer address) may"
-          + " send, with bursts of twice that; a stream counts once; 0 turns the limit off"
-          + " (default: ${DEFAULT-VALUE})")
-  int rateLimit;
-
   @Override
   public Integer call() throws Exception {
     InetSocketAddress address = parseListen(listen);
-    Optional<ServerTls> tls = serverTls();
-    if (tls.isEmpty() && !address.getAddress().isLoopbackAddress() && !insecure) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--listen " + listen
-          + " is not a loopback address; plaintext there needs --insecure");
-    }
-    if (auth == AuthMode.NONE && (tls.isPresent() || !address.getAddress().isLoopbackAddress())) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--auth none is allowed"
-          + " only in plaintext on a loopback address, not with --listen " + listen
-          + (tls.isPresent() ? " and TLS" : ""));
-    }
+    Optional<ServerTls> tls = security.serverTls();
+    security.checkGrpcListen(listen, address, tls);
     EmbeddedPostgres embedded = null;
     String url = databaseUrl;
     String user = databaseUser;
@@ -233,18 +196,7 @@ public final class ControllerMain implements Callable<Integer> {
         : PeerChannels.tls(tls.get().clientCa().orElse(tls.get().certificateChain()));
     Controller controller = new Controller(db, config, dir, advertised, peers, blobs);
     controller.gatewayAddresses().advertiseHost(gatewayHost);
-    AuthSettings authSettings = AuthSettings.none();
-    if (auth == AuthMode.TOKENS) {
-      AdminTokenBootstrap.ensureAdmin(controller.tokens(), dir);
-      authSettings = AuthSettings.tokens(tls.flatMap(ServerTls::clientCa).isPresent());
-    } else {
-      LOG.warning("--auth none: every caller may do everything; use only for experiments");
-    }
-    if (rateLimit < 0) {
-      throw new CommandLine.ParameterException(new CommandLine(this), "--rate-limit " + rateLimit
-          + ": give requests per second, or 0 for no limit");
-    }
-    authSettings = authSettings.withRateLimit(RequestRateLimiter.Limit.perSecond(rateLimit));
+    AuthSettings authSettings = security.authSettings(controller, dir, tls);
     // Larger messages and headers are refused with RESOURCE_EXHAUSTED before they are parsed.
     NettyServerBuilder builder = NettyServerBuilder.forAddress(address)
         .maxInboundMessageSize(4 * 1024 * 1024)
@@ -291,15 +243,9 @@ public final class ControllerMain implements Callable<Integer> {
       return null;
     }
     InetSocketAddress address = parseOption("--http-listen", httpListen);
-    if (tls.isEmpty() && !address.getAddress().isLoopbackAddress() && !insecure) {
-      // The dashboard's sign-in carries the admin token: it must not cross hosts in plaintext.
-      throw new CommandLine.ParameterException(new CommandLine(this), "--http-listen "
-          + httpListen + " is not a loopback address; without --tls-cert the HTTP endpoint is"
-          + " plaintext, which there needs --insecure");
-    }
-    WebAccess access = auth == AuthMode.TOKENS
-        ? WebAccess.tokens(controller.tokens().verifier()::verify) : WebAccess.open();
-    WebServer web = WebServer.start(address, access, tls.map(ServerTls::httpsContext));
+    security.checkHttpListen(httpListen, address, tls);
+    WebServer web = WebServer.start(address, security.webAccess(controller),
+        tls.map(ServerTls::httpsContext));
     controller.serveWeb(web);
     return web;
   }
@@ -319,26 +265,6 @@ public final class ControllerMain implements Callable<Integer> {
           + " is a wildcard address; say where others reach this controller with --advertise");
     }
     return listen;
-  }
-
-  /** The TLS the flags ask for, checked before anything starts; empty for plaintext. */
-  private Optional<ServerTls> serverTls() {
-    if (tlsCert == null && tlsKey == null && tlsClientCa == null) {
-      return Optional.empty();
-    }
-    if (tlsCert == null || tlsKey == null) {
-      throw new CommandLine.ParameterException(new CommandLine(this),
-          "TLS needs both --tls-cert and --tls-key (got " + (tlsCert != null ? "--tls-cert "
-              + tlsCert : "--tls-key " + tlsKey) + (tlsClientCa != null ? ", --tls-client-ca "
-              + tlsClientCa : "") + ")");
-    }
-    try {
-      ServerTls tls = new ServerTls(tlsCert, tlsKey, Optional.ofNullable(tlsClientCa));
-      tls.sslContext(); // a bad file fails here, before the database starts
-      return Optional.of(tls);
-    } catch (IllegalArgumentException e) {
-      throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
-    }
   }
 
   /**

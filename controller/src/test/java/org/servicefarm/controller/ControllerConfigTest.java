@@ -42,6 +42,23 @@ class ControllerConfigTest {
     OptionsReadme.assertListed(ControllerMain.commandLine().getCommandSpec(), "### Controller options");
   }
 
+  /** Combinations that would expose the farm stop the start, before any part of it runs. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+      "--listen 192.0.2.10:50051 | --listen 192.0.2.10:50051 is not a loopback address;"
+          + " plaintext there needs --insecure",
+      "--auth none --listen 192.0.2.10:50051 --insecure | --auth none is allowed only in"
+          + " plaintext on a loopback address, not with --listen 192.0.2.10:50051",
+      "--tls-cert /nowhere/cert.pem | TLS needs both --tls-cert and --tls-key (got --tls-cert"
+          + " /nowhere/cert.pem)"})
+  void exposingCombinationsAreRefusedNamingTheFlags(String args, String refusal) {
+    // A usage error (exit 2); the database named is never reached: the refusal comes first.
+    Outcome outcome = run(Map.of(), (args + " --data-dir " + dir.resolve("data")
+        + " --database-url jdbc:postgresql://127.0.0.1:1/none").split(" "));
+    assertEquals(2, outcome.exitCode(), outcome.err());
+    assertTrue(outcome.err().contains(refusal), outcome.err());
+  }
+
   @Test
   void flagBeatsEnvironmentBeatsFileBeatsDefault() throws IOException {
     Files.write(dir.resolve("controller.conf"), List.of("# the default file",
