@@ -91,8 +91,8 @@ final class ApiPart implements AutoCloseable {
         boundary -> Failpoints.hit("lease-batch." + boundary));
     Leases leases = new Leases(p.db, p.leases, p.vms, p.routes, warmCommits);
     Broker broker = new Broker(p.db, p.catalog, p.vms, p.routes, p.operations,
-        placement.provisioner, lifecycle.reconciler, waiter, leases, lifecycle.operations,
-        warmCommits);
+        placement.provisioner, lifecycle.reconciler::kick, waiter, leases,
+        lifecycle.operations, warmCommits);
     this.resumer = new OperationResumer(p.db, p.operations, p.vms, lifecycle.operations, waiter,
         leases, lifecycle.reconciler, config.requestWait());
     this.catalog = new ImageCatalog(p.db, p.images, p.catalog);

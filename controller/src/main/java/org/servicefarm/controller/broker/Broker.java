@@ -25,7 +25,6 @@ import org.servicefarm.controller.operations.OperationTracker;
 import org.servicefarm.controller.operations.WakeTimelines;
 import org.servicefarm.controller.placement.VmProvisioner;
 import org.servicefarm.controller.reconcile.Failpoints;
-import org.servicefarm.controller.reconcile.Reconciler;
 
 /**
  * The request method: a service name in, access to a VM offering it and a lease on it out. See
@@ -41,19 +40,19 @@ import org.servicefarm.controller.reconcile.Reconciler;
 public final class Broker {
   private final Database db;
   private final VmRepository vms;
-  private final Reconciler reconciler;
+  private final StepKicks kicks;
   private final VmWaiter waiter;
   private final Leases leases;
   private final OperationTracker tracker;
   private final RequestDecider decider;
 
   public Broker(Database db, CatalogRepository catalog, VmRepository vms, RequestRoutes routes,
-      OperationRepository operations, VmProvisioner provisioner, Reconciler reconciler,
+      OperationRepository operations, VmProvisioner provisioner, StepKicks kicks,
       VmWaiter waiter, Leases leases, OperationTracker tracker, GroupCommit warmCommits) {
     this.tracker = tracker;
     this.db = db;
     this.vms = vms;
-    this.reconciler = reconciler;
+    this.kicks = kicks;
     this.waiter = waiter;
     this.leases = leases;
     this.decider = new RequestDecider(db, catalog, vms, routes, operations, provisioner, leases,
@@ -111,7 +110,7 @@ public final class Broker {
     }
     // Pushed, not polled: the kick runs the VM's step now, and the step's commit wakes the
     // waiter below (VmStateWatcher); the reconcile sweep is only the safety net.
-    reconciler.kick(decision.vm().id());
+    kicks.kick(decision.vm().id());
     CompletableFuture<Granted> answer =
         answerWhenActive(decision, service, idempotencyKey, operationId, wait);
     if (wake != null) {
@@ -191,7 +190,7 @@ public final class Broker {
     if (decision.answer() != null) {
       return new Started(vm.id(), VmState.ACTIVE, false, operationId);
     }
-    reconciler.kick(vm.id());
+    kicks.kick(vm.id());
     // Its outcome is recorded on the operation, which the caller follows.
     answerWhenActive(decision, service, idempotencyKey, operationId, wait);
     return new Started(vm.id(), vm.state(), decision.created(), operationId);
@@ -248,7 +247,7 @@ public final class Broker {
       db.inTransaction(tx -> vms.setDesired(tx, vm, DesiredState.ACTIVE, "requested again: " + service));
       CallAudit.changed("woke VM " + vm.id() + " (" + vm.state() + ", repeated key)");
     }
-    reconciler.kick(vm.id());
+    kicks.kick(vm.id());
     return vm;
   }
 
