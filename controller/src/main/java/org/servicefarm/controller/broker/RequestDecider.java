@@ -11,7 +11,6 @@ import org.servicefarm.controller.broker.Broker.Granted;
 import org.servicefarm.controller.db.CatalogRepository.ServiceRoute;
 import org.servicefarm.controller.db.CatalogRepository;
 import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.DatabaseException;
 import org.servicefarm.controller.db.GroupCommit;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.RequestRoutes;
@@ -88,21 +87,17 @@ final class RequestDecider {
    */
   Outcome decide(String service, RequestKey key, int ttlSeconds, Duration wait,
       UUID operationId) {
-    try {
-      if (!exclusiveServices.contains(service)) {
-        Optional<Outcome> shared = warmCommits.run(tx -> decideShared(tx, service, key,
-            ttlSeconds, wait, operationId));
-        if (shared.isPresent()) {
-          return shared.get();
-        }
-        exclusiveServices.add(service);
+    if (!exclusiveServices.contains(service)) {
+      Optional<Outcome> shared = warmCommits.run(tx -> decideShared(tx, service, key,
+          ttlSeconds, wait, operationId));
+      if (shared.isPresent()) {
+        return shared.get();
       }
-      return db.inTransaction(tx -> decideIn(tx,
-          routes.routeLocked(tx, service, key, true).orElse(null), service, key, ttlSeconds,
-          wait, operationId, true)).orElseThrow();
-    } catch (KeyTakenMidway raced) {
-      return new Outcome.Repeat(raced.winner);
+      exclusiveServices.add(service);
     }
+    return db.inTransaction(tx -> decideIn(tx,
+        routes.routeLocked(tx, service, key, true).orElse(null), service, key, ttlSeconds,
+        wait, operationId, true)).orElseThrow();
   }
 
   /**
@@ -145,21 +140,29 @@ final class RequestDecider {
     if (plan instanceof RequestPlan.TakeExclusiveLock) {
       return Optional.empty();
     }
-    Decision d = carryOut(tx, plan, route, key, ttlSeconds, wait, operationId);
-    if (d.answer() == null && operationId != null) {
+    Outcome outcome = carryOut(tx, plan, route, key, ttlSeconds, wait, operationId);
+    if (outcome instanceof Outcome.Decided decided && decided.decision().answer() == null
+        && operationId != null) {
+      Decision d = decided.decision();
       Optional<OperationRepository.KeyedRequest> raced = operations.recordRequest(tx,
           operationId, key, service, d.vm().id(), d.created(),
           OperationPhases.initial(d.vm().state()),
           OperationPhases.percent(OperationPhases.initial(d.vm().state())));
       if (raced.isPresent()) {
-        throw new KeyTakenMidway(raced.get());
+        // A request with the key committed while this one decided: its answer is this one's,
+        // and what this one wrote (a VM, a held lease) must not stay.
+        tx.undoOnReturn();
+        return Optional.of(new Outcome.Repeat(raced.get()));
       }
     }
-    return Optional.of(new Outcome.Decided(d));
+    return Optional.of(outcome);
   }
 
-  /** Does what the plan says, in the request's transaction. */
-  private Decision carryOut(Database.Tx tx, RequestPlan plan, ServiceRoute route, RequestKey key,
+  /**
+   * Does what the plan says, in the request's transaction: the decision, or a repeat when a
+   * request with the same key took the warm answer's lease first (nothing written then).
+   */
+  private Outcome carryOut(Database.Tx tx, RequestPlan plan, ServiceRoute route, RequestKey key,
       int ttlSeconds, Duration wait, UUID operationId) throws SQLException {
     if (plan instanceof RequestPlan.NotFound notFound) {
       throw new FarmException.ServiceNotFound(notFound.service());
@@ -171,17 +174,21 @@ final class RequestDecider {
       }
       RequestRoutes.Candidate chosen = warm.vm();
       VmRecord vm = chosen.vm();
-      LeaseRecord lease = leases.grantAnswered(tx, vm.id(), service, ttlSeconds, key,
-              operationId, chosen.hostAddress(), chosen.hostPort())
-          .orElseThrow(() -> new KeyTakenMidway(findKey(tx, key)));
-      return new Decision(vm, false, lease, new Granted(vm.id(), service, chosen.hostAddress(),
-          chosen.hostPort(), VmState.ACTIVE, false, lease));
+      Optional<LeaseRecord> granted = leases.grantAnswered(tx, vm.id(), service, ttlSeconds, key,
+          operationId, chosen.hostAddress(), chosen.hostPort());
+      if (granted.isEmpty()) {
+        return new Outcome.Repeat(operations.findByKey(tx, key).orElseThrow());
+      }
+      LeaseRecord lease = granted.get();
+      return new Outcome.Decided(new Decision(vm, false, lease, new Granted(vm.id(), service,
+          chosen.hostAddress(), chosen.hostPort(), VmState.ACTIVE, false, lease)));
     }
     if (plan instanceof RequestPlan.WaitFor coming) {
       provisioner.admitReturning(tx, coming.vm().vm());
       VmRecord vm = vms.setDesired(tx, coming.vm().vm(), DesiredState.ACTIVE,
           "requested: " + service);
-      return new Decision(vm, false, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
+      return new Outcome.Decided(new Decision(vm, false,
+          leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null));
     }
     if (plan instanceof RequestPlan.Build build) {
       ServiceDefinitionRecord def = catalog.find(tx, route.definition())
@@ -191,35 +198,12 @@ final class RequestDecider {
           "requested: " + service + (others == 0 ? ""
           : "; scaling out to VM " + (others + 1) + " of max_instances "
               + build.maxInstances() + ", the others full or unreachable"));
-      return new Decision(vm, true, leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null);
+      return new Outcome.Decided(new Decision(vm, true,
+          leases.hold(tx, vm.id(), service, ttlSeconds, wait, key), null));
     }
     RequestPlan.HostDown down = (RequestPlan.HostDown) plan;
     throw new FarmException.Unavailable("the VM offering '" + service + "' ("
         + down.vm().vm().id() + ") is on host " + down.vm().vm().hostId()
         + ", which is not reporting; try again when it returns");
-  }
-
-  /** The request that holds the key, which a lost insert under it waited for. */
-  private OperationRepository.KeyedRequest findKey(Database.Tx tx, RequestKey key) {
-    try {
-      return operations.findByKey(tx, key).orElseThrow();
-    } catch (SQLException e) {
-      throw DatabaseException.from(e);
-    }
-  }
-
-  /**
-   * A concurrent request with the same key committed while this one wrote its decision. Thrown
-   * only to roll the transaction back (what it wrote must not stay); {@link #decide} turns it
-   * into an {@link Outcome.Repeat}.
-   */
-  private static final class KeyTakenMidway extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-    final transient OperationRepository.KeyedRequest winner;
-
-    KeyTakenMidway(OperationRepository.KeyedRequest winner) {
-      super("idempotency key taken concurrently", null, false, false);
-      this.winner = winner;
-    }
   }
 }

@@ -105,7 +105,11 @@ public final class Database implements AutoCloseable {
             fence.check(tx);
           }
           T result = work.run(tx);
-          c.commit();
+          if (tx.undone) {
+            c.rollback();
+          } else {
+            c.commit();
+          }
           return result;
         } catch (SQLException | RuntimeException e) {
           rollbackQuietly(c, e);
@@ -166,6 +170,7 @@ public final class Database implements AutoCloseable {
   /** A connection inside a transaction, with the statement helpers repositories use. */
   public static final class Tx {
     private final Connection connection;
+    private boolean undone;
 
     Tx(Connection connection) {
       this.connection = connection;
@@ -195,6 +200,20 @@ public final class Database implements AutoCloseable {
       try (PreparedStatement ps = prepare(sql, args)) {
         return ps.executeUpdate();
       }
+    }
+
+    /**
+     * Ends the transaction by rolling back what it wrote, while the work still returns its value
+     * (a decision that found, after writing, that it must not stand). Not for a group-committed
+     * work, whose transaction is shared: {@link GroupCommit} refuses it.
+     */
+    public void undoOnReturn() {
+      undone = true;
+    }
+
+    /** Whether {@link #undoOnReturn} was called. */
+    boolean undone() {
+      return undone;
     }
 
     /** Serialises callers that pass the same key until this transaction ends. */

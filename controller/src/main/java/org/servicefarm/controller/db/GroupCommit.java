@@ -220,6 +220,10 @@ public final class GroupCommit implements AutoCloseable {
       db.inTransaction(tx -> {
         for (Item<?> item : batch) {
           item.runIn(tx);
+          if (tx.undone()) {
+            // A programming error: the batch's other works would be undone with it.
+            throw new IllegalStateException("a group-committed work asked to undo the batch");
+          }
         }
         boundaries.reached("written");
         return null;

@@ -43,6 +43,27 @@ class GroupCommitTest {
   }
 
   @Test
+  void aTransactionUndoneOnReturnKeepsNothingYetAnswersItsValue() {
+    String answer = db.inTransaction(tx -> {
+      tx.update("INSERT INTO rows_written VALUES (1)");
+      tx.undoOnReturn();
+      return "decided otherwise";
+    });
+    assertEquals("decided otherwise", answer);
+    assertEquals(0, count());
+  }
+
+  @Test
+  void aGroupCommittedWorkCannotUndoTheBatchItShares() {
+    commits.run(tx -> tx.update("INSERT INTO rows_written VALUES (1)"));
+    assertThrows(IllegalStateException.class, () -> commits.run(tx -> {
+      tx.undoOnReturn();
+      return null;
+    }));
+    assertEquals(1, count(), "the earlier batch stays committed");
+  }
+
+  @Test
   void concurrentCallersShareCommitsAndEachRowIsDurableWhenItsCallerReturns() throws Exception {
     int callers = 200;
     ExecutorService pool = Executors.newFixedThreadPool(32);
