@@ -33,10 +33,11 @@ import org.servicefarm.controller.model.HostRecord.HostLoad;
  */
 final class ScriptedAgents implements AgentCommands {
   private final Map<String, ScriptedHost> hosts = new ConcurrentHashMap<>();
+  private final AgentRegistry placementView = new AgentRegistry();
 
   /** The host's agent, connected and answering every command with success until told else. */
   ScriptedHost connect(String hostId) {
-    return hosts.computeIfAbsent(hostId, ScriptedHost::new);
+    return hosts.computeIfAbsent(hostId, id -> new ScriptedHost(id, placementView));
   }
 
   @Override
@@ -47,14 +48,11 @@ final class ScriptedAgents implements AgentCommands {
 
   /**
    * The connected hosts as placement sees them: placement reads a registry of sessions (their
-   * load and cached images), so each connected scripted host gets a session there whose stream
-   * goes nowhere. Commands still go through this fake, never through those sessions.
+   * load), so each connected scripted host has a session there whose stream goes nowhere, from
+   * its connect to its disconnect. Commands still go through this fake, never those sessions.
    */
   AgentRegistry asRegistryForPlacement() {
-    AgentRegistry registry = new AgentRegistry();
-    hosts.values().stream().filter(h -> h.connected).forEach(h -> registry.attach(
-        new AgentSession(h.hostId, "192.0.2.1", "test", null, HostLoad.NONE, h.cached)));
-    return registry;
+    return placementView;
   }
 
   /** A successful result of the kind of command, as an agent that did the work answers it. */
@@ -100,8 +98,15 @@ final class ScriptedAgents implements AgentCommands {
         new EnumMap<>(Command.ActionCase.class);
     private final List<Command> sent = new CopyOnWriteArrayList<>();
 
-    private ScriptedHost(String hostId) {
+    private final AgentRegistry placementView;
+    private final AgentSession session;
+
+    private ScriptedHost(String hostId, AgentRegistry placementView) {
       this.hostId = hostId;
+      this.placementView = placementView;
+      this.session =
+          new AgentSession(hostId, "192.0.2.1", "test", null, HostLoad.NONE, Set.of());
+      placementView.attach(session);
     }
 
     /** The host boots no guests (the libvirt test driver): it needs no built image. */
@@ -119,6 +124,7 @@ final class ScriptedAgents implements AgentCommands {
     /** The agent is no longer connected: steps find no agent for the host. */
     ScriptedHost disconnect() {
       connected = false;
+      placementView.detach(session, "disconnected by the test");
       return this;
     }
 

@@ -151,6 +151,7 @@ final class StepFarm implements AutoCloseable {
               + vm.id()));
           case RESTORING -> VmRepository.Change.host(hostId);
           case FAILED -> VmRepository.Change.failed("test");
+          case DELETED -> VmRepository.Change.host(null);
           default -> VmRepository.Change.NONE;
         };
         vm = vms.transition(tx, vm.id(), java.util.EnumSet.allOf(VmState.class), next,
