@@ -64,7 +64,7 @@ class DeleteStepTest {
 
   @ParameterizedTest(name = "a {0} VM is deleted: {1}")
   @CsvSource({"ACTIVE, true", "SLEEPING, true", "STARTING, true", "PROVISIONING, true",
-      "DELETING, true", "ARCHIVED, false", "FAILED, false", "DELETED, false"})
+      "DELETING, true", "ARCHIVED, false", "FAILED, false", "DELETED, false", "UNKNOWN, false"})
   void whichVmsADeleteRemovesFromTheirHost(VmState from, boolean deleted) {
     VmRecord vm = farm.vm(definition, host, from);
 

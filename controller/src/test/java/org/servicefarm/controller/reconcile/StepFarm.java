@@ -49,7 +49,7 @@ import org.servicefarm.controller.placement.RestorePlacement;
  */
 final class StepFarm implements AutoCloseable {
   /** How long a command may take before a step gives up on the host: short, it is a fake. */
-  static final Duration TIMEOUT = Duration.ofMillis(200);
+  static final Duration TIMEOUT = Duration.ofMillis(50);
   /** The guest port of every test definition's one service. */
   static final int GUEST_PORT = 80;
   /** The size every archive has in the image store (a fixed answer, no store is reached). */
