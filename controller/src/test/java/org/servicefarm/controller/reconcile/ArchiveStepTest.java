@@ -193,4 +193,30 @@ class ArchiveStepTest {
     assertEquals(DesiredState.ACTIVE, after.desiredState(), "back to what it was");
     assertEquals(ARCHIVE, after.archiveRef());
   }
+
+  @Test
+  void anArchiveCountsItsSizeInItsProjectsStoredBytes() {
+    String project = farm.project();
+    VmRecord vm = farm.vm(definition, host, VmState.ACTIVE, project);
+    assertEquals(0, farm.usage(project).storedBytes());
+
+    assertTrue(steps.run(ReconcilePlan.Step.ARCHIVE, vm));
+
+    assertEquals(StepFarm.ARCHIVE_BYTES, farm.usage(project).storedBytes());
+  }
+
+  @Test
+  void aVmArchivedToLeaveADrainingHostNoOtherHostCanTakeStaysArchivedAndSaysWhy() {
+    VmRecord active = farm.vm(definition, host, VmState.ACTIVE);
+    VmRecord leaving = farm.db.inTransaction(tx -> {
+      farm.hosts.setStatus(tx, host, HostStatus.DRAINING);
+      return farm.vms.moveAway(tx, active, DesiredState.ACTIVE, "drain of host " + host);
+    }).orElseThrow();
+
+    assertTrue(steps.run(ReconcilePlan.Step.ARCHIVE, leaving));
+
+    assertEquals(VmState.ARCHIVED, farm.current(leaving).state());
+    assertTrue(farm.lastCause(leaving).startsWith("drain of host " + host
+        + ": no other host can take this VM"), farm.lastCause(leaving));
+  }
 }

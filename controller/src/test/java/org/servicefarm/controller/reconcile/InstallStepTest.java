@@ -87,14 +87,20 @@ class InstallStepTest {
     VmRecord vm = provisioning(false);
     agents.connect(host).reportsThenAnswers(Command.ActionCase.INSTALL, List.of(
         CommandProgress.newBuilder().setPhase("transferring").setDoneBytes(1024)
-            .setTotalBytes(4096).build()), ScriptedAgents.ok());
+            .setTotalBytes(4096).build(),
+        CommandProgress.newBuilder().setPhase("installing").build()), ScriptedAgents.ok());
     UUID request = farm.requestFor(vm);
+    List<String> messages = new CopyOnWriteArrayList<>();
+    farm.operations.subscribe(request, row -> messages.add(row.phase() + ": " + row.message()));
 
     assertTrue(steps.run(ReconcilePlan.Step.INSTALL, vm));
 
-    assertEquals(OperationPhase.TRANSFERRING, farm.request(request).phase());
-    assertTrue(farm.request(request).message().startsWith("fetching the image to host " + host),
-        farm.request(request).message());
+    assertEquals(3, messages.size(), messages.toString());
+    assertEquals("TRANSFERRING: fetching the image to host " + host, messages.get(0));
+    assertTrue(messages.get(1).startsWith("TRANSFERRING: fetching the image to host " + host
+        + ": "), messages.get(1));
+    assertEquals("INSTALLING: installing on host " + host, messages.get(2));
+    assertEquals(OperationPhase.INSTALLING, farm.request(request).phase());
   }
 
   @Test

@@ -21,6 +21,7 @@ import org.servicefarm.controller.db.ManifestRepository;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.OperationRepository;
 import org.servicefarm.controller.db.OperationRepository.OperationRow;
+import org.servicefarm.controller.db.ProjectRepository;
 import org.servicefarm.controller.db.VmRepository;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import org.servicefarm.controller.images.manifests.ManifestKeyring;
@@ -28,6 +29,7 @@ import org.servicefarm.controller.images.manifests.ManifestService;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
+import org.servicefarm.controller.model.ProjectRecord;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 import org.servicefarm.controller.model.VmRecord;
@@ -64,6 +66,7 @@ final class StepFarm implements AutoCloseable {
   final CatalogRepository catalog = new CatalogRepository();
   final ImageRepository images = new ImageRepository();
   final OperationRepository operationRows = new OperationRepository();
+  final ProjectRepository projects = new ProjectRepository();
   final ManifestService manifests;
   final OperationTracker operations;
   final VmStateWatcher watcher = new VmStateWatcher();
@@ -142,9 +145,14 @@ final class StepFarm implements AutoCloseable {
    * it there, each move with its event (an ARCHIVED VM has no host and an archive reference).
    */
   VmRecord vm(Definition def, String hostId, VmState state) {
+    return vm(def, hostId, state, org.servicefarm.controller.model.ProjectScope.DEFAULT);
+  }
+
+  /** As {@link #vm(Definition, String, VmState)}, for a VM of the project. */
+  VmRecord vm(Definition def, String hostId, VmState state, String project) {
     return db.inTransaction(tx -> {
       VmRecord vm = vms.insertProvisioning(tx, def.name(), def.imageId(), hostId, 1, 128,
-          "placed on host " + hostId);
+          project, "placed on host " + hostId);
       for (VmState next : pathTo(state)) {
         VmRepository.Change change = switch (next) {
           case ARCHIVED -> VmRepository.Change.archived("sha256:" + digestOf("archive of "
@@ -186,6 +194,18 @@ final class StepFarm implements AutoCloseable {
       }
       return now;
     });
+  }
+
+  /** A new project without quotas; returns its name. */
+  String project() {
+    String name = "project-" + NAMES.incrementAndGet();
+    db.inTransaction(tx -> projects.insert(tx, name, ProjectRecord.Quota.NONE));
+    return name;
+  }
+
+  /** What the project holds now, as its quota counts it. */
+  ProjectRecord.Usage usage(String project) {
+    return db.inTransaction(tx -> projects.usage(tx, project));
   }
 
   /** A caller's request waiting for the VM (as the broker records it); returns its id. */
