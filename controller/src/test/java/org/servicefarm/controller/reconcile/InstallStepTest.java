@@ -147,10 +147,11 @@ class InstallStepTest {
 
   @ParameterizedTest(name = "{0} \"{1}\" leaves the VM {2}")
   @CsvSource({
-      "COMMAND_ERROR_UNSPECIFIED, '', STARTING, true, installed on host",
+      "ok, '', STARTING, true, installed on host",
       "COMMAND_ERROR_HYPERVISOR, libvirt refused the domain, FAILED, true,"
           + " command failed: libvirt refused the domain",
-      "COMMAND_ERROR_IMAGE, '', FAILED, true,"
+      "COMMAND_ERROR_IMAGE, digest mismatch, FAILED, true, command failed: digest mismatch",
+      "COMMAND_ERROR_UNSPECIFIED, '', FAILED, true,"
           + " command failed: agent reported failure without a reason",
       "COMMAND_ERROR_STALE_GENERATION, a newer command came, PROVISIONING, false, placed on host",
       "COMMAND_ERROR_UNAVAILABLE, libvirtd restarting, PROVISIONING, false, placed on host",
@@ -158,12 +159,11 @@ class InstallStepTest {
           + " install on host HOST waits for room: 9 MB free of 4096 needed",
       "COMMAND_ERROR_DISK_LOST, overlay missing, FAILED, true, disk lost on host HOST",
   })
-  void theInstallsResultDecidesWhatTheVmIsRecorded(CommandError kind, String error,
+  void theInstallsResultDecidesWhatTheVmIsRecorded(String answer, String error,
       VmState recorded, boolean moved, String causeBeginning) {
     VmRecord vm = provisioning(false);
-    agents.connect(host).answers(Command.ActionCase.INSTALL, kind
-        == CommandError.COMMAND_ERROR_UNSPECIFIED
-        ? ScriptedAgents.ok() : ScriptedAgents.failed(kind, error));
+    agents.connect(host).answers(Command.ActionCase.INSTALL, answer.equals("ok")
+        ? ScriptedAgents.ok() : ScriptedAgents.failed(CommandError.valueOf(answer), error));
 
     assertEquals(moved, steps.run(ReconcilePlan.Step.INSTALL, vm));
 

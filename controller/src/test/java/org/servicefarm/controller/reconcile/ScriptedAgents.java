@@ -2,7 +2,6 @@ package org.servicefarm.controller.reconcile;
 
 import java.time.Duration;
 import java.util.EnumMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -171,7 +170,7 @@ final class ScriptedAgents implements AgentCommands {
 
     @Override
     public Set<String> cachedImages() {
-      return Set.copyOf(new HashSet<>(cached));
+      return Set.copyOf(cached);
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.UUID;
@@ -29,7 +30,9 @@ import org.servicefarm.controller.images.manifests.ManifestService;
 import org.servicefarm.controller.model.HostRecord.HostLoad;
 import org.servicefarm.controller.model.ImageRecord;
 import org.servicefarm.controller.model.InstancePolicy;
+import org.servicefarm.controller.model.OperationPhase;
 import org.servicefarm.controller.model.ProjectRecord;
+import org.servicefarm.controller.model.ProjectScope;
 import org.servicefarm.controller.model.RequestKey;
 import org.servicefarm.controller.model.ServiceDefinitionRecord.ServicePort;
 import org.servicefarm.controller.model.VmRecord;
@@ -145,7 +148,7 @@ final class StepFarm implements AutoCloseable {
    * it there, each move with its event (an ARCHIVED VM has no host and an archive reference).
    */
   VmRecord vm(Definition def, String hostId, VmState state) {
-    return vm(def, hostId, state, org.servicefarm.controller.model.ProjectScope.DEFAULT);
+    return vm(def, hostId, state, ProjectScope.DEFAULT);
   }
 
   /** As {@link #vm(Definition, String, VmState)}, for a VM of the project. */
@@ -162,7 +165,7 @@ final class StepFarm implements AutoCloseable {
           case DELETED -> VmRepository.Change.host(null);
           default -> VmRepository.Change.NONE;
         };
-        vm = vms.transition(tx, vm.id(), java.util.EnumSet.allOf(VmState.class), next,
+        vm = vms.transition(tx, vm.id(), EnumSet.allOf(VmState.class), next,
             "test: " + next, change).orElseThrow();
       }
       return vm;
@@ -189,7 +192,7 @@ final class StepFarm implements AutoCloseable {
     return db.inTransaction(tx -> {
       VmRecord now = vm;
       for (VmState next : states) {
-        now = vms.transition(tx, vm.id(), java.util.EnumSet.allOf(VmState.class), next,
+        now = vms.transition(tx, vm.id(), EnumSet.allOf(VmState.class), next,
             "test: " + next).orElseThrow();
       }
       return now;
@@ -213,7 +216,7 @@ final class StepFarm implements AutoCloseable {
     UUID id = UUID.randomUUID();
     db.inTransaction(tx -> operationRows.recordRequest(tx, id,
         new RequestKey("caller-" + id, null), vm.definition(), vm.id(), true,
-        org.servicefarm.controller.model.OperationPhase.QUEUED, 0));
+        OperationPhase.QUEUED, 0));
     return id;
   }
 
