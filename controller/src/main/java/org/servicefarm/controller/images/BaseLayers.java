@@ -58,7 +58,7 @@ final class BaseLayers {
   String key() {
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
-      StringBuilder inputs = new StringBuilder("servicefarm base layer 2\n");
+      StringBuilder inputs = new StringBuilder("servicefarm base layer 3\n");
       inputs.append("suite ").append(compose.suite()).append('\n');
       inputs.append("architecture amd64\n");
       inputs.append("packages ").append(ComposeCommand.BASE_PACKAGES).append('\n');

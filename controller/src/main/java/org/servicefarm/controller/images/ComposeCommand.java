@@ -29,6 +29,19 @@ import org.servicefarm.controller.model.FarmException;
 public record ComposeCommand(String suite, List<String> mirrors) {
   /** Every composed image boots its own kernel and runs its init with busybox. */
   public static final List<String> BASE_PACKAGES = List.of("busybox", "linux-image-cloud-amd64");
+  /** The base's initramfs-tools configuration, as mmdebstrap's hooks name it. */
+  private static final String INITRAMFS = "\"$1\"/etc/initramfs-tools";
+  /**
+   * The lines of the initramfs hook a base gets, each quoted for the shell: a guest's disk and
+   * network are virtio, so its initramfs carries and loads those modules and no others
+   * ({@code MODULES=list}). With Debian's default ({@code most}) the kernel's installation made
+   * an initramfs of 15 MB, twice, which took 15 s of the base's minute; this one is 5 MB.
+   */
+  private static final String INITRAMFS_HOOK = String.join(" ",
+      "'#!/bin/sh'",
+      "'[ \"$1\" = prereqs ] && exit 0'",
+      "'. /usr/share/initramfs-tools/hook-functions'",
+      "'for m in virtio_pci virtio_blk virtio_net virtio_console; do force_load $m; done'");
   private static final Pattern PACKAGE = Pattern.compile("[a-z0-9][a-z0-9+.-]{0,127}");
   private static final Pattern SAFE_PATH = Pattern.compile("/[A-Za-z0-9/._-]*");
   // Documentation, manuals and translations are never read in a guest; leaving them out saves
@@ -99,6 +112,11 @@ public record ComposeCommand(String suite, List<String> mirrors) {
         "--skip=download/empty", "--skip=essential/unlink", "--skip=cleanup/apt/lists",
         "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/",
         "--setup-hook=sync-in " + cache + " /var/cache/apt/archives/",
+        // Before the kernel is installed: its initramfs holds only what a farm guest needs.
+        "--essential-hook=mkdir -p " + INITRAMFS + "/conf.d " + INITRAMFS + "/hooks",
+        "--essential-hook=echo MODULES=list > " + INITRAMFS + "/conf.d/servicefarm.conf",
+        "--essential-hook=printf '%s\\n' " + INITRAMFS_HOOK + " > " + INITRAMFS
+            + "/hooks/servicefarm && chmod 755 " + INITRAMFS + "/hooks/servicefarm",
         "--customize-hook=sync-out /var/cache/apt/archives " + cache));
     for (String pattern : EXCLUDED) {
       argv.add("--dpkgopt=path-exclude=" + pattern);
