@@ -95,9 +95,7 @@ public final class Broker {
     if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
       return repeat(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
-    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
-    auditChange(decision);
-    Failpoints.hit("provision.decided");
+    RequestDecider.Decision decision = decided(outcome);
     if (decision.answer() != null) {
       // Its operation, if any, was recorded READY by the deciding transaction.
       return CompletableFuture.completedFuture(decision.answer());
@@ -183,9 +181,7 @@ public final class Broker {
     if (outcome instanceof RequestDecider.Outcome.Repeat repeat) {
       return repeatNoWait(repeat.earlier(), service, idempotencyKey, leaseTtlSeconds, wait);
     }
-    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
-    auditChange(decision);
-    Failpoints.hit("provision.decided");
+    RequestDecider.Decision decision = decided(outcome);
     VmRecord vm = decision.vm();
     if (decision.answer() != null) {
       return new Started(vm.id(), VmState.ACTIVE, false, operationId);
@@ -218,6 +214,14 @@ public final class Broker {
     VmRecord vm = revive(earlier, service, key);
     return waiter.whenActive(vm.id(), service, earlier.created(), wait)
         .thenApply(granted -> granted.withLease(leases.forRepeat(vm.id(), service, ttlSeconds, key)));
+  }
+
+  /** A decision made here (not a repeat), told to the audit trail. */
+  private static RequestDecider.Decision decided(RequestDecider.Outcome outcome) {
+    RequestDecider.Decision decision = ((RequestDecider.Outcome.Decided) outcome).decision();
+    auditChange(decision);
+    Failpoints.hit("provision.decided");
+    return decision;
   }
 
   /** Tells the audit trail when a request created or woke a VM (the warm path changes neither). */
