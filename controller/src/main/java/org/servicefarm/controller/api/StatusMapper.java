@@ -41,6 +41,9 @@ public final class StatusMapper implements ServerInterceptor {
       if (db.kind() == DatabaseException.Kind.UNAVAILABLE) {
         return Status.UNAVAILABLE.withDescription("the farm's database is unreachable; try again");
       }
+      if (db.kind() == DatabaseException.Kind.LIMIT) {
+        return Status.RESOURCE_EXHAUSTED.withDescription(db.limit());
+      }
       if (db.kind() == DatabaseException.Kind.CONSTRAINT) {
         LOG.log(Level.INFO, "constraint refused a write", db);
         return Status.FAILED_PRECONDITION.withDescription(

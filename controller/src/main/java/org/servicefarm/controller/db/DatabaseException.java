@@ -12,6 +12,11 @@ public class DatabaseException extends RuntimeException {
   public enum Kind {
     UNAVAILABLE,
     CONSTRAINT,
+    /**
+     * A limit the farm's schema sets was reached (SQLSTATE 53400, raised by the schema's own
+     * functions, e.g. every gateway port taken); {@link #limit()} is the schema's message.
+     */
+    LIMIT,
     OTHER
   }
 
@@ -31,6 +36,8 @@ public class DatabaseException extends RuntimeException {
       kind = Kind.UNAVAILABLE; // connection failures, admin shutdown, too many connections
     } else if (state.startsWith("23")) {
       kind = Kind.CONSTRAINT;
+    } else if (state.equals("53400")) {
+      kind = Kind.LIMIT;
     } else if (e instanceof java.sql.SQLTransientConnectionException) {
       kind = Kind.UNAVAILABLE; // the pool timed out waiting for a connection
     } else {
@@ -50,5 +57,20 @@ public class DatabaseException extends RuntimeException {
 
   public String sqlState() {
     return sqlState;
+  }
+
+  /**
+   * For {@link Kind#LIMIT}: the message the schema raised, which names the limit and what
+   * reached it (written by the farm, so a caller may read it); empty otherwise.
+   */
+  public String limit() {
+    if (kind != Kind.LIMIT) {
+      return "";
+    }
+    if (getCause() instanceof org.postgresql.util.PSQLException p
+        && p.getServerErrorMessage() != null && p.getServerErrorMessage().getMessage() != null) {
+      return p.getServerErrorMessage().getMessage();
+    }
+    return getMessage();
   }
 }

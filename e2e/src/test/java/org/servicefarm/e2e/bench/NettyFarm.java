@@ -15,6 +15,7 @@ import org.servicefarm.agent.hypervisor.HypervisorKind;
 import org.servicefarm.agent.hypervisor.libvirt.HostPortAllocator;
 import org.servicefarm.agent.hypervisor.libvirt.HostSettings;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtConnection;
+import org.servicefarm.agent.hypervisor.Hypervisor;
 import org.servicefarm.agent.hypervisor.libvirt.LibvirtHypervisor;
 import org.servicefarm.agent.hypervisor.storage.PathOnlyDiskStore;
 import org.servicefarm.agent.hypervisor.storage.VmArchives;
@@ -54,7 +55,14 @@ final class NettyFarm implements AutoCloseable {
   private final String target;
   private final String adminToken;
   private final List<ControllerLink> links = new ArrayList<>();
-  private final List<LibvirtHypervisor> hypervisors = new ArrayList<>();
+  private final List<Hypervisor> hypervisors = new ArrayList<>();
+  /**
+   * Simulated hosts keep their domains in a map ({@link InMemoryHypervisorForSimulation}) unless
+   * {@code -Dbench.hypervisor=libvirt-test} asks for a libvirt test-driver connection each, as
+   * before 2026-12-08: a thousand of those cost the benchmark's JVM more than the controller.
+   */
+  private static final boolean IN_MEMORY_HOSTS =
+      !"libvirt-test".equals(System.getProperty("bench.hypervisor", "memory"));
   private final List<FarmClient> clients = new ArrayList<>();
 
   NettyFarm(ControllerConfig config, int poolSize) throws IOException {
@@ -107,14 +115,20 @@ final class NettyFarm implements AutoCloseable {
   void addHost(String hostId, int vcpus, long memoryMb, int firstPort) throws IOException {
     Path hostDir = dir.resolve("hosts").resolve(hostId);
     Files.createDirectories(hostDir);
-    Path node = hostDir.resolve("node.xml");
-    Files.writeString(node, "<node/>");
     ChannelOpener tcp = address -> NettyChannelBuilder.forTarget(address).usePlaintext().build();
-    VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
-        new FailoverChannel(List.of(target), tcp), java.util.Optional.of(adminToken))));
-    LibvirtHypervisor hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
-        new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"), new PathOnlyDiskStore(hostDir),
-        archives, new HostPortAllocator(firstPort, firstPort + 39));
+    Hypervisor hypervisor;
+    if (IN_MEMORY_HOSTS) {
+      hypervisor = new InMemoryHypervisorForSimulation(vcpus, memoryMb, firstPort);
+    } else {
+      Path node = hostDir.resolve("node.xml");
+      Files.writeString(node, "<node/>");
+      VmArchives archives = new VmArchives(hostDir, new BlobTransfers(new ImageStoreClient(
+          new FailoverChannel(List.of(target), tcp), java.util.Optional.of(adminToken))));
+      hypervisor = new LibvirtHypervisor(new LibvirtConnection("test://" + node),
+          new HostSettings(hostId, HypervisorKind.TEST, "127.0.0.1"),
+          new PathOnlyDiskStore(hostDir), archives,
+          new HostPortAllocator(firstPort, firstPort + 39));
+    }
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(target),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(100_000).build(),
         "bench");
@@ -131,7 +145,7 @@ final class NettyFarm implements AutoCloseable {
       c.close();
     }
     links.parallelStream().forEach(ControllerLink::close);
-    for (LibvirtHypervisor h : hypervisors) {
+    for (Hypervisor h : hypervisors) {
       h.close();
     }
     controller.close();

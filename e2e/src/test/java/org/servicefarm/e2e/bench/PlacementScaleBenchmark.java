@@ -26,17 +26,20 @@ import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.BenchmarkTable;
 
 /**
- * Placement at scale: simulated hosts (each an agent with its own gRPC stream and libvirt
- * test-driver connection), requests for many distinct services from many clients at once. Prints
- * placements/s, request-to-ACTIVE latency and how evenly VMs spread, beside a floor: the same
- * number of single-row INSERT transactions through the same pool and concurrency.
+ * Placement at scale: simulated hosts (each an agent with its own gRPC stream, its domains in
+ * memory: {@link InMemoryHypervisorForSimulation}; {@code -Dbench.hypervisor=libvirt-test} gives
+ * each a libvirt test-driver connection instead), requests for many distinct services from many
+ * clients at once. Prints placements/s, request-to-ACTIVE latency, how evenly VMs spread and the
+ * CPU each placement cost (this JVM: controller, agents and clients; PostgreSQL), beside a floor:
+ * the same number of single-row INSERT transactions through the same pool and concurrency.
  *
- * <p>Sizes: -Dbench.hosts (1000), -Dbench.services (5000), -Dbench.requests (20000),
+ * <p>Sizes: -Dbench.hosts (1000), -Dbench.services (2500), -Dbench.requests (20000),
  * -Dbench.clients (128).
  */
 class PlacementScaleBenchmark {
   private static final int HOSTS = Integer.getInteger("bench.hosts", 1000);
-  private static final int SERVICES = Integer.getInteger("bench.services", 5000);
+  // A farm holds at most 2,768 service names (one gateway port each, 30000-32767).
+  private static final int SERVICES = Integer.getInteger("bench.services", 2500);
   private static final int REQUESTS = Integer.getInteger("bench.requests", 20000);
   private static final int CLIENTS = Integer.getInteger("bench.clients", 128);
   private static final int HOST_VCPUS = 16;
@@ -73,6 +76,7 @@ class PlacementScaleBenchmark {
       List<FarmClient> clients = IntStream.range(0, 4)
           .mapToObj(i -> farm.client(Duration.ofMinutes(5))).toList();
       long commitsBefore = commits(farm);
+      Cpu cpuBefore = Cpu.now();
       long started = System.nanoTime();
       // Each answer comes once the request's decision has committed (no_wait): a new VM is then
       // placed on its host, and the reconciler drives it to ACTIVE meanwhile.
@@ -84,6 +88,7 @@ class PlacementScaleBenchmark {
         created[i] = answer.getCreated();
       });
       double decidedSeconds = (System.nanoTime() - started) / 1e9;
+      Cpu decideCpu = Cpu.now().minus(cpuBefore);
       // Counted in the database: listing every VM each poll would load the controller.
       Await.until("every VM ACTIVE", Duration.ofMinutes(30), () -> farm.db().queryOne(
           "SELECT count(*) FROM vms WHERE state = 'ACTIVE'", rs -> rs.getLong(1))
@@ -113,7 +118,8 @@ class PlacementScaleBenchmark {
           "requests", "clients", "decided in", "placements/s", "requests/s", "all ACTIVE in",
           "VMs to ACTIVE/s", "p50 request to ACTIVE", "p99 request to ACTIVE",
           "VMs per host max/mean", "over-committed hosts", "floor inserts/s",
-          "placements / floor", "DB commits per VM");
+          "placements / floor", "DB commits per VM", "JVM CPU per placement",
+          "PostgreSQL CPU per placement");
       double placementsPerSecond = SERVICES / decidedSeconds;
       table.row(HOSTS, SERVICES, REQUESTS, CLIENTS, String.format("%.1f s", decidedSeconds),
           String.format("%.0f", placementsPerSecond),
@@ -123,7 +129,9 @@ class PlacementScaleBenchmark {
           String.format("%.2f", max / mean), overCommitted,
           String.format("%.0f", floorPerSecond),
           String.format("%.3f", placementsPerSecond / floorPerSecond),
-          String.format("%.1f", commitsPerPlacement));
+          String.format("%.1f", commitsPerPlacement),
+          String.format("%.2f ms", decideCpu.jvmNanos() / 1e6 / SERVICES),
+          String.format("%.2f ms", decideCpu.childrenNanos() / 1e6 / SERVICES));
       table.note("Hosts connected in " + String.format("%.1f s", connectSeconds) + ". Each host "
           + HOST_VCPUS + " vCPUs, " + HOST_MEMORY_MB + " MB; each VM 1 vCPU, 256 MB. Requests are"
           + " RequestService calls with no_wait, each answered once its decision has committed"
@@ -132,8 +140,27 @@ class PlacementScaleBenchmark {
           + " last answer came. Request to ACTIVE: from a request's sending to its VM's ACTIVE"
           + " event. The floor is one single-row INSERT transaction per placement through the"
           + " same pool from " + CLIENTS + " threads.");
+      table.note("CPU per placement is the CPU spent while the requests were decided, over the"
+          + " placements: this JVM's (the controller, the " + HOSTS + " simulated agents ("
+          + (System.getProperty("bench.hypervisor", "memory")) + " domains) and the clients), and"
+          + " its child processes' (PostgreSQL).");
       table.note("Mean time from a VM's row to each state: " + phases(farm) + ".");
       table.publish("placement-scale.md");
+    }
+  }
+
+  /** CPU time so far of this JVM, and of its child processes (the embedded PostgreSQL). */
+  private record Cpu(long jvmNanos, long childrenNanos) {
+    static Cpu now() {
+      long jvm = ((com.sun.management.OperatingSystemMXBean)
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+      long children = ProcessHandle.current().descendants().mapToLong(p -> p.info()
+          .totalCpuDuration().map(Duration::toNanos).orElse(0L)).sum();
+      return new Cpu(jvm, children);
+    }
+
+    Cpu minus(Cpu before) {
+      return new Cpu(jvmNanos - before.jvmNanos, childrenNanos - before.childrenNanos);
     }
   }
 
