@@ -40,6 +40,8 @@ public final class ManifestVerifier {
 
   private final Map<String, PublicKey> trusted = new ConcurrentHashMap<>();
   private final boolean pinned;
+  /** Signed manifests verified already: the same bytes are not verified twice. */
+  private final VerifiedSignatures alreadyVerified = new VerifiedSignatures();
   private volatile boolean warnedUnsigned;
 
   /** A verifier that trusts the keys the controller tells it at registration. */
@@ -183,12 +185,16 @@ public final class ManifestVerifier {
           + trustedKeyIds() + ")");
     }
     byte[] bytes = signed.getManifest().toByteArray();
+    byte[] signature = signed.getSignature().toByteArray();
+    if (alreadyVerified.verifiedBefore(signed.getKeyId(), bytes, signature)) {
+      return bytes;
+    }
     boolean valid;
     try {
       Signature verifier = Signature.getInstance(ALGORITHM);
       verifier.initVerify(key);
       verifier.update(bytes);
-      valid = verifier.verify(signed.getSignature().toByteArray());
+      valid = verifier.verify(signature);
     } catch (SignatureException | InvalidKeyException e) {
       valid = false;
     } catch (GeneralSecurityException e) {
@@ -198,6 +204,7 @@ public final class ManifestVerifier {
       throw new ImageException(name + " is refused: its manifest's signature does not verify"
           + " with key " + signed.getKeyId() + " (the manifest or its signature was altered)");
     }
+    alreadyVerified.verified(signed.getKeyId(), bytes, signature);
     return bytes;
   }
 

@@ -1,6 +1,8 @@
 package org.servicefarm.agent.images;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -69,6 +71,45 @@ class ManifestVerifierTest {
     ImageException e = refused(verifier, forged);
     assertTrue(e.getMessage().contains("image web")
         && e.getMessage().contains("signature does not verify"), e.getMessage());
+  }
+
+  @Test
+  void aManifestVerifiedBeforeIsTakenAgainWhileAlteredCopiesOfItAreStillRefused()
+      throws Exception {
+    ManifestsForTest.Key key = ManifestsForTest.newKey();
+    ManifestVerifier verifier = new ManifestVerifier();
+    verifier.trust(List.of(key.published()));
+    ImageRef signed = ManifestsForTest.signed(WEB, key);
+    verifier.verifyImage(signed);
+    byte[] signature = signed.getManifest().getSignature().toByteArray();
+    signature[signature.length - 1] ^= 1;
+    ImageRef forged = signed.toBuilder().setManifest(signed.getManifest().toBuilder()
+        .setSignature(ByteString.copyFrom(signature))).build();
+    assertTrue(refused(verifier, forged).getMessage().contains("signature does not verify"));
+    ImageRef other = WEB.toBuilder().setSha256("e".repeat(64)).build();
+    ImageRef altered = other.toBuilder().setManifest(signed.getManifest().toBuilder()
+        .setManifest(ManifestsForTest.manifestOf(other).toByteString())).build();
+    assertTrue(refused(verifier, altered).getMessage().contains("signature does not verify"));
+    // The command's fields are compared with the manifest every time, remembered or not.
+    assertTrue(refused(verifier, signed.toBuilder().setSha256("f".repeat(64)).build())
+        .getMessage().contains("disk sha256"));
+    assertDoesNotThrow(() -> verifier.verifyImage(signed));
+  }
+
+  @Test
+  void rememberedSignaturesAreBoundedTheLeastRecentlyUsedForgottenFirst() {
+    VerifiedSignatures remembered = new VerifiedSignatures();
+    byte[] first = {1};
+    remembered.verified("k", first, new byte[] {9});
+    for (int i = 0; i < VerifiedSignatures.CAPACITY; i++) {
+      remembered.verified("k", new byte[] {2, (byte) i, (byte) (i >> 8)}, new byte[] {9});
+    }
+    assertEquals(VerifiedSignatures.CAPACITY, remembered.size());
+    assertFalse(remembered.verifiedBefore("k", first, new byte[] {9}));
+    // Key id, manifest and signature are told apart: the same bytes split otherwise do not match.
+    remembered.verified("ab", new byte[] {3}, new byte[] {4});
+    assertFalse(remembered.verifiedBefore("a", new byte[] {'b', 3}, new byte[] {4}));
+    assertTrue(remembered.verifiedBefore("ab", new byte[] {3}, new byte[] {4}));
   }
 
   @Test

@@ -119,6 +119,16 @@ final class InMemoryHypervisorForSimulation implements Hypervisor {
   }
 
   @Override
+  public byte[] consoleTail(String vmId, int maxBytes) {
+    return new byte[0]; // no guest, no console
+  }
+
+  @Override
+  public List<String> cachedImages() {
+    return List.of(); // a simulated host boots nothing, so it needs no images
+  }
+
+  @Override
   public void close() {
     domains.clear();
   }
