@@ -132,11 +132,27 @@ final class NettyFarm implements AutoCloseable {
     LinkSettings settings = new LinkSettings(hostId, "127.0.0.1", List.of(target),
         HostCapacity.newBuilder().setVcpus(vcpus).setMemoryMb(memoryMb).setDiskMb(100_000).build(),
         "bench");
-    ControllerLink link = new ControllerLink(settings, tcp, hypervisor,
-        HostLoadProbe.forThisHost(hostDir));
+    ControllerLink link = new ControllerLink(settings, tcp, hypervisor, IN_MEMORY_HOSTS
+        ? new HostLoadProbe(simulatedProc(), hostDir) : HostLoadProbe.forThisHost(hostDir));
     hypervisors.add(hypervisor);
     links.add(link);
     link.start();
+  }
+
+  /**
+   * A /proc whose CPU counters never move, for the in-memory hosts: every simulated host reports
+   * the same idle CPU, so what tells hosts apart is what the farm placed on them. Read from this
+   * machine's own /proc, each host's CPU was the machine's at the moment of its last report, up to
+   * a fifth of a score apart, twenty small VMs' worth.
+   */
+  private synchronized Path simulatedProc() throws IOException {
+    Path proc = dir.resolve("simulated-proc");
+    if (!Files.exists(proc)) {
+      Files.createDirectories(proc);
+      Files.writeString(proc.resolve("stat"), "cpu  0 0 0 1000 0 0 0 0 0 0\n");
+      Files.copy(Path.of("/proc/meminfo"), proc.resolve("meminfo"));
+    }
+    return proc;
   }
 
   @Override
