@@ -6,14 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.servicefarm.api.v1.Command;
@@ -27,32 +22,11 @@ import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
 
 /** ARCHIVE: a VM's disk sent to the archive store and the VM recorded ARCHIVED, or kept. */
-class ArchiveStepTest {
+class ArchiveStepTest extends StepTestFarm {
   private static final String ARCHIVE = "sha256:" + StepFarm.digestOf("an archive");
-  @TempDir
-  static Path keys;
-  private static StepFarm farm;
-
-  private final ScriptedAgents agents = new ScriptedAgents();
-  private ReconcileSteps steps;
-  private String host;
-  private StepFarm.Definition definition;
-
-  @BeforeAll
-  static void database() throws IOException {
-    farm = StepFarm.open(keys);
-  }
-
-  @AfterAll
-  static void close() {
-    farm.close();
-  }
 
   @BeforeEach
-  void connectedHost() {
-    steps = farm.steps(agents);
-    host = farm.host();
-    definition = farm.definition(false);
+  void archivesAnswered() {
     agents.connect(host).answers(Command.ActionCase.ARCHIVE,
         ScriptedAgents.ok().toBuilder().setArchiveRef(ARCHIVE).build());
   }

@@ -4,16 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -31,32 +26,11 @@ import org.servicefarm.controller.model.VmServiceRecord;
 import org.servicefarm.controller.model.VmState;
 
 /** START, RESUME and SUSPEND: a VM booted, woken or put to sleep by its host. */
-class PowerStepTest {
+class PowerStepTest extends StepTestFarm {
   private static final int HOST_PORT = 40_080;
-  @TempDir
-  static Path keys;
-  private static StepFarm farm;
-
-  private final ScriptedAgents agents = new ScriptedAgents();
-  private ReconcileSteps steps;
-  private String host;
-  private StepFarm.Definition definition;
-
-  @BeforeAll
-  static void database() throws IOException {
-    farm = StepFarm.open(keys);
-  }
-
-  @AfterAll
-  static void close() {
-    farm.close();
-  }
 
   @BeforeEach
-  void connectedHost() {
-    steps = farm.steps(agents);
-    host = farm.host();
-    definition = farm.definition(false);
+  void powerAnswered() {
     agents.connect(host)
         .answers(Command.ActionCase.START, ScriptedAgents.running(StepFarm.GUEST_PORT, HOST_PORT))
         .answers(Command.ActionCase.RESUME,

@@ -5,15 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.servicefarm.api.v1.Command;
@@ -25,34 +19,7 @@ import org.servicefarm.controller.model.VmRecord;
 import org.servicefarm.controller.model.VmState;
 
 /** PLACE_FOR_RESTORE and RESTORE: an archived VM wanted again, placed and brought back. */
-class RestoreStepTest {
-  @TempDir
-  static Path keys;
-  private static StepFarm farm;
-
-  private final ScriptedAgents agents = new ScriptedAgents();
-  private ReconcileSteps steps;
-  private String host;
-  private StepFarm.Definition definition;
-
-  @BeforeAll
-  static void database() throws IOException {
-    farm = StepFarm.open(keys);
-  }
-
-  @AfterAll
-  static void close() {
-    farm.close();
-  }
-
-  @BeforeEach
-  void connectedHost() {
-    steps = farm.steps(agents);
-    host = farm.host();
-    definition = farm.definition(false);
-    agents.connect(host);
-  }
-
+class RestoreStepTest extends StepTestFarm {
   @Test
   void anArchivedVmIsPlacedOnAConnectedHostAndRecordedRestoringThere() {
     VmRecord vm = farm.vm(definition, host, VmState.ARCHIVED);
