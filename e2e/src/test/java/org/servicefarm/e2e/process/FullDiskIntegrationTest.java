@@ -45,6 +45,8 @@ class FullDiskIntegrationTest {
   private static final String FETCHED = "full-fetch";
   // Room for two composed images (about 135 MB each in the cache) and the disk placement asks for.
   private static final long FILE_SYSTEM_MB = 900;
+  /** What the fetch test leaves free before its request: placement asks for the image and 256 MB. */
+  private static final long ROOM_LEFT_FOR_PLACEMENT = 360L << 20;
 
   private ProcessFarm farm;
   private FarmClient client;
@@ -76,9 +78,11 @@ class FullDiskIntegrationTest {
     client.defineService(ServiceDefinition.newBuilder().setName(SERVICE)
         .addPackages("busybox").setCommand("busybox httpd -f -p 80 -h /srv/www").setPort(80)
         .setVcpus(1).setMemoryMb(256).build());
-    // Another command, so another composed image: its fetch is what the second test fills up.
+    // Another composed image, whose fetch is what the second test fills up. A package the base
+    // lacks makes its composition run apt, seconds that the disk's last room is filled in.
     client.defineService(ServiceDefinition.newBuilder().setName(FETCHED)
-        .addPackages("busybox").setCommand("busybox httpd -f -v -p 80 -h /srv/www").setPort(80)
+        .addPackages("busybox").addPackages("hello")
+        .setCommand("busybox httpd -f -v -p 80 -h /srv/www").setPort(80)
         .setVcpus(1).setMemoryMb(256).build());
   }
 
@@ -171,10 +175,17 @@ class FullDiskIntegrationTest {
   @Order(2)
   void anImageFetchThatRunsOutOfDiskLeavesNothingAndTheInstallWaitsForRoom() throws Exception {
     // Placed while the host has room; the disk fills while the controller composes the image.
-    String vmId = client.requestServiceNoWait(FETCHED, "fetch").getVmId();
+    // Most of it is filled before the request, leaving the room placement asks for (the image
+    // and a saved memory image), so what is left to fill after it takes a moment: the fetch must
+    // find the disk full, not race the filling.
     Path filler = stateDir.resolve("filler-fetch");
     try {
-      long filled = fill(filler);
+      long filled = fillWith(filler, 1 << 20, ROOM_LEFT_FOR_PLACEMENT);
+      farm.awaitTrue("host " + HOST + " reports the disk nearly full", Duration.ofSeconds(30),
+          () -> client.listHosts().stream().anyMatch(h -> h.getId().equals(HOST)
+              && h.getLoad().getDiskFreeMb() < (ROOM_LEFT_FOR_PLACEMENT >> 20) + 50));
+      String vmId = client.requestServiceNoWait(FETCHED, "fetch").getVmId();
+      filled += fill(filler);
       farm.awaitTrue("an event says the install waits for room", Duration.ofMinutes(10),
           () -> {
             if (client.getVm(vmId).getState() == VmState.VM_STATE_FAILED) {
@@ -229,18 +240,21 @@ class FullDiskIntegrationTest {
    * Returns the bytes written.
    */
   private static long fill(Path filler) throws IOException {
-    long written = fillWith(filler, 1 << 20);
-    written += fillWith(filler.resolveSibling(filler.getFileName() + "-tail"), 4096);
+    long written = fillWith(filler, 1 << 20, 0);
+    written += fillWith(filler.resolveSibling(filler.getFileName() + "-tail"), 4096, 0);
     return written;
   }
 
-  private static long fillWith(Path file, int blockSize) throws IOException {
+  /** Appends blocks to the file until the disk is full, or has no more than {@code leave} free. */
+  private static long fillWith(Path file, int blockSize, long leave) throws IOException {
     byte[] block = new byte[blockSize];
     long written = 0;
+    java.nio.file.FileStore disk = Files.getFileStore(file.getParent());
     try (var channel = java.nio.channels.FileChannel.open(file,
-        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+        java.nio.file.StandardOpenOption.APPEND)) {
       try {
-        while (true) {
+        while (leave == 0 || disk.getUsableSpace() > leave) {
           written += channel.write(java.nio.ByteBuffer.wrap(block));
         }
       } catch (IOException full) {
