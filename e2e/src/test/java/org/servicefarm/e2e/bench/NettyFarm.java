@@ -38,7 +38,7 @@ import org.servicefarm.controller.auth.RequestRateLimiter;
 import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
-import org.servicefarm.e2e.support.ProcessFarm;
+import org.servicefarm.e2e.support.FarmLeftovers;
 
 /**
  * A farm for benchmarks at scale, in this JVM but over real sockets: the controller on a Netty
@@ -168,6 +168,6 @@ final class NettyFarm implements AutoCloseable {
     server.shutdownNow();
     db.close();
     postgres.close();
-    ProcessFarm.deleteTree(dir);
+    FarmLeftovers.deleteTree(dir);
   }
 }

@@ -26,9 +26,9 @@ import org.servicefarm.controller.db.Database;
 import org.servicefarm.controller.db.Migrations;
 import org.servicefarm.controller.web.WebAccess;
 import org.servicefarm.controller.web.WebServer;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.InProcessFarm;
-import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.StandalonePostgres;
 
 /**
@@ -79,7 +79,7 @@ class DatabaseHealthIntegrationTest {
         server.shutdownNow();
       }
     } finally {
-      ProcessFarm.deleteTree(dir);
+      FarmLeftovers.deleteTree(dir);
     }
   }
 

@@ -21,6 +21,7 @@ import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.CommandRun;
 import org.servicefarm.e2e.support.FarmJars;
@@ -115,7 +116,7 @@ class BackupRestoreIntegrationTest {
       // The database dies; the controller with it. A new, empty PostgreSQL takes its place.
       farm.stopController();
       lost.stop();
-      ProcessFarm.deleteTree(work.resolve("postgres-lost").resolve("pgdata"));
+      FarmLeftovers.deleteTree(work.resolve("postgres-lost").resolve("pgdata"));
       CommandRun restored = controllerCommand(farm, common, List.of("--database-url",
           fresh.jdbcUrl(), "--database-user", fresh.user()), "restore", backup.toString());
       assertEquals(0, restored.exitCode(), restored.err() + restored.out());
@@ -125,7 +126,7 @@ class BackupRestoreIntegrationTest {
       assertTrue(again.err().contains("already holds a farm"), again.err());
 
       // Nothing of the old controller's local copies helps: every blob comes from the bucket.
-      ProcessFarm.deleteTree(farm.dir().resolve("controller").resolve("blob-cache"));
+      FarmLeftovers.deleteTree(farm.dir().resolve("controller").resolve("blob-cache"));
       farm.useDatabase(fresh);
       farm.startController(storeArgs, objectStore.controllerEnv());
       farm.awaitConnected(hosts);
@@ -150,7 +151,7 @@ class BackupRestoreIntegrationTest {
       return String.format("%s; restored into a new database, the active, sleeping and"
           + " archived VMs served again in %.1f s", taken.out().strip(), servedSeconds);
     } finally {
-      ProcessFarm.deleteTree(work);
+      FarmLeftovers.deleteTree(work);
     }
   }
 

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.NoCapacityException;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.RealGuests;
 
@@ -87,7 +88,7 @@ class FullBlobStoreIntegrationTest {
       }
     } finally {
       if (farm != null) {
-        ProcessFarm.deleteTree(farm.dir()); // refuses while anything is still mounted under it
+        FarmLeftovers.deleteTree(farm.dir()); // refuses while anything is still mounted under it
       }
       if (fileSystemImage != null) {
         Files.deleteIfExists(fileSystemImage);

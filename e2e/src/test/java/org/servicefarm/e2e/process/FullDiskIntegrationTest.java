@@ -25,6 +25,7 @@ import org.servicefarm.client.EventFilter;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
@@ -115,7 +116,7 @@ class FullDiskIntegrationTest {
       }
     } finally {
       if (farm != null) {
-        ProcessFarm.deleteTree(farm.dir()); // refuses while anything is still mounted under it
+        FarmLeftovers.deleteTree(farm.dir()); // refuses while anything is still mounted under it
       }
       if (image != null) {
         Files.deleteIfExists(image);

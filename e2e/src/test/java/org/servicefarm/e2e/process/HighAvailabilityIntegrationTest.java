@@ -31,10 +31,10 @@ import org.servicefarm.api.v1.VmState;
 import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.client.FarmException;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.FarmJars;
 import org.servicefarm.e2e.support.FarmProcess;
-import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.StandalonePostgres;
 
 /**
@@ -57,7 +57,7 @@ class HighAvailabilityIntegrationTest {
       postgres.close();
     }
     if (dir != null) {
-      ProcessFarm.deleteTree(dir);
+      FarmLeftovers.deleteTree(dir);
     }
   }
 

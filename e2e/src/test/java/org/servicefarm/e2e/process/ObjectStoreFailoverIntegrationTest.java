@@ -30,11 +30,11 @@ import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.client.FarmException;
 import org.servicefarm.client.FarmTimeoutException;
 import org.servicefarm.client.ServiceAccess;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.FarmJars;
 import org.servicefarm.e2e.support.FarmProcess;
 import org.servicefarm.e2e.support.ObjectStoreServer;
-import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.RealGuestTest;
 import org.servicefarm.e2e.support.RealGuests;
 import org.servicefarm.e2e.support.StandalonePostgres;
@@ -72,7 +72,7 @@ class ObjectStoreFailoverIntegrationTest {
     }
     if (dir != null) {
       keepLogs();
-      ProcessFarm.deleteTree(dir);
+      FarmLeftovers.deleteTree(dir);
     }
   }
 
@@ -163,7 +163,7 @@ class ObjectStoreFailoverIntegrationTest {
 
     // The leader dies with its disk: nothing of its data directory survives.
     controllerA.kill();
-    ProcessFarm.deleteTree(dir.resolve("a"));
+    FarmLeftovers.deleteTree(dir.resolve("a"));
     assertFalse(Files.exists(dir.resolve("a")));
     // The VM's old host goes too, so the archive must travel to another one.
     agents.get(0).kill();

@@ -33,12 +33,12 @@ import org.servicefarm.client.FarmClient;
 import org.servicefarm.client.FarmClientOptions;
 import org.servicefarm.client.FarmException;
 import org.servicefarm.controller.db.embedded.EmbeddedPostgres;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.AttemptCounter;
 import org.servicefarm.e2e.support.Await;
 import org.servicefarm.e2e.support.FarmJars;
 import org.servicefarm.e2e.support.FarmProcess;
 import org.servicefarm.e2e.support.PreviousRelease;
-import org.servicefarm.e2e.support.ProcessFarm;
 
 /**
  * A rolling upgrade from the previous release (dist/previous-release, built from the
@@ -69,7 +69,7 @@ class RollingUpgradeIntegrationTest {
       postgres.close();
     }
     if (dir != null) {
-      ProcessFarm.deleteTree(dir);
+      FarmLeftovers.deleteTree(dir);
     }
   }
 

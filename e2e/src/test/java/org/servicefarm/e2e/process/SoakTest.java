@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.servicefarm.e2e.support.FarmLeftovers;
 import org.servicefarm.e2e.support.BenchmarkTable;
 import org.servicefarm.e2e.support.ProcessFarm;
 import org.servicefarm.e2e.support.RealGuestTest;
@@ -70,7 +71,7 @@ class SoakTest {
     } finally {
       farm.close();
       postgres.close();
-      ProcessFarm.deleteTree(dir);
+      FarmLeftovers.deleteTree(dir);
     }
   }
 

@@ -134,7 +134,7 @@ public final class HeadlessChromium implements AutoCloseable {
           height);
     } catch (IOException | RuntimeException | InterruptedException | AssertionError e) {
       kill(process);
-      ProcessFarm.deleteTree(profile);
+      FarmLeftovers.deleteTree(profile);
       throw e;
     }
   }
@@ -302,6 +302,6 @@ public final class HeadlessChromium implements AutoCloseable {
   public void close() {
     socket.abort();
     kill(process);
-    ProcessFarm.deleteTree(profile);
+    FarmLeftovers.deleteTree(profile);
   }
 }

@@ -83,7 +83,7 @@ public final class PreviousRelease {
             source.toString()), 120);
       }
     } finally {
-      ProcessFarm.deleteTree(scratch);
+      FarmLeftovers.deleteTree(scratch);
     }
     buildSeconds = (System.nanoTime() - started) / 1e9;
   }
