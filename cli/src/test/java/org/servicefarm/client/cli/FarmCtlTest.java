@@ -7,71 +7,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.Status;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.servicefarm.api.v1.Access;
-import org.servicefarm.api.v1.BundledService;
-import org.servicefarm.api.v1.Host;
-import org.servicefarm.api.v1.HostCapacity;
-import org.servicefarm.api.v1.HostLoad;
-import org.servicefarm.api.v1.HostStatus;
 import org.servicefarm.api.v1.ListVmsResponse;
 import org.servicefarm.api.v1.RequestServiceResponse;
-import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.Vm;
 import org.servicefarm.api.v1.VmActionRequest;
 import org.servicefarm.api.v1.VmState;
-import org.servicefarm.client.FakeFarmServer;
-import org.servicefarm.client.FarmClient;
-import org.servicefarm.client.FarmClientOptions;
-import picocli.CommandLine;
 
-/** farmctl end to end against the fake farm, through picocli as a shell would run it. */
-class FarmCtlTest {
-
-  private FakeFarmServer farm;
-  private FarmClientOptions lastOptions;
-
-  /** What a farmctl run left behind. */
-  private record Run(int exitCode, String out, String err) {}
-
-  @BeforeEach
-  void startFarm() throws Exception {
-    farm = new FakeFarmServer();
-    farm.broker.answer("redis", RequestServiceResponse.newBuilder()
-        .setVmId("vm-7")
-        .setAccess(Access.newBuilder().setService("redis").setHost("10.0.0.5").setPort(40123))
-        .setState(VmState.VM_STATE_ACTIVE)
-        .setCreated(true)
-        .build());
-  }
-
-  @AfterEach
-  void stopFarm() {
-    farm.close();
-  }
-
-  private Run farmctl(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    // Built as main builds it, with only the commands these arguments run.
-    CommandLine commandLine = FarmCtl.commandLineFor(args, options -> {
-      lastOptions = options;
-      return new FarmClient(farm.channel(), options);
-    });
-    commandLine.setOut(new PrintWriter(out, true));
-    commandLine.setErr(new PrintWriter(err, true));
-    int exitCode = commandLine.execute(args);
-    return new Run(exitCode, out.toString(), err.toString());
-  }
-
+/** farmctl end to end against the fake farm: requests, leases, VMs, hosts, tokens, exit codes. */
+class FarmCtlTest extends FarmCtlFixture {
   @Test
   void requestPrintsEndpointVmStateAndCreated() {
     Run run = farmctl("request", "redis");
@@ -279,86 +228,11 @@ class FarmCtlTest {
   }
 
   @Test
-  void serviceDefineStatelessMarksTheDefinitionAndTheListingSaysSo() {
-    Run run = farmctl("service", "define", "cache", "--packages", "redis-server", "--port",
-        "6379", "--stateless");
-
-    assertEquals(0, run.exitCode(), run.err());
-    assertTrue(farm.admin.definitions.get(0).getStateless());
-    assertTrue(run.out().contains(",stateless"), run.out());
-  }
-
-  @Test
   void vmGetForUnknownVmExitsThree() {
     Run run = farmctl("vm", "get", "vm-x");
 
     assertEquals(3, run.exitCode());
     assertEquals("farmctl: no VM vm-x", run.err().strip());
-  }
-
-  @Test
-  void serviceDefineSendsTheDefinition() {
-    Run run = farmctl("service", "define", "static-web", "--packages", "nginx-light,curl",
-        "--port", "80", "--memory-mb", "512", "--bundle", "metrics:9100");
-
-    assertEquals(0, run.exitCode(), run.err());
-    ServiceDefinition sent = farm.admin.definitions.get(0);
-    assertEquals(List.of("nginx-light", "curl"), sent.getPackagesList());
-    assertEquals(80, sent.getPort());
-    assertEquals(1, sent.getVcpus());
-    assertEquals(512, sent.getMemoryMb());
-    assertEquals(List.of(BundledService.newBuilder().setName("metrics").setPort(9100).build()),
-        sent.getBundledList());
-    assertEquals(1, sent.getMaxInstances(), "one VM unless told otherwise");
-  }
-
-  @Test
-  void serviceDeleteOfADefinitionWithVmsExitsEightAndForcePrintsTheDeletedVms() {
-    farm.admin.definitions.add(ServiceDefinition.newBuilder().setName("redis").build());
-    farm.admin.vms.add(vm("vm-1", VmState.VM_STATE_ACTIVE).toBuilder().addServices("redis").build());
-
-    Run refused = farmctl("service", "delete", "redis");
-    Run forced = farmctl("service", "delete", "redis", "--force");
-
-    assertEquals(8, refused.exitCode(), refused.err());
-    assertEquals(1, refused.err().lines().count(), refused.err());
-    assertTrue(refused.err().contains("definition 'redis' has VMs [vm-1]"), refused.err());
-    assertEquals(0, forced.exitCode(), forced.err());
-    assertEquals(List.of("SERVICE  DELETED  DELETED_VMS", "redis    yes      vm-1"),
-        forced.out().lines().toList());
-  }
-
-  @Test
-  void serviceDefineSendsTheIdleLadderAndInstanceLimits() {
-    Run run = farmctl("service", "define", "api", "--image", "api-v3", "--port", "8080",
-        "--sleep-after", "300", "--archive-after", "86400", "--delete-after", "604800",
-        "--min-active", "1", "--max-leases-per-vm", "20", "--max-instances", "4");
-
-    assertEquals(0, run.exitCode(), run.err());
-    ServiceDefinition sent = farm.admin.definitions.get(0);
-    assertEquals(List.of(300, 86400, 604800, 1, 20, 4), List.of(sent.getSleepAfterSeconds(),
-        sent.getArchiveAfterSeconds(), sent.getDeleteAfterSeconds(), sent.getMinActive(),
-        sent.getMaxLeasesPerVm(), sent.getMaxInstances()));
-  }
-
-  @Test
-  void serviceDefineOfAnImageWithoutPortLeavesPortAndCommandToTheImage() {
-    Run run = farmctl("service", "define", "web", "--image", "web-oci");
-
-    assertEquals(0, run.exitCode(), run.err());
-    ServiceDefinition sent = farm.admin.definitions.get(0);
-    assertEquals("web-oci", sent.getImage());
-    assertEquals(0, sent.getPort(), "an OCI image's exposed port is the controller's to fill in");
-    assertEquals("", sent.getCommand());
-  }
-
-  @Test
-  void serviceDefineWithPackagesAndImageIsAUsageError() {
-    Run run = farmctl("service", "define", "x", "--packages", "a", "--image", "b", "--port", "1");
-
-    assertEquals(2, run.exitCode());
-    assertTrue(farm.admin.definitions.isEmpty());
-    assertTrue(run.err().contains("mutually exclusive"), run.err());
   }
 
   @Test
@@ -376,48 +250,5 @@ class FarmCtlTest {
     assertEquals(0, run.exitCode(), run.err());
     assertEquals("10.1.2.3:6000", lastOptions.target());
     assertTrue(lastOptions.usesPlaintext());
-  }
-
-  @Test
-  void imageRegisterAnswersTheCatalogEntry() {
-    Run run = farmctl("image", "register", "pg16", "--path", "/srv/images/pg16.qcow2",
-        "--size", "1048576", "-o", "json");
-
-    assertEquals(0, run.exitCode(), run.err());
-    assertEquals("qcow2", farm.admin.images.get(0).getFormat());
-    assertEquals("/srv/images/pg16.qcow2", farm.admin.images.get(0).getSourcePath());
-    assertTrue(run.out().contains("\"sizeBytes\": \"1048576\""), run.out());
-  }
-
-  @Test
-  void imageGcDryRunShowsWhatWouldGoAndWhatItFrees() {
-    Run run = farmctl("image", "gc", "--dry-run");
-
-    assertEquals(0, run.exitCode(), run.err());
-    assertEquals(Boolean.TRUE, farm.admin.lastCollectDryRun);
-    assertTrue(run.out().contains("ab".repeat(32)), run.out());
-    assertTrue(run.out().contains("would remove 1 blobs, 4096 bytes"), run.out());
-  }
-
-  private static List<String> words(String line) {
-    return List.of(line.trim().split("\\s+"));
-  }
-
-  private static Vm vm(String id, VmState state) {
-    return Vm.newBuilder().setId(id).setState(state).setDesiredState(state).setHostId("host-a")
-        .setDefinition("redis").addServices("redis")
-        .addAccess(Access.newBuilder().setService("redis").setHost("10.0.0.5").setPort(40000))
-        .build();
-  }
-
-  private static Host host(String id, String address, double cpuPercent) {
-    return Host.newBuilder().setId(id).setStatus(HostStatus.HOST_STATUS_UP).setAddress(address)
-        .setHypervisor("kvm").setConnected(true)
-        .setCapacity(HostCapacity.newBuilder().setVcpus(8).setMemoryMb(16384).setDiskMb(100_000))
-        .setLoad(HostLoad.newBuilder().setCpuPercent(cpuPercent).setMemoryUsedMb(1024)
-            .setMemoryTotalMb(8192).setVmCount(3))
-        .setAllocatedVcpus(2).setAllocatedMemoryMb(512)
-        .setLastReportAt(Timestamp.newBuilder().setSeconds(1_767_225_600))
-        .build();
   }
 }
