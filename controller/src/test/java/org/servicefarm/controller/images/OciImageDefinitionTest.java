@@ -5,38 +5,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import io.grpc.ManagedChannel;
-import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.servicefarm.api.v1.FarmAdminGrpc;
 import org.servicefarm.api.v1.Image;
 import org.servicefarm.api.v1.ListImagesRequest;
 import org.servicefarm.api.v1.DefineServiceRequest;
 import org.servicefarm.api.v1.ServiceDefinition;
 import org.servicefarm.api.v1.UploadImageChunk;
 import org.servicefarm.api.v1.UploadImageHeader;
-import org.servicefarm.controller.Controller;
-import org.servicefarm.controller.ControllerConfig;
-import org.servicefarm.controller.auth.AgentIdentity;
-import org.servicefarm.controller.auth.AuthSettings;
-import org.servicefarm.controller.db.Database;
-import org.servicefarm.controller.db.Migrations;
-import org.servicefarm.controller.db.embedded.EmbeddedPostgresForTests;
 import java.util.List;
 import org.servicefarm.api.v1.BundledService;
 
@@ -45,46 +29,7 @@ import org.servicefarm.api.v1.BundledService;
  * the image's entrypoint, cmd and exposed ports become a definition's unless it gives its own,
  * and an archive that would unpack outside its root is refused before anything is registered.
  */
-class OciImageDefinitionTest {
-  @TempDir
-  Path dataDir;
-  private Path importDir;
-  private Database db;
-  private BlobStore blobs;
-  private Server server;
-  private Controller controller;
-  private ManagedChannel channel;
-  private FarmAdminGrpc.FarmAdminBlockingStub admin;
-  private FarmAdminGrpc.FarmAdminStub adminAsync;
-
-  @BeforeEach
-  void serve() throws IOException {
-    db = new Database(EmbeddedPostgresForTests.freshDatabase(), EmbeddedPostgresForTests.user(), "", 4);
-    Migrations.migrate(db.dataSource());
-    blobs = new BlobStore(dataDir, 10_000_000);
-    importDir = Files.createDirectories(dataDir.resolve("import")).toRealPath();
-    // The whole controller, as the farm runs it: the image calls are FarmAdmin's, served beside
-    // the rest, with the import directory and the store the test reads.
-    controller = new Controller(db, ControllerConfig.defaults()
-        .withImages(ImageSettings.defaults().withImportDirectory(importDir)), dataDir, "",
-        address -> {
-          throw new IllegalStateException("a lone controller forwards nothing");
-        }, blobs);
-    String name = InProcessServerBuilder.generateName();
-    server = controller.serve(InProcessServerBuilder.forName(name),
-        AgentIdentity.trustingRegistration(), AuthSettings.none());
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
-    admin = FarmAdminGrpc.newBlockingStub(channel);
-    adminAsync = FarmAdminGrpc.newStub(channel);
-  }
-
-  @AfterEach
-  void stop() {
-    channel.shutdownNow();
-    controller.close();
-    db.close();
-  }
-
+class OciImageDefinitionTest extends InProcessControllerFixture {
   private byte[] webArchive(List<OciTestArchives.Entry> entries) throws IOException {
     byte[] layer = OciTestArchives.layer(entries);
     Path archive = OciTestArchives.layout(dataDir.resolve("web-oci.tar"),
